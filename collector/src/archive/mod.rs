@@ -1,0 +1,20 @@
+//! How evidence is packed: one tar stream (PAX where names need it) compressed with
+//! multi-threaded zstd as it is produced ([`writer`]), with a per-entry sha256 computed
+//! while streaming. The manifest and the collection log are held compressed in memory
+//! ([`spool`]) and written at the end, so memory stays small and nothing is staged on disk.
+
+pub mod record;
+pub mod spool;
+pub mod writer;
+
+pub use record::{CollectionLog, ManifestRecord, Status};
+pub use spool::Spool;
+pub use writer::{ArchiveWriter, EntryHeader, StreamOutcome};
+
+/// Top folder of copied files: `files/<original path>`.
+pub const FILES_DIR: &str = "files";
+/// Top folder of generated outputs (find lists, hash lists, bodyfiles).
+pub const OUTPUTS_DIR: &str = "outputs";
+pub const MANIFEST_NAME: &str = "manifest.jsonl";
+pub const LOG_NAME: &str = "collection.log";
+pub const SUMMARY_NAME: &str = "summary.json";

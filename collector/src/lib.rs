@@ -1,0 +1,18 @@
+//! cairn-collector: in-container forensic evidence collection.
+//!
+//! The modules follow the data, in order:
+//! [`source`] (where the root filesystem comes from and how it is walked safely) →
+//! [`spec`] (which artifacts are selected: UAC-compatible YAML, profiles) →
+//! [`collect`] (what collects them: the artifact engine) →
+//! [`archive`] (how they are packed: tar + zstd, manifest, log, summary) →
+//! [`sink`] (where the bytes go: a file or stdout, hashed on the way).
+//! [`verify`] reads an archive back and checks every hash.
+
+pub mod archive;
+pub mod collect;
+pub mod progress;
+pub mod sink;
+pub mod source;
+pub mod spec;
+pub mod units;
+pub mod verify;

@@ -1,0 +1,14 @@
+//! Which artifacts are selected: UAC-compatible artifact YAML files and profiles.
+//!
+//! [`model`] is the YAML schema (UAC's fields, read unchanged); [`load`] parses and
+//! validates a file into [`Artifact`]s with errors that name the file, line and field;
+//! [`builtin`] holds the specs under `artifact-specs/`, embedded at build time;
+//! [`select`] turns `--profile` and `--artifacts` into the list to run.
+
+pub mod builtin;
+pub mod load;
+pub mod model;
+pub mod select;
+
+pub use load::{Artifact, ArtifactSet, CollectorKind, SpecError};
+pub use select::{select, Catalog, Selection};

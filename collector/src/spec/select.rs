@@ -1,0 +1,229 @@
+//! From `--profile` and `--artifacts` to the artifact sets to run.
+//!
+//! Profiles and `--artifacts` both hold artifact names or globs (`files/logs/*`), with a
+//! leading `!` to exclude; names may carry UAC's `.yaml` suffix. A `--artifacts` item or
+//! a profile entry that names an existing YAML file is loaded from that file, so UAC's
+//! own artifact files and profiles work as they are.
+
+use super::builtin;
+use super::load::{parse_artifact_file, ArtifactSet, SpecError};
+use super::model::ProfileYaml;
+use globset::GlobBuilder;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Every built-in artifact set and profile.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub artifacts: BTreeMap<String, ArtifactSet>,
+    pub profiles: BTreeMap<String, Profile>,
+}
+
+/// A parsed profile.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub name: String,
+    pub description: String,
+    pub entries: Vec<String>,
+    /// Directory of a profile file, against which entries that are paths resolve.
+    pub base: Option<std::path::PathBuf>,
+}
+
+/// What will run, and what was asked for but matched nothing.
+#[derive(Debug)]
+pub struct Selection {
+    pub sets: Vec<ArtifactSet>,
+    pub profile: Option<String>,
+    /// Profile entries that matched no artifact (UAC profiles name UAC-only artifacts).
+    pub unmatched: Vec<String>,
+}
+
+fn parse_profile(origin: &str, text: &str, base: Option<&Path>) -> Result<Profile, SpecError> {
+    let p: ProfileYaml = serde_yaml_ng::from_str(text).map_err(|e| SpecError::Syntax {
+        file: origin.to_owned(),
+        line: e.location().map(|l| l.line()).unwrap_or(1),
+        message: e.to_string(),
+    })?;
+    Ok(Profile {
+        name: p.name.unwrap_or_else(|| origin.to_owned()),
+        description: p.description.unwrap_or_default(),
+        entries: p.artifacts,
+        base: base.map(Path::to_path_buf),
+    })
+}
+
+impl Catalog {
+    /// Loads the embedded specs. A broken built-in spec is a build defect, reported as such.
+    pub fn builtin() -> Result<Catalog, SpecError> {
+        let mut artifacts = BTreeMap::new();
+        for (name, text) in builtin::artifact_files() {
+            let origin = format!("artifact-specs/artifacts/{name}.yaml");
+            artifacts.insert(name.clone(), parse_artifact_file(&name, &origin, text)?);
+        }
+        let mut profiles = BTreeMap::new();
+        for (name, text) in builtin::profile_files() {
+            let origin = format!("artifact-specs/profiles/{name}.yaml");
+            let mut p = parse_profile(&origin, text, None)?;
+            p.name = name.clone();
+            profiles.insert(name, p);
+        }
+        Ok(Catalog {
+            artifacts,
+            profiles,
+        })
+    }
+
+    /// Names of built-in artifacts matching a name or glob (with or without `.yaml`).
+    fn matching(&self, pattern: &str) -> Result<Vec<String>, SpecError> {
+        let pattern = pattern
+            .trim()
+            .trim_end_matches(".yaml")
+            .trim_end_matches(".yml");
+        let glob = GlobBuilder::new(pattern)
+            .literal_separator(false)
+            .build()
+            .map_err(|e| SpecError::Selection(format!("bad artifact pattern `{pattern}`: {e}")))?
+            .compile_matcher();
+        Ok(self
+            .artifacts
+            .keys()
+            .filter(|n| glob.is_match(n.as_str()))
+            .cloned()
+            .collect())
+    }
+}
+
+fn load_file(path: &Path) -> Result<ArtifactSet, SpecError> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| SpecError::File {
+        file: origin.clone(),
+        message: e.to_string(),
+    })?;
+    parse_artifact_file(&origin, &origin, &text)
+}
+
+fn looks_like_file(item: &str) -> bool {
+    item.ends_with(".yaml") || item.ends_with(".yml") || item.contains("./")
+}
+
+/// Resolves the selection. `profile` is a built-in name or a profile file; `artifacts`
+/// is the comma-separated `--artifacts` list.
+pub fn select(
+    catalog: &Catalog,
+    profile: Option<&str>,
+    artifacts: Option<&str>,
+) -> Result<Selection, SpecError> {
+    let items: Vec<&str> = artifacts
+        .map(|a| {
+            a.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let adds_any = items.iter().any(|i| !i.starts_with('!'));
+    let profile_name = match profile {
+        Some(p) => Some(p),
+        None if !adds_any => Some(builtin::DEFAULT_PROFILE),
+        None => None,
+    };
+    let profile = match profile_name {
+        None => None,
+        Some(p) => Some(match catalog.profiles.get(p) {
+            Some(found) => found.clone(),
+            None if Path::new(p).is_file() => {
+                let text = std::fs::read_to_string(p).map_err(|e| SpecError::File {
+                    file: p.to_owned(),
+                    message: e.to_string(),
+                })?;
+                parse_profile(p, &text, Path::new(p).parent())?
+            }
+            None => {
+                return Err(SpecError::Selection(format!(
+                    "unknown profile `{p}` (built-in: {}; or give a profile YAML file)",
+                    catalog
+                        .profiles
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )))
+            }
+        }),
+    };
+
+    let mut chosen: BTreeMap<String, ArtifactSet> = BTreeMap::new();
+    let mut excludes: Vec<String> = Vec::new();
+    let mut unmatched = Vec::new();
+    if let Some(p) = &profile {
+        for entry in &p.entries {
+            if let Some(ex) = entry.strip_prefix('!') {
+                excludes.push(ex.to_owned());
+                continue;
+            }
+            let names = catalog.matching(entry)?;
+            if !names.is_empty() {
+                for n in names {
+                    chosen.insert(n.clone(), catalog.artifacts[&n].clone());
+                }
+                continue;
+            }
+            // A UAC profile names files relative to UAC's artifacts/ directory.
+            let file = p.base.as_ref().and_then(|b| {
+                [b.join(entry), b.join("../artifacts").join(entry)]
+                    .into_iter()
+                    .find(|f| f.is_file())
+            });
+            match file {
+                Some(f) => {
+                    let set = load_file(&f)?;
+                    chosen.insert(set.name.clone(), set);
+                }
+                None => unmatched.push(entry.clone()),
+            }
+        }
+    }
+    for item in items {
+        if let Some(ex) = item.strip_prefix('!') {
+            excludes.push(ex.to_owned());
+            continue;
+        }
+        let names = if looks_like_file(item) && Path::new(item).is_file() {
+            Vec::new()
+        } else {
+            catalog.matching(item)?
+        };
+        if names.is_empty() {
+            if Path::new(item).is_file() {
+                let set = load_file(Path::new(item))?;
+                chosen.insert(set.name.clone(), set);
+            } else {
+                return Err(SpecError::Selection(format!(
+                    "`{item}` is neither a built-in artifact (see `cairn-collector artifacts`) nor an artifact YAML file"
+                )));
+            }
+        }
+        for n in names {
+            chosen.insert(n.clone(), catalog.artifacts[&n].clone());
+        }
+    }
+    for ex in excludes {
+        let pattern = ex.trim_end_matches(".yaml");
+        let glob = GlobBuilder::new(pattern)
+            .literal_separator(false)
+            .build()
+            .map_err(|e| SpecError::Selection(format!("bad exclusion `!{ex}`: {e}")))?
+            .compile_matcher();
+        chosen.retain(|name, _| !glob.is_match(name.as_str()) && name != &ex);
+    }
+    if chosen.is_empty() {
+        return Err(SpecError::Selection(
+            "the selection is empty: nothing to collect".into(),
+        ));
+    }
+    Ok(Selection {
+        sets: chosen.into_values().collect(),
+        profile: profile.map(|p| p.name),
+        unmatched,
+    })
+}
