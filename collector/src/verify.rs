@@ -132,7 +132,7 @@ pub fn verify(path: &str) -> io::Result<Verification> {
     let _ = io::copy(&mut hr.inner, &mut io::sink());
     v.archive_sha256 = hex::encode(hr.hasher.finalize());
 
-    if manifest_text.is_empty() {
+    if !seen.contains_key(MANIFEST_NAME.as_bytes()) {
         v.problems.push(format!("{MANIFEST_NAME} missing"));
     }
     let mut in_manifest: BTreeMap<Vec<u8>, ()> = BTreeMap::new();

@@ -93,13 +93,15 @@ impl Catalog {
     }
 }
 
-fn load_file(path: &Path) -> Result<ArtifactSet, SpecError> {
+/// Loads an artifact file under `name` (a profile entry without `.yaml`, or the file
+/// stem for `--artifacts FILE`), keeping its path as the origin.
+fn load_file(path: &Path, name: &str) -> Result<ArtifactSet, SpecError> {
     let origin = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| SpecError::File {
         file: origin.clone(),
         message: e.to_string(),
     })?;
-    parse_artifact_file(&origin, &origin, &text)
+    parse_artifact_file(name, &origin, &text)
 }
 
 fn looks_like_file(item: &str) -> bool {
@@ -176,7 +178,8 @@ pub fn select(
             });
             match file {
                 Some(f) => {
-                    let set = load_file(&f)?;
+                    let set =
+                        load_file(&f, entry.trim_end_matches(".yaml").trim_end_matches(".yml"))?;
                     chosen.insert(set.name.clone(), set);
                 }
                 None => unmatched.push(entry.clone()),
@@ -195,7 +198,11 @@ pub fn select(
         };
         if names.is_empty() {
             if Path::new(item).is_file() {
-                let set = load_file(Path::new(item))?;
+                let stem = Path::new(item)
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| item.to_owned());
+                let set = load_file(Path::new(item), &stem)?;
                 chosen.insert(set.name.clone(), set);
             } else {
                 return Err(SpecError::Selection(format!(

