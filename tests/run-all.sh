@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian machine: installs what the tests need,
+# starts containerd and dockerd (stopped again on exit), checks formatting and lints,
+# builds the static musl collector, and runs every test. `.ci/run` calls this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+work="$top/tests/.work"
+mkdir -p "$work"
+
+log() { printf '\n== %s\n' "$*" >&2; }
+
+need=()
+for pair in dockerd:docker.io containerd:containerd runc:runc iptables:iptables \
+            musl-gcc:musl-tools zstd:zstd setpriv:util-linux hyperfine:hyperfine; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+done
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if ! rustup target list --installed | grep -q x86_64-unknown-linux-musl; then
+  log "adding the musl target"
+  rustup target add x86_64-unknown-linux-musl
+fi
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+if ! docker info >/dev/null 2>&1; then
+  log "starting containerd and dockerd"
+  if [ ! -S /run/containerd/containerd.sock ]; then
+    containerd >"$work/containerd.log" 2>&1 & pids+=($!)
+    for _ in $(seq 100); do [ -S /run/containerd/containerd.sock ] && break; sleep 0.1; done
+  fi
+  dockerd --storage-driver=overlay2 --containerd=/run/containerd/containerd.sock >"$work/dockerd.log" 2>&1 & pids+=($!)
+  for _ in $(seq 300); do docker info >/dev/null 2>&1 && break; sleep 0.1; done
+  docker info >/dev/null 2>&1 || { tail -20 "$work/dockerd.log" >&2; echo "dockerd did not start" >&2; exit 1; }
+fi
+
+log "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+log "static collector (musl)"
+cargo build --release -p cairn-collector --target x86_64-unknown-linux-musl
+export CAIRN_MUSL_BIN="$top/target/x86_64-unknown-linux-musl/release/cairn-collector"
+ls -l "$CAIRN_MUSL_BIN"
+if ldd "$CAIRN_MUSL_BIN" >/dev/null 2>&1; then echo "collector is not static" >&2; exit 1; fi
+
+log "tests"
+cargo test --workspace 2>&1 | tee "$work/test.log"
