@@ -49,7 +49,7 @@ log "static collector (musl)"
 cargo build --release -p cairn-collector --target x86_64-unknown-linux-musl
 export CAIRN_MUSL_BIN="$top/target/x86_64-unknown-linux-musl/release/cairn-collector"
 ls -l "$CAIRN_MUSL_BIN"
-if ldd "$CAIRN_MUSL_BIN" >/dev/null 2>&1; then echo "collector is not static" >&2; exit 1; fi
+if readelf -d "$CAIRN_MUSL_BIN" | grep -q NEEDED; then echo "collector is not static" >&2; exit 1; fi
 
 log "tests"
 cargo test --workspace 2>&1 | tee "$work/test.log"

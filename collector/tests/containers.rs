@@ -58,7 +58,7 @@ fn setup() -> Option<PathBuf> {
 
 /// A busybox image from Debian's busybox-static, built once per machine.
 fn busybox_image() -> &'static str {
-    const IMG: &str = "cairn-test-busybox:1";
+    const IMG: &str = "cairn-test-busybox:2";
     if docker(&["image", "inspect", IMG]).status.success() {
         return IMG;
     }
@@ -86,8 +86,9 @@ fn busybox_image() -> &'static str {
     // Evidence baked into the image: a root-only history and a world-readable log.
     std::fs::write(r.join("root/.bash_history"), "image-history\n").unwrap();
     std::fs::write(r.join("var/log/image.log"), "baked log line\n").unwrap();
+    std::fs::write(r.join("home/app/.ash_history"), "cat /etc/shadow\n").unwrap();
     let sh = format!(
-        "chmod 1777 {r}/tmp && chmod 700 {r}/root && chmod 600 {r}/root/.bash_history && chown 1000:1000 {r}/home/app && chmod 777 {r}/var/log && tar -C {r} --numeric-owner -cf {r}.tar . && docker import -c 'CMD [\"/bin/sh\"]' -c 'ENV PATH=/bin:/sbin:/usr/bin:/usr/sbin' {r}.tar {IMG} >/dev/null && rm -f {r}.tar",
+        "chmod 1777 {r}/tmp && chmod 700 {r}/root && chmod 600 {r}/root/.bash_history && chown -R 1000:1000 {r}/home/app && chmod 777 {r}/var/log && tar -C {r} --numeric-owner -cf {r}.tar . && docker import -c 'CMD [\"/bin/sh\"]' -c 'ENV PATH=/bin:/sbin:/usr/bin:/usr/sbin' {r}.tar {IMG} >/dev/null && rm -f {r}.tar",
         r = r.display()
     );
     let st = Command::new("sh").arg("-c").arg(sh).status().unwrap();
@@ -185,7 +186,13 @@ fn busybox_as_root_and_as_uid_1000_read_only() {
         "3600",
     ]);
     let _c2 = Container(name.clone());
-    ok(&["exec", &name, "sh", "-c", "echo 'cat /etc/shadow' > /home/app/.ash_history; echo 'tmp evidence' > /tmp/note.txt; echo line >> /var/log/image.log 2>/dev/null; true"]);
+    ok(&[
+        "exec",
+        &name,
+        "sh",
+        "-c",
+        "echo 'tmp evidence' > /tmp/note.txt && ! touch /var/log/new.log 2>/dev/null",
+    ]);
     let out = collect_via_exec(&name, "/opt/cairn/cairn-collector", None, dir.path());
     let a = Archive::read(&out);
     assert_eq!(a.text("files/home/app/.ash_history"), "cat /etc/shadow\n");
