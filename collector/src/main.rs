@@ -74,6 +74,9 @@ struct CollectArgs {
     /// Compression threads (default: one per core).
     #[arg(long)]
     threads: Option<u32>,
+    /// Compressed bytes of manifest held in memory before a part is written (tests).
+    #[arg(long, hide = true, value_parser = units::parse_size)]
+    manifest_part_size: Option<u64>,
 }
 
 fn parse_date(s: &str) -> Result<i64, String> {
@@ -141,12 +144,13 @@ fn run(cli: Cli) -> Result<i32> {
 }
 
 fn collect_cmd(a: CollectArgs) -> Result<i32> {
+    use std::io::IsTerminal;
+    if a.output == "-" && std::io::stdout().is_terminal() {
+        bail!("refusing to write a binary archive to a terminal: redirect stdout or give --output FILE");
+    }
     let catalog = Catalog::builtin()?;
     let selection = select(&catalog, a.profile.as_deref(), a.artifacts.as_deref())?;
     let root = Root::open(&a.root)?;
-    if a.root != std::path::Path::new("/") && !a.root.is_absolute() {
-        bail!("--root must be an absolute path");
-    }
     let date_range = match (a.date_range_start, a.date_range_end) {
         (None, None) => None,
         (s, e) => Some((
@@ -160,6 +164,10 @@ fn collect_cmd(a: CollectArgs) -> Result<i32> {
         timeout: a.timeout,
         date_range,
         workers: a.threads.unwrap_or_else(default_workers),
+        manifest_part_bytes: a
+            .manifest_part_size
+            .map(|b| b as usize)
+            .unwrap_or(Options::default().manifest_part_bytes),
         ..Options::default()
     };
     let invocation = serde_json::json!({

@@ -2,7 +2,7 @@
 //! the manifest, checks the manifest and log against the summary, the zstd checksum, and
 //! the archive's own sha256 against `ARCHIVE.sha256` when that file is beside it.
 
-use crate::archive::{ManifestRecord, LOG_NAME, MANIFEST_NAME, SUMMARY_NAME};
+use crate::archive::{is_manifest_name, ManifestRecord, LOG_NAME, MANIFEST_NAME, SUMMARY_NAME};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -98,13 +98,13 @@ pub fn verify(path: &str) -> io::Result<Verification> {
                 seen.insert(name, (String::new(), 0));
                 continue;
             }
-            if name == MANIFEST_NAME.as_bytes() || name == SUMMARY_NAME.as_bytes() {
+            if is_manifest_name(&name) || name == SUMMARY_NAME.as_bytes() {
                 let mut buf = Vec::new();
                 entry.read_to_end(&mut buf)?;
                 let sha = hex::encode(Sha256::digest(&buf));
                 seen.insert(name.clone(), (sha, buf.len() as u64));
-                if name == MANIFEST_NAME.as_bytes() {
-                    manifest_text = buf;
+                if is_manifest_name(&name) {
+                    manifest_text.extend_from_slice(&buf);
                 } else {
                     summary_text = buf;
                 }
@@ -179,9 +179,10 @@ pub fn verify(path: &str) -> io::Result<Verification> {
         }
     }
     for name in seen.keys() {
-        let special = [MANIFEST_NAME, LOG_NAME, SUMMARY_NAME]
-            .iter()
-            .any(|s| s.as_bytes() == name.as_slice());
+        let special = is_manifest_name(name)
+            || [LOG_NAME, SUMMARY_NAME]
+                .iter()
+                .any(|s| s.as_bytes() == name.as_slice());
         if !special && !in_manifest.contains_key(name) {
             v.problems.push(format!(
                 "{}: in the archive, not in the manifest",
@@ -191,6 +192,30 @@ pub fn verify(path: &str) -> io::Result<Verification> {
     }
     match serde_json::from_slice::<serde_json::Value>(&summary_text) {
         Ok(s) => {
+            let parts = s["manifest"]["earlier_parts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            for part in &parts {
+                let file = part["path"].as_str().unwrap_or("");
+                let want = part["sha256"].as_str().unwrap_or("");
+                match seen.get(file.as_bytes()) {
+                    Some((sha, _)) if sha == want => {}
+                    Some((sha, _)) => v.problems.push(format!(
+                        "{file}: sha256 {sha} does not match the summary's {want}"
+                    )),
+                    None => v.problems.push(format!(
+                        "{file}: listed in the summary, missing from the archive"
+                    )),
+                }
+            }
+            let listed = parts.len() + 1;
+            let present = seen.keys().filter(|k| is_manifest_name(k)).count();
+            if present != listed {
+                v.problems.push(format!(
+                    "{present} manifest parts in the archive, the summary lists {listed}"
+                ));
+            }
             for (key, file) in [("manifest", MANIFEST_NAME), ("log", LOG_NAME)] {
                 let want = s[key]["sha256"].as_str().unwrap_or("");
                 match seen.get(file.as_bytes()) {

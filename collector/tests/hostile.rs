@@ -373,9 +373,32 @@ fn deep_and_wide_trees() {
     )
     .unwrap();
     let out = r.join("../out-deep.tar.zst");
-    collect(r, &out, &["--artifacts", spec.to_str().unwrap()]);
+    // Small manifest parts, so this tree exercises the bounded-memory manifest.
+    collect(
+        r,
+        &out,
+        &[
+            "--artifacts",
+            spec.to_str().unwrap(),
+            "--manifest-part-size",
+            "256K",
+        ],
+    );
     verify_ok(&out);
     let a = Archive::read(&out);
+    let parts = a.summary()["manifest"]["earlier_parts"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(parts >= 2, "expected manifest parts, got {parts}");
+    assert!(a.get("manifest-0001.jsonl").is_some());
+    let records: usize = a
+        .entries
+        .iter()
+        .filter(|(k, _)| k.starts_with(b"manifest"))
+        .map(|(_, (d, _))| d.iter().filter(|&&b| b == b'\n').count())
+        .sum();
+    assert_eq!(records, 100_001);
     let mut deep = b"files/deep".to_vec();
     for _ in 0..2000 {
         deep.extend_from_slice(b"/d");

@@ -16,5 +16,15 @@ pub const FILES_DIR: &str = "files";
 /// Top folder of generated outputs (find lists, hash lists, bodyfiles).
 pub const OUTPUTS_DIR: &str = "outputs";
 pub const MANIFEST_NAME: &str = "manifest.jsonl";
+/// Earlier parts of the manifest on very large trees: `manifest-0001.jsonl`, ...
+/// (flushed so memory stays bounded; `manifest.jsonl` is always the last part).
+pub fn manifest_part_name(n: usize) -> String {
+    format!("manifest-{n:04}.jsonl")
+}
+/// True for `manifest.jsonl` and its numbered parts.
+pub fn is_manifest_name(name: &[u8]) -> bool {
+    name == MANIFEST_NAME.as_bytes()
+        || (name.starts_with(b"manifest-") && name.ends_with(b".jsonl") && !name.contains(&b'/'))
+}
 pub const LOG_NAME: &str = "collection.log";
 pub const SUMMARY_NAME: &str = "summary.json";

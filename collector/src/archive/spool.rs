@@ -51,6 +51,11 @@ impl Spool {
         self.raw_len
     }
 
+    /// Approximate bytes held in memory (compressed, excluding the encoder's buffers).
+    pub fn compressed_len(&self) -> usize {
+        self.sealed.len() + self.enc.as_ref().map(|e| e.get_ref().len()).unwrap_or(0)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.raw_len == 0
     }

@@ -42,6 +42,9 @@ pub struct Options {
     pub pseudo_file_limit: u64,
     /// zstd compression threads (0: compress on the collecting thread).
     pub workers: u32,
+    /// Once the in-memory manifest holds this many compressed bytes, it is written out
+    /// as a numbered part, so memory stays bounded on trees of millions of files.
+    pub manifest_part_bytes: usize,
 }
 
 impl Default for Options {
@@ -53,6 +56,7 @@ impl Default for Options {
             date_range: None,
             pseudo_file_limit: 16 << 20,
             workers: default_workers(),
+            manifest_part_bytes: 4 << 20,
         }
     }
 }
@@ -119,6 +123,8 @@ struct Engine<'a> {
     buf: Vec<u8>,
     /// First write error: the archive is broken, stop everything.
     failed: Option<io::Error>,
+    /// Manifest parts already written: (name, sha256, bytes).
+    manifest_parts: Vec<(String, String, u64)>,
 }
 
 fn path_key(path: &[u8]) -> u64 {
@@ -218,6 +224,23 @@ impl<'a> Engine<'a> {
         if let Ok(mut line) = serde_json::to_vec(&rec) {
             line.push(b'\n');
             self.manifest.push(&line);
+        }
+        if self.manifest.compressed_len() >= self.opts.manifest_part_bytes {
+            self.flush_manifest_part();
+        }
+    }
+
+    /// Writes the manifest so far as the next numbered part and starts a new one.
+    fn flush_manifest_part(&mut self) {
+        let name = crate::archive::manifest_part_name(self.manifest_parts.len() + 1);
+        let size = self.manifest.len();
+        let mut part = std::mem::take(&mut self.manifest);
+        match self
+            .archive
+            .append_spool(name.as_bytes(), &generated_header(), &mut part)
+        {
+            Ok(sha) => self.manifest_parts.push((name, sha, size)),
+            Err(e) => self.write_failed(e),
         }
     }
 
@@ -334,7 +357,16 @@ impl<'a> Engine<'a> {
                 }
                 let resolved = match self.root.resolve(&start) {
                     Ok(r) => r,
-                    Err(ResolveError::NotFound) => continue,
+                    Err(ResolveError::NotFound) => {
+                        self.log.record(
+                            "info",
+                            "absent",
+                            Some(&set.name),
+                            Some(&start),
+                            "not present on this root",
+                        );
+                        continue;
+                    }
                     Err(e) => {
                         self.log.record(
                             "warn",
@@ -867,6 +899,7 @@ pub fn collect(
         progress,
         buf: vec![0u8; crate::archive::writer::CHUNK],
         failed: None,
+        manifest_parts: Vec::new(),
     };
     engine.log.record(
         "info",
@@ -978,7 +1011,12 @@ fn finish(
         "counts": e.counts,
         "timed_out": e.timed_out,
         "log": {"path": LOG_NAME, "sha256": log_sha, "size": log_len, "warnings": e.log.warnings, "errors": e.log.errors},
-        "manifest": {"path": MANIFEST_NAME, "sha256": manifest_sha, "size": manifest_len},
+        "manifest": {
+            "path": MANIFEST_NAME,
+            "sha256": manifest_sha,
+            "size": manifest_len,
+            "earlier_parts": e.manifest_parts.iter().map(|(p, sha, size)| json!({"path": p, "sha256": sha, "size": size})).collect::<Vec<_>>(),
+        },
         "archive": {"tar_bytes_before_summary": e.archive.uncompressed_bytes()},
     });
     let mut text = serde_json::to_vec_pretty(&summary).unwrap_or_default();
