@@ -32,9 +32,17 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 if ! docker info >/dev/null 2>&1; then
   log "starting containerd and dockerd"
-  if [ ! -S /run/containerd/containerd.sock ]; then
+  # A socket file alone proves nothing: a previous run killed without cleanup leaves a
+  # stale one behind. Ask containerd itself whether it answers.
+  if ! timeout 5 ctr --address /run/containerd/containerd.sock version >/dev/null 2>&1; then
+    rm -f /run/containerd/containerd.sock /run/containerd/containerd.sock.ttrpc
     containerd >"$work/containerd.log" 2>&1 & pids+=($!)
-    for _ in $(seq 100); do [ -S /run/containerd/containerd.sock ] && break; sleep 0.1; done
+    for _ in $(seq 200); do
+      timeout 5 ctr --address /run/containerd/containerd.sock version >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+    timeout 5 ctr --address /run/containerd/containerd.sock version >/dev/null 2>&1 ||
+      { tail -30 "$work/containerd.log" >&2; echo "containerd did not start" >&2; exit 1; }
   fi
   dockerd --storage-driver=overlay2 --containerd=/run/containerd/containerd.sock >"$work/dockerd.log" 2>&1 & pids+=($!)
   for _ in $(seq 300); do docker info >/dev/null 2>&1 && break; sleep 0.1; done
