@@ -3,13 +3,15 @@
 //! The modules follow the data, in order:
 //! [`source`] (where the root filesystem comes from and how it is walked safely) →
 //! [`spec`] (which artifacts are selected: UAC-compatible YAML, profiles) →
-//! [`collect`] (what collects them: the artifact engine) →
+//! [`collect`] (what collects them: the artifact engine, which also runs the native
+//! [`live`] response collectors: processes, sockets, mounts, system, users) →
 //! [`archive`] (how they are packed: tar + zstd, manifest, log, summary) →
 //! [`sink`] (where the bytes go: a file or stdout, hashed on the way).
 //! [`verify`] reads an archive back and checks every hash.
 
 pub mod archive;
 pub mod collect;
+pub mod live;
 pub mod progress;
 pub mod sink;
 pub mod source;

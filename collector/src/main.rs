@@ -74,6 +74,13 @@ struct CollectArgs {
     /// Compression threads (default: one per core).
     #[arg(long)]
     threads: Option<u32>,
+    /// Keep the values of environment variables whose names look secret (TOKEN,
+    /// SECRET, PASSWORD, KEY...) in the process listing. By default they are redacted.
+    #[arg(long)]
+    no_redact: bool,
+    /// Where procfs is mounted (the live response reads processes and sockets there).
+    #[arg(long, default_value = "/proc")]
+    proc: PathBuf,
     /// Compressed bytes of manifest held in memory before a part is written (tests).
     #[arg(long, hide = true, value_parser = units::parse_size)]
     manifest_part_size: Option<u64>,
@@ -168,6 +175,10 @@ fn collect_cmd(a: CollectArgs) -> Result<i32> {
             .manifest_part_size
             .map(|b| b as usize)
             .unwrap_or(Options::default().manifest_part_bytes),
+        live: cairn_collector::live::LiveOptions {
+            redact: !a.no_redact,
+            proc_path: a.proc.clone(),
+        },
         ..Options::default()
     };
     let invocation = serde_json::json!({

@@ -45,6 +45,8 @@ pub struct Options {
     /// Once the in-memory manifest holds this many compressed bytes, it is written out
     /// as a numbered part, so memory stays bounded on trees of millions of files.
     pub manifest_part_bytes: usize,
+    /// Options of the native live-response collectors.
+    pub live: crate::live::LiveOptions,
 }
 
 impl Default for Options {
@@ -57,6 +59,7 @@ impl Default for Options {
             pseudo_file_limit: 16 << 20,
             workers: default_workers(),
             manifest_part_bytes: 4 << 20,
+            live: crate::live::LiveOptions::default(),
         }
     }
 }
@@ -125,6 +128,8 @@ struct Engine<'a> {
     failed: Option<io::Error>,
     /// Manifest parts already written: (name, sha256, bytes).
     manifest_parts: Vec<(String, String, u64)>,
+    /// State shared by the native live-response collectors (the process scan).
+    live: crate::live::Session,
 }
 
 fn path_key(path: &[u8]) -> u64 {
@@ -319,6 +324,21 @@ impl<'a> Engine<'a> {
                 );
                 continue;
             }
+            if art.collector == CollectorKind::Native {
+                let name = art.native.clone().unwrap_or_default();
+                let mut session = std::mem::take(&mut self.live);
+                crate::live::run(
+                    &name,
+                    &set.name,
+                    art.max_file_size,
+                    self.root,
+                    &mut session,
+                    self,
+                );
+                self.live = session;
+                self.tick(&set.name);
+                continue;
+            }
             let out_key = output_path(set, art);
             let starts: Vec<Vec<u8>> = if art.is_file_list {
                 let list_name = art.path.as_bytes();
@@ -390,9 +410,12 @@ impl<'a> Engine<'a> {
                         ),
                     );
                 }
-                let start_pseudo = stat_at(resolved.dir(), resolved.name())
+                let start_meta = stat_at(resolved.dir(), resolved.name()).ok();
+                let start_pseudo = start_meta
+                    .as_ref()
                     .map(|m| self.is_pseudo(m.dev))
                     .unwrap_or(false);
+                let start_dev = start_meta.map(|m| m.dev);
                 let max_depth = if art.is_file_list {
                     Some(0)
                 } else {
@@ -403,6 +426,7 @@ impl<'a> Engine<'a> {
                     art,
                     set: &set.name,
                     start_pseudo,
+                    start_dev,
                     out: out.as_mut(),
                 };
                 walk(
@@ -420,27 +444,30 @@ impl<'a> Engine<'a> {
         for (path, mut spool) in outputs {
             let h = generated_header();
             match self.archive.append_spool(&path, &h, &mut spool) {
-                Ok(sha) => {
-                    self.counts.outputs += 1;
-                    let (p, p_hex) = crate::units::lossless(&path);
-                    let rec = ManifestRecord {
-                        path: Some(p.clone()),
-                        path_hex: p_hex,
-                        source: String::new(),
-                        kind: "output",
-                        size: spool.len(),
-                        mode: "0644".into(),
-                        mtime: crate::units::rfc3339(h.mtime, 0),
-                        sha256: Some(sha),
-                        artifact: set.name.clone(),
-                        status: Some(Status::Complete),
-                        ..ManifestRecord::default()
-                    };
-                    self.note(rec);
-                }
+                Ok(sha) => self.note_output(&set.name, &path, spool.len(), sha),
                 Err(e) => self.write_failed(e),
             }
         }
+    }
+
+    /// Records a generated output in the manifest.
+    fn note_output(&mut self, artifact: &str, path: &[u8], size: u64, sha: String) {
+        self.counts.outputs += 1;
+        let (p, p_hex) = crate::units::lossless(path);
+        let rec = ManifestRecord {
+            path: Some(p),
+            path_hex: p_hex,
+            source: String::new(),
+            kind: "output",
+            size,
+            mode: "0644".into(),
+            mtime: crate::units::rfc3339(generated_header().mtime, 0),
+            sha256: Some(sha),
+            artifact: artifact.to_owned(),
+            status: Some(Status::Complete),
+            ..ManifestRecord::default()
+        };
+        self.note(rec);
     }
 
     fn tick(&mut self, set: &str) {
@@ -761,6 +788,7 @@ struct ArtifactVisitor<'e, 'a> {
     art: &'e Artifact,
     set: &'e str,
     start_pseudo: bool,
+    start_dev: Option<u64>,
     out: Option<&'e mut Spool>,
 }
 
@@ -811,7 +839,7 @@ impl Visitor for ArtifactVisitor<'_, '_> {
                         );
                     }
                 }
-                CollectorKind::Command => {}
+                CollectorKind::Command | CollectorKind::Native => {}
             }
             e.tick(self.set);
         }
@@ -822,6 +850,16 @@ impl Visitor for ArtifactVisitor<'_, '_> {
             return Flow::Prune;
         }
         if entry.depth > 0 {
+            if self.art.one_file_system && self.start_dev.is_some_and(|d| d != entry.meta.dev) {
+                e.log.record(
+                    "info",
+                    "skipped",
+                    Some(self.set),
+                    Some(entry.path),
+                    "another filesystem is mounted here; not descending (one_file_system)",
+                );
+                return Flow::Prune;
+            }
             if let Some(fstype) = e.mounts.fstype(entry.meta.dev) {
                 let pseudo = PSEUDO_FILESYSTEMS.contains(&fstype);
                 if (pseudo && !self.start_pseudo)
@@ -900,6 +938,7 @@ pub fn collect(
         buf: vec![0u8; crate::archive::writer::CHUNK],
         failed: None,
         manifest_parts: Vec::new(),
+        live: crate::live::Session::new(opts.live.clone()),
     };
     engine.log.record(
         "info",
@@ -1040,4 +1079,114 @@ fn finish(
         timed_out,
         warnings,
     })
+}
+
+fn live_path(rel: &[u8]) -> Vec<u8> {
+    let mut p = format!("{}/", crate::live::LIVE_DIR).into_bytes();
+    p.extend_from_slice(rel);
+    p
+}
+
+/// How the native live-response collectors write into this collection.
+impl crate::live::Emit for Engine<'_> {
+    fn output(&mut self, artifact: &str, rel: &str, data: &[u8]) {
+        if self.failed.is_some() {
+            return;
+        }
+        let path = live_path(rel.as_bytes());
+        match self.archive.append_bytes(&path, &generated_header(), data) {
+            Ok(sha) => self.note_output(artifact, &path, data.len() as u64, sha),
+            Err(e) => self.write_failed(e),
+        }
+    }
+
+    fn output_spool(&mut self, artifact: &str, rel: &str, spool: &mut Spool) {
+        if self.failed.is_some() {
+            return;
+        }
+        let path = live_path(rel.as_bytes());
+        match self.archive.append_spool(&path, &generated_header(), spool) {
+            Ok(sha) => self.note_output(artifact, &path, spool.len(), sha),
+            Err(e) => self.write_failed(e),
+        }
+    }
+
+    fn copy(
+        &mut self,
+        artifact: &str,
+        rel: &[u8],
+        source: &[u8],
+        file: &mut std::fs::File,
+        cap: u64,
+    ) -> io::Result<crate::live::Copied> {
+        if let Some(e) = &self.failed {
+            return Err(io::Error::other(e.to_string()));
+        }
+        let meta = stat_at(&*file, b"")?;
+        let path = live_path(rel);
+        let size = meta.size.min(cap);
+        let deadline = self.deadline;
+        let stop = move || deadline.is_some_and(|d| Instant::now() >= d);
+        let outcome = match self
+            .archive
+            .append_stream(&path, &header_of(&meta), size, file, &stop)
+        {
+            Ok(o) => o,
+            Err(e) => {
+                let msg = e.to_string();
+                self.write_failed(e);
+                return Err(io::Error::other(msg));
+            }
+        };
+        self.counts.files += 1;
+        self.counts.bytes_read += outcome.read;
+        self.counts.bytes_stored += size;
+        let mut rec = ManifestRecord::for_source(source, &meta, artifact);
+        rec.size = size;
+        rec.sha256 = Some(outcome.sha256.clone());
+        rec.set_path(&path);
+        let complete =
+            outcome.error.is_none() && !outcome.short && !outcome.stopped && size == meta.size;
+        rec.status = Some(if complete {
+            Status::Complete
+        } else if outcome.short {
+            Status::Changed
+        } else if outcome.error.is_some() {
+            Status::Error
+        } else {
+            Status::Truncated
+        });
+        if !complete {
+            rec.reason = Some(match &outcome.error {
+                Some(e) => format!(
+                    "read error after {} bytes, rest zero-filled: {e}",
+                    outcome.read
+                ),
+                None => format!("stored {} of {} bytes", outcome.read, meta.size),
+            });
+        }
+        let archive_path = rec.path.clone().unwrap_or_default();
+        self.note(rec);
+        Ok(crate::live::Copied {
+            archive_path,
+            sha256: outcome.sha256,
+            stored: size,
+            complete,
+        })
+    }
+
+    fn log(
+        &mut self,
+        level: &'static str,
+        event: &str,
+        artifact: &str,
+        path: Option<&[u8]>,
+        message: String,
+    ) {
+        self.log.record(level, event, Some(artifact), path, message);
+    }
+
+    fn expired(&mut self) -> bool {
+        Engine::expired(self)
+    }
 }

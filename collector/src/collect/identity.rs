@@ -55,6 +55,7 @@ pub fn footprint() -> Value {
         "euid": rustix::process::geteuid().as_raw(),
         "gid": rustix::process::getgid().as_raw(),
         "cwd": std::env::current_dir().ok().map(|p| p.display().to_string()),
+        "privileges": crate::live::system::privileges(),
         "writes": "nothing on the target except the --output file when one is given; no temporary files",
     })
 }

@@ -43,6 +43,8 @@ pub enum CollectorKind {
     Stat,
     /// A shell command: never run by cairn (the target may have no shell); logged.
     Command,
+    /// A cairn native collector (live response), named by the entry's `native` field.
+    Native,
 }
 
 impl CollectorKind {
@@ -53,6 +55,7 @@ impl CollectorKind {
             CollectorKind::Hash => "hash",
             CollectorKind::Stat => "stat",
             CollectorKind::Command => "command",
+            CollectorKind::Native => "native",
         }
     }
 }
@@ -119,6 +122,10 @@ pub struct Artifact {
     pub output_file: Option<String>,
     pub is_file_list: bool,
     pub command: Option<String>,
+    /// For `collector: native`: which native collector.
+    pub native: Option<String>,
+    /// Stay on the filesystem where the walk starts.
+    pub one_file_system: bool,
 }
 
 impl Artifact {
@@ -281,16 +288,40 @@ fn compile(
         Some("hash") => CollectorKind::Hash,
         Some("stat") => CollectorKind::Stat,
         Some("command") => CollectorKind::Command,
+        Some("native") => CollectorKind::Native,
         Some(other) => {
             return Err(field_err(
                 i,
                 "collector",
-                format!("unknown collector `{other}` (expected file, find, hash, stat or command)"),
+                format!(
+                "unknown collector `{other}` (expected file, find, hash, stat, command or native)"
+            ),
             ))
         }
         None => return Err(field_err(i, "collector", "missing".into())),
     };
-    if collector == CollectorKind::Command {
+    if collector == CollectorKind::Native {
+        match a.native.as_deref() {
+            Some(n) if crate::live::NATIVE_NAMES.contains(&n) => {}
+            Some(n) => {
+                return Err(field_err(
+                    i,
+                    "native",
+                    format!(
+                        "unknown native collector `{n}` (expected one of {})",
+                        crate::live::NATIVE_NAMES.join(", ")
+                    ),
+                ))
+            }
+            None => {
+                return Err(field_err(
+                    i,
+                    "native",
+                    "missing for a native collector".into(),
+                ))
+            }
+        }
+    } else if collector == CollectorKind::Command {
         if a.command.is_none() {
             return Err(field_err(
                 i,
@@ -381,6 +412,8 @@ fn compile(
         output_file: a.output_file,
         is_file_list: a.is_file_list.unwrap_or(false),
         command: a.command,
+        native: a.native,
+        one_file_system: a.one_file_system.unwrap_or(false),
     })
 }
 

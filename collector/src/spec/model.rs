@@ -77,6 +77,10 @@ pub struct ArtifactYaml {
     pub is_file_list: Option<bool>,
     pub command: Option<String>,
     pub foreach: Option<String>,
+    /// cairn extension: the native collector run by `collector: native`.
+    pub native: Option<String>,
+    /// cairn extension: do not descend into other filesystems (like `find -xdev`).
+    pub one_file_system: Option<bool>,
 }
 
 /// Fields UAC defines that cairn accepts without acting on them (they steer UAC's
@@ -116,6 +120,8 @@ pub const KNOWN_FIELDS: &[&str] = &[
     "is_file_list",
     "command",
     "foreach",
+    "native",
+    "one_file_system",
 ];
 
 /// A profile: artifact names or globs, `!` to exclude.

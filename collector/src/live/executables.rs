@@ -1,0 +1,181 @@
+//! Executables of running processes: the sha256 of each, read through
+//! `/proc/PID/exe` (which still reaches a binary deleted from disk), and a copy of
+//! those that were deleted or live in a world-writable place (/tmp, /var/tmp,
+//! /dev/shm, a user's home), capped in size. Written as
+//! `live_response/processes/executables.jsonl` plus the copies under
+//! `live_response/processes/executables/`.
+
+use super::processes::Scan;
+use super::procfs::ProcFs;
+use super::Emit;
+use crate::collect::lines::escape;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::io::Read;
+
+/// Default cap on one executable copy.
+pub const DEFAULT_COPY_CAP: u64 = 100 << 20;
+
+/// Directories anyone may write to, where a legitimate binary rarely runs from.
+pub const WRITABLE_PLACES: &[&[u8]] = &[b"/tmp/", b"/var/tmp/", b"/dev/shm/", b"/run/user/"];
+
+/// True when `path` lies in a world-writable place or under one of `homes`.
+pub fn suspicious_place(path: &[u8], homes: &[Vec<u8>]) -> bool {
+    WRITABLE_PLACES.iter().any(|p| path.starts_with(p))
+        || homes.iter().any(|h| {
+            let mut prefix = h.clone();
+            if !prefix.ends_with(b"/") {
+                prefix.push(b'/');
+            }
+            path.starts_with(&prefix)
+        })
+}
+
+fn basename(path: &[u8]) -> Vec<u8> {
+    let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+    let name: Vec<u8> = name
+        .iter()
+        .map(|&b| if b == b'/' || b == 0 { b'_' } else { b })
+        .collect();
+    if name.is_empty() {
+        b"exe".to_vec()
+    } else {
+        name
+    }
+}
+
+/// Hashes, and copies where warranted, the executable of every scanned process.
+pub fn run(
+    proc: &ProcFs,
+    scan: &Scan,
+    homes: &[Vec<u8>],
+    cap: u64,
+    artifact: &str,
+    emit: &mut dyn Emit,
+) {
+    let mut out = Vec::new();
+    // (dev, ino) → the record already written, so a binary run 50 times is read once.
+    let mut done: HashMap<(u64, u64), (Option<String>, Option<String>)> = HashMap::new();
+    let mut denials = super::Denials::default();
+    for p in &scan.procs {
+        let Some(exe) = &p.exe else { continue };
+        if emit.expired() {
+            break;
+        }
+        let dir = match proc.process(p.pid) {
+            Ok(d) => d,
+            Err(_) => continue,
+        };
+        let mut file = match dir.open("exe") {
+            Ok(f) => f,
+            Err(e) => {
+                if !super::procfs::vanished(&e) {
+                    denials.note("exe", &dir.path("exe"), &e);
+                }
+                continue;
+            }
+        };
+        let meta = match crate::source::meta::stat_at(&file, b"") {
+            Ok(m) => m,
+            Err(e) => {
+                denials.note("exe", &dir.path("exe"), &e);
+                continue;
+            }
+        };
+        let key = (meta.dev, meta.ino);
+        let place = suspicious_place(exe, homes);
+        let (sha, copied) = if let Some(prev) = done.get(&key) {
+            prev.clone()
+        } else {
+            let want_copy = p.exe_deleted || place;
+            let result = if want_copy && meta.size <= cap {
+                let mut rel = format!("processes/executables/{}_", p.pid).into_bytes();
+                rel.extend_from_slice(&basename(exe));
+                match emit.copy(
+                    artifact,
+                    &rel,
+                    &dir.path("exe").into_bytes(),
+                    &mut file,
+                    cap,
+                ) {
+                    Ok(c) if c.complete => (Some(c.sha256), Some(c.archive_path)),
+                    Ok(c) => (None, Some(c.archive_path)),
+                    Err(e) => {
+                        denials.note("exe copy", &dir.path("exe"), &e);
+                        (None, None)
+                    }
+                }
+            } else {
+                if want_copy {
+                    emit.log(
+                        "warn",
+                        "skipped",
+                        artifact,
+                        Some(exe),
+                        format!(
+                            "executable of pid {} not copied: {} bytes exceed the cap of {cap}; hashed only",
+                            p.pid, meta.size
+                        ),
+                    );
+                }
+                match hash(&mut file) {
+                    Ok(h) => (Some(h), None),
+                    Err(e) => {
+                        denials.note("exe read", &dir.path("exe"), &e);
+                        (None, None)
+                    }
+                }
+            };
+            done.insert(key, result.clone());
+            result
+        };
+        let line = json!({
+            "pid": p.pid,
+            "comm": p.comm,
+            "exe": escape(exe),
+            "deleted": p.exe_deleted,
+            "world_writable_place": place,
+            "size": meta.size,
+            "inode": meta.ino,
+            "sha256": sha,
+            "copy": copied,
+        });
+        out.extend_from_slice(line.to_string().as_bytes());
+        out.push(b'\n');
+    }
+    emit.output(artifact, "processes/executables.jsonl", &out);
+    denials.flush(emit, artifact);
+}
+
+fn hash(file: &mut std::fs::File) -> std::io::Result<String> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => h.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places() {
+        let homes = vec![b"/home/app".to_vec(), b"/root".to_vec()];
+        assert!(suspicious_place(b"/tmp/x", &homes));
+        assert!(suspicious_place(b"/dev/shm/.a/b", &homes));
+        assert!(suspicious_place(b"/home/app/miner", &homes));
+        assert!(suspicious_place(b"/root/x", &homes));
+        assert!(!suspicious_place(b"/rootkit", &homes));
+        assert!(!suspicious_place(b"/usr/bin/sleep", &homes));
+        assert_eq!(basename(b"/tmp/evil"), b"evil");
+        assert_eq!(basename(b"/"), b"exe");
+    }
+}

@@ -1,0 +1,291 @@
+//! Live response: the volatile state of the system at the moment of collection, read
+//! straight from the kernel's files in Rust, so it works in a busybox or distroless
+//! container, as root or not, with no `ps`, `netstat` or shell.
+//!
+//! Each native collector is an artifact the specs select with `collector: native` and
+//! `native: NAME`, and writes JSON or JSON lines under `live_response/<folder>/`:
+//! [`processes`] (and the process tree), [`executables`] (hashes, and copies of deleted
+//! or suspiciously placed binaries), [`network`] (sockets mapped to their processes,
+//! interfaces, routes, ARP), [`mounts`] (mountinfo, overlay layers, capacity),
+//! [`system`] (host, kernel, modules, container and Kubernetes identity) and [`users`]
+//! (decoded utmp/wtmp/btmp/lastlog). [`parse`] holds the byte-level parsers and
+//! [`procfs`] the access to /proc. The engine hands each collector an [`Emit`] to
+//! write into the archive and the log.
+
+pub mod container;
+pub mod executables;
+pub mod mounts;
+pub mod network;
+pub mod parse;
+pub mod processes;
+pub mod procfs;
+pub mod redact;
+pub mod system;
+pub mod users;
+
+use crate::archive::Spool;
+use crate::source::Root;
+use std::collections::BTreeMap;
+use std::io;
+
+/// Top folder of live-response outputs in the archive.
+pub const LIVE_DIR: &str = "live_response";
+
+/// The native collectors, by the name a spec gives in `native:`.
+pub const NATIVE_NAMES: &[&str] = &[
+    "processes",
+    "executables",
+    "network",
+    "mounts",
+    "system",
+    "users",
+];
+
+/// Options of the live response.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    /// Redact environment values whose names look secret.
+    pub redact: bool,
+    /// Where procfs is mounted.
+    pub proc_path: std::path::PathBuf,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        LiveOptions {
+            redact: true,
+            proc_path: "/proc".into(),
+        }
+    }
+}
+
+/// What a copied file became in the archive.
+#[derive(Debug, Clone)]
+pub struct Copied {
+    pub archive_path: String,
+    pub sha256: String,
+    pub stored: u64,
+    pub complete: bool,
+}
+
+/// How native collectors write into the archive; implemented by the engine.
+pub trait Emit {
+    /// Adds a generated file at `live_response/<rel>`.
+    fn output(&mut self, artifact: &str, rel: &str, data: &[u8]);
+    /// Adds a generated file at `live_response/<rel>` from a spool.
+    fn output_spool(&mut self, artifact: &str, rel: &str, spool: &mut Spool);
+    /// Streams an open file into the archive at `live_response/<rel>`, at most `cap`
+    /// bytes, with a manifest record naming `source`.
+    fn copy(
+        &mut self,
+        artifact: &str,
+        rel: &[u8],
+        source: &[u8],
+        file: &mut std::fs::File,
+        cap: u64,
+    ) -> io::Result<Copied>;
+    /// Writes a collection-log record.
+    fn log(
+        &mut self,
+        level: &'static str,
+        event: &str,
+        artifact: &str,
+        path: Option<&[u8]>,
+        message: String,
+    );
+    /// True once the deadline has passed.
+    fn expired(&mut self) -> bool;
+}
+
+/// Denials and failures of one kind, aggregated so a non-root run that is refused
+/// `environ` for 300 processes writes one log line, not 300.
+#[derive(Debug, Default)]
+pub struct Denials {
+    by_kind: BTreeMap<(String, String), (u64, Vec<String>)>,
+}
+
+impl Denials {
+    /// Records that reading `what` (such as `environ`) at `path` failed with `err`.
+    pub fn note(&mut self, what: &str, path: &str, err: &io::Error) {
+        let errno = err
+            .raw_os_error()
+            .map(errno_name)
+            .unwrap_or_else(|| err.to_string());
+        let slot = self
+            .by_kind
+            .entry((what.to_owned(), errno))
+            .or_insert((0, Vec::new()));
+        slot.0 += 1;
+        if slot.1.len() < 5 {
+            slot.1.push(path.to_owned());
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_kind.is_empty()
+    }
+
+    /// Total failures noted.
+    pub fn total(&self) -> u64 {
+        self.by_kind.values().map(|v| v.0).sum()
+    }
+
+    /// Writes one log record per (what, errno) and forgets them.
+    pub fn flush(&mut self, emit: &mut dyn Emit, artifact: &str) {
+        for ((what, errno), (count, examples)) in std::mem::take(&mut self.by_kind) {
+            let denied = errno.contains("EACCES") || errno.contains("EPERM");
+            let (level, event) = if denied {
+                ("warn", "denied")
+            } else {
+                ("info", "unreadable")
+            };
+            let first = examples.first().cloned().unwrap_or_default();
+            emit.log(
+                level,
+                event,
+                artifact,
+                Some(first.as_bytes()),
+                format!(
+                    "{what}: {errno} for {count} item(s); e.g. {}",
+                    examples.join(", ")
+                ),
+            );
+        }
+    }
+}
+
+/// The symbolic name of an errno, as responders grep for it (`EACCES (errno 13)`).
+pub fn errno_name(code: i32) -> String {
+    use rustix::io::Errno;
+    let name = [
+        (Errno::ACCESS, "EACCES"),
+        (Errno::PERM, "EPERM"),
+        (Errno::NOENT, "ENOENT"),
+        (Errno::SRCH, "ESRCH"),
+        (Errno::IO, "EIO"),
+        (Errno::INVAL, "EINVAL"),
+        (Errno::NXIO, "ENXIO"),
+        (Errno::LOOP, "ELOOP"),
+        (Errno::NOTDIR, "ENOTDIR"),
+        (Errno::AGAIN, "EAGAIN"),
+    ]
+    .iter()
+    .find(|(e, _)| e.raw_os_error() == code)
+    .map(|(_, n)| *n)
+    .unwrap_or("E?");
+    format!("{name} (errno {code})")
+}
+
+/// State shared by the native collectors of one collection (the process scan is made
+/// once and used by processes, executables and network).
+#[derive(Default)]
+pub struct Session {
+    pub options: LiveOptions,
+    scan: Option<processes::Scan>,
+    scan_error: Option<String>,
+}
+
+impl Session {
+    pub fn new(options: LiveOptions) -> Session {
+        Session {
+            options,
+            ..Session::default()
+        }
+    }
+
+    /// The process scan, made on first use.
+    fn scan(&mut self, emit: &mut dyn Emit) -> Option<&mut processes::Scan> {
+        if self.scan.is_none() && self.scan_error.is_none() {
+            match procfs::ProcFs::open(&self.options.proc_path) {
+                Ok(proc) => self.scan = Some(processes::scan(&proc, &self.options, emit)),
+                Err(e) => self.scan_error = Some(e.to_string()),
+            }
+        }
+        self.scan.as_mut()
+    }
+}
+
+/// Runs the native collector `name` for the artifact set `artifact`.
+/// `max_file_size` is the artifact entry's own cap, where it gives one.
+pub fn run(
+    name: &str,
+    artifact: &str,
+    max_file_size: Option<u64>,
+    root: &Root,
+    session: &mut Session,
+    emit: &mut dyn Emit,
+) {
+    let needs_kernel = matches!(name, "processes" | "executables" | "network" | "mounts");
+    if needs_kernel && !root.is_live() {
+        emit.log(
+            "info",
+            "not_run",
+            artifact,
+            None,
+            format!(
+                "native collector `{name}` reads the running kernel and is not run on an offline tree"
+            ),
+        );
+        return;
+    }
+    let proc_path = session.options.proc_path.clone();
+    match name {
+        "processes" => {
+            if let Some(scan) = session.scan(emit) {
+                processes::emit(scan, artifact, emit);
+            }
+        }
+        "executables" => {
+            let homes = crate::source::users::users_of(root)
+                .into_iter()
+                .map(|u| u.home)
+                .filter(|h| h.len() > 1)
+                .collect::<Vec<_>>();
+            let cap = max_file_size.unwrap_or(executables::DEFAULT_COPY_CAP);
+            match procfs::ProcFs::open(&proc_path) {
+                Ok(proc) => {
+                    if let Some(scan) = session.scan(emit) {
+                        executables::run(&proc, scan, &homes, cap, artifact, emit);
+                    }
+                }
+                Err(e) => emit.log("error", "error", artifact, None, format!("{e}")),
+            }
+        }
+        "network" => match procfs::ProcFs::open(&proc_path) {
+            Ok(proc) => {
+                let scan = session.scan(emit).map(|s| &*s);
+                network::run(&proc, scan, artifact, emit);
+            }
+            Err(e) => emit.log("error", "error", artifact, None, format!("{e}")),
+        },
+        "mounts" => match procfs::ProcFs::open(&proc_path) {
+            Ok(proc) => mounts::run(&proc, artifact, emit),
+            Err(e) => emit.log("error", "error", artifact, None, format!("{e}")),
+        },
+        "system" => {
+            let proc = if root.is_live() {
+                procfs::ProcFs::open(&proc_path).ok()
+            } else {
+                None
+            };
+            system::run(root, proc.as_ref(), artifact, emit);
+        }
+        "users" => users::run(root, artifact, emit),
+        other => emit.log(
+            "error",
+            "spec",
+            artifact,
+            None,
+            format!("unknown native collector `{other}`"),
+        ),
+    }
+    if let Some(e) = &session.scan_error {
+        emit.log(
+            "error",
+            "error",
+            artifact,
+            None,
+            format!("cannot open {}: {e}", proc_path.display()),
+        );
+    }
+}

@@ -1,0 +1,301 @@
+//! Network state: the kernel's socket tables (tcp, tcp6, udp, udp6, raw, raw6, unix)
+//! for the collector's own network namespace and for every other one a visible process
+//! lives in, each socket mapped to the processes holding it through their fd tables.
+//! Also interfaces, addresses, routes and ARP. Written under `live_response/network/`:
+//! `sockets.jsonl` (everything), `listening.txt` and `established.txt` (netstat-like
+//! tables), `interfaces.json`, `routes.json`, `arp.json`, and the raw /proc files.
+
+use super::parse::{self, InetSocket};
+use super::processes::{Proc, Scan};
+use super::procfs::ProcFs;
+use super::Emit;
+use crate::collect::lines::escape;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+
+const INET_TABLES: &[(&str, &str)] = &[
+    ("tcp", "tcp"),
+    ("tcp6", "tcp6"),
+    ("udp", "udp"),
+    ("udp6", "udp6"),
+    ("raw", "raw"),
+    ("raw6", "raw6"),
+];
+const RAW_FILES: &[&str] = &[
+    "tcp",
+    "tcp6",
+    "udp",
+    "udp6",
+    "raw",
+    "raw6",
+    "unix",
+    "route",
+    "ipv6_route",
+    "arp",
+    "dev",
+    "if_inet6",
+    "fib_trie",
+];
+const LIMIT: usize = 64 << 20;
+
+fn owners(scan: Option<&Scan>, by_pid: &HashMap<i32, &Proc>, inode: u64) -> Value {
+    let Some(scan) = scan else {
+        return Value::Null;
+    };
+    let list: Vec<Value> = scan
+        .socket_owners
+        .get(&inode)
+        .map(|v| {
+            v.iter()
+                .map(|(pid, fd)| {
+                    let p = by_pid.get(pid);
+                    json!({"pid": pid, "fd": fd, "comm": p.map(|p| p.comm.clone()), "cmdline": p.map(|p| p.cmdline.clone())})
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Value::Array(list)
+}
+
+fn inet_json(proto: &str, netns: &str, s: &InetSocket, owners: Value) -> Value {
+    let state = if proto.starts_with("tcp") {
+        parse::tcp_state(s.state).to_owned()
+    } else {
+        match s.state {
+            1 => "ESTABLISHED".into(),
+            7 => "UNCONN".into(),
+            n => format!("{n}"),
+        }
+    };
+    json!({
+        "netns": netns, "proto": proto,
+        "local_address": s.local.to_string(), "local_port": s.local_port,
+        "remote_address": s.remote.to_string(), "remote_port": s.remote_port,
+        "state": state, "uid": s.uid, "inode": s.inode,
+        "tx_queue": s.tx_queue, "rx_queue": s.rx_queue,
+        "processes": owners,
+    })
+}
+
+fn owner_text(v: &Value) -> String {
+    match v.as_array() {
+        Some(list) if !list.is_empty() => list
+            .iter()
+            .map(|o| format!("{}/{}", o["pid"], o["comm"].as_str().unwrap_or("?")))
+            .collect::<Vec<_>>()
+            .join(","),
+        Some(_) => "-".into(),
+        None => "?".into(),
+    }
+}
+
+/// Collects the network state.
+pub fn run(proc: &ProcFs, scan: Option<&Scan>, artifact: &str, emit: &mut dyn Emit) {
+    let by_pid: HashMap<i32, &Proc> = scan
+        .map(|s| s.procs.iter().map(|p| (p.pid, p)).collect())
+        .unwrap_or_default();
+    // Network namespaces: our own (/proc/net = /proc/self/net), then one process per
+    // other namespace seen in the scan.
+    let own_ns = proc
+        .process(std::process::id() as i32)
+        .ok()
+        .and_then(|d| d.namespaces().ok())
+        .and_then(|n| n.into_iter().find(|(k, _)| k == "net").map(|(_, v)| v));
+    let mut spaces: BTreeMap<String, String> = BTreeMap::new(); // label → dir under /proc
+    spaces.insert(
+        own_ns
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "self".into()),
+        "self/net".into(),
+    );
+    let mut pid_per_ns: BTreeMap<u64, i32> = BTreeMap::new();
+    for p in scan.map(|s| s.procs.as_slice()).unwrap_or_default() {
+        if let Some(ns) = p.netns {
+            if Some(ns) != own_ns {
+                pid_per_ns.entry(ns).or_insert(p.pid);
+            }
+        }
+    }
+    for (ns, pid) in &pid_per_ns {
+        spaces.insert(ns.to_string(), format!("{pid}/net"));
+    }
+
+    let mut sockets = Vec::<u8>::new();
+    let mut listening = String::from("NETNS\tPROTO\tLOCAL\tREMOTE\tSTATE\tUID\tINODE\tPROCESSES\n");
+    let mut established = listening.clone();
+    let mut denials = super::Denials::default();
+    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut routes = Vec::new();
+    let mut arp = Vec::new();
+    let mut interfaces = Vec::new();
+    for (label, dir) in &spaces {
+        let read = |name: &str, denials: &mut super::Denials| -> Option<Vec<u8>> {
+            let rel = format!("{dir}/{name}");
+            match proc.read(&rel, LIMIT) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    if !super::procfs::vanished(&e) {
+                        denials.note("net table", &format!("{}/{rel}", proc.base().display()), &e);
+                    }
+                    None
+                }
+            }
+        };
+        let mut raw: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
+        for name in RAW_FILES {
+            if let Some(v) = read(name, &mut denials) {
+                raw.insert(name, v);
+            }
+        }
+        for (proto, file) in INET_TABLES {
+            let Some(content) = raw.get(file) else {
+                continue;
+            };
+            for s in parse::inet_table(content) {
+                let o = owners(scan, &by_pid, s.inode);
+                let v = inet_json(proto, label, &s, o.clone());
+                *counts.entry(proto).or_default() += 1;
+                let row = format!(
+                    "{label}\t{proto}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+                    fmt_addr(&s.local, s.local_port),
+                    fmt_addr(&s.remote, s.remote_port),
+                    v["state"].as_str().unwrap_or(""),
+                    s.uid,
+                    s.inode,
+                    owner_text(&o)
+                );
+                let is_listen = (proto.starts_with("tcp") && s.state == 10)
+                    || (!proto.starts_with("tcp") && s.state == 7 && s.remote_port == 0);
+                if is_listen {
+                    listening.push_str(&row);
+                } else if s.state == 1 {
+                    established.push_str(&row);
+                }
+                sockets.extend_from_slice(v.to_string().as_bytes());
+                sockets.push(b'\n');
+            }
+        }
+        if let Some(content) = raw.get("unix") {
+            for u in parse::unix_table(content) {
+                let o = owners(scan, &by_pid, u.inode);
+                let kind = match u.kind {
+                    1 => "stream",
+                    2 => "dgram",
+                    5 => "seqpacket",
+                    _ => "other",
+                };
+                // __SO_ACCEPTCON marks a listening stream socket.
+                let listen = u.flags & 0x10000 != 0;
+                let state = if listen {
+                    "LISTEN"
+                } else {
+                    match u.state {
+                        1 => "UNCONNECTED",
+                        2 => "CONNECTING",
+                        3 => "CONNECTED",
+                        4 => "DISCONNECTING",
+                        _ => "UNKNOWN",
+                    }
+                };
+                *counts.entry("unix").or_default() += 1;
+                let path = u.path.as_deref().map(escape);
+                if listen {
+                    listening.push_str(&format!(
+                        "{label}\tunix\t{}\t-\tLISTEN\t-\t{}\t{}\n",
+                        path.clone().unwrap_or_default(),
+                        u.inode,
+                        owner_text(&o)
+                    ));
+                }
+                let v = json!({
+                    "netns": label, "proto": "unix", "type": kind, "state": state,
+                    "path": path, "inode": u.inode, "ref_count": u.ref_count,
+                    "processes": o,
+                });
+                sockets.extend_from_slice(v.to_string().as_bytes());
+                sockets.push(b'\n');
+            }
+        }
+        if let Some(c) = raw.get("route") {
+            for r in parse::routes(c) {
+                routes.push(json!({"netns": label, "interface": r.iface, "destination": r.destination.to_string(), "gateway": r.gateway.to_string(), "mask": r.mask.to_string(), "flags": r.flags, "metric": r.metric}));
+            }
+        }
+        if let Some(c) = raw.get("arp") {
+            for f in parse::table(c) {
+                if f.len() >= 6 {
+                    arp.push(json!({"netns": label, "ip": f[0], "hw_type": f[1], "flags": f[2], "mac": f[3], "mask": f[4], "interface": f[5]}));
+                }
+            }
+        }
+        let v6 = raw
+            .get("if_inet6")
+            .map(|c| parse::if_inet6(c))
+            .unwrap_or_default();
+        let v4 = raw
+            .get("fib_trie")
+            .map(|c| parse::fib_trie_local(c))
+            .unwrap_or_default();
+        let devs: Vec<Value> = raw
+            .get("dev")
+            .map(|c| parse::net_dev(c))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| {
+                let addrs: Vec<String> = v6
+                    .iter()
+                    .filter(|(n, _, _)| *n == d.name)
+                    .map(|(_, a, p)| format!("{a}/{p}"))
+                    .collect();
+                json!({"name": d.name, "ipv6": addrs, "rx_bytes": d.rx_bytes, "rx_packets": d.rx_packets, "tx_bytes": d.tx_bytes, "tx_packets": d.tx_packets})
+            })
+            .collect();
+        interfaces.push(json!({
+            "netns": label,
+            "interfaces": devs,
+            "ipv4_local_addresses": v4.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        }));
+        for (name, content) in &raw {
+            emit.output(artifact, &format!("network/proc/{label}/{name}"), content);
+        }
+    }
+    emit.output(artifact, "network/sockets.jsonl", &sockets);
+    emit.output(artifact, "network/listening.txt", listening.as_bytes());
+    emit.output(artifact, "network/established.txt", established.as_bytes());
+    let pretty = |v: &Value| serde_json::to_vec_pretty(v).unwrap_or_default();
+    emit.output(
+        artifact,
+        "network/interfaces.json",
+        &pretty(&json!(interfaces)),
+    );
+    emit.output(artifact, "network/routes.json", &pretty(&json!(routes)));
+    emit.output(artifact, "network/arp.json", &pretty(&json!(arp)));
+    denials.flush(emit, artifact);
+    emit.log(
+        "info",
+        "live",
+        artifact,
+        None,
+        format!(
+            "sockets in {} network namespace(s): {}{}",
+            spaces.len(),
+            counts
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if scan.is_none() {
+                "; no process scan, so sockets are not mapped to processes"
+            } else {
+                ""
+            }
+        ),
+    );
+}
+
+fn fmt_addr(ip: &std::net::IpAddr, port: u16) -> String {
+    match ip {
+        std::net::IpAddr::V6(a) => format!("[{a}]:{port}"),
+        std::net::IpAddr::V4(a) => format!("{a}:{port}"),
+    }
+}
