@@ -1,6 +1,8 @@
 //! Shared helpers: run the real binary, read an archive back with the library.
 #![allow(dead_code)]
 
+pub mod docker;
+
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
@@ -58,6 +60,13 @@ impl Archive {
             entries.insert(p, (data, link));
         }
         Archive { entries }
+    }
+
+    /// True when any entry's content contains `needle`.
+    pub fn contains_bytes(&self, needle: &[u8]) -> bool {
+        self.entries
+            .values()
+            .any(|(d, _)| d.windows(needle.len()).any(|w| w == needle))
     }
 
     pub fn get(&self, p: &str) -> Option<&Vec<u8>> {

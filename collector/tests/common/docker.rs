@@ -1,0 +1,129 @@
+//! Real Docker containers for tests: images built locally from Debian packages (no
+//! registry), containers removed on drop, and collection through `docker exec`.
+//! Needs `CAIRN_MUSL_BIN` and a Docker daemon; under `CI=true` their absence fails.
+#![allow(dead_code)]
+
+use super::verify_ok;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub fn require(what: &str) -> bool {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{what} is required under CI=true");
+    }
+    eprintln!("\n!!!!! SKIPPING container test: {what} is missing (run tests/run-all.sh) !!!!!\n");
+    false
+}
+
+pub fn docker(args: &[&str]) -> std::process::Output {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI")
+}
+
+pub fn ok(args: &[&str]) -> String {
+    let o = docker(args);
+    assert!(
+        o.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+pub fn setup() -> Option<PathBuf> {
+    let bin = match std::env::var("CAIRN_MUSL_BIN") {
+        Ok(b) if Path::new(&b).is_file() => PathBuf::from(b),
+        _ => {
+            require("CAIRN_MUSL_BIN (static musl collector)");
+            return None;
+        }
+    };
+    let daemon = Command::new("docker")
+        .arg("info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !daemon.map(|s| s.success()).unwrap_or(false) {
+        require("a running Docker daemon");
+        return None;
+    }
+    Some(bin)
+}
+
+/// A busybox image from Debian's busybox-static, built once per machine.
+pub fn busybox_image() -> &'static str {
+    const IMG: &str = "cairn-test-busybox:2";
+    if docker(&["image", "inspect", IMG]).status.success() {
+        return IMG;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    for d in [
+        "bin", "sbin", "usr/bin", "usr/sbin", "etc", "tmp", "root", "home/app", "var/log", "proc",
+        "sys", "dev",
+    ] {
+        std::fs::create_dir_all(r.join(d)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", r.join("bin/busybox")).expect("busybox-static installed");
+    let st = Command::new("chroot")
+        .arg(r)
+        .args(["/bin/busybox", "--install", "-s", "/bin"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::write(
+        r.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(r.join("etc/group"), "root:x:0:\napp:x:1000:\n").unwrap();
+    // Evidence baked into the image: a root-only history and a world-readable log.
+    std::fs::write(r.join("root/.bash_history"), "image-history\n").unwrap();
+    std::fs::write(r.join("var/log/image.log"), "baked log line\n").unwrap();
+    std::fs::write(r.join("home/app/.ash_history"), "cat /etc/shadow\n").unwrap();
+    let sh = format!(
+        "chmod 1777 {r}/tmp && chmod 700 {r}/root && chmod 600 {r}/root/.bash_history && chown -R 1000:1000 {r}/home/app && chmod 777 {r}/var/log && tar -C {r} --numeric-owner -cf {r}.tar . && docker import -c 'CMD [\"/bin/sh\"]' -c 'ENV PATH=/bin:/sbin:/usr/bin:/usr/sbin' {r}.tar {IMG} >/dev/null && rm -f {r}.tar",
+        r = r.display()
+    );
+    let st = Command::new("sh").arg("-c").arg(sh).status().unwrap();
+    assert!(st.success(), "building {IMG}");
+    IMG
+}
+
+pub struct Container(pub String);
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "-f", &self.0]);
+    }
+}
+
+pub fn collect_via_exec(ct: &str, exe: &str, user: Option<&str>, dir: &Path) -> PathBuf {
+    let out = dir.join(format!("{ct}.tar.zst"));
+    let f = std::fs::File::create(&out).unwrap();
+    let mut args = vec!["exec".to_owned()];
+    if let Some(u) = user {
+        args.extend(["--user".to_owned(), u.to_owned()]);
+    }
+    args.extend([
+        ct.to_owned(),
+        exe.to_owned(),
+        "collect".into(),
+        "--output".into(),
+        "-".into(),
+        "--progress".into(),
+        "json".into(),
+    ]);
+    let o = Command::new("docker")
+        .args(&args)
+        .stdout(f)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "collect in {ct}: {err}");
+    assert!(err.contains("\"event\":\"done\""), "{err}");
+    verify_ok(&out);
+    out
+}
