@@ -550,6 +550,45 @@ mod tests {
     }
 
     #[test]
+    fn a_process_that_exits_mid_scan_is_recorded_not_lost() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let proc = ProcFs::open(std::path::Path::new("/proc")).unwrap();
+        // The directory is opened (the scan has seen the PID), then the process exits
+        // and is reaped before its files are read.
+        let dir = proc.process(child.id() as i32).unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let mut scan = Scan {
+            procs: Vec::new(),
+            socket_owners: HashMap::new(),
+            processes: Spool::new(),
+            fds: Spool::new(),
+            maps: Spool::new(),
+            denials: Denials::default(),
+            vanished: 0,
+            seconds: 0.0,
+            emitted: false,
+        };
+        scan_one(&dir, &mut scan, &LiveOptions::default(), Some(0), 100, 4096);
+        assert_eq!(scan.vanished, 1);
+        assert_eq!(scan.procs.len(), 1);
+        assert!(scan.denials.is_empty(), "an exit is not a denial");
+        let mut text = String::new();
+        use std::io::Read;
+        scan.processes
+            .reader()
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        let rec: Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(rec["pid"], child.id());
+        assert_eq!(rec["exited_during_scan"], true);
+    }
+
+    #[test]
     fn fd_targets() {
         assert_eq!(fd_kind(b"socket:[51234]"), ("socket", Some(51234)));
         assert_eq!(fd_kind(b"pipe:[7]"), ("pipe", Some(7)));
