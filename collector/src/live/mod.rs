@@ -176,13 +176,13 @@ pub fn errno_name(code: i32) -> String {
     format!("{name} (errno {code})")
 }
 
-/// State shared by the native collectors of one collection (the process scan is made
-/// once and used by processes, executables and network).
+/// State shared by the native collectors of one collection: procfs, opened once, and
+/// the process scan, made once and used by processes, executables and network.
 #[derive(Default)]
 pub struct Session {
     pub options: LiveOptions,
+    proc: Option<Result<procfs::ProcFs, String>>,
     scan: Option<processes::Scan>,
-    scan_error: Option<String>,
 }
 
 impl Session {
@@ -192,17 +192,16 @@ impl Session {
             ..Session::default()
         }
     }
+}
 
-    /// The process scan, made on first use.
-    fn scan(&mut self, emit: &mut dyn Emit) -> Option<&mut processes::Scan> {
-        if self.scan.is_none() && self.scan_error.is_none() {
-            match procfs::ProcFs::open(&self.options.proc_path) {
-                Ok(proc) => self.scan = Some(processes::scan(&proc, &self.options, emit)),
-                Err(e) => self.scan_error = Some(e.to_string()),
-            }
-        }
-        self.scan.as_mut()
-    }
+/// The process scan, made on first use.
+fn scan_once<'s>(
+    slot: &'s mut Option<processes::Scan>,
+    proc: &procfs::ProcFs,
+    options: &LiveOptions,
+    emit: &mut dyn Emit,
+) -> &'s mut processes::Scan {
+    slot.get_or_insert_with(|| processes::scan(proc, options, emit))
 }
 
 /// Runs the native collector `name` for the artifact set `artifact`.
@@ -228,64 +227,56 @@ pub fn run(
         );
         return;
     }
-    let proc_path = session.options.proc_path.clone();
-    match name {
-        "processes" => {
-            if let Some(scan) = session.scan(emit) {
-                processes::emit(scan, artifact, emit);
+    let Session {
+        options,
+        proc,
+        scan,
+    } = session;
+    let proc = if root.is_live() {
+        let opened = proc.get_or_insert_with(|| {
+            procfs::ProcFs::open(&options.proc_path)
+                .map_err(|e| format!("cannot open {}: {e}", options.proc_path.display()))
+        });
+        match opened {
+            Ok(p) => Some(&*p),
+            Err(msg) => {
+                if needs_kernel {
+                    emit.log("error", "error", artifact, None, msg.clone());
+                    return;
+                }
+                None
             }
         }
-        "executables" => {
+    } else {
+        None
+    };
+    match (name, proc) {
+        ("processes", Some(proc)) => {
+            processes::emit(scan_once(scan, proc, options, emit), artifact, emit)
+        }
+        ("executables", Some(proc)) => {
             let homes = crate::source::users::users_of(root)
                 .into_iter()
                 .map(|u| u.home)
                 .filter(|h| h.len() > 1)
                 .collect::<Vec<_>>();
             let cap = max_file_size.unwrap_or(executables::DEFAULT_COPY_CAP);
-            match procfs::ProcFs::open(&proc_path) {
-                Ok(proc) => {
-                    if let Some(scan) = session.scan(emit) {
-                        executables::run(&proc, scan, &homes, cap, artifact, emit);
-                    }
-                }
-                Err(e) => emit.log("error", "error", artifact, None, format!("{e}")),
-            }
+            let scan = scan_once(scan, proc, options, emit);
+            executables::run(proc, scan, &homes, cap, artifact, emit);
         }
-        "network" => match procfs::ProcFs::open(&proc_path) {
-            Ok(proc) => {
-                let scan = session.scan(emit).map(|s| &*s);
-                network::run(&proc, scan, artifact, emit);
-            }
-            Err(e) => emit.log("error", "error", artifact, None, format!("{e}")),
-        },
-        "mounts" => match procfs::ProcFs::open(&proc_path) {
-            Ok(proc) => mounts::run(&proc, artifact, emit),
-            Err(e) => emit.log("error", "error", artifact, None, format!("{e}")),
-        },
-        "system" => {
-            let proc = if root.is_live() {
-                procfs::ProcFs::open(&proc_path).ok()
-            } else {
-                None
-            };
-            system::run(root, proc.as_ref(), artifact, emit);
+        ("network", Some(proc)) => {
+            let scan = scan_once(scan, proc, options, emit);
+            network::run(proc, scan, artifact, emit);
         }
-        "users" => users::run(root, artifact, emit),
-        other => emit.log(
+        ("mounts", Some(proc)) => mounts::run(proc, artifact, emit),
+        ("system", proc) => system::run(root, proc, artifact, emit),
+        ("users", _) => users::run(root, artifact, emit),
+        (other, _) => emit.log(
             "error",
             "spec",
             artifact,
             None,
             format!("unknown native collector `{other}`"),
         ),
-    }
-    if let Some(e) = &session.scan_error {
-        emit.log(
-            "error",
-            "error",
-            artifact,
-            None,
-            format!("cannot open {}: {e}", proc_path.display()),
-        );
     }
 }

@@ -38,10 +38,7 @@ const RAW_FILES: &[&str] = &[
 ];
 const LIMIT: usize = 64 << 20;
 
-fn owners(scan: Option<&Scan>, by_pid: &HashMap<i32, &Proc>, inode: u64) -> Value {
-    let Some(scan) = scan else {
-        return Value::Null;
-    };
+fn owners(scan: &Scan, by_pid: &HashMap<i32, &Proc>, inode: u64) -> Value {
     let list: Vec<Value> = scan
         .socket_owners
         .get(&inode)
@@ -84,16 +81,13 @@ fn owner_text(v: &Value) -> String {
             .map(|o| format!("{}/{}", o["pid"], o["comm"].as_str().unwrap_or("?")))
             .collect::<Vec<_>>()
             .join(","),
-        Some(_) => "-".into(),
-        None => "?".into(),
+        _ => "-".into(),
     }
 }
 
 /// Collects the network state.
-pub fn run(proc: &ProcFs, scan: Option<&Scan>, artifact: &str, emit: &mut dyn Emit) {
-    let by_pid: HashMap<i32, &Proc> = scan
-        .map(|s| s.procs.iter().map(|p| (p.pid, p)).collect())
-        .unwrap_or_default();
+pub fn run(proc: &ProcFs, scan: &Scan, artifact: &str, emit: &mut dyn Emit) {
+    let by_pid: HashMap<i32, &Proc> = scan.procs.iter().map(|p| (p.pid, p)).collect();
     // Network namespaces: our own (/proc/net = /proc/self/net), then one process per
     // other namespace seen in the scan.
     let own_ns = proc
@@ -109,7 +103,7 @@ pub fn run(proc: &ProcFs, scan: Option<&Scan>, artifact: &str, emit: &mut dyn Em
         "self/net".into(),
     );
     let mut pid_per_ns: BTreeMap<u64, i32> = BTreeMap::new();
-    for p in scan.map(|s| s.procs.as_slice()).unwrap_or_default() {
+    for p in &scan.procs {
         if let Some(ns) = p.netns {
             if Some(ns) != own_ns {
                 pid_per_ns.entry(ns).or_insert(p.pid);
@@ -277,18 +271,13 @@ pub fn run(proc: &ProcFs, scan: Option<&Scan>, artifact: &str, emit: &mut dyn Em
         artifact,
         None,
         format!(
-            "sockets in {} network namespace(s): {}{}",
+            "sockets in {} network namespace(s): {}",
             spaces.len(),
             counts
                 .iter()
                 .map(|(k, v)| format!("{k} {v}"))
                 .collect::<Vec<_>>()
-                .join(", "),
-            if scan.is_none() {
-                "; no process scan, so sockets are not mapped to processes"
-            } else {
-                ""
-            }
+                .join(", ")
         ),
     );
 }

@@ -213,20 +213,62 @@ pub struct UnixSocket {
     pub path: Option<Vec<u8>>,
 }
 
+/// The first `n` space-separated fields of a line, and the rest after them (its
+/// leading spaces kept). Lines whose last column is a path that may hold spaces
+/// (/proc/net/unix, /proc/PID/maps) are split this way.
+pub fn leading_fields(line: &[u8], n: usize) -> (Vec<&[u8]>, &[u8]) {
+    let mut fields = Vec::with_capacity(n);
+    let mut rest = line;
+    for _ in 0..n {
+        let start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
+        rest = &rest[start..];
+        let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+        fields.push(&rest[..end]);
+        rest = &rest[end..];
+    }
+    (fields, rest)
+}
+
+/// One line of /proc/PID/maps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    pub start: String,
+    pub end: String,
+    pub perms: String,
+    pub offset: String,
+    pub dev: String,
+    pub inode: u64,
+    /// The mapped file or pseudo-name (`[heap]`), exact bytes; `None` for anonymous.
+    pub path: Option<Vec<u8>>,
+}
+
+/// Parses one maps line; the path is everything after the fifth field.
+pub fn maps_line(line: &[u8]) -> Mapping {
+    let (f, rest) = leading_fields(line, 5);
+    let s = |x: &[u8]| String::from_utf8_lossy(x).into_owned();
+    let range = s(f[0]);
+    let (start, end) = range.split_once('-').unwrap_or((&range, ""));
+    let path = {
+        let start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
+        &rest[start..]
+    };
+    Mapping {
+        start: start.to_owned(),
+        end: end.to_owned(),
+        perms: s(f[1]),
+        offset: s(f[2]),
+        dev: s(f[3]),
+        inode: s(f[4]).parse().unwrap_or(0),
+        path: (!path.is_empty()).then(|| path.to_vec()),
+    }
+}
+
 /// Parses /proc/net/unix. The path is everything after the seventh field, so names
 /// with spaces survive.
 pub fn unix_table(content: &[u8]) -> Vec<UnixSocket> {
     let mut out = Vec::new();
     for line in content.split(|&b| b == b'\n').skip(1) {
-        let mut fields = Vec::new();
-        let mut rest = line;
-        for _ in 0..7 {
-            let start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
-            rest = &rest[start..];
-            let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
-            fields.push(&rest[..end]);
-            rest = &rest[end..];
-        }
+        let (fields, rest) = leading_fields(line, 7);
         let text = |i: usize| std::str::from_utf8(fields[i]).ok();
         let hexnum = |i: usize| text(i).and_then(|t| u64::from_str_radix(t, 16).ok());
         let (Some(ref_count), Some(flags), Some(kind), Some(state), Some(inode)) = (
@@ -694,6 +736,18 @@ mod tests {
     }
 
     const UNIX: &[u8] = b"Num       RefCount Protocol Flags    Type St Inode Path\n0000000000000000: 00000002 00000000 00010000 0001 01 23456 /run/my app.sock\n0000000000000000: 00000003 00000000 00000000 0001 03 23457\n0000000000000000: 00000002 00000000 00010000 0001 01 23458 @/tmp/.X11-unix/X0\n0000000000000000: 00000002 00000000 00010000 0005 01 23459 /tmp/\xff.sock\n";
+
+    #[test]
+    fn maps_lines_keep_paths_with_spaces() {
+        let m =
+            maps_line(b"7f00a000-7f00b000 r-xp 00001000 08:01 1234    /tmp/my lib.so (deleted)");
+        assert_eq!((m.start.as_str(), m.end.as_str()), ("7f00a000", "7f00b000"));
+        assert_eq!(m.perms, "r-xp");
+        assert_eq!(m.inode, 1234);
+        assert_eq!(m.path.as_deref(), Some(&b"/tmp/my lib.so (deleted)"[..]));
+        assert_eq!(maps_line(b"55d0-55d1 rw-p 00000000 00:00 0 ").path, None);
+        assert_eq!(maps_line(b"").inode, 0);
+    }
 
     #[test]
     fn unix_table_keeps_paths_exactly() {

@@ -42,6 +42,22 @@ pub struct Scan {
     emitted: bool,
 }
 
+impl Scan {
+    fn new() -> Scan {
+        Scan {
+            procs: Vec::new(),
+            socket_owners: HashMap::new(),
+            processes: Spool::new(),
+            fds: Spool::new(),
+            maps: Spool::new(),
+            denials: Denials::default(),
+            vanished: 0,
+            seconds: 0.0,
+            emitted: false,
+        }
+    }
+}
+
 fn lossless_list(items: &[&[u8]]) -> Value {
     Value::Array(items.iter().map(|a| Value::String(escape(a))).collect())
 }
@@ -151,17 +167,7 @@ impl Reader<'_> {
 /// Scans every process visible in `proc`.
 pub fn scan(proc: &ProcFs, opts: &LiveOptions, emit: &mut dyn Emit) -> Scan {
     let started = std::time::Instant::now();
-    let mut scan = Scan {
-        procs: Vec::new(),
-        socket_owners: HashMap::new(),
-        processes: Spool::new(),
-        fds: Spool::new(),
-        maps: Spool::new(),
-        denials: Denials::default(),
-        vanished: 0,
-        seconds: 0.0,
-        emitted: false,
-    };
+    let mut scan = Scan::new();
     let boot = procfs::boot_time(proc);
     let hz = procfs::ticks_per_second();
     let page = rustix::param::page_size() as u64;
@@ -360,26 +366,12 @@ fn scan_one(
     let mut map_count = 0u64;
     if let Some(maps) = r.read("maps", procfs::READ_LIMIT) {
         for line in maps.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            let mut parts = Vec::new();
-            let mut rest = line;
-            for _ in 0..5 {
-                let start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
-                rest = &rest[start..];
-                let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
-                parts.push(String::from_utf8_lossy(&rest[..end]).into_owned());
-                rest = &rest[end..];
-            }
-            let path = {
-                let start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
-                &rest[start..]
-            };
-            let (start, end) = parts[0].split_once('-').unwrap_or((&parts[0], ""));
+            let m = parse::maps_line(line);
             map_count += 1;
             let line = json!({
-                "pid": pid, "start": start, "end": end, "perms": parts[1],
-                "offset": parts[2], "dev": parts[3],
-                "inode": parts[4].parse::<u64>().unwrap_or(0),
-                "path": (!path.is_empty()).then(|| escape(path)),
+                "pid": pid, "start": m.start, "end": m.end, "perms": m.perms,
+                "offset": m.offset, "dev": m.dev, "inode": m.inode,
+                "path": m.path.as_deref().map(escape),
             });
             push_line(&mut scan.maps, &line);
         }
@@ -561,17 +553,7 @@ mod tests {
         let dir = proc.process(child.id() as i32).unwrap();
         child.kill().unwrap();
         child.wait().unwrap();
-        let mut scan = Scan {
-            procs: Vec::new(),
-            socket_owners: HashMap::new(),
-            processes: Spool::new(),
-            fds: Spool::new(),
-            maps: Spool::new(),
-            denials: Denials::default(),
-            vanished: 0,
-            seconds: 0.0,
-            emitted: false,
-        };
+        let mut scan = Scan::new();
         scan_one(&dir, &mut scan, &LiveOptions::default(), Some(0), 100, 4096);
         assert_eq!(scan.vanished, 1);
         assert_eq!(scan.procs.len(), 1);
