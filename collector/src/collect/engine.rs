@@ -87,6 +87,9 @@ pub struct Counts {
     pub changed: u64,
     pub skipped: u64,
     pub denied: u64,
+    /// Items the live response was refused (EACCES/EPERM), counted one by one although
+    /// the log aggregates them per kind.
+    pub live_denied: u64,
     pub errors: u64,
     pub atime_not_preserved: u64,
 }
@@ -476,7 +479,7 @@ impl<'a> Engine<'a> {
         self.progress.tick(set, self.counts.files, read, out);
     }
 
-    fn collect_entry(&mut self, set: &str, entry: &Entry<'_>) {
+    fn collect_entry(&mut self, set: &str, entry: &Entry<'_>, truncate_size: Option<u64>) {
         if self.own_output == Some((entry.meta.dev, entry.meta.ino)) {
             self.log.record(
                 "info",
@@ -491,7 +494,7 @@ impl<'a> Engine<'a> {
             return;
         }
         match entry.meta.kind() {
-            Kind::File => self.collect_file(set, entry),
+            Kind::File => self.collect_file(set, entry, truncate_size),
             Kind::Symlink => {
                 let mut rec = ManifestRecord::for_source(entry.path, entry.meta, set);
                 match rustix::fs::readlinkat(
@@ -545,7 +548,10 @@ impl<'a> Engine<'a> {
         }
     }
 
-    fn collect_file(&mut self, set: &str, entry: &Entry<'_>) {
+    /// Streams one regular file into the archive: at most the smallest of
+    /// `--max-file-size`, what `--max-total-size` leaves, and the artifact's
+    /// `truncate_size`, recording in the manifest which of them cut it.
+    fn collect_file(&mut self, set: &str, entry: &Entry<'_>, truncate_size: Option<u64>) {
         let mut rec = ManifestRecord::for_source(entry.path, entry.meta, set);
         let budget = self
             .opts
@@ -568,7 +574,10 @@ impl<'a> Engine<'a> {
         self.check_atime(fd.as_fd(), set, entry.path);
         let at_open = stat_at(&fd, b"").unwrap_or_else(|_| entry.meta.clone());
         let ap = archive_path(FILES_DIR, entry.path);
-        let cap = budget.unwrap_or(u64::MAX).min(self.opts.max_file_size);
+        let cap = budget
+            .unwrap_or(u64::MAX)
+            .min(self.opts.max_file_size)
+            .min(truncate_size.unwrap_or(u64::MAX));
         let mut file = std::fs::File::from(fd);
         let header = header_of(&at_open);
         let mut notes: Vec<String> = Vec::new();
@@ -662,10 +671,12 @@ impl<'a> Engine<'a> {
             ));
             Status::Changed
         } else if size < at_open.size {
-            let which = if budget.is_some_and(|b| b < self.opts.max_file_size) {
+            let which = if budget == Some(cap) {
                 "--max-total-size"
-            } else {
+            } else if cap == self.opts.max_file_size {
                 "--max-file-size"
+            } else {
+                "the artifact's truncate_size"
             };
             notes.push(format!(
                 "stored the first {size} of {} bytes ({which})",
@@ -800,7 +811,7 @@ impl Visitor for ArtifactVisitor<'_, '_> {
         }
         if matches(self.art, entry, e.opts.date_range) {
             match self.art.collector {
-                CollectorKind::File => e.collect_entry(self.set, entry),
+                CollectorKind::File => e.collect_entry(self.set, entry, self.art.truncate_size),
                 CollectorKind::Find => {
                     if let Some(out) = self.out.as_deref_mut() {
                         let mut line = escape(entry.path);
@@ -1188,5 +1199,9 @@ impl crate::live::Emit for Engine<'_> {
 
     fn expired(&mut self) -> bool {
         Engine::expired(self)
+    }
+
+    fn count_denied(&mut self, items: u64) {
+        self.counts.live_denied += items;
     }
 }

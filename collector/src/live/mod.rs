@@ -95,6 +95,8 @@ pub trait Emit {
     );
     /// True once the deadline has passed.
     fn expired(&mut self) -> bool;
+    /// Counts `items` refused reads for the summary (the log holds them aggregated).
+    fn count_denied(&mut self, items: u64);
 }
 
 /// Denials and failures of one kind, aggregated so a non-root run that is refused
@@ -139,6 +141,9 @@ impl Denials {
             } else {
                 ("info", "unreadable")
             };
+            if denied {
+                emit.count_denied(count);
+            }
             let first = examples.first().cloned().unwrap_or_default();
             emit.log(
                 level,
