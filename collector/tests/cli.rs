@@ -300,3 +300,48 @@ fn stdout_output_json_progress_and_tamper_detection() {
     let o = run(&["verify", bad.to_str().unwrap()]);
     assert_ne!(o.status.code(), Some(0));
 }
+
+/// `truncate_size` keeps the head of a large file (marked truncated, with the reason)
+/// instead of skipping it; the built-in /var/log artifact caps each log at 100 MiB.
+#[test]
+fn truncate_size_keeps_the_head_of_large_files() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path().join("root");
+    std::fs::create_dir_all(r.join("var/log")).unwrap();
+    std::fs::write(r.join("var/log/small.log"), "short\n").unwrap();
+    let big: Vec<u8> = (0..5000u32)
+        .flat_map(|i| format!("line {i}\n").into_bytes())
+        .collect();
+    std::fs::write(r.join("var/log/app.log"), &big).unwrap();
+    // A sparse log of 150 MiB apparent size: the built-in cap applies.
+    let f = std::fs::File::create(r.join("var/log/huge.log")).unwrap();
+    f.set_len(150 << 20).unwrap();
+    let spec = t.path().join("cap.yaml");
+    std::fs::write(
+        &spec,
+        "artifacts:\n  - collector: file\n    path: /var/log\n    name_pattern: [\"app.log\", \"small.log\"]\n    truncate_size: 1000\n",
+    )
+    .unwrap();
+    let out = t.path().join("a.tar.zst");
+    collect(
+        &r,
+        &out,
+        &[
+            "--artifacts",
+            &format!("{},files/logs/var_log.yaml", spec.display()),
+        ],
+    );
+    verify_ok(&out);
+    let a = Archive::read(&out);
+    assert_eq!(a.get("files/var/log/app.log").unwrap(), &big[..1000]);
+    let rec = a.record("/var/log/app.log");
+    assert_eq!(rec["status"], "truncated");
+    assert!(
+        rec["reason"].as_str().unwrap().contains("truncate_size"),
+        "{rec}"
+    );
+    assert_eq!(a.text("files/var/log/small.log"), "short\n");
+    assert_eq!(a.record("/var/log/small.log")["status"], "complete");
+    assert_eq!(a.get("files/var/log/huge.log").unwrap().len(), 100 << 20);
+    assert_eq!(a.record("/var/log/huge.log")["status"], "truncated");
+}

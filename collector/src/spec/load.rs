@@ -126,6 +126,8 @@ pub struct Artifact {
     pub native: Option<String>,
     /// Stay on the filesystem where the walk starts.
     pub one_file_system: bool,
+    /// For `collector: file`: store at most this many bytes of each file.
+    pub truncate_size: Option<u64>,
 }
 
 impl Artifact {
@@ -414,6 +416,7 @@ fn compile(
         command: a.command,
         native: a.native,
         one_file_system: a.one_file_system.unwrap_or(false),
+        truncate_size: a.truncate_size,
     })
 }
 

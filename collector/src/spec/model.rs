@@ -81,6 +81,9 @@ pub struct ArtifactYaml {
     pub native: Option<String>,
     /// cairn extension: do not descend into other filesystems (like `find -xdev`).
     pub one_file_system: Option<bool>,
+    /// cairn extension: store at most this many bytes of each file (the head), marked
+    /// `truncated`, instead of skipping larger files as `max_file_size` does.
+    pub truncate_size: Option<u64>,
 }
 
 /// Fields UAC defines that cairn accepts without acting on them (they steer UAC's
@@ -122,6 +125,7 @@ pub const KNOWN_FIELDS: &[&str] = &[
     "foreach",
     "native",
     "one_file_system",
+    "truncate_size",
 ];
 
 /// A profile: artifact names or globs, `!` to exclude.
