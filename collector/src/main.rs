@@ -3,7 +3,7 @@
 use anyhow::{bail, Context, Result};
 use cairn_collector::collect::{collect, engine::default_workers, Options};
 use cairn_collector::progress::{Progress, ProgressMode};
-use cairn_collector::sink::Target;
+use cairn_collector::sink::{upload, Target};
 use cairn_collector::source::Root;
 use cairn_collector::spec::{select, Catalog};
 use cairn_collector::{units, verify};
@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Collect artifacts from a root into one tar+zstd archive with manifest and log.
-    Collect(CollectArgs),
+    Collect(Box<CollectArgs>),
     /// Recompute every hash of an archive and check it against its manifest.
     Verify {
         /// The archive (`-` for standard input).
@@ -49,9 +49,51 @@ struct CollectArgs {
     /// `!NAME` excludes. Adds to --profile.
     #[arg(long)]
     artifacts: Option<String>,
-    /// Where the archive goes: a file, or `-` for standard output.
-    #[arg(long, short = 'o')]
-    output: String,
+    /// Where the archive goes: a file, or `-` for standard output. Not with an upload.
+    #[arg(long, short = 'o', required_unless_present_any = ["upload_url", "upload_plan"], conflicts_with_all = ["upload_url", "upload_plan"])]
+    output: Option<String>,
+    /// Upload the archive, while it is produced, to this presigned URL: S3 (SigV4 PUT),
+    /// Azure Blob SAS (blob or container), GCS (V4 signed PUT, or a resumable session
+    /// URL). The kind is recognised from the URL; the URL is never printed whole.
+    #[arg(long, value_name = "URL", help_heading = "Upload")]
+    upload_url: Option<String>,
+    /// An upload plan (JSON, `-` for stdin) for S3 multipart or S3 POST: see
+    /// docs/upload-plan.md.
+    #[arg(
+        long,
+        value_name = "FILE|-",
+        conflicts_with = "upload_url",
+        help_heading = "Upload"
+    )]
+    upload_plan: Option<String>,
+    /// The kind of --upload-url when it cannot be recognised.
+    #[arg(long, value_enum, help_heading = "Upload")]
+    upload_kind: Option<upload::destination::Kind>,
+    /// Object name: the blob added to an Azure container SAS URL, the S3 POST filename.
+    /// Default: cairn-HOSTNAME-UTCTIME.tar.zst.
+    #[arg(long, help_heading = "Upload")]
+    upload_name: Option<String>,
+    /// Where the archive goes if the upload fails (a file, or `-` for standard output):
+    /// all of it when the URL fails its check before collection, otherwise the part
+    /// not uploaded, while the uploaded part is committed as the object.
+    #[arg(long, value_name = "FILE|-", help_heading = "Upload")]
+    fallback_output: Option<String>,
+    /// PEM file of CA certificates to trust instead of the built-in web PKI roots
+    /// (private object stores, TLS-intercepting proxies).
+    #[arg(long, value_name = "PEM", help_heading = "Upload")]
+    ca_file: Option<PathBuf>,
+    /// Attempts after the first, per request, with exponential backoff and jitter.
+    #[arg(long, default_value = "6", help_heading = "Upload")]
+    upload_retries: u32,
+    /// Longest wait for a response or for the next bytes of one.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, help_heading = "Upload")]
+    upload_timeout: Duration,
+    /// Longest wait to connect.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, help_heading = "Upload")]
+    connect_timeout: Duration,
+    /// First retry wait; doubles per attempt (tests shorten it).
+    #[arg(long, hide = true, default_value = "500ms", value_parser = humantime::parse_duration)]
+    upload_backoff: Duration,
     /// Files larger than this are stored truncated to it (e.g. 512M, 1G).
     #[arg(long, default_value = "1G", value_parser = units::parse_size)]
     max_file_size: u64,
@@ -146,15 +188,73 @@ fn run(cli: Cli) -> Result<i32> {
                 Ok(1)
             }
         }
-        Command::Collect(a) => collect_cmd(a),
+        Command::Collect(a) => collect_cmd(*a),
     }
 }
 
-fn collect_cmd(a: CollectArgs) -> Result<i32> {
+/// The target: a local output, or an upload (checked here, before collecting).
+fn target_of(a: &CollectArgs) -> Result<Target> {
     use std::io::IsTerminal;
-    if a.output == "-" && std::io::stdout().is_terminal() {
-        bail!("refusing to write a binary archive to a terminal: redirect stdout or give --output FILE");
+    let fallback = a.fallback_output.as_deref().map(Target::parse);
+    for out in [a.output.as_deref(), a.fallback_output.as_deref()] {
+        if out == Some("-") && std::io::stdout().is_terminal() {
+            bail!(
+                "refusing to write a binary archive to a terminal: redirect stdout or give a file"
+            );
+        }
     }
+    if a.upload_url.is_none() && a.upload_plan.is_none() {
+        if fallback.is_some() {
+            bail!("--fallback-output is for uploads (--upload-url or --upload-plan)");
+        }
+        return Ok(Target::parse(a.output.as_deref().unwrap_or("-")));
+    }
+    let plan = match a.upload_plan.as_deref() {
+        None => None,
+        Some(src) => {
+            let text = if src == "-" {
+                let mut v = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)?;
+                v
+            } else {
+                std::fs::read(src).with_context(|| format!("reading --upload-plan {src}"))?
+            };
+            Some(upload::plan::Plan::parse(&text)?)
+        }
+    };
+    let name = a.upload_name.clone().unwrap_or_else(default_object_name);
+    let destination =
+        upload::destination::Destination::new(a.upload_url.as_deref(), plan, a.upload_kind, &name)?;
+    Ok(Target::Upload(Box::new(upload::UploadConfig {
+        destination,
+        http: upload::http::HttpConfig {
+            connect_timeout: a.connect_timeout,
+            read_timeout: a.upload_timeout,
+            retries: a.upload_retries,
+            backoff: a.upload_backoff,
+            ca_file: a.ca_file.clone(),
+        },
+        fallback,
+        name,
+    })))
+}
+
+/// `cairn-HOSTNAME-20261123T101500Z.tar.zst`.
+fn default_object_name() -> String {
+    let host = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .replace(
+            |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '.',
+            "_",
+        );
+    let now = cairn_collector::units::now_rfc3339().replace([':', '-'], "");
+    let stamp = now.split('.').next().unwrap_or(&now).trim_end_matches('Z');
+    format!("cairn-{host}-{stamp}Z.tar.zst")
+}
+
+fn collect_cmd(a: CollectArgs) -> Result<i32> {
+    let target = target_of(&a)?;
     let catalog = Catalog::builtin()?;
     let selection = select(&catalog, a.profile.as_deref(), a.artifacts.as_deref())?;
     let root = Root::open(&a.root)?;
@@ -186,16 +286,11 @@ fn collect_cmd(a: CollectArgs) -> Result<i32> {
         "profile": a.profile,
         "artifacts": a.artifacts,
         "output": a.output,
+        "upload": a.upload_url.as_deref().map(upload::destination::redact_text).or(a.upload_plan.as_ref().map(|p| format!("plan {p}"))),
+        "fallback_output": a.fallback_output,
     });
     let mut progress = Progress::new(a.progress);
-    let report = collect(
-        &root,
-        &selection,
-        &opts,
-        Target::parse(&a.output),
-        &mut progress,
-        invocation,
-    )?;
+    let report = collect(&root, &selection, &opts, target, &mut progress, invocation)?;
     let c = &report.counts;
     eprintln!(
         "cairn-collector: {} files ({} bytes) stored; {} skipped, {} denied, {} errors, {} truncated, {} changed{}",
@@ -208,13 +303,44 @@ fn collect_cmd(a: CollectArgs) -> Result<i32> {
         c.changed,
         if report.timed_out { "; TIMED OUT (archive complete up to the deadline)" } else { "" }
     );
-    let where_ = match &report.delivered.target {
-        Target::File(p) => p.display().to_string(),
-        Target::Stdout => "stdout".into(),
-    };
-    eprintln!(
-        "cairn-collector: archive {where_} {} bytes sha256 {}",
-        report.delivered.bytes, report.delivered.sha256
-    );
+    let d = &report.delivered;
+    match &d.upload {
+        None => {
+            eprintln!(
+                "cairn-collector: archive {} {} bytes sha256 {}",
+                d.target.describe(),
+                d.bytes,
+                d.sha256
+            );
+        }
+        Some(u) if u.complete => {
+            eprintln!(
+                "cairn-collector: uploaded {} ({}) {} bytes in {} part(s), {} retries, sha256 {}",
+                u.object.as_deref().unwrap_or(&u.location),
+                u.kind,
+                u.uploaded_bytes,
+                u.parts,
+                u.retries,
+                d.sha256
+            );
+        }
+        Some(u) => {
+            eprintln!(
+                "cairn-collector: UPLOAD FAILED to {} ({}): {}",
+                u.object.as_deref().unwrap_or(&u.location),
+                u.kind,
+                u.error.as_deref().unwrap_or("unknown error")
+            );
+            eprintln!(
+                "cairn-collector: fallback {} holds the archive from byte {} ({} bytes in all, sha256 {}); the object holds {} bytes",
+                u.fallback.as_deref().unwrap_or("-"),
+                u.fallback_from.unwrap_or(0),
+                d.bytes,
+                d.sha256,
+                u.uploaded_bytes
+            );
+            return Ok(3);
+        }
+    }
     Ok(0)
 }

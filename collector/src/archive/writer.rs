@@ -63,6 +63,11 @@ impl ArchiveWriter {
     }
 
     /// Bytes of tar written so far (before compression).
+    /// The sink the compressed stream goes to.
+    pub fn sink(&self) -> &Sink {
+        self.out.get_ref()
+    }
+
     pub fn uncompressed_bytes(&self) -> u64 {
         self.uncompressed
     }

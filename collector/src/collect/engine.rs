@@ -107,9 +107,9 @@ pub struct Report {
 #[derive(Debug, thiserror::Error)]
 pub enum CollectError {
     #[error("cannot open output: {0}")]
-    Output(#[source] io::Error),
+    Output(io::Error),
     #[error("writing the archive failed: {0}")]
-    Write(#[source] io::Error),
+    Write(io::Error),
 }
 
 struct Engine<'a> {
@@ -133,6 +133,8 @@ struct Engine<'a> {
     manifest_parts: Vec<(String, String, u64)>,
     /// State shared by the native live-response collectors (the process scan).
     live: crate::live::Session,
+    /// Records of the uploader, moved into the log as they come.
+    upload_events: crate::sink::upload::Events,
 }
 
 fn path_key(path: &[u8]) -> u64 {
@@ -473,7 +475,18 @@ impl<'a> Engine<'a> {
         self.note(rec);
     }
 
+    /// Moves the uploader's records (preflight, retries, failures) into the
+    /// collection log and the progress stream.
+    fn drain_upload_events(&mut self) {
+        for (level, event, message) in self.upload_events.take() {
+            self.progress
+                .event(event, json!({"level": level, "message": message}));
+            self.log.record(level, event, None, None, message);
+        }
+    }
+
     fn tick(&mut self, set: &str) {
+        self.drain_upload_events();
         let read = self.counts.bytes_read;
         let out = self.archive.compressed_bytes();
         self.progress.tick(set, self.counts.files, read, out);
@@ -931,6 +944,7 @@ pub fn collect(
     let clock = Instant::now();
     let sink = Sink::open(target).map_err(CollectError::Output)?;
     let own_output = sink.file_identity();
+    let upload_events = sink.events();
     let archive = ArchiveWriter::new(sink, opts.workers).map_err(CollectError::Write)?;
     let mut engine = Engine {
         root,
@@ -950,6 +964,7 @@ pub fn collect(
         failed: None,
         manifest_parts: Vec::new(),
         live: crate::live::Session::new(opts.live.clone()),
+        upload_events,
     };
     engine.log.record(
         "info",
@@ -1028,6 +1043,13 @@ fn finish(
     invocation: serde_json::Value,
 ) -> Result<Report, CollectError> {
     let h = generated_header();
+    e.drain_upload_events();
+    let destination = match e.archive.sink().upload_report() {
+        Some(r) => {
+            json!({"kind": r.kind, "location": r.location, "object": r.object, "preflight": r.preflight, "failed_before_collection": r.error, "fallback": r.fallback})
+        }
+        None => json!({"kind": "local", "location": e.archive.sink().describe_target()}),
+    };
     let warnings = e.log.warnings + e.log.errors;
     let log_len = e.log.spool().len();
     let log_sha = e
@@ -1058,6 +1080,7 @@ fn finish(
             "date_range": opts.date_range,
             "invocation": invocation,
         },
+        "destination": destination,
         "counts": e.counts,
         "timed_out": e.timed_out,
         "log": {"path": LOG_NAME, "sha256": log_sha, "size": log_len, "warnings": e.log.warnings, "errors": e.log.errors},
@@ -1077,12 +1100,19 @@ fn finish(
     let counts = e.counts.clone();
     let timed_out = e.timed_out;
     let progress = e.progress;
+    let events = e.upload_events.clone();
     let mut sink = e.archive.finish().map_err(CollectError::Write)?;
     sink.flush().map_err(CollectError::Write)?;
-    let delivered = sink.close().map_err(CollectError::Write)?;
+    let closed = sink.close();
+    // The log is sealed by now: what the last parts of an upload did goes to progress
+    // (and the final line) only.
+    for (level, event, message) in events.take() {
+        progress.event(event, json!({"level": level, "message": message}));
+    }
+    let delivered = closed.map_err(CollectError::Write)?;
     progress.event(
         "done",
-        json!({"sha256": delivered.sha256, "bytes": delivered.bytes, "files": counts.files, "timed_out": timed_out}),
+        json!({"sha256": delivered.sha256, "bytes": delivered.bytes, "files": counts.files, "timed_out": timed_out, "upload": delivered.upload}),
     );
     Ok(Report {
         delivered,

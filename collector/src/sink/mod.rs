@@ -1,6 +1,9 @@
-//! Where the archive bytes go: a file or standard output. Every byte is hashed on its
-//! way out, so the sha256 of the whole compressed archive is known when it ends, without
-//! reading it back. A file output also gets `FILE.sha256` in `sha256sum -c` format.
+//! Where the archive bytes go: a file, standard output, or an object store through a
+//! presigned URL ([`upload`]). Every byte is hashed on its way out, so the sha256 of the
+//! whole compressed archive is known when it ends, without reading it back. A file
+//! output also gets `FILE.sha256` in `sha256sum -c` format.
+
+pub mod upload;
 
 use sha2::{Digest, Sha256};
 use std::fs::File;
@@ -8,10 +11,11 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// The destination of the archive.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Target {
     File(PathBuf),
     Stdout,
+    Upload(Box<upload::UploadConfig>),
 }
 
 impl Target {
@@ -23,34 +27,28 @@ impl Target {
             Target::File(PathBuf::from(text))
         }
     }
+
+    /// How the target is shown: a path, `stdout`, or the redacted URL.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::File(p) => p.display().to_string(),
+            Target::Stdout => "stdout".into(),
+            Target::Upload(c) => upload::destination::redact(&c.destination.url),
+        }
+    }
 }
 
-enum Out {
-    File(BufWriter<File>),
+/// A local output: a file or standard output.
+pub(crate) enum Out {
+    File(BufWriter<File>, PathBuf),
     Stdout(BufWriter<io::Stdout>),
 }
 
-/// A hashing, counting writer to a [`Target`].
-pub struct Sink {
-    out: Out,
-    target: Target,
-    hasher: Sha256,
-    bytes: u64,
-}
-
-/// What a finished sink reports.
-#[derive(Debug, Clone)]
-pub struct Delivered {
-    pub target: Target,
-    pub sha256: String,
-    pub bytes: u64,
-}
-
-impl Sink {
-    /// Opens the target. A file output is created (or truncated) with mode 0600: it
-    /// holds evidence that may include secrets.
-    pub fn open(target: Target) -> io::Result<Sink> {
-        let out = match &target {
+impl Out {
+    /// Opens a local target. A file is created (or truncated) with mode 0600: it holds
+    /// evidence that may include secrets.
+    pub(crate) fn open(target: &Target) -> io::Result<Out> {
+        Ok(match target {
             Target::Stdout => Out::Stdout(BufWriter::with_capacity(256 << 10, io::stdout())),
             Target::File(p) => {
                 use std::os::unix::fs::OpenOptionsExt;
@@ -60,48 +58,182 @@ impl Sink {
                     .truncate(true)
                     .mode(0o600)
                     .open(p)?;
-                Out::File(BufWriter::with_capacity(256 << 10, f))
+                Out::File(BufWriter::with_capacity(256 << 10, f), p.clone())
             }
+            Target::Upload(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "an upload is not a local output",
+                ))
+            }
+        })
+    }
+
+    /// Flushes, and syncs a file to disk.
+    pub(crate) fn finish(&mut self) -> io::Result<()> {
+        self.flush()?;
+        if let Out::File(f, _) = self {
+            f.get_ref().sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+impl Write for Out {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Out::File(f, _) => f.write(buf),
+            Out::Stdout(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Out::File(f, _) => f.flush(),
+            Out::Stdout(s) => s.flush(),
+        }
+    }
+}
+
+enum Dest {
+    Local(Out),
+    Upload(Box<upload::Uploader>),
+}
+
+/// A hashing, counting writer to a [`Target`].
+pub struct Sink {
+    dest: Dest,
+    target: Target,
+    hasher: Sha256,
+    bytes: u64,
+    events: upload::Events,
+}
+
+/// What a finished sink reports.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub target: Target,
+    pub sha256: String,
+    pub bytes: u64,
+    /// What the upload did, for an upload target.
+    pub upload: Option<upload::UploadReport>,
+}
+
+impl Sink {
+    /// Opens the target. An upload is checked first (expiry, preflight), so a bad URL
+    /// fails here, before anything is collected, unless a fallback takes the archive.
+    pub fn open(target: Target) -> io::Result<Sink> {
+        let events = upload::Events::default();
+        let dest = match &target {
+            Target::Upload(cfg) => Dest::Upload(Box::new(
+                upload::Uploader::start((**cfg).clone(), events.clone())
+                    .map_err(io::Error::other)?,
+            )),
+            t => Dest::Local(Out::open(t)?),
         };
         Ok(Sink {
-            out,
+            dest,
             target,
             hasher: Sha256::new(),
             bytes: 0,
+            events,
         })
+    }
+
+    /// Upload records to drain into the collection log.
+    pub fn events(&self) -> upload::Events {
+        self.events.clone()
+    }
+
+    /// The upload's state so far (preflight, failure), for the summary.
+    pub fn upload_report(&self) -> Option<&upload::UploadReport> {
+        match &self.dest {
+            Dest::Upload(u) => Some(u.report()),
+            Dest::Local(_) => None,
+        }
     }
 
     /// The (device, inode) of a file output, so the collector never collects itself.
     pub fn file_identity(&self) -> Option<(u64, u64)> {
-        match &self.out {
-            Out::File(f) => {
+        match &self.dest {
+            Dest::Local(Out::File(f, _)) => {
                 let st = rustix::fs::fstat(f.get_ref()).ok()?;
                 let dev = (u64::from(rustix::fs::major(st.st_dev)) << 32)
                     | u64::from(rustix::fs::minor(st.st_dev));
                 Some((dev, st.st_ino))
             }
-            Out::Stdout(_) => None,
+            _ => None,
         }
+    }
+
+    /// The target as shown in the summary (a redacted URL for uploads).
+    pub fn describe_target(&self) -> String {
+        self.target.describe()
     }
 
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
 
-    /// Flushes, syncs a file output, writes `FILE.sha256` beside it, and reports.
+    /// Flushes, syncs a file output and writes `FILE.sha256` beside it, or completes
+    /// the upload; reports.
     pub fn close(mut self) -> io::Result<Delivered> {
         self.flush()?;
         let sha256 = hex::encode(self.hasher.finalize_reset());
-        if let (Out::File(f), Target::File(p)) = (&self.out, &self.target) {
-            f.get_ref().sync_all()?;
-            write_checksum_file(p, &sha256)?;
-        }
+        let upload = match &mut self.dest {
+            Dest::Local(out) => {
+                out.finish()?;
+                if let Out::File(_, p) = out {
+                    write_checksum_file(p, &sha256)?;
+                }
+                None
+            }
+            Dest::Upload(u) => {
+                u.finish(self.bytes, &sha256)?;
+                let r = u.report().clone();
+                if let (Some(from), Some(upload::UploadReport { .. })) = (r.fallback_from, Some(&r))
+                {
+                    fallback_notes(&self.target, &r, from, &sha256)?;
+                }
+                Some(r)
+            }
+        };
         Ok(Delivered {
             target: self.target,
             sha256,
             bytes: self.bytes,
+            upload,
         })
     }
+}
+
+/// Beside a fallback file: `FILE.sha256` when it holds the whole archive, or
+/// `FILE.upload.json` saying which bytes are where when it holds the rest after a
+/// committed prefix.
+fn fallback_notes(
+    target: &Target,
+    r: &upload::UploadReport,
+    from: u64,
+    sha256: &str,
+) -> io::Result<()> {
+    let Target::Upload(cfg) = target else {
+        return Ok(());
+    };
+    let Some(Target::File(p)) = &cfg.fallback else {
+        return Ok(());
+    };
+    if from == 0 {
+        return write_checksum_file(p, sha256);
+    }
+    let mut side = p.as_os_str().to_owned();
+    side.push(".upload.json");
+    let doc = serde_json::json!({
+        "archive_sha256": sha256,
+        "fallback_holds_from_byte": from,
+        "upload": r,
+        "reassemble": format!("{{ head -c {from} OBJECT; cat {}; }} > archive.tar.zst", p.display()),
+    });
+    std::fs::write(side, serde_json::to_vec_pretty(&doc).unwrap_or_default())
 }
 
 /// Writes `<sha256>  <file name>` to `PATH.sha256`, for `sha256sum -c` run beside it.
@@ -117,9 +249,9 @@ pub fn write_checksum_file(path: &Path, sha256: &str) -> io::Result<()> {
 
 impl Write for Sink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = match &mut self.out {
-            Out::File(f) => f.write(buf)?,
-            Out::Stdout(s) => s.write(buf)?,
+        let n = match &mut self.dest {
+            Dest::Local(o) => o.write(buf)?,
+            Dest::Upload(u) => u.write(buf)?,
         };
         self.hasher.update(&buf[..n]);
         self.bytes += n as u64;
@@ -127,9 +259,9 @@ impl Write for Sink {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match &mut self.out {
-            Out::File(f) => f.flush(),
-            Out::Stdout(s) => s.flush(),
+        match &mut self.dest {
+            Dest::Local(o) => o.flush(),
+            Dest::Upload(u) => u.flush(),
         }
     }
 }

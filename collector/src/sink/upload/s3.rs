@@ -1,0 +1,198 @@
+//! Amazon S3 through presigned requests only: a single PUT, a multipart upload whose
+//! UploadPart and CompleteMultipartUpload URLs come from the upload plan, and a POST
+//! policy (form fields plus the file). No credential ever reaches the collector.
+
+use super::http::{Body, Http, Request};
+use super::{Protocol, UploadError};
+use std::collections::BTreeMap;
+use url::Url;
+
+/// A single presigned PUT of the whole archive.
+pub struct S3Put {
+    pub url: Url,
+}
+
+impl Protocol for S3Put {
+    fn part(
+        &mut self,
+        http: &Http,
+        _index: u32,
+        _offset: u64,
+        data: &[u8],
+        _last: bool,
+    ) -> Result<(), UploadError> {
+        let r = Request {
+            what: "PUT of the archive".into(),
+            method: "PUT",
+            url: &self.url,
+            headers: vec![],
+            body: Body::Bytes(data),
+        };
+        http.call(&r, |s| s == 200)?;
+        Ok(())
+    }
+}
+
+/// A presigned POST policy: multipart/form-data with the plan's fields, then the file.
+pub struct S3Post {
+    pub url: Url,
+    pub fields: BTreeMap<String, String>,
+    pub filename: String,
+}
+
+impl Protocol for S3Post {
+    fn part(
+        &mut self,
+        http: &Http,
+        _index: u32,
+        _offset: u64,
+        data: &[u8],
+        _last: bool,
+    ) -> Result<(), UploadError> {
+        let boundary = format!(
+            "cairn-{:016x}{:016x}",
+            super::random_u64(),
+            super::random_u64()
+        );
+        let mut head = String::new();
+        // `key` first and `file` last, as S3 requires.
+        let mut fields: Vec<(&String, &String)> = self.fields.iter().collect();
+        fields.sort_by_key(|(k, _)| *k != "key");
+        for (k, v) in fields {
+            head.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+            ));
+        }
+        head.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+            self.filename.replace('"', "_")
+        ));
+        let tail = format!("\r\n--{boundary}--\r\n");
+        let r = Request {
+            what: "POST of the archive".into(),
+            method: "POST",
+            url: &self.url,
+            headers: vec![(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )],
+            body: Body::Pieces(vec![head.as_bytes(), data, tail.as_bytes()]),
+        };
+        http.call(&r, |s| matches!(s, 200 | 201 | 204))?;
+        Ok(())
+    }
+}
+
+/// A multipart upload through the plan's presigned URLs.
+pub struct S3Multipart {
+    pub parts: Vec<Url>,
+    pub complete: Url,
+    /// ETags of the parts uploaded so far, in order.
+    etags: Vec<String>,
+}
+
+impl S3Multipart {
+    pub fn new(parts: Vec<Url>, complete: Url) -> S3Multipart {
+        S3Multipart {
+            parts,
+            complete,
+            etags: Vec::new(),
+        }
+    }
+
+    fn complete_with(&self, http: &Http, what: &str) -> Result<(), UploadError> {
+        let mut xml = String::from("<CompleteMultipartUpload>");
+        for (i, e) in self.etags.iter().enumerate() {
+            xml.push_str(&format!(
+                "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>",
+                i + 1,
+                e
+            ));
+        }
+        xml.push_str("</CompleteMultipartUpload>");
+        let r = Request {
+            what: what.into(),
+            method: "POST",
+            url: &self.complete,
+            headers: vec![("content-type", "application/xml".into())],
+            body: Body::Bytes(xml.as_bytes()),
+        };
+        let resp = http.call(&r, |s| s == 200)?;
+        // S3 may answer 200 and still fail the completion, in the body.
+        if String::from_utf8_lossy(&resp.body).contains("<Error>") {
+            return Err(UploadError::Request {
+                what: what.into(),
+                location: super::destination::redact(&self.complete),
+                attempts: 1,
+                cause: format!("HTTP 200 with an error: {}", resp.service_error()),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Protocol for S3Multipart {
+    fn preflight(&mut self, http: &Http) -> Result<Option<String>, UploadError> {
+        // An empty part 1: invisible (no object until completion) and overwritten by the
+        // real part 1.
+        let r = Request {
+            what: "preflight (empty UploadPart 1)".into(),
+            method: "PUT",
+            url: &self.parts[0],
+            headers: vec![],
+            body: Body::Bytes(&[]),
+        };
+        http.call(&r, |s| s == 200)?;
+        Ok(Some("UploadPart 1 accepted an empty part".into()))
+    }
+
+    fn max_parts(&self) -> Option<u32> {
+        Some(self.parts.len() as u32)
+    }
+
+    fn part(
+        &mut self,
+        http: &Http,
+        index: u32,
+        _offset: u64,
+        data: &[u8],
+        last: bool,
+    ) -> Result<(), UploadError> {
+        if data.is_empty() && last && index > 0 {
+            return Ok(());
+        }
+        let url = self.parts.get(index as usize).ok_or_else(|| {
+            UploadError::Config(format!(
+                "the upload plan has {} parts; the archive needs more (ask the launcher for a plan with more or larger parts)",
+                self.parts.len()
+            ))
+        })?;
+        let r = Request {
+            what: format!("part {}", index + 1),
+            method: "PUT",
+            url,
+            headers: vec![],
+            body: Body::Bytes(data),
+        };
+        let resp = http.call(&r, |s| s == 200)?;
+        let etag = resp.header("etag").unwrap_or("").to_owned();
+        self.etags.truncate(index as usize);
+        self.etags.push(etag);
+        Ok(())
+    }
+
+    fn finish(&mut self, http: &Http, _total: u64, _sha256: &str) -> Result<(), UploadError> {
+        self.complete_with(http, "CompleteMultipartUpload")
+    }
+
+    fn commit_prefix(&mut self, http: &Http) -> Result<bool, UploadError> {
+        if self.etags.is_empty() {
+            return Ok(false);
+        }
+        self.complete_with(
+            http,
+            "CompleteMultipartUpload of the parts sent before the failure",
+        )?;
+        Ok(true)
+    }
+}
