@@ -73,7 +73,12 @@ fn drain_body(s: &mut TcpStream, mut have: usize, len: usize) {
 
 impl Proxy {
     pub fn start(upstream: u16, rules: Vec<Rule>) -> Proxy {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let l = {
+            let _guard = super::stores::PORTS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            TcpListener::bind("127.0.0.1:0").unwrap()
+        };
         let port = l.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let counts = Arc::new(Mutex::new(std::collections::HashMap::<usize, usize>::new()));

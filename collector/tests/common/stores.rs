@@ -45,18 +45,45 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-fn wait_port(port: u16, child: &mut Child, what: &str) {
-    let t = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(st)) = child.try_wait() {
-            panic!("{what} exited: {st}");
+/// Held while a port is chosen and until the server listens on it, and by the fault
+/// proxy's bind: tests run in parallel threads, and a port released by `free_port` could
+/// otherwise be taken by another test's listener before the server binds it.
+pub static PORTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Starts `cmd(port)` on a free port and waits until it listens; retries on another
+/// port if the server exits (e.g. the port was taken meanwhile).
+fn spawn_listening(what: &str, cmd: impl Fn(u16) -> Command) -> (Child, u16) {
+    let _guard = PORTS.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..5 {
+        let port = free_port();
+        let mut child = cmd(port)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let t = Instant::now();
+        let up = loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                break false;
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                // Still alive a moment later: the listener is ours.
+                std::thread::sleep(Duration::from_millis(150));
+                break child.try_wait().map(|s| s.is_none()).unwrap_or(false);
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "{what} did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        if up {
+            return (child, port);
         }
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "{what} did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+        let _ = child.kill();
+        let _ = child.wait();
     }
+    panic!("{what} did not start on any of 5 ports");
 }
 
 pub struct Server {
@@ -116,16 +143,14 @@ impl Server {
         };
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("evidence")).unwrap();
-        let port = free_port();
-        let mut child = Command::new(bin)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", AK, "--secret-key", SK])
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("s3s-fs");
-        wait_port(port, &mut child, "s3s-fs");
+        let d = dir.path().to_path_buf();
+        let (child, port) = spawn_listening("s3s-fs", |port| {
+            let mut c = Command::new(&bin);
+            c.args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--access-key", AK, "--secret-key", SK])
+                .arg(&d);
+            c
+        });
         Some(Server { child, port, dir })
     }
 
@@ -261,17 +286,15 @@ impl Server {
             return None;
         };
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let mut child = Command::new(bin)
-            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
-            .arg("-l")
-            .arg(dir.path())
-            .args(["--skipApiVersionCheck", "--silent"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("azurite-blob");
-        wait_port(port, &mut child, "azurite");
+        let d = dir.path().to_path_buf();
+        let (child, port) = spawn_listening("azurite", |port| {
+            let mut c = Command::new(&bin);
+            c.args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+                .arg("-l")
+                .arg(&d)
+                .args(["--skipApiVersionCheck", "--silent"]);
+            c
+        });
         let s = Server { child, port, dir };
         let url = format!(
             "http://127.0.0.1:{port}/{AZ_ACCOUNT}/evidence?restype=container&{}",
@@ -362,9 +385,9 @@ impl Server {
             return None;
         };
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let mut child = Command::new(bin)
-            .args([
+        let (child, port) = spawn_listening("fake-gcs-server", |port| {
+            let mut c = Command::new(&bin);
+            c.args([
                 "-scheme",
                 "http",
                 "-host",
@@ -377,12 +400,9 @@ impl Server {
                 "memory",
                 "-public-host",
                 &format!("127.0.0.1:{port}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("fake-gcs-server");
-        wait_port(port, &mut child, "fake-gcs-server");
+            ]);
+            c
+        });
         ureq::post(&format!("http://127.0.0.1:{port}/storage/v1/b"))
             .header("content-type", "application/json")
             .send(r#"{"name":"evidence"}"#)
