@@ -21,18 +21,7 @@ fn make_root(root: &Path, mib: usize) {
     if root.join(format!("data/blob{:04}.bin", mib - 1)).exists() {
         return;
     }
-    std::fs::create_dir_all(root.join("data")).unwrap();
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
-    let mut buf = vec![0u8; 1 << 20];
-    for i in 0..mib {
-        for c in buf.chunks_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            c.copy_from_slice(&x.to_le_bytes());
-        }
-        std::fs::write(root.join(format!("data/blob{i:04}.bin")), &buf).unwrap();
-    }
+    stores::fill_random(&root.join("data"), mib);
 }
 
 /// Runs the collector under /usr/bin/time; returns (seconds, peak RSS KiB).

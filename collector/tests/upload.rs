@@ -9,7 +9,7 @@ use common::faults::{Fault, Proxy, Rule};
 use common::stores::Server;
 use common::*;
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -19,37 +19,25 @@ fn root_with(mib: usize) -> tempfile::TempDir {
     let t = tempfile::tempdir().unwrap();
     let r = t.path();
     std::fs::create_dir_all(r.join("etc")).unwrap();
-    std::fs::create_dir_all(r.join("data")).unwrap();
     std::fs::write(r.join("etc/passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    let mut buf = vec![0u8; 1 << 20];
-    for i in 0..mib {
-        for c in buf.chunks_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            c.copy_from_slice(&x.to_le_bytes());
-        }
-        std::fs::write(r.join(format!("data/blob{i:04}.bin")), &buf).unwrap();
-    }
+    common::stores::fill_random(&r.join("data"), mib);
     t
 }
 
 fn upload(root: &Path, extra: &[&str], stdin: Option<&str>) -> Output {
+    let spec = spec_all(root, "/");
     let mut args = vec![
         "collect",
         "--root",
         root.to_str().unwrap(),
         "--artifacts",
-        "",
+        &spec,
         "--progress",
         "json",
         "--upload-backoff",
         "50ms",
     ];
     args.extend_from_slice(extra);
-    let spec = spec_all(root, "/");
-    args[4] = Box::leak(spec.into_boxed_str());
     let mut c = Command::new(BIN);
     c.args(&args)
         .stdout(Stdio::piped())
@@ -458,6 +446,3 @@ fn a_failure_mid_upload_commits_the_prefix_and_the_fallback_holds_the_rest() {
     .unwrap();
     assert_eq!(note["fallback_holds_from_byte"], from);
 }
-
-#[allow(dead_code)]
-fn unused(_: PathBuf) {}

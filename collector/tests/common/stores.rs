@@ -37,6 +37,23 @@ fn missing(what: &str) -> Option<()> {
     None
 }
 
+/// Writes `mib` files of 1 MiB of incompressible bytes (xorshift) to `dir`, named
+/// `blob0000.bin`..., so an archive of them is about `mib` MiB.
+pub fn fill_random(dir: &std::path::Path, mib: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut buf = vec![0u8; 1 << 20];
+    for i in 0..mib {
+        for c in buf.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            c.copy_from_slice(&x.to_le_bytes());
+        }
+        std::fs::write(dir.join(format!("blob{i:04}.bin")), &buf).unwrap();
+    }
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -2,7 +2,7 @@
 //! committed at the end by `comp=blocklist`, which also attaches the archive's sha256 as
 //! blob metadata (`x-ms-meta-*` headers are outside a service SAS signature).
 
-use super::http::{Body, Http, Request};
+use super::http::{Http, Request};
 use super::{Protocol, UploadError};
 use base64::Engine as _;
 use url::Url;
@@ -55,7 +55,7 @@ impl AzureBlob {
             method: "PUT",
             url: &url,
             headers: vec![("x-ms-version", VERSION.into())],
-            body: Body::Bytes(data),
+            body: data,
         };
         http.call(&r, |s| s == 201)?;
         Ok(())
@@ -84,7 +84,7 @@ impl AzureBlob {
             method: "PUT",
             url: &url,
             headers,
-            body: Body::Bytes(xml.as_bytes()),
+            body: xml.as_bytes(),
         };
         http.call(&r, |s| s == 201)?;
         Ok(())

@@ -1,5 +1,6 @@
-//! Google Cloud Storage: a V4 signed PUT of the whole archive, or a resumable upload
-//! session (`upload_id` URL) fed chunk by chunk, each retried whole on failure.
+//! Google Cloud Storage: a resumable upload session (`upload_id` URL) fed chunk by
+//! chunk, each retried whole on failure. A V4 signed PUT is
+//! [`super::single::SinglePut`].
 //!
 //! GCS documents a status query (`PUT` with `Content-Range: bytes */*`, answered 308)
 //! that could serve as a preflight and as the resume point after a partial chunk. It is
@@ -7,35 +8,9 @@
 //! object on that request, so the code path could not be tested. A session URL carries
 //! no expiry (sessions live a week), so a resumable upload gets no preflight.
 
-use super::http::{Body, Http, Request};
+use super::http::{Http, Request};
 use super::{Protocol, UploadError};
 use url::Url;
-
-/// A single signed PUT.
-pub struct GcsPut {
-    pub url: Url,
-}
-
-impl Protocol for GcsPut {
-    fn part(
-        &mut self,
-        http: &Http,
-        _index: u32,
-        _offset: u64,
-        data: &[u8],
-        _last: bool,
-    ) -> Result<(), UploadError> {
-        let r = Request {
-            what: "PUT of the archive".into(),
-            method: "PUT",
-            url: &self.url,
-            headers: vec![],
-            body: Body::Bytes(data),
-        };
-        http.call(&r, |s| s == 200 || s == 201)?;
-        Ok(())
-    }
-}
 
 /// A resumable session.
 pub struct GcsResumable {
@@ -70,7 +45,7 @@ impl Protocol for GcsResumable {
             method: "PUT",
             url: &self.url,
             headers: vec![("content-range", range)],
-            body: Body::Bytes(data),
+            body: data,
         };
         http.call(&r, |s| if last { s == 200 || s == 201 } else { s == 308 })?;
         self.persisted = end;
@@ -86,7 +61,7 @@ impl Protocol for GcsResumable {
             method: "PUT",
             url: &self.url,
             headers: vec![("content-range", format!("bytes */{}", self.persisted))],
-            body: Body::Bytes(&[]),
+            body: &[],
         };
         http.call(&r, |s| s == 200 || s == 201)?;
         Ok(true)

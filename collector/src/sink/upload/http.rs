@@ -44,23 +44,7 @@ pub struct Request<'a> {
     pub method: &'static str,
     pub url: &'a Url,
     pub headers: Vec<(&'static str, String)>,
-    pub body: Body<'a>,
-}
-
-/// A request body: bytes, or pieces sent one after the other (a POST form around the
-/// archive, without copying the archive).
-pub enum Body<'a> {
-    Bytes(&'a [u8]),
-    Pieces(Vec<&'a [u8]>),
-}
-
-impl Body<'_> {
-    fn len(&self) -> u64 {
-        match self {
-            Body::Bytes(b) => b.len() as u64,
-            Body::Pieces(p) => p.iter().map(|b| b.len() as u64).sum(),
-        }
-    }
+    pub body: &'a [u8],
 }
 
 /// A response of any status, with at most 64 KiB of its body.
@@ -169,27 +153,13 @@ impl Http {
             b = b.header(*k, v.as_str());
         }
         b = b.header("content-length", r.body.len().to_string());
-        if r.body.len() > 0 {
+        if !r.body.is_empty() {
             // A server refusing the request (bad signature, expired URL) answers before
             // the body; without this it closes mid-body and the answer is never read.
             b = b.header("expect", "100-continue");
         }
-        let resp = match &r.body {
-            Body::Bytes(bytes) => {
-                let req = b.body(*bytes).map_err(ureq::Error::Http)?;
-                self.agent.run(req)?
-            }
-            Body::Pieces(p) => {
-                let mut reader: Box<dyn Read> = Box::new(std::io::empty());
-                for piece in p {
-                    reader = Box::new(reader.chain(*piece));
-                }
-                let req = b
-                    .body(ureq::SendBody::from_reader(&mut reader))
-                    .map_err(ureq::Error::Http)?;
-                self.agent.run(req)?
-            }
-        };
+        let req = b.body(r.body).map_err(ureq::Error::Http)?;
+        let resp = self.agent.run(req)?;
         let status = resp.status().as_u16();
         let headers = resp
             .headers()

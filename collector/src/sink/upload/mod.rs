@@ -7,8 +7,8 @@
 //! committed, so no byte of evidence is lost.
 //!
 //! [`destination`] recognises URL kinds and redacts them, [`plan`] reads upload plans,
-//! [`http`] sends requests with retries, and [`s3`], [`azure`], [`gcs`] speak each
-//! service's protocol behind the [`Protocol`] trait.
+//! [`http`] sends requests with retries, and [`s3`], [`azure`], [`gcs`], [`single`]
+//! speak each service's protocol behind the [`Protocol`] trait.
 
 pub mod azure;
 pub mod destination;
@@ -16,6 +16,7 @@ pub mod gcs;
 pub mod http;
 pub mod plan;
 pub mod s3;
+pub mod single;
 
 use super::Target;
 use destination::{redact, Destination, Kind};
@@ -208,8 +209,6 @@ enum Mode {
 /// A `Write` that uploads.
 pub struct Uploader {
     kind: Kind,
-    location: String,
-    object: Option<String>,
     http: Arc<http::Http>,
     mode: Mode,
     buf: Vec<u8>,
@@ -237,8 +236,7 @@ fn protocol_for(d: &Destination, name: &str) -> Box<dyn Protocol> {
         }),
         (None, Kind::AzureBlob) => Box::new(azure::AzureBlob::new(d.url.clone())),
         (None, Kind::GcsResumable) => Box::new(gcs::GcsResumable::new(d.url.clone())),
-        (None, Kind::GcsPut) => Box::new(gcs::GcsPut { url: d.url.clone() }),
-        (None, _) => Box::new(s3::S3Put { url: d.url.clone() }),
+        (None, _) => Box::new(single::SinglePut { url: d.url.clone() }),
     }
 }
 
@@ -255,7 +253,7 @@ impl Uploader {
             _ if kind.streams() => PART_SIZE,
             _ => SINGLE_LIMIT,
         };
-        let mut report = UploadReport {
+        let report = UploadReport {
             kind: kind.name(),
             location: redact(&d.url),
             object: d.plan.as_ref().and_then(|p| p.object().map(str::to_owned)),
@@ -274,8 +272,6 @@ impl Uploader {
             .and_then(|_| proto.preflight(&http));
         let mut up = Uploader {
             kind,
-            location: report.location.clone(),
-            object: report.object.clone(),
             http: http.clone(),
             mode: Mode::Failed,
             buf: Vec::new(),
@@ -283,21 +279,19 @@ impl Uploader {
             index: 0,
             offset: 0,
             fallback: cfg.fallback.clone(),
-            report: report.clone(),
+            report,
             events: events.clone(),
         };
         match checked {
-            Ok(what) => {
-                report.preflight = what.clone();
-                up.report = report;
-                if let Some(w) = what {
-                    events.note(
-                        "info",
-                        "upload",
-                        format!("preflight of {}: {w}", up.location),
-                    );
-                }
+            Ok(Some(what)) => {
+                events.note(
+                    "info",
+                    "upload",
+                    format!("preflight of {}: {what}", up.report.location),
+                );
+                up.report.preflight = Some(what);
             }
+            Ok(None) => {}
             Err(e) => {
                 up.fail(e, 0)?;
                 return Ok(up);
@@ -470,7 +464,8 @@ impl Uploader {
                 self.report.error.clone().unwrap_or_default(),
             )),
             _ => {
-                let what = self.object.clone().unwrap_or_else(|| self.location.clone());
+                let r = &self.report;
+                let what = r.object.clone().unwrap_or_else(|| r.location.clone());
                 self.events.note(
                     "info",
                     "uploaded",

@@ -1,37 +1,12 @@
-//! Amazon S3 through presigned requests only: a single PUT, a multipart upload whose
-//! UploadPart and CompleteMultipartUpload URLs come from the upload plan, and a POST
-//! policy (form fields plus the file). No credential ever reaches the collector.
+//! Amazon S3 through presigned requests only: a multipart upload whose UploadPart and
+//! CompleteMultipartUpload URLs come from the upload plan, and a POST policy (form
+//! fields plus the file). A single presigned PUT is [`super::single::SinglePut`]. No
+//! credential ever reaches the collector.
 
-use super::http::{Body, Http, Request};
+use super::http::{Http, Request};
 use super::{Protocol, UploadError};
 use std::collections::BTreeMap;
 use url::Url;
-
-/// A single presigned PUT of the whole archive.
-pub struct S3Put {
-    pub url: Url,
-}
-
-impl Protocol for S3Put {
-    fn part(
-        &mut self,
-        http: &Http,
-        _index: u32,
-        _offset: u64,
-        data: &[u8],
-        _last: bool,
-    ) -> Result<(), UploadError> {
-        let r = Request {
-            what: "PUT of the archive".into(),
-            method: "PUT",
-            url: &self.url,
-            headers: vec![],
-            body: Body::Bytes(data),
-        };
-        http.call(&r, |s| s == 200)?;
-        Ok(())
-    }
-}
 
 /// A presigned POST policy: multipart/form-data with the plan's fields, then the file.
 pub struct S3Post {
@@ -79,7 +54,7 @@ impl Protocol for S3Post {
             // One contiguous body: s3s's form parser failed ("failed to read file
             // stream") about one time in three on the same bytes sent as a reader
             // chain. The copy is bounded by SINGLE_LIMIT.
-            body: Body::Bytes(&[head.as_bytes(), data, tail.as_bytes()].concat()),
+            body: &[head.as_bytes(), data, tail.as_bytes()].concat(),
         };
         http.call(&r, |s| matches!(s, 200 | 201 | 204))?;
         Ok(())
@@ -118,7 +93,7 @@ impl S3Multipart {
             method: "POST",
             url: &self.complete,
             headers: vec![("content-type", "application/xml".into())],
-            body: Body::Bytes(xml.as_bytes()),
+            body: xml.as_bytes(),
         };
         let resp = http.call(&r, |s| s == 200)?;
         // S3 may answer 200 and still fail the completion, in the body.
@@ -143,7 +118,7 @@ impl Protocol for S3Multipart {
             method: "PUT",
             url: &self.parts[0],
             headers: vec![],
-            body: Body::Bytes(&[]),
+            body: &[],
         };
         http.call(&r, |s| s == 200)?;
         Ok(Some("UploadPart 1 accepted an empty part".into()))
@@ -175,7 +150,7 @@ impl Protocol for S3Multipart {
             method: "PUT",
             url,
             headers: vec![],
-            body: Body::Bytes(data),
+            body: data,
         };
         let resp = http.call(&r, |s| s == 200)?;
         let etag = resp.header("etag").unwrap_or("").to_owned();
