@@ -1046,7 +1046,7 @@ fn finish(
     e.drain_upload_events();
     let destination = match e.archive.sink().upload_report() {
         Some(r) => {
-            json!({"kind": r.kind, "location": r.location, "object": r.object, "preflight": r.preflight, "failed_before_collection": r.error, "fallback": r.fallback})
+            json!({"kind": r.kind, "location": r.location, "object": r.object, "preflight": r.preflight, "error_so_far": r.error, "fallback": r.fallback})
         }
         None => json!({"kind": "local", "location": e.archive.sink().describe_target()}),
     };
