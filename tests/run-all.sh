@@ -64,6 +64,15 @@ if ! docker info >/dev/null 2>&1; then
     timeout 5 ctr --address /run/containerd/containerd.sock version >/dev/null 2>&1 ||
       { tail -30 "$work/containerd.log" >&2; echo "containerd did not start" >&2; exit 1; }
   fi
+  # The machine image may carry /var/run/docker.pid from the session it was saved in; its PID
+  # can belong to any process now, and dockerd refuses to start while that process lives.
+  # Remove the file unless the PID in it really is a dockerd.
+  if [ -f /var/run/docker.pid ]; then
+    stale=$(cat /var/run/docker.pid 2>/dev/null || true)
+    if [ -z "$stale" ] || [ "$(cat "/proc/$stale/comm" 2>/dev/null)" != dockerd ]; then
+      rm -f /var/run/docker.pid
+    fi
+  fi
   dockerd --storage-driver=overlay2 --containerd=/run/containerd/containerd.sock >"$work/dockerd.log" 2>&1 & pids+=($!)
   for _ in $(seq 300); do docker info >/dev/null 2>&1 && break; sleep 0.1; done
   docker info >/dev/null 2>&1 || { tail -20 "$work/dockerd.log" >&2; echo "dockerd did not start" >&2; exit 1; }
