@@ -3,7 +3,7 @@
 //! blob metadata (`x-ms-meta-*` headers are outside a service SAS signature).
 
 use super::http::{Http, Request};
-use super::{Protocol, UploadError};
+use super::{Protocol, Receipt, UploadError};
 use base64::Engine as _;
 use url::Url;
 
@@ -14,8 +14,6 @@ const MAX_BLOCKS: u32 = 50_000;
 
 pub struct AzureBlob {
     pub url: Url,
-    /// Block IDs sent so far, in order.
-    blocks: Vec<String>,
 }
 
 /// Block IDs must all have the same length within a blob: 16 bytes before base64.
@@ -25,10 +23,7 @@ fn block_id(index: u32) -> String {
 
 impl AzureBlob {
     pub fn new(url: Url) -> AzureBlob {
-        AzureBlob {
-            url,
-            blocks: Vec::new(),
-        }
+        AzureBlob { url }
     }
 
     fn with(&self, pairs: &[(&str, &str)]) -> Url {
@@ -65,10 +60,11 @@ impl AzureBlob {
         &self,
         http: &Http,
         what: &str,
+        blocks: &[Receipt],
         meta: &[(&'static str, String)],
     ) -> Result<(), UploadError> {
         let mut xml = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
-        for id in &self.blocks {
+        for id in blocks.iter().flatten() {
             xml.push_str(&format!("<Latest>{id}</Latest>"));
         }
         xml.push_str("</BlockList>");
@@ -92,7 +88,7 @@ impl AzureBlob {
 }
 
 impl Protocol for AzureBlob {
-    fn preflight(&mut self, http: &Http) -> Result<Option<String>, UploadError> {
+    fn preflight(&self, http: &Http) -> Result<Option<String>, UploadError> {
         // An uncommitted block is invisible, and discarded when the block list is
         // committed without it.
         let id = base64::engine::general_purpose::STANDARD.encode("preflight-000000");
@@ -104,28 +100,37 @@ impl Protocol for AzureBlob {
         Some(MAX_BLOCKS)
     }
 
+    fn concurrent(&self) -> bool {
+        true
+    }
+
     fn part(
-        &mut self,
+        &self,
         http: &Http,
         index: u32,
         _offset: u64,
         data: &[u8],
         last: bool,
-    ) -> Result<(), UploadError> {
+    ) -> Result<Receipt, UploadError> {
         if data.is_empty() && last {
-            return Ok(());
+            return Ok(None);
         }
         let id = block_id(index);
         self.put_block(http, format!("block {}", index + 1), &id, data)?;
-        self.blocks.truncate(index as usize);
-        self.blocks.push(id);
-        Ok(())
+        Ok(Some(id))
     }
 
-    fn finish(&mut self, http: &Http, total: u64, sha256: &str) -> Result<(), UploadError> {
+    fn finish(
+        &self,
+        http: &Http,
+        receipts: &[Receipt],
+        total: u64,
+        sha256: &str,
+    ) -> Result<(), UploadError> {
         self.commit(
             http,
             "Put Block List",
+            receipts,
             &[
                 ("x-ms-meta-cairn_sha256", sha256.to_owned()),
                 ("x-ms-meta-cairn_bytes", total.to_string()),
@@ -133,13 +138,19 @@ impl Protocol for AzureBlob {
         )
     }
 
-    fn commit_prefix(&mut self, http: &Http) -> Result<bool, UploadError> {
-        if self.blocks.is_empty() {
+    fn commit_prefix(
+        &self,
+        http: &Http,
+        receipts: &[Receipt],
+        _: u64,
+    ) -> Result<bool, UploadError> {
+        if receipts.iter().flatten().next().is_none() {
             return Ok(false);
         }
         self.commit(
             http,
             "Put Block List of the blocks sent before the failure",
+            receipts,
             &[("x-ms-meta-cairn_partial", "true".to_owned())],
         )?;
         Ok(true)

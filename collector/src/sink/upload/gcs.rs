@@ -9,31 +9,29 @@
 //! no expiry (sessions live a week), so a resumable upload gets no preflight.
 
 use super::http::{Http, Request};
-use super::{Protocol, UploadError};
+use super::{Protocol, Receipt, UploadError};
 use url::Url;
 
 /// A resumable session.
 pub struct GcsResumable {
     pub url: Url,
-    /// Bytes the session has persisted (whole chunks acknowledged).
-    persisted: u64,
 }
 
 impl GcsResumable {
     pub fn new(url: Url) -> GcsResumable {
-        GcsResumable { url, persisted: 0 }
+        GcsResumable { url }
     }
 }
 
 impl Protocol for GcsResumable {
     fn part(
-        &mut self,
+        &self,
         http: &Http,
         index: u32,
         offset: u64,
         data: &[u8],
         last: bool,
-    ) -> Result<(), UploadError> {
+    ) -> Result<Receipt, UploadError> {
         let end = offset + data.len() as u64;
         let range = match (last, data.is_empty()) {
             (true, true) => format!("bytes */{end}"),
@@ -48,19 +46,18 @@ impl Protocol for GcsResumable {
             body: data,
         };
         http.call(&r, |s| if last { s == 200 || s == 201 } else { s == 308 })?;
-        self.persisted = end;
-        Ok(())
+        Ok((!data.is_empty()).then(String::new))
     }
 
-    fn commit_prefix(&mut self, http: &Http) -> Result<bool, UploadError> {
-        if self.persisted == 0 {
+    fn commit_prefix(&self, http: &Http, _: &[Receipt], bytes: u64) -> Result<bool, UploadError> {
+        if bytes == 0 {
             return Ok(false);
         }
         let r = Request {
             what: "finalizing the session at the chunks sent before the failure".into(),
             method: "PUT",
             url: &self.url,
-            headers: vec![("content-range", format!("bytes */{}", self.persisted))],
+            headers: vec![("content-range", format!("bytes */{bytes}"))],
             body: &[],
         };
         http.call(&r, |s| s == 200 || s == 201)?;

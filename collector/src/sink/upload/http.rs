@@ -259,10 +259,19 @@ impl Http {
     /// retryable fails at once, with the service's error.
     pub fn call(&self, r: &Request<'_>, ok: impl Fn(u16) -> bool) -> Result<Response, UploadError> {
         let mut attempt = 0u32;
+        let started = std::time::Instant::now();
         loop {
             attempt += 1;
             match self.attempt(r, &ok) {
                 Ok(resp) => {
+                    tracing::debug!(
+                        what = %r.what,
+                        status = resp.status,
+                        bytes = r.body.len(),
+                        attempts = attempt,
+                        ms = started.elapsed().as_millis() as u64,
+                        "request done"
+                    );
                     self.recovered(&r.what, attempt);
                     return Ok(resp);
                 }

@@ -1,7 +1,8 @@
 //! Streams the archive to an object store through presigned URLs while it is being
-//! produced: nothing is staged on the target's disk and memory stays bounded (at most
-//! two parts in memory for the streaming kinds; the single-request kinds hold the whole
-//! archive, up to [`SINGLE_LIMIT`]). A preflight before collecting catches an expired or
+//! produced: nothing is staged on the target's disk and memory stays bounded (for the
+//! streaming kinds at most [`pipeline::PARTS_IN_MEMORY`] of parts, or two parts when
+//! they are larger; the single-request kinds hold the whole archive, up to
+//! [`SINGLE_LIMIT`]). [`pipeline`] sends several parts at once where the protocol allows. A preflight before collecting catches an expired or
 //! wrong URL in a second. Each request is retried with backoff; when the upload finally
 //! fails, what was not uploaded goes to `--fallback-output`, and what was uploaded is
 //! committed, so no byte of evidence is lost.
@@ -14,17 +15,17 @@ pub mod azure;
 pub mod destination;
 pub mod gcs;
 pub mod http;
+pub mod pipeline;
 pub mod plan;
 pub mod s3;
 pub mod single;
 
 use super::Target;
 use destination::{redact, Destination, Kind};
+use pipeline::{Outcome, Part, Pipeline};
 use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Write};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 /// The most a single-request kind (S3 PUT, S3 POST, GCS PUT) holds in memory: the
 /// length must be known before the request starts, and nothing is staged on disk.
@@ -103,44 +104,56 @@ pub fn random_u64() -> u64 {
         .finish()
 }
 
-/// One object-store protocol. Parts come in order; `index` counts from 0 and `offset`
-/// is where the part starts in the archive.
-pub trait Protocol: Send {
+/// What the destination gave back for one part that commits it later (an S3 ETag,
+/// an Azure block id; empty where nothing is needed); `None` for a part that carried
+/// no bytes (an empty last part).
+pub type Receipt = Option<String>;
+
+/// One object-store protocol. `index` counts parts from 0 and `offset` is where the
+/// part starts in the archive. Parts may be sent from several threads at once when
+/// [`Protocol::concurrent`] says so, hence `&self`.
+pub trait Protocol: Send + Sync {
     /// Checks, before collecting, that the destination takes writes, without creating
     /// a visible object; `Ok(None)` when the protocol allows no such check.
-    fn preflight(&mut self, _http: &http::Http) -> Result<Option<String>, UploadError> {
+    fn preflight(&self, _http: &http::Http) -> Result<Option<String>, UploadError> {
         Ok(None)
     }
     /// The most parts the destination takes, if limited.
     fn max_parts(&self) -> Option<u32> {
         None
     }
+    /// Whether parts may be sent in any order, several at once.
+    fn concurrent(&self) -> bool {
+        false
+    }
     fn part(
-        &mut self,
+        &self,
         http: &http::Http,
         index: u32,
         offset: u64,
         data: &[u8],
         last: bool,
-    ) -> Result<(), UploadError>;
-    /// Commits the object after the last part.
+    ) -> Result<Receipt, UploadError>;
+    /// Commits the object after the last part, from the receipts of all parts.
     fn finish(
-        &mut self,
+        &self,
         _http: &http::Http,
+        _receipts: &[Receipt],
         _total: u64,
         _sha256: &str,
     ) -> Result<(), UploadError> {
         Ok(())
     }
-    /// After a failure, commits the parts sent so far as the object (a prefix of the
-    /// archive); false when there was nothing to commit or the protocol cannot.
-    fn commit_prefix(&mut self, _http: &http::Http) -> Result<bool, UploadError> {
+    /// After a failure, commits the first parts (`receipts`, `bytes` long) as the
+    /// object, a prefix of the archive; false when there was nothing to commit or the
+    /// protocol cannot.
+    fn commit_prefix(
+        &self,
+        _http: &http::Http,
+        _receipts: &[Receipt],
+        _bytes: u64,
+    ) -> Result<bool, UploadError> {
         Ok(false)
-    }
-    /// Bytes the committed prefix holds, when the protocol knows better than the
-    /// sum of whole parts.
-    fn committed_bytes(&self) -> Option<u64> {
-        None
     }
 }
 
@@ -172,34 +185,19 @@ pub struct UploadReport {
     /// Where the rest of the archive went after a failure, and from which byte.
     pub fallback: Option<String>,
     pub fallback_from: Option<u64>,
-}
-
-struct Part {
-    index: u32,
-    offset: u64,
-    data: Vec<u8>,
-    last: bool,
-    sha256: Option<String>,
-}
-
-/// The worker's account when it stops early.
-struct Failure {
-    error: UploadError,
-    /// The part that failed (its bytes go to the fallback).
-    part: Option<Part>,
-    /// Bytes the object holds after committing the prefix.
-    committed: u64,
-    parts: u32,
+    /// Milliseconds the object's commit took (CompleteMultipartUpload, Put Block List),
+    /// after the last part; part of the upload time the collector does not control.
+    pub commit_ms: Option<u64>,
 }
 
 enum Mode {
-    /// Streaming: parts go to the worker thread as they fill.
+    /// Streaming: parts go to the upload threads as they fill.
     Streaming {
-        tx: Option<SyncSender<Part>>,
-        worker: Option<JoinHandle<Result<u32, Box<Failure>>>>,
+        proto: Arc<dyn Protocol>,
+        pipeline: Option<Pipeline>,
     },
     /// Single request: everything is held until the end.
-    Single { proto: Box<dyn Protocol> },
+    Single { proto: Arc<dyn Protocol> },
     /// The upload failed: everything from `from` on goes to the fallback.
     Diverted { out: super::Out },
     /// The upload failed and there is no fallback.
@@ -221,22 +219,22 @@ pub struct Uploader {
     events: Events,
 }
 
-fn protocol_for(d: &Destination, name: &str) -> Box<dyn Protocol> {
+fn protocol_for(d: &Destination, name: &str) -> Arc<dyn Protocol> {
     match (&d.plan, d.kind) {
         (
             Some(plan::Plan::S3Multipart {
                 parts, complete, ..
             }),
             _,
-        ) => Box::new(s3::S3Multipart::new(parts.clone(), complete.clone())),
-        (Some(plan::Plan::S3Post { url, fields, .. }), _) => Box::new(s3::S3Post {
+        ) => Arc::new(s3::S3Multipart::new(parts.clone(), complete.clone())),
+        (Some(plan::Plan::S3Post { url, fields, .. }), _) => Arc::new(s3::S3Post {
             url: url.clone(),
             fields: fields.clone(),
             filename: name.to_owned(),
         }),
-        (None, Kind::AzureBlob) => Box::new(azure::AzureBlob::new(d.url.clone())),
-        (None, Kind::GcsResumable) => Box::new(gcs::GcsResumable::new(d.url.clone())),
-        (None, _) => Box::new(single::SinglePut { url: d.url.clone() }),
+        (None, Kind::AzureBlob) => Arc::new(azure::AzureBlob::new(d.url.clone())),
+        (None, Kind::GcsResumable) => Arc::new(gcs::GcsResumable::new(d.url.clone())),
+        (None, _) => Arc::new(single::SinglePut { url: d.url.clone() }),
     }
 }
 
@@ -265,8 +263,9 @@ impl Uploader {
             error: None,
             fallback: None,
             fallback_from: None,
+            commit_ms: None,
         };
-        let mut proto = protocol_for(d, &cfg.name);
+        let proto = protocol_for(d, &cfg.name);
         let checked = d
             .check_expiry(destination::now())
             .and_then(|_| proto.preflight(&http));
@@ -298,15 +297,19 @@ impl Uploader {
             }
         }
         up.mode = if kind.streams() {
-            let (tx, rx) = sync_channel::<Part>(0);
-            let h = http.clone();
-            let worker = std::thread::Builder::new()
-                .name("cairn-upload".into())
-                .spawn(move || work(proto, &h, rx))
-                .map_err(|e| UploadError::Config(format!("cannot start the upload thread: {e}")))?;
+            let pipeline = Pipeline::start(proto.clone(), http.clone(), part_size)?;
+            events.note(
+                "info",
+                "upload",
+                format!(
+                    "parts of {} MiB, up to {} uploading at once",
+                    part_size >> 20,
+                    pipeline.window()
+                ),
+            );
             Mode::Streaming {
-                tx: Some(tx),
-                worker: Some(worker),
+                proto,
+                pipeline: Some(pipeline),
             }
         } else {
             Mode::Single { proto }
@@ -351,11 +354,11 @@ impl Uploader {
         }
     }
 
-    /// Hands `buf` to the worker as the next part. When the worker has stopped on a
-    /// failure, diverts: the failed part, this one, and all that follows go to the
-    /// fallback.
-    fn send_part(&mut self, last: bool, sha256: Option<String>) -> io::Result<()> {
-        let Mode::Streaming { tx, worker } = &mut self.mode else {
+    /// Hands `buf` to the upload threads as the next part. When a part has failed,
+    /// diverts: every byte past the uploaded prefix, this part, and all that follows
+    /// go to the fallback.
+    fn send_part(&mut self, last: bool) -> io::Result<()> {
+        let Mode::Streaming { pipeline, .. } = &mut self.mode else {
             return Ok(());
         };
         let data = std::mem::take(&mut self.buf);
@@ -365,49 +368,74 @@ impl Uploader {
             offset: self.offset,
             data,
             last,
-            sha256,
         };
-        let sent = match tx.as_ref() {
-            Some(t) => t.send(part).map_err(|e| e.0),
+        let sent = match pipeline.as_ref() {
+            Some(p) => p.push(part),
             None => Err(part),
         };
         match sent {
             Ok(()) => {
                 self.offset += len;
                 self.index += 1;
-                if last {
-                    tx.take();
-                }
                 Ok(())
             }
-            Err(unsent) => {
-                tx.take();
-                let failure = join(worker.take());
-                self.divert(failure, Some(unsent))
-            }
+            Err(unsent) => self.divert(Some(unsent)),
         }
     }
 
-    /// Records a worker failure and writes the bytes it had not uploaded to the fallback.
-    fn divert(&mut self, f: Failure, unsent: Option<Part>) -> io::Result<()> {
-        self.report.uploaded_bytes = f.committed;
-        self.report.parts = f.parts;
-        let from = f
-            .part
-            .as_ref()
+    /// Stops the upload threads after a failure: commits the uploaded prefix as the
+    /// object, records the failure and writes every byte after the prefix to the
+    /// fallback.
+    fn divert(&mut self, unsent: Option<Part>) -> io::Result<()> {
+        let outcome = match &mut self.mode {
+            Mode::Streaming { pipeline, .. } => pipeline.take().map(Pipeline::close),
+            _ => None,
+        };
+        self.divert_outcome(outcome, unsent)
+    }
+
+    fn divert_outcome(&mut self, outcome: Option<Outcome>, unsent: Option<Part>) -> io::Result<()> {
+        let Mode::Streaming { proto, .. } = &self.mode else {
+            return Ok(());
+        };
+        let proto = proto.clone();
+        let (error, prefix, prefix_bytes, rest) = match outcome {
+            Some(Outcome::Failed {
+                error,
+                prefix,
+                prefix_bytes,
+                rest,
+            }) => (error, prefix, prefix_bytes, rest),
+            _ => (UploadError::Worker, Vec::new(), 0, Vec::new()),
+        };
+        let committed = match proto.commit_prefix(&self.http, &prefix, prefix_bytes) {
+            Ok(true) => prefix_bytes,
+            Ok(false) => 0,
+            Err(e) => {
+                self.events.note(
+                    "error",
+                    "upload_failed",
+                    format!("committing the parts sent before the failure also failed: {e}"),
+                );
+                0
+            }
+        };
+        self.report.uploaded_bytes = committed;
+        self.report.parts = prefix.iter().flatten().count() as u32;
+        let from = rest
+            .first()
             .or(unsent.as_ref())
             .map(|p| p.offset)
             .unwrap_or(self.offset);
-        let mut error = f.error;
-        if f.committed > 0 {
+        let mut error = error;
+        if committed > 0 {
             error = UploadError::Config(format!(
-                "{error}; the object holds the first {} bytes of the archive (committed)",
-                f.committed
+                "{error}; the object holds the first {committed} bytes of the archive (committed)"
             ));
         }
         self.fail(error, from).map_err(io::Error::other)?;
         if let Mode::Diverted { out } = &mut self.mode {
-            for p in f.part.iter().chain(unsent.iter()) {
+            for p in rest.iter().chain(unsent.iter()) {
                 out.write_all(&p.data)?;
             }
         }
@@ -418,22 +446,43 @@ impl Uploader {
     /// protocol carries metadata), or the rest into the fallback.
     pub fn finish(&mut self, total: u64, sha256: &str) -> io::Result<()> {
         if matches!(self.mode, Mode::Streaming { .. }) {
-            self.send_part(true, Some(sha256.to_owned()))?;
-            if let Mode::Streaming { worker, .. } = &mut self.mode {
-                let w = worker.take();
-                match w.map(|w| w.join()) {
-                    Some(Ok(Ok(parts))) => {
-                        self.report.parts = parts;
-                        self.report.uploaded_bytes = total;
-                        self.report.complete = true;
+            self.send_part(true)?;
+        }
+        if let Mode::Streaming { proto, pipeline } = &mut self.mode {
+            let proto = proto.clone();
+            match pipeline.take().map(Pipeline::close) {
+                Some(Outcome::Done { receipts, last }) => {
+                    let started = std::time::Instant::now();
+                    let committed = proto.finish(&self.http, &receipts, total, sha256);
+                    self.report.commit_ms = Some(started.elapsed().as_millis() as u64);
+                    match committed {
+                        Ok(()) => {
+                            self.report.parts = receipts.iter().flatten().count() as u32;
+                            self.report.uploaded_bytes = total;
+                            self.report.complete = true;
+                        }
+                        Err(e) => {
+                            let e = UploadError::Config(format!(
+                                "{e}; every part was uploaded but the object was not committed: the fallback holds the last part only"
+                            ));
+                            let from = last.as_ref().map_or(total, |p| p.offset);
+                            self.fail(e, from).map_err(io::Error::other)?;
+                            if let (Mode::Diverted { out }, Some(p)) = (&mut self.mode, last) {
+                                out.write_all(&p.data)?;
+                            }
+                        }
                     }
-                    other => {
-                        let f = match other {
-                            Some(Ok(Err(f))) => *f,
-                            _ => worker_failure(),
-                        };
-                        self.divert(f, None)?;
-                    }
+                }
+                Some(failed @ Outcome::Failed { .. }) => {
+                    self.mode = Mode::Streaming {
+                        proto,
+                        pipeline: None,
+                    };
+                    self.divert_outcome(Some(failed), None)?;
+                }
+                _ => {
+                    self.fail(UploadError::Worker, self.offset)
+                        .map_err(io::Error::other)?;
                 }
             }
         }
@@ -442,7 +491,7 @@ impl Uploader {
             let http = self.http.clone();
             let sent = proto
                 .part(&http, 0, 0, &data, true)
-                .and_then(|_| proto.finish(&http, total, sha256));
+                .and_then(|r| proto.finish(&http, &[r], total, sha256));
             match sent {
                 Ok(()) => {
                     self.report.parts = 1;
@@ -482,87 +531,6 @@ impl Uploader {
     }
 }
 
-fn worker_failure() -> Failure {
-    Failure {
-        error: UploadError::Worker,
-        part: None,
-        committed: 0,
-        parts: 0,
-    }
-}
-
-fn join(worker: Option<JoinHandle<Result<u32, Box<Failure>>>>) -> Failure {
-    match worker.map(|w| w.join()) {
-        Some(Ok(Err(f))) => *f,
-        _ => worker_failure(),
-    }
-}
-
-/// The upload thread: sends parts in order; on a failure, commits what it sent before
-/// (so the object holds a prefix of the archive) and hands back the failed part.
-fn work(
-    mut proto: Box<dyn Protocol>,
-    http: &http::Http,
-    rx: Receiver<Part>,
-) -> Result<u32, Box<Failure>> {
-    let mut sent = 0u64;
-    let mut parts = 0u32;
-    while let Ok(p) = rx.recv() {
-        let len = p.data.len() as u64;
-        let too_many = proto
-            .max_parts()
-            .is_some_and(|max| p.index >= max && !(p.last && p.data.is_empty()));
-        let res = if too_many {
-            Err(UploadError::Config(format!(
-                "the destination takes at most {} parts; the archive needs more",
-                proto.max_parts().unwrap_or(0)
-            )))
-        } else {
-            proto.part(http, p.index, p.offset, &p.data, p.last)
-        };
-        if let Err(error) = res {
-            let committed = match proto.commit_prefix(http) {
-                Ok(true) => proto.committed_bytes().unwrap_or(sent),
-                Ok(false) => 0,
-                Err(e) => {
-                    http.events().note(
-                        "error",
-                        "upload_failed",
-                        format!("committing the parts sent before the failure also failed: {e}"),
-                    );
-                    0
-                }
-            };
-            return Err(Box::new(Failure {
-                error,
-                part: Some(p),
-                committed,
-                parts,
-            }));
-        }
-        sent += len;
-        if len > 0 || parts == 0 {
-            parts += 1;
-        }
-        if p.last {
-            let sha = p.sha256.clone().unwrap_or_default();
-            return match proto.finish(http, p.offset + len, &sha) {
-                Ok(()) => Ok(parts),
-                Err(e) => Err(Box::new(Failure {
-                    error: UploadError::Config(format!(
-                        "{e}; every part was uploaded but the object was not committed: the fallback holds the last part only"
-                    )),
-                    part: Some(p),
-                    committed: 0,
-                    parts,
-                })),
-            };
-        }
-    }
-    // The archive ended without a last part: the collection failed and said why.
-    Err(Box::new(worker_failure()))
-}
-
 impl Write for Uploader {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         match &mut self.mode {
@@ -592,7 +560,7 @@ impl Write for Uploader {
                 let n = room.min(data.len());
                 self.buf.extend_from_slice(&data[..n]);
                 if self.buf.len() as u64 == self.part_size {
-                    self.send_part(false, None)?;
+                    self.send_part(false)?;
                     self.buf.reserve(self.part_size as usize);
                 }
                 Ok(n)

@@ -4,7 +4,7 @@
 //! credential ever reaches the collector.
 
 use super::http::{Http, Request};
-use super::{Protocol, UploadError};
+use super::{Protocol, Receipt, UploadError};
 use std::collections::BTreeMap;
 use url::Url;
 
@@ -17,13 +17,13 @@ pub struct S3Post {
 
 impl Protocol for S3Post {
     fn part(
-        &mut self,
+        &self,
         http: &Http,
         _index: u32,
         _offset: u64,
         data: &[u8],
         _last: bool,
-    ) -> Result<(), UploadError> {
+    ) -> Result<Receipt, UploadError> {
         let boundary = format!(
             "cairn-{:016x}{:016x}",
             super::random_u64(),
@@ -57,7 +57,7 @@ impl Protocol for S3Post {
             body: &[head.as_bytes(), data, tail.as_bytes()].concat(),
         };
         http.call(&r, |s| matches!(s, 200 | 201 | 204))?;
-        Ok(())
+        Ok(Some(String::new()))
     }
 }
 
@@ -65,22 +65,17 @@ impl Protocol for S3Post {
 pub struct S3Multipart {
     pub parts: Vec<Url>,
     pub complete: Url,
-    /// ETags of the parts uploaded so far, in order.
-    etags: Vec<String>,
 }
 
 impl S3Multipart {
     pub fn new(parts: Vec<Url>, complete: Url) -> S3Multipart {
-        S3Multipart {
-            parts,
-            complete,
-            etags: Vec::new(),
-        }
+        S3Multipart { parts, complete }
     }
 
-    fn complete_with(&self, http: &Http, what: &str) -> Result<(), UploadError> {
+    fn complete_with(&self, http: &Http, what: &str, etags: &[Receipt]) -> Result<(), UploadError> {
         let mut xml = String::from("<CompleteMultipartUpload>");
-        for (i, e) in self.etags.iter().enumerate() {
+        for (i, e) in etags.iter().enumerate() {
+            let Some(e) = e else { continue };
             xml.push_str(&format!(
                 "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>",
                 i + 1,
@@ -110,7 +105,7 @@ impl S3Multipart {
 }
 
 impl Protocol for S3Multipart {
-    fn preflight(&mut self, http: &Http) -> Result<Option<String>, UploadError> {
+    fn preflight(&self, http: &Http) -> Result<Option<String>, UploadError> {
         // An empty part 1: invisible (no object until completion) and overwritten by the
         // real part 1.
         let r = Request {
@@ -128,16 +123,20 @@ impl Protocol for S3Multipart {
         Some(self.parts.len() as u32)
     }
 
+    fn concurrent(&self) -> bool {
+        true
+    }
+
     fn part(
-        &mut self,
+        &self,
         http: &Http,
         index: u32,
         _offset: u64,
         data: &[u8],
         last: bool,
-    ) -> Result<(), UploadError> {
+    ) -> Result<Receipt, UploadError> {
         if data.is_empty() && last && index > 0 {
-            return Ok(());
+            return Ok(None);
         }
         let url = self.parts.get(index as usize).ok_or_else(|| {
             UploadError::Config(format!(
@@ -153,23 +152,32 @@ impl Protocol for S3Multipart {
             body: data,
         };
         let resp = http.call(&r, |s| s == 200)?;
-        let etag = resp.header("etag").unwrap_or("").to_owned();
-        self.etags.truncate(index as usize);
-        self.etags.push(etag);
-        Ok(())
+        Ok(Some(resp.header("etag").unwrap_or("").to_owned()))
     }
 
-    fn finish(&mut self, http: &Http, _total: u64, _sha256: &str) -> Result<(), UploadError> {
-        self.complete_with(http, "CompleteMultipartUpload")
+    fn finish(
+        &self,
+        http: &Http,
+        receipts: &[Receipt],
+        _total: u64,
+        _sha256: &str,
+    ) -> Result<(), UploadError> {
+        self.complete_with(http, "CompleteMultipartUpload", receipts)
     }
 
-    fn commit_prefix(&mut self, http: &Http) -> Result<bool, UploadError> {
-        if self.etags.is_empty() {
+    fn commit_prefix(
+        &self,
+        http: &Http,
+        receipts: &[Receipt],
+        _: u64,
+    ) -> Result<bool, UploadError> {
+        if receipts.iter().flatten().next().is_none() {
             return Ok(false);
         }
         self.complete_with(
             http,
             "CompleteMultipartUpload of the parts sent before the failure",
+            receipts,
         )?;
         Ok(true)
     }

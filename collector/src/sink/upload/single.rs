@@ -2,7 +2,7 @@
 //! request is the same; the URL carries the authorization).
 
 use super::http::{Http, Request};
-use super::{Protocol, UploadError};
+use super::{Protocol, Receipt, UploadError};
 use url::Url;
 
 pub struct SinglePut {
@@ -11,13 +11,13 @@ pub struct SinglePut {
 
 impl Protocol for SinglePut {
     fn part(
-        &mut self,
+        &self,
         http: &Http,
         _index: u32,
         _offset: u64,
         data: &[u8],
         _last: bool,
-    ) -> Result<(), UploadError> {
+    ) -> Result<Receipt, UploadError> {
         let r = Request {
             what: "PUT of the archive".into(),
             method: "PUT",
@@ -26,6 +26,6 @@ impl Protocol for SinglePut {
             body: data,
         };
         http.call(&r, |s| s == 200 || s == 201)?;
-        Ok(())
+        Ok(Some(String::new()))
     }
 }
