@@ -1,9 +1,16 @@
 //! Upload benchmark (run by `bench/upload.sh`): a 500 MiB archive to a local s3s-fs.
-//! It compares `cairn-collector` collecting and uploading at the same time (S3 multipart
-//! through a plan) against `curl -T` of an already built archive of the same size to a
-//! presigned PUT, in the same run, and prints median throughputs and their ratio. It
-//! also measures the collector's peak RSS during the 500 MiB S3 upload and a 200 MiB
-//! Azurite block upload, and fails if either passes 64 MiB.
+//! `cairn-collector` collecting, compressing, hashing and uploading at the same time (S3
+//! multipart through a plan, 8 MiB parts) against, in the same run:
+//! - `curl -T` of an already built archive of the same size to a presigned PUT (the
+//!   issue's reference: it neither collects nor compresses nor hashes);
+//! - collect to a file first, then `curl -T` it (the same work, one step after the other);
+//! - `curl` uploading the already built archive through the same multipart protocol
+//!   (8 MiB parts, two at a time, then CompleteMultipartUpload), which pays the same
+//!   server-side cost: s3s-fs assembles the object on completion by copying every part,
+//!   which S3 itself does not do.
+//!
+//! It prints medians and ratios, and measures the collector's peak RSS during the
+//! 500 MiB S3 upload and a 200 MiB Azurite block upload, failing if either passes 64 MiB.
 
 #[path = "../tests/common/stores.rs"]
 mod stores;
@@ -24,12 +31,19 @@ fn make_root(root: &Path, mib: usize) {
     stores::fill_random(&root.join("data"), mib);
 }
 
-/// Runs the collector under /usr/bin/time; returns (seconds, peak RSS KiB).
-fn run_collector(bin: &str, root: &Path, spec: &Path, extra: &[&str], stdin: &str) -> (f64, u64) {
+/// Runs the collector under /usr/bin/time; returns (seconds, peak RSS KiB, seconds the
+/// final commit took as the `done` event reports it).
+fn run_collector(
+    bin: &str,
+    root: &Path,
+    spec: &Path,
+    extra: &[&str],
+    stdin: &str,
+) -> (f64, u64, f64) {
     let rss = root.parent().unwrap().join("rss.txt");
     let mut c = Command::new("/usr/bin/time");
     c.args(["-f", "%M", "-o"]).arg(&rss).arg(bin);
-    c.args(["collect", "--progress", "none", "--root"])
+    c.args(["collect", "--progress", "json", "--root"])
         .arg(root);
     c.arg("--artifacts").arg(spec).args(extra);
     c.stdin(Stdio::piped())
@@ -49,7 +63,13 @@ fn run_collector(bin: &str, root: &Path, spec: &Path, extra: &[&str], stdin: &st
         .unwrap()
         .parse()
         .unwrap();
-    (secs, kib)
+    let commit_ms = String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "done")
+        .and_then(|v| v["upload"]["commit_ms"].as_u64())
+        .unwrap_or(0);
+    (secs, kib, commit_ms as f64 / 1000.0)
 }
 
 fn main() {
@@ -78,48 +98,98 @@ fn main() {
     let s3 = stores::Server::s3().expect("s3s-fs (run tests/run-all.sh once to install it)");
 
     let (mut curl, mut cairn, mut rss) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut then, mut curl_mp, mut complete) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut cairn_parts, mut cairn_commit) = (Vec::new(), Vec::new());
     for i in 0..runs {
         let url = s3.put_url(&format!("bench/curl{i}.tar.zst"));
         let t = Instant::now();
-        let st = Command::new("curl")
-            .args(["-sS", "-f", "-o", "/dev/null", "-T"])
-            .arg(&archive)
-            .arg(&url)
+        curl_put(&archive, &url);
+        curl.push(size / t.elapsed().as_secs_f64());
+
+        let plan = s3.multipart_plan(s3.port, &format!("bench/cairn{i}.tar.zst"), 8 << 20, 100);
+        let (secs, kib, commit) = run_collector(&bin, &root, &spec, &["--upload-plan", "-"], &plan);
+        cairn.push(size / secs);
+        cairn_parts.push(size / (secs - commit));
+        cairn_commit.push(commit);
+        rss.push(kib);
+
+        let url = s3.put_url(&format!("bench/then{i}.tar.zst"));
+        let staged = work.join("staged.tar.zst");
+        let t = Instant::now();
+        let st = Command::new(&bin)
+            .args(["collect", "--progress", "none", "--root"])
+            .arg(&root)
+            .arg("--artifacts")
+            .arg(&spec)
+            .arg("--output")
+            .arg(&staged)
             .status()
             .unwrap();
         assert!(st.success());
-        curl.push(size / t.elapsed().as_secs_f64());
-        let plan = s3.multipart_plan(s3.port, &format!("bench/cairn{i}.tar.zst"), 16 << 20, 64);
-        let (secs, kib) = run_collector(&bin, &root, &spec, &["--upload-plan", "-"], &plan);
-        cairn.push(size / secs);
-        rss.push(kib);
+        curl_put(&staged, &url);
+        then.push(size / t.elapsed().as_secs_f64());
+
+        let plan = s3.multipart_plan(s3.port, &format!("bench/curlmp{i}.tar.zst"), 8 << 20, 100);
+        let (secs, commit) = curl_multipart(&archive, &plan, &work);
+        curl_mp.push(size / secs);
+        complete.push(commit);
         eprintln!(
-            "run {i}: curl -T {:.0} MiB/s, cairn collect+upload {:.0} MiB/s, peak RSS {:.1} MiB",
+            "run {i}: curl -T {:.0} MiB/s, collect then curl -T {:.0} MiB/s, curl multipart {:.0} MiB/s (its CompleteMultipartUpload {:.2} s), cairn {:.0} MiB/s ({:.0} MiB/s to the last part, CompleteMultipartUpload {:.2} s), peak RSS {:.1} MiB",
             curl[i] / 1048576.0,
+            then[i] / 1048576.0,
+            curl_mp[i] / 1048576.0,
+            commit,
             cairn[i] / 1048576.0,
+            cairn_parts[i] / 1048576.0,
+            cairn_commit[i],
             kib as f64 / 1024.0
         );
     }
     drop(s3);
-    let (c, k) = (median(curl), median(cairn));
+    let mib = |v: f64| v / 1048576.0;
+    let (c, k, t, m) = (median(curl), median(cairn), median(then), median(curl_mp));
     let peak = *rss.iter().max().unwrap() as f64 / 1024.0;
-    println!("archive: {:.0} MiB", size / 1048576.0);
+    println!("archive: {:.0} MiB, medians of {runs} runs", mib(size));
     println!(
-        "curl -T (archive already built): median {:.0} MiB/s",
-        c / 1048576.0
+        "curl -T of the built archive:              {:.0} MiB/s",
+        mib(c)
     );
     println!(
-        "cairn (collect + compress + upload in parts): median {:.0} MiB/s",
-        k / 1048576.0
+        "cairn --output FILE, then curl -T FILE:    {:.0} MiB/s",
+        mib(t)
     );
-    println!("throughput ratio cairn/curl: {:.2} (target >= 0.9)", k / c);
+    println!(
+        "curl multipart of the built archive:       {:.0} MiB/s (s3s-fs assembles on completion: {:.2} s)",
+        mib(m),
+        median(complete)
+    );
+    println!(
+        "cairn collect + compress + upload at once: {:.0} MiB/s",
+        mib(k)
+    );
+    let kp = median(cairn_parts);
+    println!(
+        "  the same, until the last part is stored:  {:.0} MiB/s (then CompleteMultipartUpload: {:.2} s)",
+        mib(kp),
+        median(cairn_commit)
+    );
+    println!(
+        "ratio cairn / curl -T:                     {:.2} (issue target >= 0.9)",
+        k / c
+    );
+    println!("ratio cairn / (collect, then curl -T):     {:.2}", k / t);
+    println!("ratio cairn / curl multipart:              {:.2}", k / m);
+    println!(
+        "ratio cairn until the last part / curl -T:  {:.2} (neither pays for assembling parts)",
+        kp / c
+    );
     println!("peak RSS, 500 MiB S3 multipart upload: {peak:.1} MiB (max of {runs} runs)");
 
     let az = stores::Server::azurite().expect("azurite");
     let small = work.join("root200");
     make_root(&small, 200);
     let sas = az.azure_sas(None, "cw", 3600);
-    let (_, kib) = run_collector(
+    let (_, kib, _) = run_collector(
         &bin,
         &small,
         &spec,
@@ -132,4 +202,74 @@ fn main() {
         eprintln!("FAIL: peak RSS is over the 64 MiB bound");
         std::process::exit(1);
     }
+}
+
+fn curl_put(file: &Path, url: &str) {
+    let st = Command::new("curl")
+        .args(["-sS", "-f", "-o", "/dev/null", "-T"])
+        .arg(file)
+        .arg(url)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+/// Uploads `file` through the plan with curl: parts of `part_size` bytes, two at a time
+/// (`curl --range` is for downloads, so each part is cut with `dd` into a pipe), then
+/// CompleteMultipartUpload. Returns (total seconds, seconds of the completion).
+fn curl_multipart(file: &Path, plan: &str, work: &Path) -> (f64, f64) {
+    let plan: serde_json::Value = serde_json::from_str(plan).unwrap();
+    let part_size = plan["part_size"].as_u64().unwrap();
+    let len = std::fs::metadata(file).unwrap().len();
+    let n = len.div_ceil(part_size) as usize;
+    let urls: Vec<String> = plan["parts"].as_array().unwrap()[..n]
+        .iter()
+        .map(|u| u.as_str().unwrap().to_owned())
+        .collect();
+    let t = Instant::now();
+    let mut etags = vec![String::new(); n];
+    for pair in (0..n).collect::<Vec<_>>().chunks(2) {
+        let children: Vec<_> = pair
+            .iter()
+            .map(|&i| {
+                let headers = work.join(format!("part{i}.headers"));
+                let sh = format!(
+                    "dd if='{}' bs={part_size} skip={i} count=1 status=none | curl -sS -f -o /dev/null -D '{}' -T - -H 'Content-Length: {}' -H 'Transfer-Encoding:' '{}'",
+                    file.display(),
+                    headers.display(),
+                    part_size.min(len - i as u64 * part_size),
+                    urls[i]
+                );
+                (i, headers, Command::new("sh").arg("-c").arg(sh).spawn().unwrap())
+            })
+            .collect();
+        for (i, headers, mut c) in children {
+            assert!(c.wait().unwrap().success());
+            let h = std::fs::read_to_string(&headers).unwrap();
+            etags[i] = h
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .starts_with("etag:")
+                        .then(|| l[5..].trim().to_owned())
+                })
+                .unwrap();
+        }
+    }
+    let mut xml = String::from("<CompleteMultipartUpload>");
+    for (i, e) in etags.iter().enumerate() {
+        xml.push_str(&format!(
+            "<Part><PartNumber>{}</PartNumber><ETag>{e}</ETag></Part>",
+            i + 1
+        ));
+    }
+    xml.push_str("</CompleteMultipartUpload>");
+    let c = Instant::now();
+    let o = Command::new("curl")
+        .args(["-sS", "-f", "-X", "POST", "--data-binary", &xml])
+        .arg(plan["complete_url"].as_str().unwrap())
+        .output()
+        .unwrap();
+    assert!(o.status.success() && !String::from_utf8_lossy(&o.stdout).contains("<Error>"));
+    (t.elapsed().as_secs_f64(), c.elapsed().as_secs_f64())
 }
