@@ -1,12 +1,14 @@
 //! Uploads against real servers: s3s-fs (SigV4 checked: presigned PUT, multipart
 //! through a plan, POST policy; tampered and expired URLs), Azurite (SAS checked: block
 //! upload of a 200 MiB archive, sha256 metadata), fake-gcs-server (a 50 MiB resumable
-//! upload), and a fault-injecting proxy in front of s3s-fs. Every uploaded object is
+//! upload), a fault-injecting proxy in front of s3s-fs, and a TLS front with a private
+//! CA reached through an HTTPS_PROXY tunnel. Every uploaded object is
 //! read back, verified entry by entry, and its sha256 compared with the reported one.
 
 mod common;
 use common::faults::{Fault, Proxy, Rule};
 use common::stores::Server;
+use common::tls::{ConnectProxy, TlsFront};
 use common::*;
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -25,6 +27,12 @@ fn root_with(mib: usize) -> tempfile::TempDir {
 }
 
 fn upload(root: &Path, extra: &[&str], stdin: Option<&str>) -> Output {
+    upload_env(root, extra, stdin, &[])
+}
+
+/// `upload` with environment variables set for the collector; proxy variables of the
+/// test's own environment are not passed on.
+fn upload_env(root: &Path, extra: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
     let spec = spec_all(root, "/");
     let mut args = vec![
         "collect",
@@ -39,6 +47,19 @@ fn upload(root: &Path, extra: &[&str], stdin: Option<&str>) -> Output {
     ];
     args.extend_from_slice(extra);
     let mut c = Command::new(BIN);
+    for v in [
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ] {
+        c.env_remove(v);
+    }
+    c.envs(env.iter().copied());
     c.args(&args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -445,4 +466,70 @@ fn a_failure_mid_upload_commits_the_prefix_and_the_fallback_holds_the_rest() {
     )
     .unwrap();
     assert_eq!(note["fallback_holds_from_byte"], from);
+}
+
+#[test]
+fn tls_with_a_private_ca_through_https_proxy_and_no_proxy() {
+    let Some(s3) = Server::s3() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let front = TlsFront::start(s3.port, t.path());
+    let proxy = ConnectProxy::start();
+    let root = root_with(12);
+    let https = |url: String| url.replace("http://", "https://");
+    let ca = front.ca.to_str().unwrap().to_owned();
+    let proxy_url = format!("http://127.0.0.1:{}", proxy.port);
+
+    // The built-in web PKI roots do not know the private CA: the preflight's handshake
+    // fails, before anything is collected, and says it is about TLS.
+    let plan = https(s3.multipart_plan(front.port, "case/tls0.tar.zst", 8 << 20, 4));
+    let o = upload(root.path(), &["--upload-plan", "-"], Some(&plan));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // Not retried: another attempt cannot make the certificate trusted.
+    let e = stderr(&o);
+    assert!(
+        e.contains("TLS: the server's certificate was refused")
+            && e.contains("--ca-file")
+            && e.contains("after 1 attempt(s)"),
+        "{e}"
+    );
+
+    // With --ca-file and HTTPS_PROXY: multipart through the proxy's tunnels.
+    let plan = https(s3.multipart_plan(front.port, "case/tls.tar.zst", 8 << 20, 4));
+    let o = upload_env(
+        root.path(),
+        &["--upload-plan", "-", "--ca-file", &ca],
+        Some(&plan),
+        &[("HTTPS_PROXY", &proxy_url)],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let d = done(&o);
+    assert_eq!(d["upload"]["complete"], true);
+    assert_eq!(d["upload"]["parts"], 2);
+    check_object(
+        &s3.get("case/tls.tar.zst"),
+        d["sha256"].as_str().unwrap(),
+        t.path(),
+    );
+    let through = proxy.tunnels.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(through >= 1, "no tunnel went through HTTPS_PROXY");
+
+    // NO_PROXY names the host: a presigned PUT goes straight to it.
+    let url = https(s3.presign(front.port, "PUT", "case/direct.tar.zst", &[], 600, 0));
+    let o = upload_env(
+        root.path(),
+        &["--upload-url", &url, "--ca-file", &ca],
+        None,
+        &[("HTTPS_PROXY", &proxy_url), ("NO_PROXY", "127.0.0.1")],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    check_object(
+        &s3.get("case/direct.tar.zst"),
+        done(&o)["sha256"].as_str().unwrap(),
+        t.path(),
+    );
+    assert_eq!(
+        proxy.tunnels.load(std::sync::atomic::Ordering::SeqCst),
+        through,
+        "NO_PROXY was not honoured"
+    );
 }

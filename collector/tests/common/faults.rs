@@ -34,7 +34,7 @@ pub struct Proxy {
     pub seen: Arc<Mutex<Vec<String>>>,
 }
 
-fn read_head(s: &mut TcpStream) -> Option<(Vec<u8>, Vec<u8>)> {
+pub fn read_head(s: &mut impl Read) -> Option<(Vec<u8>, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     loop {
@@ -50,7 +50,7 @@ fn read_head(s: &mut TcpStream) -> Option<(Vec<u8>, Vec<u8>)> {
     }
 }
 
-fn content_length(head: &str) -> usize {
+pub fn content_length(head: &str) -> usize {
     head.lines()
         .find_map(|l| {
             let (k, v) = l.split_once(':')?;

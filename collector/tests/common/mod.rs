@@ -4,6 +4,7 @@
 pub mod docker;
 pub mod faults;
 pub mod stores;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::io::Read;

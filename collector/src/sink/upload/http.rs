@@ -206,7 +206,7 @@ impl Http {
                         | ureq::Error::BadUri(_)
                         | ureq::Error::InvalidProxyUrl
                         | ureq::Error::Http(_)
-                );
+                ) || certificate_refused(&e);
                 Err((transport_text(&e), !fatal))
             }
         }
@@ -296,11 +296,26 @@ impl Http {
     }
 }
 
+/// Whether the server's certificate was refused: rustls reports it inside an I/O
+/// error. Another attempt cannot help; the error says to pass `--ca-file`.
+fn certificate_refused(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::Io(io) => {
+            io.kind() == std::io::ErrorKind::InvalidData && io.to_string().contains("certificate")
+        }
+        _ => false,
+    }
+}
+
 /// A transport error in words, with no URL in it (ureq's texts can name the URI).
 fn transport_text(e: &ureq::Error) -> String {
     match e {
         ureq::Error::Timeout(t) => format!("timed out ({t})"),
-        ureq::Error::Io(io) => format!("connection error: {}", io.kind()),
+        ureq::Error::Io(io) if certificate_refused(e) => format!(
+            "TLS: the server's certificate was refused ({io}); for a private CA pass --ca-file"
+        ),
+        // rustls and the OS describe I/O errors without the URL.
+        ureq::Error::Io(io) => format!("connection error: {io}"),
         ureq::Error::ConnectionFailed => "connection failed".into(),
         ureq::Error::HostNotFound => "host not found".into(),
         ureq::Error::Rustls(t) => format!("TLS: {t}"),
