@@ -12,7 +12,8 @@ log() { printf '\n== %s\n' "$*" >&2; }
 
 need=()
 for pair in dockerd:docker.io containerd:containerd runc:runc iptables:iptables \
-            musl-gcc:musl-tools zstd:zstd setpriv:util-linux hyperfine:hyperfine; do
+            musl-gcc:musl-tools zstd:zstd setpriv:util-linux hyperfine:hyperfine \
+            openssl:openssl curl:curl; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
