@@ -1,9 +1,9 @@
 //! Uploads against real servers: s3s-fs (SigV4 checked: presigned PUT, multipart
 //! through a plan, POST policy; tampered and expired URLs), Azurite (SAS checked: block
 //! upload of a 200 MiB archive, sha256 metadata), fake-gcs-server (a 50 MiB resumable
-//! upload), a fault-injecting proxy in front of s3s-fs, and a TLS front with a private
-//! CA reached through an HTTPS_PROXY tunnel. Every uploaded object is
-//! read back, verified entry by entry, and its sha256 compared with the reported one.
+//! upload and a V4 signed PUT), a fault-injecting proxy in front of s3s-fs, and a TLS
+//! front with a private CA reached through an HTTPS_PROXY tunnel. Every uploaded object
+//! is read back, verified entry by entry, and its sha256 compared with the reported one.
 
 mod common;
 use common::faults::{Fault, Proxy, Rule};
@@ -317,6 +317,21 @@ fn gcs_resumable_upload_of_50_mib() {
     assert!(d["upload"]["parts"].as_u64().unwrap() >= 6, "{d}");
     check_object(
         &gcs.gcs_get("case%2Fgcs.tar.zst"),
+        d["sha256"].as_str().unwrap(),
+        t.path(),
+    );
+    // A V4 signed PUT (the XML API): recognised by X-Goog-Signature, sent in one
+    // request, and the signature never shown.
+    let small = root_with(3);
+    let url = gcs.gcs_signed_put("case/put.tar.zst");
+    let o = upload(small.path(), &["--upload-url", &url], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_no_secret(&o, &"ab".repeat(256));
+    let d = done(&o);
+    assert_eq!(d["upload"]["kind"], "gcs-put");
+    assert_eq!(d["upload"]["parts"], 1);
+    check_object(
+        &gcs.gcs_get("case%2Fput.tar.zst"),
         d["sha256"].as_str().unwrap(),
         t.path(),
     );

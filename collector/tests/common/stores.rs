@@ -444,6 +444,18 @@ impl Server {
             .to_owned()
     }
 
+    /// A V4 signed PUT URL for `object` in the XML API's form. fake-gcs-server does not
+    /// check signatures, so the signature is a stand-in; the date and expiry are real,
+    /// since the collector checks them.
+    pub fn gcs_signed_put(&self, object: &str) -> String {
+        let (stamp, date) = amz_now(0);
+        format!(
+            "http://127.0.0.1:{}/evidence/{object}?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Credential=cairn%40test.iam.gserviceaccount.com%2F{date}%2Fauto%2Fstorage%2Fgoog4_request&X-Goog-Date={stamp}&X-Goog-Expires=600&X-Goog-SignedHeaders=host&X-Goog-Signature={}",
+            self.port,
+            "ab".repeat(256)
+        )
+    }
+
     pub fn gcs_get(&self, object: &str) -> Vec<u8> {
         let mut r = ureq::get(&format!(
             "http://127.0.0.1:{}/storage/v1/b/evidence/o/{object}?alt=media",
