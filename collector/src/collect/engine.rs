@@ -121,6 +121,9 @@ struct Engine<'a> {
     counts: Counts,
     seen: HashSet<u64>,
     own_output: Option<(u64, u64)>,
+    /// The collector's own executable (a bootstrap drops it in /dev/shm or /tmp, which
+    /// the default profile collects): skipped, its path and hash are in the footprint.
+    own_exe: Option<(u64, u64)>,
     mounts: MountTable,
     users: Option<Vec<User>>,
     deadline: Option<Instant>,
@@ -500,6 +503,16 @@ impl<'a> Engine<'a> {
                 Some(set),
                 Some(entry.path),
                 "the collector's own output file",
+            );
+            return;
+        }
+        if self.own_exe == Some((entry.meta.dev, entry.meta.ino)) {
+            self.log.record(
+                "info",
+                "skipped",
+                Some(set),
+                Some(entry.path),
+                "the collector's own executable",
             );
             return;
         }
@@ -955,6 +968,7 @@ pub fn collect(
         counts: Counts::default(),
         seen: HashSet::new(),
         own_output,
+        own_exe: own_exe_identity(),
         mounts: MountTable::live(),
         users: None,
         deadline: opts.timeout.map(|t| clock + t),
@@ -1234,4 +1248,12 @@ impl crate::live::Emit for Engine<'_> {
     fn count_denied(&mut self, items: u64) {
         self.counts.live_denied += items;
     }
+}
+
+/// Device and inode of the running executable, in the form the walker reports.
+fn own_exe_identity() -> Option<(u64, u64)> {
+    let st = rustix::fs::stat("/proc/self/exe").ok()?;
+    let dev =
+        (u64::from(rustix::fs::major(st.st_dev)) << 32) | u64::from(rustix::fs::minor(st.st_dev));
+    Some((dev, st.st_ino))
 }

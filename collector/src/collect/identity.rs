@@ -51,6 +51,7 @@ pub fn footprint() -> Value {
     json!({
         "pid": std::process::id(),
         "exe": std::fs::read_link("/proc/self/exe").ok().map(|p| p.display().to_string()),
+        "exe_sha256": exe_sha256(),
         "uid": rustix::process::getuid().as_raw(),
         "euid": rustix::process::geteuid().as_raw(),
         "gid": rustix::process::getgid().as_raw(),
@@ -58,4 +59,14 @@ pub fn footprint() -> Value {
         "privileges": crate::live::system::privileges(),
         "writes": "nothing on the target except the --output file when one is given; no temporary files",
     })
+}
+
+/// The sha256 of the running executable, so the log names the exact binary that ran
+/// (a bootstrap checked the same hash before starting it).
+fn exe_sha256() -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let mut f = std::fs::File::open("/proc/self/exe").ok()?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).ok()?;
+    Some(hex::encode(h.finalize()))
 }

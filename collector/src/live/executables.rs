@@ -85,10 +85,13 @@ pub fn run(
         };
         let key = (meta.dev, meta.ino);
         let place = suspicious_place(exe, homes);
+        // The collector itself, dropped by a bootstrap in /dev/shm or /tmp: hashed, not
+        // copied (the footprint in the log names it and its sha256).
+        let is_self = p.pid as i64 == i64::from(std::process::id());
         let (sha, copied) = if let Some(prev) = done.get(&key) {
             prev.clone()
         } else {
-            let want_copy = p.exe_deleted || place;
+            let want_copy = (p.exe_deleted || place) && !is_self;
             let result = if want_copy && meta.size <= cap {
                 let mut rel = format!("processes/executables/{}_", p.pid).into_bytes();
                 rel.extend_from_slice(&basename(exe));
@@ -140,6 +143,7 @@ pub fn run(
             "inode": meta.ino,
             "sha256": sha,
             "copy": copied,
+            "collector": is_self,
         });
         out.extend_from_slice(line.to_string().as_bytes());
         out.push(b'\n');
