@@ -13,7 +13,7 @@ log() { printf '\n== %s\n' "$*" >&2; }
 need=()
 for pair in dockerd:docker.io containerd:containerd runc:runc iptables:iptables \
             musl-gcc:musl-tools zstd:zstd setpriv:util-linux hyperfine:hyperfine \
-            openssl:openssl curl:curl; do
+            openssl:openssl curl:curl shellcheck:shellcheck; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
@@ -82,6 +82,7 @@ fi
 log "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+shellcheck -s sh scripts/bootstrap.sh
 
 log "static collector (musl)"
 cargo build --release -p cairn-collector --target x86_64-unknown-linux-musl

@@ -1,0 +1,331 @@
+//! `scripts/bootstrap.sh` in real containers, run through `docker exec -i` (the same
+//! stdio a pods/exec session gives): busybox ash, Debian dash and bash; root and uid
+//! 1000; a read-only root with a writable /tmp, and one where nothing writable allows
+//! execution. It must deliver the collector byte-exact, refuse a wrong sha256, leave
+//! nothing behind (also when interrupted), and keep stdin intact after the binary.
+
+mod common;
+use common::docker::{self, Container};
+use common::*;
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const SCRIPT: &str = include_str!("../../scripts/bootstrap.sh");
+
+fn sha(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+/// Runs the bootstrap in `ct` under `shell` with `args`, writing `stdin` to it.
+fn boot(ct: &str, user: Option<&str>, shell: &str, args: &[&str], stdin: Vec<u8>) -> Output {
+    let mut c = Command::new("docker");
+    c.args(["exec", "-i"]);
+    if let Some(u) = user {
+        c.args(["--user", u]);
+    }
+    c.arg(ct).args(shell.split(' ')).arg("-c").arg(SCRIPT);
+    c.arg("cairn-bootstrap").args(args);
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut sin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        // The bootstrap may exit before reading everything (a refusal): not an error.
+        let _ = sin.write_all(&stdin);
+    });
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    o
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Bootstrap leftovers anywhere it may have written.
+fn leftovers(ct: &str) -> String {
+    docker::ok(&[
+        "exec",
+        ct,
+        "sh",
+        "-c",
+        "ls -a /dev/shm /tmp /var/tmp /root /home/app / 2>/dev/null | grep cairn || true",
+    ])
+}
+
+fn start(image: &str, extra: &[&str]) -> Container {
+    let mut args = vec!["run", "-d"];
+    args.extend_from_slice(extra);
+    args.extend([image, "sleep", "3600"]);
+    Container(docker::ok(&args))
+}
+
+/// A stand-in collector: a shell script that answers `--version` and otherwise runs
+/// `body`.
+fn fake(body: &str) -> Vec<u8> {
+    format!("#!/bin/sh\n[ \"$1\" = --version ] && exit 0\n{body}\n").into_bytes()
+}
+
+#[test]
+fn the_collector_arrives_checked_runs_and_is_removed() {
+    let Some(bin) = docker::setup() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let exe = std::fs::read(&bin).unwrap();
+    let (size, want) = (exe.len().to_string(), sha(&exe));
+    let args = [
+        "stdin",
+        &size,
+        &want,
+        "--",
+        "collect",
+        "--output",
+        "-",
+        "--progress",
+        "json",
+    ];
+
+    // busybox ash as root. Docker mounts /dev/shm noexec, so it runs from /tmp.
+    let bb = start(docker::busybox_image(), &[]);
+    let o = boot(&bb.0, None, "sh", &args, exe.clone());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cairn-bootstrap: running /tmp/.cairn."),
+        "{}",
+        stderr(&o)
+    );
+    let out = t.path().join("bb.tar.zst");
+    std::fs::write(&out, &o.stdout).unwrap();
+    verify_ok(&out);
+    let a = Archive::read(&out);
+    assert!(a.text("files/etc/passwd").contains("app:x:1000"));
+    let fp = &a.summary()["collector"];
+    assert!(
+        fp["exe"].as_str().unwrap().starts_with("/tmp/.cairn."),
+        "{fp}"
+    );
+    assert_eq!(fp["exe_sha256"], want.as_str());
+    // Its own executable is neither collected as a file nor copied as a process's.
+    let names: Vec<String> = a
+        .entries
+        .keys()
+        .map(|k| String::from_utf8_lossy(k).into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains(".cairn.")), "{names:?}");
+    let own = a
+        .text("live_response/processes/executables.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["collector"] == true)
+        .expect("the collector's own process");
+    assert_eq!(own["sha256"], want.as_str());
+    assert!(own["copy"].is_null());
+    assert_eq!(leftovers(&bb.0), "");
+
+    // Debian, uid 1000, read-only root with a writable, executable /tmp: dash and bash.
+    let Some(img) = docker::debian_image() else {
+        return;
+    };
+    let deb = start(img, &["--read-only", "--tmpfs", "/tmp:rw,exec,mode=1777"]);
+    for shell in ["dash", "bash"] {
+        let o = boot(&deb.0, Some("1000:1000"), shell, &args, exe.clone());
+        assert!(o.status.success(), "{shell}: {}", stderr(&o));
+        let out = t.path().join(format!("deb-{shell}.tar.zst"));
+        std::fs::write(&out, &o.stdout).unwrap();
+        verify_ok(&out);
+        assert_eq!(leftovers(&deb.0), "", "{shell}");
+    }
+}
+
+#[test]
+fn stdin_after_the_binary_reaches_the_collector_intact() {
+    let Some(_) = docker::setup() else { return };
+    let body = fake("exec cat");
+    let (size, want) = (body.len().to_string(), sha(&body));
+    // Not a multiple of dd's block, and larger than any read-ahead buffer.
+    let trailer: Vec<u8> = (0..300_001u32).map(|i| (i * 7 % 251) as u8).collect();
+    let mut input = body.clone();
+    input.extend_from_slice(&trailer);
+    let bb = start(docker::busybox_image(), &[]);
+    let mut runs = vec![(bb.0.clone(), "sh")];
+    let deb = docker::debian_image().map(|img| start(img, &[]));
+    if let Some(d) = &deb {
+        runs.push((d.0.clone(), "dash"));
+        runs.push((d.0.clone(), "bash"));
+    }
+    for (ct, shell) in runs {
+        let o = boot(
+            &ct,
+            None,
+            shell,
+            &["stdin", &size, &want, "--"],
+            input.clone(),
+        );
+        assert!(o.status.success(), "{shell}: {}", stderr(&o));
+        assert_eq!(o.stdout.len(), trailer.len(), "{shell}");
+        assert!(
+            o.stdout == trailer,
+            "{shell}: stdin after the binary was altered"
+        );
+    }
+}
+
+#[test]
+fn a_wrong_sha256_is_refused_before_anything_runs() {
+    let Some(_) = docker::setup() else { return };
+    let body = fake("touch /tmp/ran");
+    let size = body.len().to_string();
+    let wrong = sha(b"something else");
+    let bb = start(docker::busybox_image(), &[]);
+    let o = boot(
+        &bb.0,
+        None,
+        "sh",
+        &["stdin", &size, &wrong, "--"],
+        body.clone(),
+    );
+    assert_eq!(o.status.code(), Some(91), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("sha256 mismatch") && stderr(&o).contains("refusing to run it"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(leftovers(&bb.0), "");
+    assert!(!docker::docker(&["exec", &bb.0, "test", "-e", "/tmp/ran"])
+        .status
+        .success());
+    // A short delivery is refused too.
+    let o = boot(
+        &bb.0,
+        None,
+        "sh",
+        &["stdin", "999999", &sha(&body), "--"],
+        body,
+    );
+    assert_eq!(o.status.code(), Some(93), "{}", stderr(&o));
+    assert!(stderr(&o).contains("arrived short"), "{}", stderr(&o));
+    assert_eq!(leftovers(&bb.0), "");
+}
+
+#[test]
+fn where_nothing_writable_allows_execution_cairn_says_so_plainly() {
+    let Some(_) = docker::setup() else { return };
+    let Some(img) = docker::debian_image() else {
+        return;
+    };
+    let body = fake("exit 0");
+    let (size, want) = (body.len().to_string(), sha(&body));
+    // Read-only root, noexec /tmp (Docker's /dev/shm is noexec already), uid 1000.
+    let ct = start(img, &["--read-only", "--tmpfs", "/tmp:rw,noexec,mode=1777"]);
+    let o = boot(
+        &ct.0,
+        Some("1000:1000"),
+        "sh",
+        &["stdin", &size, &want, "--"],
+        body,
+    );
+    assert_eq!(o.status.code(), Some(90), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("no writable place here allows execution") && e.contains("--via ephemeral"),
+        "{e}"
+    );
+    assert_eq!(leftovers(&ct.0), "");
+}
+
+#[test]
+fn an_interrupted_bootstrap_stops_the_collector_and_removes_it() {
+    let Some(_) = docker::setup() else { return };
+    let body = fake("exec sleep 300");
+    let (size, want) = (body.len().to_string(), sha(&body));
+    let bb = start(docker::busybox_image(), &[]);
+    let ct = bb.0.clone();
+    let runner =
+        std::thread::spawn(move || boot(&ct, None, "sh", &["stdin", &size, &want, "--"], body));
+    // Wait for the stand-in collector to run, then TERM the bootstrap's shell.
+    // The stand-in is `sleep 300`; its parent is the bootstrap's shell.
+    let find = "for p in $(pidof sleep); do if [ \"$(tr '\\0' ' ' </proc/$p/cmdline)\" = 'sleep 300 ' ]; then cut -d' ' -f4 /proc/$p/stat; fi; done";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let pid = loop {
+        let pid = docker::ok(&["exec", &bb.0, "sh", "-c", find]);
+        if !pid.is_empty() {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "the bootstrap did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(leftovers(&bb.0).contains(".cairn."));
+    docker::ok(&["exec", &bb.0, "kill", "-TERM", pid.lines().next().unwrap()]);
+    let o = runner.join().unwrap();
+    assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
+    assert_eq!(leftovers(&bb.0), "");
+    // Only the container's own `sleep 3600` is left.
+    let sleeps = docker::ok(&["exec", &bb.0, "sh", "-c", "pidof sleep || true"]);
+    assert_eq!(sleeps.split_whitespace().count(), 1, "{sleeps}");
+}
+
+/// Serves `body` to every GET on a host port the containers reach through the bridge.
+fn serve(body: Vec<u8>) -> u16 {
+    let l = TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let _ = write!(
+                c,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = c.write_all(&body);
+        }
+    });
+    port
+}
+
+#[test]
+fn download_delivery_with_busybox_wget_and_a_clear_error_without_a_fetcher() {
+    let Some(bin) = docker::setup() else { return };
+    let exe = std::fs::read(&bin).unwrap();
+    let want = sha(&exe);
+    let port = serve(exe);
+    let gw = docker::ok(&[
+        "network",
+        "inspect",
+        "bridge",
+        "-f",
+        "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+    ]);
+    let url = format!("http://{gw}:{port}/cairn-collector");
+    let bb = start(docker::busybox_image(), &[]);
+    let o = boot(
+        &bb.0,
+        None,
+        "sh",
+        &["url", &url, &want, "--", "--version"],
+        vec![],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("cairn-collector "));
+    assert_eq!(leftovers(&bb.0), "");
+
+    // Debian minbase has neither curl nor wget nor busybox.
+    let Some(img) = docker::debian_image() else {
+        return;
+    };
+    let deb = start(img, &[]);
+    let o = boot(
+        &deb.0,
+        None,
+        "sh",
+        &["url", &url, &want, "--", "--version"],
+        vec![],
+    );
+    assert_eq!(o.status.code(), Some(92), "{}", stderr(&o));
+    assert!(stderr(&o).contains("use stdin delivery"), "{}", stderr(&o));
+    assert_eq!(leftovers(&deb.0), "");
+}

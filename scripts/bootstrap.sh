@@ -1,0 +1,159 @@
+# cairn bootstrap: receives the collector, checks its sha256, runs it, removes it.
+#
+# POSIX sh; runs under bash, dash and busybox ash. The launcher passes it as the script
+# of `sh -c` (so nothing but the collector itself is written on the target), through
+# pods/exec, a sidecar or any agent that can run a command:
+#
+#   sh -c "$(cat bootstrap.sh)" cairn-bootstrap stdin SIZE SHA256 -- COLLECTOR ARGS...
+#   sh -c "$(cat bootstrap.sh)" cairn-bootstrap url   URL  SHA256 -- COLLECTOR ARGS...
+#
+# stdin: the next SIZE bytes of stdin are the collector (exactly SIZE are read, so
+#   stdin can stay open and the archive can come back on stdout). url: downloaded with
+#   curl, wget or busybox wget.
+# The collector goes into the first place where a file can be written and executed:
+# /dev/shm (memory), /tmp, /var/tmp, $HOME, the working directory; a read-only or
+# noexec mount is skipped. It runs only if its sha256 matches, and is removed when it
+# ends, fails, or the bootstrap is interrupted (INT, TERM, HUP, PIPE).
+#
+# Messages go to stderr, prefixed `cairn-bootstrap:`. Exit status: the collector's own,
+# or 90 no place allows execution, 91 sha256 mismatch, 92 no tool to fetch or hash,
+# 93 bad arguments or the binary arrived short.
+
+me=cairn-bootstrap
+say() { printf '%s: %s\n' "$me" "$*" >&2; }
+die() { code=$1; shift; say "$*"; exit "$code"; }
+
+if [ $# -lt 4 ] || [ "$4" != "--" ]; then
+  die 93 "usage: $me stdin SIZE SHA256 -- ARGS... | $me url URL SHA256 -- ARGS..."
+fi
+mode=$1 src=$2 want=$3
+shift 4
+case $want in
+  *[!0-9a-f]*|'') die 93 "the expected sha256 must be 64 lowercase hex digits" ;;
+esac
+[ ${#want} -eq 64 ] || die 93 "the expected sha256 must be 64 lowercase hex digits"
+
+dir='' child=
+cleanup() {
+  if [ -n "$dir" ]; then rm -rf "$dir"; fi
+  dir=
+}
+# On a signal: stop the collector, remove it, exit 128+signal.
+# shellcheck disable=SC2317  # called from the traps below
+stop() {
+  if [ -n "$child" ]; then
+    kill -TERM "$child" 2>/dev/null
+    wait "$child" 2>/dev/null
+  fi
+  cleanup
+  trap - EXIT
+  exit "$1"
+}
+trap cleanup EXIT
+trap 'stop 130' INT
+trap 'stop 143' TERM
+trap 'stop 129' HUP
+trap 'stop 141' PIPE
+
+# A private directory under $1, or nothing when $1 is not writable.
+private_dir() {
+  [ -d "$1" ] && [ -w "$1" ] || return 1
+  d=$(umask 077; mktemp -d "$1/.cairn.XXXXXX" 2>/dev/null) || {
+    d="$1/.cairn.$$"
+    (umask 077; mkdir "$d" 2>/dev/null) || return 1
+  }
+  printf '%s' "$d"
+}
+
+sha256_of() {
+  if command -v sha256sum >/dev/null 2>&1; then
+    sha256sum "$1" | cut -d' ' -f1
+  elif command -v busybox >/dev/null 2>&1 && busybox sha256sum "$1" >/dev/null 2>&1; then
+    busybox sha256sum "$1" | cut -d' ' -f1
+  elif command -v openssl >/dev/null 2>&1; then
+    openssl dgst -sha256 -r "$1" | cut -d' ' -f1
+  elif command -v shasum >/dev/null 2>&1; then
+    shasum -a 256 "$1" | cut -d' ' -f1
+  else
+    return 1
+  fi
+}
+
+fetch() { # URL FILE
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsSL --retry 3 -o "$2" "$1"
+  elif command -v wget >/dev/null 2>&1; then
+    wget -q -O "$2" "$1"
+  elif command -v busybox >/dev/null 2>&1; then
+    busybox wget -q -O "$2" "$1"
+  else
+    say "no curl, wget or busybox wget here: use stdin delivery (the launcher's default)"
+    return 92
+  fi
+}
+
+places="/dev/shm /tmp /var/tmp"
+[ -n "${HOME:-}" ] && places="$places $HOME"
+places="$places $(pwd 2>/dev/null)"
+
+# Receive the binary into the first writable place.
+for p in $places; do
+  dir=$(private_dir "$p") && break
+  dir=
+done
+[ -n "$dir" ] || die 90 "no writable directory among: $places. The pod's filesystem is read-only everywhere: collect through an ephemeral container or the node instead (cairn collect --via ephemeral, or --via node)"
+bin="$dir/cairn-collector"
+
+case $mode in
+  stdin)
+    case $src in *[!0-9]*|'') die 93 "SIZE must be a byte count" ;; esac
+    # dd with fullblock reads exactly what it is asked for; `head -c` may read ahead
+    # (busybox's does, through stdio) and swallow what follows the binary on stdin.
+    command -v dd >/dev/null 2>&1 || die 92 "no dd here to read the collector from stdin: use --collector-url"
+    blocks=$((src / 65536)) rest=$((src % 65536))
+    {
+      dd bs=65536 count=$blocks iflag=fullblock 2>/dev/null
+      if [ $rest -gt 0 ]; then dd bs=$rest count=1 iflag=fullblock 2>/dev/null; fi
+    } >"$bin"
+    got=$(wc -c <"$bin" | tr -d ' ')
+    [ "$got" = "$src" ] || die 93 "the collector arrived short: $got of $src bytes"
+    ;;
+  url)
+    fetch "$src" "$bin" || { rc=$?; [ $rc -eq 92 ] && exit 92; die 93 "download failed (exit $rc)"; }
+    ;;
+  *) die 93 "unknown delivery '$mode' (stdin or url)" ;;
+esac
+
+have=$(sha256_of "$bin") || die 92 "no sha256sum, busybox, openssl or shasum here to check the collector: refusing to run it unchecked"
+[ "$have" = "$want" ] || die 91 "sha256 mismatch: expected $want, got $have; refusing to run it"
+chmod 700 "$bin" || die 90 "cannot make $bin executable"
+
+# Run it where execution is allowed: a noexec mount refuses, so move on.
+for p in $places; do
+  if "$bin" --version >/dev/null 2>&1; then
+    break
+  fi
+  case $bin in "$p"/*) continue ;; esac
+  next=$(private_dir "$p") || continue
+  if cp "$bin" "$next/cairn-collector" 2>/dev/null && chmod 700 "$next/cairn-collector"; then
+    rm -rf "$dir"
+    dir=$next
+    bin="$dir/cairn-collector"
+  else
+    rm -rf "$next"
+  fi
+done
+"$bin" --version >/dev/null 2>&1 || die 90 "no writable place here allows execution (tried: $places; read-only or noexec). Collect through an ephemeral container or the node instead (cairn collect --via ephemeral, or --via node)"
+
+say "running $bin (sha256 $have)"
+# In the background so that a signal reaches the trap at once. A background command
+# gets /dev/null as stdin, and ash does that before `<&0` would apply: pass the real
+# stdin through fd 3.
+exec 3<&0
+"$bin" "$@" <&3 3<&- &
+child=$!
+wait "$child"
+rc=$?
+child=
+cleanup
+exit $rc
