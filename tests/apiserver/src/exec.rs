@@ -1,0 +1,238 @@
+//! `pods/exec` over WebSocket, as the kubelet serves it through the API server: the
+//! channel protocols `v5.channel.k8s.io` (with the CLOSE message `[255, channel]` that
+//! half-closes stdin) and `v4.channel.k8s.io` (no CLOSE: stdin stays open until the
+//! socket closes). Every binary message starts with its channel: 0 stdin, 1 stdout,
+//! 2 stderr, 3 the final Status (exit code in `details.causes`), 4 resize. The command
+//! runs through `docker exec` in the pod's container.
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use std::process::Stdio;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+pub const V5: &str = "v5.channel.k8s.io";
+pub const V4: &str = "v4.channel.k8s.io";
+
+/// The protocol to speak from what the client offers, the newest first.
+pub fn choose(offered: &str, v4_only: bool) -> Option<&'static str> {
+    let offered: Vec<&str> = offered.split(',').map(str::trim).collect();
+    if !v4_only && offered.contains(&V5) {
+        Some(V5)
+    } else if offered.contains(&V4) {
+        Some(V4)
+    } else {
+        None
+    }
+}
+
+pub struct ExecRequest {
+    pub container_id: String,
+    pub command: Vec<String>,
+    pub stdin: bool,
+    pub protocol: &'static str,
+}
+
+/// The Status sent on channel 3 for a process's end.
+fn final_status(code: Option<i32>, stderr_tail: &str) -> serde_json::Value {
+    match code {
+        Some(0) => json!({"metadata": {}, "status": "Success"}),
+        // docker exec's own failures (126: cannot run, 127: not found) are the
+        // runtime's error, as the kubelet reports them, not an exit code.
+        Some(c @ (126 | 127)) if stderr_tail.contains("OCI runtime exec failed") => json!({
+            "metadata": {},
+            "status": "Failure",
+            "message": stderr_tail.trim(),
+            "reason": "InternalError",
+            "details": {"causes": [{"message": stderr_tail.trim()}]},
+            "code": 500,
+            "exitCode": c,
+        }),
+        Some(c) => json!({
+            "metadata": {},
+            "status": "Failure",
+            "message": format!("command terminated with non-zero exit code: error executing command, exit code {c}"),
+            "reason": "NonZeroExitCode",
+            "details": {"causes": [{"reason": "ExitCode", "message": c.to_string()}]},
+        }),
+        None => json!({
+            "metadata": {},
+            "status": "Failure",
+            "message": "command was killed by a signal",
+            "reason": "InternalError",
+        }),
+    }
+}
+
+/// Runs the command and pumps the channels until it ends and the Status is sent.
+pub async fn run<S>(ws: WebSocketStream<S>, req: ExecRequest)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sink, mut stream) = ws.split();
+    let mut cmd = Command::new("docker");
+    cmd.arg("exec");
+    if req.stdin {
+        cmd.arg("-i");
+    }
+    cmd.arg(&req.container_id).args(&req.command);
+    cmd.stdin(if req.stdin {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let st = json!({"metadata": {}, "status": "Failure", "message": format!("cannot run docker exec: {e}"), "reason": "InternalError"});
+            let mut m = vec![3u8];
+            m.extend_from_slice(st.to_string().as_bytes());
+            let _ = sink.send(Message::Binary(m.into())).await;
+            close(&mut sink).await;
+            return;
+        }
+    };
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(16);
+    let mut pumps = Vec::new();
+    let tail = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    for (channel, out) in [
+        (
+            1u8,
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        ),
+        (
+            2u8,
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        ),
+    ] {
+        let Some(mut out) = out else { continue };
+        let tx = tx.clone();
+        let tail = tail.clone();
+        pumps.push(tokio::spawn(async move {
+            let mut buf = vec![0u8; 32 << 10];
+            loop {
+                match out.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if channel == 2 {
+                            if let Ok(mut t) = tail.lock() {
+                                t.extend_from_slice(&buf[..n]);
+                                let drop_n = t.len().saturating_sub(4096);
+                                t.drain(..drop_n);
+                            }
+                        }
+                        let mut m = Vec::with_capacity(n + 1);
+                        m.push(channel);
+                        m.extend_from_slice(&buf[..n]);
+                        if tx.send(m).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    drop(tx);
+    // The client's messages: stdin data, CLOSE of stdin (v5), resize (ignored).
+    let mut stdin = child.stdin.take();
+    let v5 = req.protocol == V5;
+    let reader = tokio::spawn(async move {
+        while let Some(Ok(msg)) = stream.next().await {
+            match msg {
+                Message::Binary(b) if b.first() == Some(&0) => {
+                    if let Some(s) = stdin.as_mut() {
+                        if s.write_all(&b[1..]).await.is_err() {
+                            stdin = None;
+                        }
+                    }
+                }
+                Message::Binary(b) if v5 && b.as_ref() == [255, 0] => {
+                    if let Some(mut s) = stdin.take() {
+                        let _ = s.shutdown().await;
+                    }
+                }
+                Message::Close(_) => break,
+                _ => {}
+            }
+        }
+        // The client went away (or closed): no more input.
+        drop(stdin);
+    });
+    while let Some(m) = rx.recv().await {
+        if sink.send(Message::Binary(m.into())).await.is_err() {
+            break;
+        }
+    }
+    for p in pumps {
+        let _ = p.await;
+    }
+    let code = child.wait().await.ok().and_then(|s| s.code());
+    let tail = tail
+        .lock()
+        .map(|t| String::from_utf8_lossy(&t).into_owned())
+        .unwrap_or_default();
+    let mut m = vec![3u8];
+    m.extend_from_slice(final_status(code, &tail).to_string().as_bytes());
+    let _ = sink.send(Message::Binary(m.into())).await;
+    close(&mut sink).await;
+    reader.abort();
+}
+
+/// A normal closure (1000). Without a status code (1005) kubectl's client reports
+/// "error reading from error stream" instead of the exit status.
+async fn close<S>(sink: &mut S)
+where
+    S: futures_util::Sink<Message> + Unpin,
+{
+    use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
+    let frame = CloseFrame {
+        code: CloseCode::Normal,
+        reason: "".into(),
+    };
+    let _ = sink.send(Message::Close(Some(frame))).await;
+    let _ = sink.close().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_offered_protocol_wins_unless_v4_only() {
+        assert_eq!(
+            choose("v5.channel.k8s.io, v4.channel.k8s.io", false),
+            Some(V5)
+        );
+        assert_eq!(
+            choose("v5.channel.k8s.io, v4.channel.k8s.io", true),
+            Some(V4)
+        );
+        assert_eq!(choose("v5.channel.k8s.io", true), None);
+        assert_eq!(choose("channel.k8s.io", false), None);
+    }
+
+    #[test]
+    fn exit_codes_travel_in_the_status_causes() {
+        let s = final_status(Some(7), "");
+        assert_eq!(s["reason"], "NonZeroExitCode");
+        assert_eq!(s["details"]["causes"][0]["message"], "7");
+        assert_eq!(final_status(Some(0), "")["status"], "Success");
+        let s = final_status(
+            Some(126),
+            "OCI runtime exec failed: exec: \"sh\": executable file not found in $PATH",
+        );
+        assert_eq!(s["reason"], "InternalError");
+    }
+}

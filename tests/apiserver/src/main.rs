@@ -1,0 +1,140 @@
+//! `cairn-test-apiserver`: a Kubernetes API server for cairn's tests that does the real
+//! work on the local Docker engine. Pods are running containers labelled as the kubelet
+//! labels them; `pods/exec` runs `docker exec` behind a WebSocket speaking
+//! v5.channel.k8s.io and v4.channel.k8s.io. It serves TLS with a CA generated at start
+//! and writes a kubeconfig (an allowed and a denied user) for kubectl, kube-rs and cairn.
+//! See tests/README.md.
+
+mod api;
+mod auth;
+mod exec;
+mod pods;
+mod proto;
+mod tls;
+
+use anyhow::Context;
+use base64::Engine as _;
+use clap::Parser;
+use hyper_util::rt::TokioIo;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on; port 0 picks a free one (the kubeconfig names it).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: String,
+    /// Where to write the kubeconfig: contexts `cairn-test` (allowed, the current one)
+    /// and `cairn-test-denied` (may list and get pods, not exec).
+    #[arg(long)]
+    kubeconfig_out: PathBuf,
+    /// Offer exec only over v4.channel.k8s.io, as API servers before 1.30 did (under
+    /// v4 closing stdin early loses stdout; cairn must cope).
+    #[arg(long)]
+    v4_only: bool,
+}
+
+pub struct State {
+    pub tokens: auth::Tokens,
+    pub v4_only: bool,
+}
+
+fn kubeconfig(server: &str, ca_pem: &str, t: &auth::Tokens) -> String {
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    format!(
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: cairn-test
+  cluster:
+    server: {server}
+    certificate-authority-data: {ca}
+users:
+- name: {allowed_user}
+  user:
+    token: {allowed}
+- name: {denied_user}
+  user:
+    token: {denied}
+contexts:
+- name: cairn-test
+  context:
+    cluster: cairn-test
+    user: {allowed_user}
+    namespace: default
+- name: cairn-test-denied
+  context:
+    cluster: cairn-test
+    user: {denied_user}
+    namespace: default
+current-context: cairn-test
+",
+        allowed_user = auth::ALLOWED_USER,
+        denied_user = auth::DENIED_USER,
+        allowed = t.allowed,
+        denied = t.denied,
+    )
+}
+
+/// Written whole, then renamed: a reader never sees half a file.
+fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let tls = tls::generate()?;
+    let tokens = auth::Tokens::random();
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let server = format!("https://{addr}");
+    write_atomically(
+        &args.kubeconfig_out,
+        &kubeconfig(&server, &tls.ca_pem, &tokens),
+    )?;
+    eprintln!(
+        "cairn-test-apiserver: serving {server}{}; kubeconfig {}",
+        if args.v4_only { " (exec: v4 only)" } else { "" },
+        args.kubeconfig_out.display()
+    );
+    let state = Arc::new(State {
+        tokens,
+        v4_only: args.v4_only,
+    });
+    loop {
+        let (tcp, _) = tokio::select! {
+            a = listener.accept() => a?,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        };
+        let (acceptor, state) = (tls.acceptor.clone(), state.clone());
+        tokio::spawn(async move {
+            let Ok(stream) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let service = hyper::service::service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, std::convert::Infallible>(api::handle(state, req).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            if let Err(e) = conn.await {
+                tracing::debug!("connection: {e}");
+            }
+        });
+    }
+}

@@ -1,0 +1,267 @@
+//! Pods made of Docker containers: every running container that carries the labels the
+//! kubelet itself puts on containers (`io.kubernetes.pod.namespace`,
+//! `io.kubernetes.pod.name`, `io.kubernetes.container.name`) belongs to that pod; its
+//! other labels become the pod's labels. Read through the `docker` CLI at every request,
+//! so tests see containers as soon as they start.
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use tokio::process::Command;
+
+pub const NS_LABEL: &str = "io.kubernetes.pod.namespace";
+pub const POD_LABEL: &str = "io.kubernetes.pod.name";
+pub const CONTAINER_LABEL: &str = "io.kubernetes.container.name";
+
+#[derive(Debug, Clone)]
+pub struct Container {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub user: String,
+    pub running: bool,
+    pub started: String,
+    pub created: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pod {
+    pub namespace: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub containers: Vec<Container>,
+    pub node: String,
+}
+
+async fn docker(args: &[&str]) -> anyhow::Result<String> {
+    let o = Command::new("docker")
+        .args(args)
+        .output()
+        .await
+        .context("running docker")?;
+    if !o.status.success() {
+        bail!(
+            "docker {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&o.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+/// Every pod, sorted by namespace and name.
+pub async fn all() -> anyhow::Result<Vec<Pod>> {
+    let ids = docker(&[
+        "ps",
+        "-q",
+        "--no-trunc",
+        "--filter",
+        &format!("label={POD_LABEL}"),
+    ])
+    .await?;
+    let ids: Vec<&str> = ids.split_whitespace().collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut args = vec!["inspect"];
+    args.extend(ids);
+    let list: Vec<Value> = serde_json::from_str(&docker(&args).await?)?;
+    let node = hostname();
+    let mut pods: BTreeMap<(String, String), Pod> = BTreeMap::new();
+    for c in list {
+        let labels: BTreeMap<String, String> =
+            serde_json::from_value(c["Config"]["Labels"].clone()).unwrap_or_default();
+        let (Some(ns), Some(pod), Some(cname)) = (
+            labels.get(NS_LABEL),
+            labels.get(POD_LABEL),
+            labels.get(CONTAINER_LABEL),
+        ) else {
+            continue;
+        };
+        let entry = pods
+            .entry((ns.clone(), pod.clone()))
+            .or_insert_with(|| Pod {
+                namespace: ns.clone(),
+                name: pod.clone(),
+                labels: BTreeMap::new(),
+                containers: Vec::new(),
+                node: node.clone(),
+            });
+        for (k, v) in &labels {
+            if !k.starts_with("io.kubernetes.") {
+                entry.labels.insert(k.clone(), v.clone());
+            }
+        }
+        entry.containers.push(Container {
+            id: c["Id"].as_str().unwrap_or_default().to_owned(),
+            name: cname.clone(),
+            image: c["Config"]["Image"].as_str().unwrap_or_default().to_owned(),
+            user: c["Config"]["User"].as_str().unwrap_or_default().to_owned(),
+            running: c["State"]["Running"].as_bool().unwrap_or(false),
+            started: c["State"]["StartedAt"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            created: c["Created"].as_str().unwrap_or_default().to_owned(),
+        });
+    }
+    let mut out: Vec<Pod> = pods.into_values().collect();
+    for p in &mut out {
+        p.containers.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    Ok(out)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "node".into())
+}
+
+/// Kubernetes timestamps have whole seconds.
+fn k8s_time(docker_time: &str) -> String {
+    match docker_time.split_once('.') {
+        Some((secs, _)) => format!("{secs}Z"),
+        None => docker_time.to_owned(),
+    }
+}
+
+/// A `matchLabels`-style selector: `k=v,k2=v2`, `k!=v`, or `k` (exists).
+pub fn matches(selector: &str, labels: &BTreeMap<String, String>) -> bool {
+    selector
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .all(|term| {
+            if let Some((k, v)) = term.split_once("!=") {
+                labels.get(k.trim()).map(String::as_str) != Some(v.trim())
+            } else if let Some((k, v)) = term.split_once('=') {
+                let v = v.trim_start_matches('=');
+                labels.get(k.trim()).map(String::as_str) == Some(v.trim())
+            } else {
+                labels.contains_key(term)
+            }
+        })
+}
+
+impl Pod {
+    pub fn uid(&self) -> String {
+        use sha2::Digest;
+        let d = sha2::Sha256::digest(format!("{}/{}", self.namespace, self.name));
+        let h: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        format!(
+            "{}-{}-{}-{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..32]
+        )
+    }
+
+    pub fn running(&self) -> bool {
+        self.containers.iter().all(|c| c.running)
+    }
+
+    pub fn to_json(&self) -> Value {
+        let created = self
+            .containers
+            .iter()
+            .map(|c| k8s_time(&c.created))
+            .min()
+            .unwrap_or_default();
+        let containers: Vec<Value> = self
+            .containers
+            .iter()
+            .map(|c| {
+                let mut v = json!({"name": c.name, "image": c.image});
+                if let Some(uid) = c.user.split(':').next().and_then(|u| u.parse::<i64>().ok()) {
+                    v["securityContext"] = json!({"runAsUser": uid});
+                }
+                v
+            })
+            .collect();
+        let statuses: Vec<Value> = self
+            .containers
+            .iter()
+            .map(|c| {
+                json!({
+                    "name": c.name,
+                    "image": c.image,
+                    "imageID": "",
+                    "containerID": format!("docker://{}", c.id),
+                    "ready": c.running,
+                    "started": c.running,
+                    "restartCount": 0,
+                    "state": if c.running {
+                        json!({"running": {"startedAt": k8s_time(&c.started)}})
+                    } else {
+                        json!({"terminated": {"exitCode": 0, "reason": "Completed"}})
+                    },
+                })
+            })
+            .collect();
+        json!({
+            "kind": "Pod",
+            "apiVersion": "v1",
+            "metadata": {
+                "name": self.name,
+                "namespace": self.namespace,
+                "uid": self.uid(),
+                "resourceVersion": "1",
+                "creationTimestamp": created,
+                "labels": self.labels,
+            },
+            "spec": {
+                "containers": containers,
+                "nodeName": self.node,
+                "restartPolicy": "Always",
+            },
+            "status": {
+                "phase": if self.running() { "Running" } else { "Pending" },
+                "podIP": "",
+                "startTime": created,
+                "containerStatuses": statuses,
+            },
+        })
+    }
+
+    /// The row `kubectl get pods` prints, for the server-side Table.
+    pub fn table_row(&self) -> Value {
+        let ready = self.containers.iter().filter(|c| c.running).count();
+        let mut partial = self.to_json();
+        partial["kind"] = json!("PartialObjectMetadata");
+        partial["apiVersion"] = json!("meta.k8s.io/v1");
+        let metadata = partial["metadata"].clone();
+        json!({
+            "cells": [
+                self.name,
+                format!("{ready}/{}", self.containers.len()),
+                if self.running() { "Running" } else { "Pending" },
+                0,
+                "<unknown>",
+            ],
+            "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata},
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors_match_like_kubernetes_equality_selectors() {
+        let l: BTreeMap<String, String> = [("app", "web"), ("tier", "front")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        assert!(matches("app=web", &l));
+        assert!(matches("app==web,tier=front", &l));
+        assert!(matches("app", &l));
+        assert!(matches("app!=db", &l));
+        assert!(!matches("app=db", &l));
+        assert!(!matches("missing", &l));
+        assert!(matches("", &l));
+    }
+}

