@@ -72,6 +72,7 @@ pub async fn run<S>(ws: WebSocketStream<S>, req: ExecRequest)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    tracing::info!(protocol = req.protocol, container = %req.container_id, "exec");
     let (mut sink, mut stream) = ws.split();
     let mut cmd = Command::new("docker");
     cmd.arg("exec");

@@ -1,0 +1,276 @@
+//! Collecting from one container through `pods/exec`: the bootstrap runs as the `sh -c`
+//! script, the collector binary follows on stdin (so pods without egress work), the
+//! archive comes back on stdout into `--output-dir`, hashed on arrival and compared with
+//! the sha256 the collector reports in its `done` event. Stdin stays open until the
+//! command ends: under v4.channel.k8s.io closing it early loses stdout.
+
+use crate::targets::Target;
+use anyhow::{bail, Context};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, AttachParams};
+use kube::Client;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+
+pub const BOOTSTRAP: &str = include_str!("../../scripts/bootstrap.sh");
+
+/// The collector binary to deliver, read once.
+pub struct Collector {
+    pub bytes: Vec<u8>,
+    pub sha256: String,
+}
+
+impl Collector {
+    pub fn load(path: &Path) -> anyhow::Result<Collector> {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("reading the collector {}", path.display()))?;
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        Ok(Collector { bytes, sha256 })
+    }
+}
+
+/// What one collection gave.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub target: String,
+    pub method: &'static str,
+    pub archive: Option<PathBuf>,
+    pub bytes: u64,
+    pub sha256: Option<String>,
+    pub seconds: f64,
+    pub error: Option<String>,
+}
+
+impl Outcome {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "target": self.target, "method": self.method,
+            "archive": self.archive.as_ref().map(|p| p.display().to_string()),
+            "bytes": self.bytes, "sha256": self.sha256, "seconds": self.seconds,
+            "status": if self.error.is_none() { "ok" } else { "failed" }, "error": self.error,
+        })
+    }
+}
+
+/// `ns_pod_container_UTC.tar.zst`, with characters unsafe in file names replaced.
+pub fn archive_name(t: &Target, now: time::OffsetDateTime) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    let stamp = now
+        .format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .unwrap_or_default();
+    format!(
+        "{}_{}_{}_{stamp}.tar.zst",
+        clean(&t.namespace),
+        clean(&t.pod),
+        clean(&t.container)
+    )
+}
+
+/// Collects from `t` into `dir`. Errors say what happened, with the bootstrap's or the
+/// collector's own last words.
+pub async fn via_exec(
+    client: &Client,
+    t: &Target,
+    collector: &Collector,
+    dir: &Path,
+    extra: &[String],
+) -> Outcome {
+    let started = Instant::now();
+    let mut out = Outcome {
+        target: t.name(),
+        method: "exec",
+        archive: None,
+        bytes: 0,
+        sha256: None,
+        seconds: 0.0,
+        error: None,
+    };
+    match run(client, t, collector, dir, extra).await {
+        Ok((path, bytes, sha)) => {
+            out.archive = Some(path);
+            out.bytes = bytes;
+            out.sha256 = Some(sha);
+        }
+        Err(e) => out.error = Some(format!("{e:#}")),
+    }
+    out.seconds = started.elapsed().as_secs_f64();
+    out
+}
+
+async fn run(
+    client: &Client,
+    t: &Target,
+    collector: &Collector,
+    dir: &Path,
+    extra: &[String],
+) -> anyhow::Result<(PathBuf, u64, String)> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), &t.namespace);
+    let size = collector.bytes.len().to_string();
+    let mut command: Vec<String> = vec![
+        "sh".into(),
+        "-c".into(),
+        BOOTSTRAP.into(),
+        "cairn-bootstrap".into(),
+        "stdin".into(),
+        size,
+        collector.sha256.clone(),
+        "--".into(),
+        "collect".into(),
+        "--output".into(),
+        "-".into(),
+        "--progress".into(),
+        "json".into(),
+    ];
+    command.extend(extra.iter().cloned());
+    let params = AttachParams::default()
+        .container(t.container.clone())
+        .stdin(true)
+        .stdout(true)
+        .stderr(true)
+        .max_stdout_buf_size(1 << 20)
+        .max_stderr_buf_size(1 << 20);
+    let mut proc = api
+        .exec(&t.pod, command, &params)
+        .await
+        .with_context(|| format!("exec into {}", t.name()))?;
+    let mut stdin = proc.stdin().context("no stdin on the exec stream")?;
+    let mut stdout = proc.stdout().context("no stdout on the exec stream")?;
+    let stderr = proc.stderr().context("no stderr on the exec stream")?;
+    let status = proc.take_status();
+
+    let name = archive_name(t, time::OffsetDateTime::now_utc());
+    let part = dir.join(format!("{name}.part"));
+    let final_path = dir.join(&name);
+    let mut file = tokio::fs::File::create(&part)
+        .await
+        .with_context(|| format!("creating {}", part.display()))?;
+
+    // stdout (the archive) and stderr (progress JSON, bootstrap messages) are read
+    // concurrently: kube-rs's pipes are bounded and one full pipe stalls the other.
+    let binary = collector.bytes.clone();
+    let feed = tokio::spawn(async move {
+        stdin.write_all(&binary).await?;
+        stdin.flush().await?;
+        // Not closed: v4 would lose stdout. It closes with the stream.
+        Ok::<_, std::io::Error>(stdin)
+    });
+    let errs = tokio::spawn(async move {
+        let mut lines = tokio::io::BufReader::new(stderr).lines();
+        let (mut done, mut last) = (None, Vec::new());
+        while let Ok(Some(l)) = lines.next_line().await {
+            match serde_json::from_str::<serde_json::Value>(&l) {
+                Ok(v) if v["event"] == "done" => done = Some(v),
+                Ok(_) => {}
+                Err(_) => {
+                    last.push(l);
+                    if last.len() > 8 {
+                        last.remove(0);
+                    }
+                }
+            }
+        }
+        (done, last)
+    });
+    let mut h = Sha256::new();
+    let mut bytes = 0u64;
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        let n = stdout.read(&mut buf).await.context("reading the archive")?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        file.write_all(&buf[..n])
+            .await
+            .context("writing the archive")?;
+        bytes += n as u64;
+    }
+    file.flush().await?;
+    file.sync_all().await.ok();
+    drop(file);
+    let (done, last) = errs.await.unwrap_or_default();
+    let exit = match status {
+        Some(s) => s.await,
+        None => None,
+    };
+    let _stdin = feed.await;
+    let _ = proc.join().await;
+    let sha = hex::encode(h.finalize());
+    let exit_code = exit.as_ref().and_then(|s| {
+        if s.status.as_deref() == Some("Success") {
+            Some(0)
+        } else {
+            s.details
+                .as_ref()
+                .and_then(|d| d.causes.as_ref())
+                .and_then(|c| c.iter().find(|c| c.reason.as_deref() == Some("ExitCode")))
+                .and_then(|c| c.message.as_deref())
+                .and_then(|m| m.parse::<i32>().ok())
+        }
+    });
+    let words = last.join("\n");
+    match exit_code {
+        Some(0) | Some(3) => {}
+        Some(90) => bail!("{}", words.trim()),
+        Some(c) => bail!("the collection exited with status {c}: {}", words.trim()),
+        None => bail!(
+            "the exec ended without an exit status ({}): {}",
+            exit.and_then(|s| s.message).unwrap_or_default(),
+            words.trim()
+        ),
+    }
+    let Some(done) = done else {
+        bail!("the collector did not report its end: {}", words.trim());
+    };
+    let reported = done["sha256"].as_str().unwrap_or_default();
+    if reported != sha {
+        let _ = std::fs::rename(&part, dir.join(format!("{name}.corrupt")));
+        bail!("the archive arrived altered: the collector reported sha256 {reported}, {bytes} bytes arrived with sha256 {sha}");
+    }
+    std::fs::rename(&part, &final_path)
+        .with_context(|| format!("renaming to {}", final_path.display()))?;
+    std::fs::write(
+        dir.join(format!("{name}.sha256")),
+        format!("{sha}  {name}\n"),
+    )?;
+    Ok((final_path, bytes, sha))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::targets::Verdict;
+
+    #[test]
+    fn archive_names_carry_namespace_pod_container_and_utc_time() {
+        let t = Target {
+            namespace: "shop".into(),
+            pod: "web-7d9f".into(),
+            container: "app/x".into(),
+            image: String::new(),
+            node: String::new(),
+            phase: String::new(),
+            user: None,
+            verdict: Verdict::Exec,
+        };
+        let now = time::macros::datetime!(2026-11-23 18:30:05 UTC);
+        assert_eq!(
+            archive_name(&t, now),
+            "shop_web-7d9f_app_x_20261123T183005Z.tar.zst"
+        );
+    }
+}

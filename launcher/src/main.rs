@@ -1,0 +1,248 @@
+//! `cairn` (also `kubectl cairn`): finds pods and collects forensic evidence from them.
+//! Thin by design: it reaches the cluster, checks permissions, runs
+//! `scripts/bootstrap.sh` through `pods/exec` with the collector on stdin, and files the
+//! archives that come back. The evidence work is the collector's.
+
+mod cluster;
+mod collect;
+mod rbac;
+mod targets;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use futures_util::StreamExt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "cairn",
+    version,
+    about = "Forensic evidence collection from Kubernetes pods"
+)]
+struct Cli {
+    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster).
+    #[arg(long, global = true)]
+    kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use.
+    #[arg(long, global = true)]
+    context: Option<String>,
+    /// Namespace (default: the context's).
+    #[arg(short = 'n', long, global = true)]
+    namespace: Option<String>,
+    /// All namespaces.
+    #[arg(short = 'A', long, global = true)]
+    all_namespaces: bool,
+    /// Label selector, e.g. app=web,tier=front.
+    #[arg(short = 'l', long, global = true)]
+    selector: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Lists pods and their containers with a verdict: exec-able, distroless, not running.
+    Pods {
+        /// Show system namespaces (kube-system and the like) too.
+        #[arg(long)]
+        include_system: bool,
+        /// Output: table or json.
+        #[arg(short = 'o', long, default_value = "table")]
+        output: String,
+    },
+    /// Collects evidence from POD[/CONTAINER]... or from the pods -l selects.
+    Collect {
+        /// Targets: POD or POD/CONTAINER in the namespace.
+        targets: Vec<String>,
+        /// Directory for the archives (named namespace_pod_container_UTC.tar.zst).
+        #[arg(long)]
+        output_dir: PathBuf,
+        /// The static collector to deliver (default: cairn-collector next to cairn, or
+        /// $CAIRN_COLLECTOR_BIN).
+        #[arg(long)]
+        collector_bin: Option<PathBuf>,
+        /// Targets collected at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Show system namespaces' pods when selecting with -l.
+        #[arg(long)]
+        include_system: bool,
+        /// Output of the final report: table or json.
+        #[arg(short = 'o', long, default_value = "table")]
+        output: String,
+        /// Arguments passed to the collector after `collect` (e.g. --profile full).
+        #[arg(last = true)]
+        collector_args: Vec<String>,
+    },
+}
+
+fn collector_path(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(p) = given.or_else(|| std::env::var_os("CAIRN_COLLECTOR_BIN").map(PathBuf::from)) {
+        return Ok(p);
+    }
+    let exe = std::env::current_exe().context("locating cairn itself")?;
+    let next = exe.with_file_name("cairn-collector");
+    if next.is_file() {
+        return Ok(next);
+    }
+    anyhow::bail!("no collector binary: pass --collector-bin PATH (the static cairn-collector) or set CAIRN_COLLECTOR_BIN")
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("cairn: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let c = cluster::connect(cli.kubeconfig.as_deref(), cli.context.as_deref()).await?;
+    let ns = cli
+        .namespace
+        .clone()
+        .unwrap_or_else(|| c.default_namespace.clone());
+    let scope = (!cli.all_namespaces).then_some(ns.as_str());
+    match cli.command {
+        Command::Pods {
+            include_system,
+            output,
+        } => {
+            let pods =
+                targets::list(&c.client, scope, cli.selector.as_deref(), include_system).await?;
+            let all: Vec<targets::Target> = pods.iter().flat_map(targets::containers).collect();
+            if output == "json" {
+                let v: Vec<_> = all.iter().map(targets::Target::to_json).collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!(
+                    "{:<20} {:<30} {:<16} {:<12} {:<8} {:<12} IMAGE",
+                    "NAMESPACE", "POD", "CONTAINER", "PHASE", "USER", "VERDICT"
+                );
+                for t in &all {
+                    println!(
+                        "{:<20} {:<30} {:<16} {:<12} {:<8} {:<12} {}",
+                        t.namespace,
+                        t.pod,
+                        t.container,
+                        t.phase,
+                        t.user.map(|u| u.to_string()).unwrap_or_else(|| "-".into()),
+                        t.verdict.name(),
+                        t.image
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Collect {
+            targets: args,
+            output_dir,
+            collector_bin,
+            concurrency,
+            include_system,
+            output,
+            collector_args,
+        } => {
+            let collector = collect::Collector::load(&collector_path(collector_bin)?)?;
+            std::fs::create_dir_all(&output_dir)
+                .with_context(|| format!("creating {}", output_dir.display()))?;
+            let mut chosen = Vec::new();
+            for a in &args {
+                chosen.push(targets::resolve(&c.client, &ns, a).await?);
+            }
+            if let Some(sel) = cli.selector.as_deref() {
+                let pods = targets::list(&c.client, scope, Some(sel), include_system).await?;
+                chosen.extend(pods.iter().flat_map(targets::containers));
+            }
+            if chosen.is_empty() {
+                anyhow::bail!("no targets: name POD[/CONTAINER] or select with -l");
+            }
+            // Permissions first, once per namespace: a clear refusal beats a failed exec.
+            let mut namespaces: Vec<&str> = chosen.iter().map(|t| t.namespace.as_str()).collect();
+            namespaces.sort();
+            namespaces.dedup();
+            for n in namespaces {
+                let missing = rbac::missing(&c.client, n, rbac::EXEC).await?;
+                if !missing.is_empty() {
+                    anyhow::bail!("{}", rbac::explain(n, &missing));
+                }
+            }
+            let mut outcomes = Vec::new();
+            let mut runnable = Vec::new();
+            for t in chosen {
+                match t.verdict {
+                    targets::Verdict::Exec => runnable.push(t),
+                    v => outcomes.push(collect::Outcome {
+                        target: t.name(),
+                        method: "exec",
+                        archive: None,
+                        bytes: 0,
+                        sha256: None,
+                        seconds: 0.0,
+                        error: Some(match v {
+                            targets::Verdict::Distroless => format!("{} runs a distroless image ({}): it has no shell to exec; collect through an ephemeral container or the node instead (--via ephemeral, --via node)", t.name(), t.image),
+                            _ => format!("{} is not running", t.name()),
+                        }),
+                    }),
+                }
+            }
+            let (client, collector, dir) = (&c.client, &collector, &output_dir);
+            let extra = &collector_args;
+            let mut done: Vec<collect::Outcome> = futures_util::stream::iter(runnable)
+                .map(|t| async move {
+                    eprintln!("cairn: collecting {}", t.name());
+                    collect::via_exec(client, &t, collector, dir, extra).await
+                })
+                .buffer_unordered(concurrency.max(1))
+                .collect()
+                .await;
+            outcomes.append(&mut done);
+            outcomes.sort_by(|a, b| a.target.cmp(&b.target));
+            report(&outcomes, &output);
+            let failed = outcomes.iter().filter(|o| o.error.is_some()).count();
+            if failed > 0 {
+                eprintln!("cairn: {failed} of {} target(s) failed", outcomes.len());
+                return Ok(ExitCode::from(1));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn report(outcomes: &[collect::Outcome], output: &str) {
+    if output == "json" {
+        let v: Vec<_> = outcomes.iter().map(collect::Outcome::to_json).collect();
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return;
+    }
+    println!(
+        "{:<40} {:<7} {:>12} {:<64} {:>8} STATUS",
+        "TARGET", "METHOD", "BYTES", "SHA256", "SECONDS"
+    );
+    for o in outcomes {
+        println!(
+            "{:<40} {:<7} {:>12} {:<64} {:>8.1} {}",
+            o.target,
+            o.method,
+            o.bytes,
+            o.sha256.as_deref().unwrap_or("-"),
+            o.seconds,
+            match &o.error {
+                None => "ok".to_owned(),
+                Some(e) => format!("failed: {e}"),
+            }
+        );
+    }
+}

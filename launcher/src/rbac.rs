@@ -1,0 +1,87 @@
+//! The permission preflight: before any exec, SelfSubjectAccessReview asks the API
+//! server whether the current user may list and get pods and create `pods/exec` in each
+//! target namespace, and a refusal names the verb, resource and namespace and points to
+//! `deploy/rbac.yaml`, the minimal role shipped with cairn.
+
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+};
+use kube::api::{Api, PostParams};
+use kube::Client;
+
+/// One permission: verb on resource (with subresource) in a namespace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Need {
+    pub verb: &'static str,
+    pub resource: &'static str,
+    pub subresource: &'static str,
+}
+
+/// What collecting through exec needs.
+pub const EXEC: &[Need] = &[
+    Need {
+        verb: "get",
+        resource: "pods",
+        subresource: "",
+    },
+    Need {
+        verb: "list",
+        resource: "pods",
+        subresource: "",
+    },
+    Need {
+        verb: "create",
+        resource: "pods",
+        subresource: "exec",
+    },
+];
+
+impl Need {
+    pub fn describe(&self, namespace: &str) -> String {
+        let r = if self.subresource.is_empty() {
+            self.resource.to_owned()
+        } else {
+            format!("{}/{}", self.resource, self.subresource)
+        };
+        format!("'{}' on '{r}' in namespace '{namespace}'", self.verb)
+    }
+}
+
+/// The permissions of `needs` the user lacks in `namespace`.
+pub async fn missing(
+    client: &Client,
+    namespace: &str,
+    needs: &[Need],
+) -> anyhow::Result<Vec<Need>> {
+    let api: Api<SelfSubjectAccessReview> = Api::all(client.clone());
+    let mut out = Vec::new();
+    for n in needs {
+        let review = SelfSubjectAccessReview {
+            spec: SelfSubjectAccessReviewSpec {
+                resource_attributes: Some(ResourceAttributes {
+                    namespace: Some(namespace.to_owned()),
+                    verb: Some(n.verb.to_owned()),
+                    resource: Some(n.resource.to_owned()),
+                    subresource: (!n.subresource.is_empty()).then(|| n.subresource.to_owned()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let answer = api.create(&PostParams::default(), &review).await?;
+        if !answer.status.is_some_and(|s| s.allowed) {
+            out.push(n.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// The error text for missing permissions.
+pub fn explain(namespace: &str, missing: &[Need]) -> String {
+    let list: Vec<String> = missing.iter().map(|n| n.describe(namespace)).collect();
+    format!(
+        "permission denied: the current user lacks {}. Grant the minimal role in deploy/rbac.yaml (kubectl apply -f deploy/rbac.yaml, then bind it to your user in that namespace)",
+        list.join(", ")
+    )
+}

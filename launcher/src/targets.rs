@@ -1,0 +1,197 @@
+//! Which containers to collect from: pods listed by namespace and label selector, system
+//! namespaces hidden unless asked for, `POD[/CONTAINER]` arguments resolved, and a
+//! verdict per container: exec-able, distroless (by image name) or not running.
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams};
+use kube::Client;
+use serde_json::{json, Value};
+
+/// Namespaces that hold the cluster's own machinery, hidden by default.
+pub const SYSTEM_NAMESPACES: &[&str] = &[
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "gke-gmp-system",
+    "aks-command",
+    "gmp-system",
+    "calico-system",
+    "tigera-operator",
+];
+
+/// Image name prefixes of images without a shell.
+const DISTROLESS: &[&str] = &[
+    "gcr.io/distroless/",
+    "cgr.dev/chainguard/",
+    "registry.k8s.io/pause",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Verdict {
+    Exec,
+    Distroless,
+    NotRunning,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Exec => "exec-able",
+            Verdict::Distroless => "distroless",
+            Verdict::NotRunning => "not running",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub namespace: String,
+    pub pod: String,
+    pub container: String,
+    pub image: String,
+    pub node: String,
+    pub phase: String,
+    /// runAsUser of the container, else of the pod, when set.
+    pub user: Option<i64>,
+    pub verdict: Verdict,
+}
+
+impl Target {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "namespace": self.namespace, "pod": self.pod, "container": self.container,
+            "image": self.image, "node": self.node, "phase": self.phase,
+            "run_as_user": self.user, "verdict": self.verdict.name(),
+        })
+    }
+
+    pub fn name(&self) -> String {
+        format!("{}/{}/{}", self.namespace, self.pod, self.container)
+    }
+}
+
+fn distroless_image(image: &str) -> bool {
+    let i = image.trim_start_matches("docker.io/");
+    DISTROLESS.iter().any(|p| i.starts_with(p)) || i.contains("/distroless")
+}
+
+/// Every container of a pod, with its verdict.
+pub fn containers(pod: &Pod) -> Vec<Target> {
+    let ns = pod.metadata.namespace.clone().unwrap_or_default();
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let spec = pod.spec.clone().unwrap_or_default();
+    let status = pod.status.clone().unwrap_or_default();
+    let phase = status.phase.clone().unwrap_or_default();
+    let pod_user = spec.security_context.as_ref().and_then(|s| s.run_as_user);
+    let statuses = status.container_statuses.unwrap_or_default();
+    spec.containers
+        .iter()
+        .map(|c| {
+            let running = statuses
+                .iter()
+                .find(|s| s.name == c.name)
+                .and_then(|s| s.state.as_ref())
+                .is_some_and(|s| s.running.is_some());
+            let image = c.image.clone().unwrap_or_default();
+            let verdict = if !running {
+                Verdict::NotRunning
+            } else if distroless_image(&image) {
+                Verdict::Distroless
+            } else {
+                Verdict::Exec
+            };
+            Target {
+                namespace: ns.clone(),
+                pod: name.clone(),
+                container: c.name.clone(),
+                image,
+                node: spec.node_name.clone().unwrap_or_default(),
+                phase: phase.clone(),
+                user: c
+                    .security_context
+                    .as_ref()
+                    .and_then(|s| s.run_as_user)
+                    .or(pod_user),
+                verdict,
+            }
+        })
+        .collect()
+}
+
+/// Pods in `namespace` (all when `None`) matching `selector`, system namespaces
+/// dropped unless `include_system` or named explicitly.
+pub async fn list(
+    client: &Client,
+    namespace: Option<&str>,
+    selector: Option<&str>,
+    include_system: bool,
+) -> anyhow::Result<Vec<Pod>> {
+    let api: Api<Pod> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let mut lp = ListParams::default();
+    if let Some(s) = selector {
+        lp = lp.labels(s);
+    }
+    let pods = api.list(&lp).await?;
+    Ok(pods
+        .items
+        .into_iter()
+        .filter(|p| {
+            include_system
+                || namespace.is_some()
+                || !SYSTEM_NAMESPACES.contains(&p.metadata.namespace.as_deref().unwrap_or(""))
+        })
+        .collect())
+}
+
+/// Resolves `POD[/CONTAINER]` in `namespace`: without a container, the pod's only
+/// container, or an error listing them.
+pub async fn resolve(client: &Client, namespace: &str, arg: &str) -> anyhow::Result<Target> {
+    let (pod, container) = match arg.split_once('/') {
+        Some((p, c)) => (p, Some(c)),
+        None => (arg, None),
+    };
+    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let p = api
+        .get(pod)
+        .await
+        .map_err(|e| anyhow::anyhow!("pod {namespace}/{pod}: {e}"))?;
+    let all = containers(&p);
+    match container {
+        Some(c) => all
+            .into_iter()
+            .find(|t| t.container == c)
+            .ok_or_else(|| anyhow::anyhow!("pod {namespace}/{pod} has no container '{c}'")),
+        None if all.len() == 1 => all
+            .into_iter()
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("pod {namespace}/{pod} has no container")),
+        None => {
+            let names: Vec<&str> = all.iter().map(|t| t.container.as_str()).collect();
+            anyhow::bail!(
+                "pod {namespace}/{pod} has {} containers ({}): name one as {pod}/CONTAINER",
+                names.len(),
+                names.join(", ")
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn distroless_images_are_known_by_name() {
+        for i in [
+            "gcr.io/distroless/static-debian12:nonroot",
+            "cgr.dev/chainguard/nginx:latest",
+            "docker.io/myorg/distroless-app:1",
+        ] {
+            assert!(super::distroless_image(i), "{i}");
+        }
+        for i in ["debian:12", "busybox", "nginx:1.27"] {
+            assert!(!super::distroless_image(i), "{i}");
+        }
+    }
+}

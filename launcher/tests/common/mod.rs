@@ -1,0 +1,82 @@
+//! Shared by the launcher's end-to-end tests: the collector tests' Docker helpers
+//! (images built from Debian packages, containers removed on drop), archive checks
+//! with the static collector's own `verify`, and the test API server.
+#![allow(dead_code)]
+
+#[path = "../../../collector/tests/common/docker.rs"]
+pub mod docker;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Verifies an archive with the static collector (`CAIRN_MUSL_BIN`).
+pub fn verify_ok(path: &Path) {
+    let bin = std::env::var("CAIRN_MUSL_BIN").expect("CAIRN_MUSL_BIN");
+    let o = Command::new(bin).arg("verify").arg(path).output().unwrap();
+    assert!(
+        o.status.success(),
+        "verify {}: {}{}",
+        path.display(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+pub struct ApiServer {
+    child: Child,
+    pub kubeconfig: PathBuf,
+    pub log: PathBuf,
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ApiServer {
+    /// Starts `cairn-test-apiserver` (built by cargo for the workspace's tests).
+    pub fn start(extra: &[&str]) -> ApiServer {
+        let bin =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/cairn-test-apiserver");
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        let log = dir.path().join("server.log");
+        let child = Command::new(&bin)
+            .arg("--kubeconfig-out")
+            .arg(&kubeconfig)
+            .args(extra)
+            .env("CAIRN_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stderr(std::fs::File::create(&log).unwrap())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e} (cargo build -p cairn-test-apiserver)",
+                    bin.display()
+                )
+            });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !kubeconfig.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "the test API server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        ApiServer {
+            child,
+            kubeconfig,
+            log,
+            dir,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
