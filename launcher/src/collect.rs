@@ -41,6 +41,17 @@ pub struct Outcome {
     pub sha256: Option<String>,
     pub seconds: f64,
     pub error: Option<String>,
+    /// Where the time went, in milliseconds: opening the exec stream (API round trip
+    /// and upgrade), delivering and checking the binary (until the bootstrap starts it),
+    /// and the collection with the archive's transfer.
+    pub phases: Option<Phases>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Phases {
+    pub exec_open_ms: u64,
+    pub delivery_ms: u64,
+    pub collection_ms: u64,
 }
 
 impl Outcome {
@@ -50,6 +61,10 @@ impl Outcome {
             "archive": self.archive.as_ref().map(|p| p.display().to_string()),
             "bytes": self.bytes, "sha256": self.sha256, "seconds": self.seconds,
             "status": if self.error.is_none() { "ok" } else { "failed" }, "error": self.error,
+            "phases": self.phases.map(|p| serde_json::json!({
+                "exec_open_ms": p.exec_open_ms, "delivery_ms": p.delivery_ms,
+                "collection_ms": p.collection_ms,
+            })),
         })
     }
 }
@@ -98,12 +113,14 @@ pub async fn via_exec(
         sha256: None,
         seconds: 0.0,
         error: None,
+        phases: None,
     };
     match run(client, t, collector, dir, extra).await {
-        Ok((path, bytes, sha)) => {
+        Ok((path, bytes, sha, phases)) => {
             out.archive = Some(path);
             out.bytes = bytes;
             out.sha256 = Some(sha);
+            out.phases = Some(phases);
         }
         Err(e) => out.error = Some(format!("{e:#}")),
     }
@@ -117,7 +134,8 @@ async fn run(
     collector: &Collector,
     dir: &Path,
     extra: &[String],
-) -> anyhow::Result<(PathBuf, u64, String)> {
+) -> anyhow::Result<(PathBuf, u64, String, Phases)> {
+    let t0 = Instant::now();
     let api: Api<Pod> = Api::namespaced(client.clone(), &t.namespace);
     let size = collector.bytes.len().to_string();
     let mut command: Vec<String> = vec![
@@ -147,6 +165,7 @@ async fn run(
         .exec(&t.pod, command, &params)
         .await
         .with_context(|| format!("exec into {}", t.name()))?;
+    let opened = t0.elapsed();
     let mut stdin = proc.stdin().context("no stdin on the exec stream")?;
     let mut stdout = proc.stdout().context("no stdout on the exec stream")?;
     let stderr = proc.stderr().context("no stderr on the exec stream")?;
@@ -170,8 +189,11 @@ async fn run(
     });
     let errs = tokio::spawn(async move {
         let mut lines = tokio::io::BufReader::new(stderr).lines();
-        let (mut done, mut last) = (None, Vec::new());
+        let (mut done, mut last, mut running) = (None, Vec::new(), None);
         while let Ok(Some(l)) = lines.next_line().await {
+            if running.is_none() && l.starts_with("cairn-bootstrap: running ") {
+                running = Some(t0.elapsed());
+            }
             match serde_json::from_str::<serde_json::Value>(&l) {
                 Ok(v) if v["event"] == "done" => done = Some(v),
                 Ok(_) => {}
@@ -183,7 +205,7 @@ async fn run(
                 }
             }
         }
-        (done, last)
+        (done, last, running)
     });
     let mut h = Sha256::new();
     let mut bytes = 0u64;
@@ -202,7 +224,14 @@ async fn run(
     file.flush().await?;
     file.sync_all().await.ok();
     drop(file);
-    let (done, last) = errs.await.unwrap_or_default();
+    let (done, last, running) = errs.await.unwrap_or_default();
+    let total = t0.elapsed();
+    let started = running.unwrap_or(opened);
+    let phases = Phases {
+        exec_open_ms: opened.as_millis() as u64,
+        delivery_ms: started.saturating_sub(opened).as_millis() as u64,
+        collection_ms: total.saturating_sub(started).as_millis() as u64,
+    };
     let exit = match status {
         Some(s) => s.await,
         None => None,
@@ -247,7 +276,7 @@ async fn run(
         dir.join(format!("{name}.sha256")),
         format!("{sha}  {name}\n"),
     )?;
-    Ok((final_path, bytes, sha))
+    Ok((final_path, bytes, sha, phases))
 }
 
 #[cfg(test)]

@@ -191,6 +191,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         bytes: 0,
                         sha256: None,
                         seconds: 0.0,
+                        phases: None,
                         error: Some(match v {
                             targets::Verdict::Distroless => format!("{} runs a distroless image ({}): it has no shell to exec; collect through an ephemeral container or the node instead (--via ephemeral, --via node)", t.name(), t.image),
                             _ => format!("{} is not running", t.name()),

@@ -1,8 +1,9 @@
 //! Pods made of Docker containers: every running container that carries the labels the
 //! kubelet itself puts on containers (`io.kubernetes.pod.namespace`,
 //! `io.kubernetes.pod.name`, `io.kubernetes.container.name`) belongs to that pod; its
-//! other labels become the pod's labels. Read through the `docker` CLI at every request,
-//! so tests see containers as soon as they start.
+//! other labels become the pod's labels. `docker ps` runs at every request, so tests
+//! see containers as soon as they start; `docker inspect` runs once per container (its
+//! labels, image and user never change), which keeps a request cheap with many pods.
 
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
@@ -63,9 +64,7 @@ pub async fn all() -> anyhow::Result<Vec<Pod>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut args = vec!["inspect"];
-    args.extend(ids);
-    let list: Vec<Value> = serde_json::from_str(&docker(&args).await?)?;
+    let list = inspect(&ids).await?;
     let node = hostname();
     let mut pods: BTreeMap<(String, String), Pod> = BTreeMap::new();
     for c in list {
@@ -110,6 +109,55 @@ pub async fn all() -> anyhow::Result<Vec<Pod>> {
         p.containers.sort_by(|a, b| a.name.cmp(&b.name));
     }
     Ok(out)
+}
+
+/// `docker inspect` of `ids`, from the cache where known. Only running containers are
+/// listed by `docker ps`, so a cached entry is marked running.
+async fn inspect(ids: &[&str]) -> anyhow::Result<Vec<Value>> {
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, Value>>> =
+        std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let unknown: Vec<&str> = {
+        let c = cache.lock().unwrap_or_else(|p| p.into_inner());
+        ids.iter()
+            .copied()
+            .filter(|i| !c.contains_key(*i))
+            .collect()
+    };
+    if !unknown.is_empty() {
+        let mut args = vec!["inspect"];
+        args.extend(&unknown);
+        // A container may go between `ps` and `inspect`: inspect the rest.
+        let text = match docker(&args).await {
+            Ok(t) => t,
+            Err(_) => {
+                let mut all = Vec::new();
+                for id in &unknown {
+                    if let Ok(t) = docker(&["inspect", id]).await {
+                        let one: Vec<Value> = serde_json::from_str(&t)?;
+                        all.extend(one);
+                    }
+                }
+                serde_json::to_string(&all)?
+            }
+        };
+        let list: Vec<Value> = serde_json::from_str(&text)?;
+        let mut c = cache.lock().unwrap_or_else(|p| p.into_inner());
+        for v in list {
+            if let Some(id) = v["Id"].as_str() {
+                c.insert(id.to_owned(), v.clone());
+            }
+        }
+    }
+    let c = cache.lock().unwrap_or_else(|p| p.into_inner());
+    Ok(ids
+        .iter()
+        .filter_map(|i| c.get(*i).cloned())
+        .map(|mut v| {
+            v["State"]["Running"] = Value::Bool(true);
+            v
+        })
+        .collect())
 }
 
 fn hostname() -> String {
