@@ -4,12 +4,17 @@
 # of `sh -c` (so nothing but the collector itself is written on the target), through
 # pods/exec, a sidecar or any agent that can run a command:
 #
-#   sh -c "$(cat bootstrap.sh)" cairn-bootstrap stdin SIZE SHA256 -- COLLECTOR ARGS...
-#   sh -c "$(cat bootstrap.sh)" cairn-bootstrap url   URL  SHA256 -- COLLECTOR ARGS...
+#   sh -c "$(cat bootstrap.sh)" cairn-bootstrap stdin SIZE SHA256 [watch] -- COLLECTOR ARGS...
+#   sh -c "$(cat bootstrap.sh)" cairn-bootstrap url   URL  SHA256 [watch] -- COLLECTOR ARGS...
 #
 # stdin: the next SIZE bytes of stdin are the collector (exactly SIZE are read, so
 #   stdin can stay open and the archive can come back on stdout). url: downloaded with
 #   curl, wget or busybox wget.
+# watch: the rest of stdin is the session. The caller keeps it open while it is
+#   attached; when it ends (the launcher was cancelled or lost its connection), the
+#   collector is stopped and removed. Container runtimes keep an exec's process running
+#   after its client goes, so without this a cancelled collection would run to its end.
+#   The collector then gets no stdin.
 # The collector goes into the first place where a file can be written and executed:
 # /dev/shm (memory), /tmp, /var/tmp, $HOME, the working directory; a read-only or
 # noexec mount is skipped. It runs only if its sha256 matches, and is removed when it
@@ -23,8 +28,15 @@ me=cairn-bootstrap
 say() { printf '%s: %s\n' "$me" "$*" >&2; }
 die() { code=$1; shift; say "$*"; exit "$code"; }
 
+watch=0
+if [ $# -ge 5 ] && [ "$4" = watch ]; then
+  watch=1
+  m=$1 s=$2 w=$3
+  shift 4
+  set -- "$m" "$s" "$w" "$@"
+fi
 if [ $# -lt 4 ] || [ "$4" != "--" ]; then
-  die 93 "usage: $me stdin SIZE SHA256 -- ARGS... | $me url URL SHA256 -- ARGS..."
+  die 93 "usage: $me stdin SIZE SHA256 [watch] -- ARGS... | $me url URL SHA256 [watch] -- ARGS..."
 fi
 mode=$1 src=$2 want=$3
 shift 4
@@ -33,8 +45,10 @@ case $want in
 esac
 [ ${#want} -eq 64 ] || die 93 "the expected sha256 must be 64 lowercase hex digits"
 
-dir='' child=
+dir='' child='' session='' watcher=''
 cleanup() {
+  for p in $watcher $session; do kill "$p" 2>/dev/null; done
+  watcher='' session=''
   if [ -n "$dir" ]; then rm -rf "$dir"; fi
   dir=
 }
@@ -150,8 +164,24 @@ say "running $bin (sha256 $have)"
 # gets /dev/null as stdin, and ash does that before `<&0` would apply: pass the real
 # stdin through fd 3.
 exec 3<&0
-"$bin" "$@" <&3 3<&- &
-child=$!
+if [ $watch = 1 ]; then
+  "$bin" "$@" </dev/null 3<&- &
+  child=$!
+  # The session's end is stdin's end: `cat` returns, the watcher stops the collector.
+  cat <&3 >/dev/null 2>&1 &
+  session=$!
+  (
+    while kill -0 "$session" 2>/dev/null; do
+      kill -0 "$child" 2>/dev/null || exit 0
+      sleep 0.2
+    done
+    kill -TERM "$child" 2>/dev/null
+  ) </dev/null >/dev/null 2>&1 &
+  watcher=$!
+else
+  "$bin" "$@" <&3 3<&- &
+  child=$!
+fi
 wait "$child"
 rc=$?
 child=

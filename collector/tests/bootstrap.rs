@@ -329,3 +329,32 @@ fn download_delivery_with_busybox_wget_and_a_clear_error_without_a_fetcher() {
     assert!(stderr(&o).contains("use stdin delivery"), "{}", stderr(&o));
     assert_eq!(leftovers(&deb.0), "");
 }
+
+#[test]
+fn with_watch_the_end_of_stdin_stops_the_collector_and_removes_it() {
+    let Some(_) = docker::setup() else { return };
+    // Stdin ends right after the binary, as when the launcher is cancelled: the
+    // never-ending stand-in is stopped at once and removed.
+    let body = fake("while :; do echo chunk; sleep 0.05; done");
+    let (size, want) = (body.len().to_string(), sha(&body));
+    let bb = start(docker::busybox_image(), &[]);
+    let started = Instant::now();
+    let o = boot(
+        &bb.0,
+        None,
+        "sh",
+        &["stdin", &size, &want, "watch", "--"],
+        body,
+    );
+    assert!(started.elapsed() < Duration::from_secs(10), "not stopped");
+    assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
+    assert_eq!(leftovers(&bb.0), "");
+    let left = docker::ok(&[
+        "exec",
+        &bb.0,
+        "sh",
+        "-c",
+        "ps | grep -c 'cairn-collecto[r]\\|ca[t]$' || true",
+    ]);
+    assert_eq!(left, "0");
+}

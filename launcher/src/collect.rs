@@ -55,6 +55,19 @@ pub struct Phases {
 }
 
 impl Outcome {
+    pub fn failed(t: &Target, started: Instant, error: String) -> Outcome {
+        Outcome {
+            target: t.name(),
+            method: "exec",
+            archive: None,
+            bytes: 0,
+            sha256: None,
+            seconds: started.elapsed().as_secs_f64(),
+            error: Some(error),
+            phases: None,
+        }
+    }
+
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "target": self.target, "method": self.method,
@@ -146,6 +159,9 @@ async fn run(
         "stdin".into(),
         size,
         collector.sha256.clone(),
+        // Stdin stays open while cairn is attached; its end (cancel, timeout, lost
+        // connection) stops the collector, which runtimes would otherwise let run.
+        "watch".into(),
         "--".into(),
         "collect".into(),
         "--output".into(),

@@ -65,6 +65,10 @@ enum Command {
         /// Targets collected at once.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
+        /// Time allowed per target (e.g. 90s, 30m); on expiry the exec stream closes,
+        /// the collector's output breaks and the bootstrap removes it.
+        #[arg(long, default_value = "30m", value_parser = parse_duration)]
+        timeout: std::time::Duration,
         /// Show system namespaces' pods when selecting with -l.
         #[arg(long)]
         include_system: bool,
@@ -75,6 +79,20 @@ enum Command {
         #[arg(last = true)]
         collector_args: Vec<String>,
     },
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("'{s}': expected e.g. 90s, 30m, 2h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("'{s}': the unit must be s, m or h")),
+    };
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 fn collector_path(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
@@ -151,6 +169,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             output_dir,
             collector_bin,
             concurrency,
+            timeout,
             include_system,
             output,
             collector_args,
@@ -201,18 +220,67 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let (client, collector, dir) = (&c.client, &collector, &output_dir);
             let extra = &collector_args;
-            let mut done: Vec<collect::Outcome> = futures_util::stream::iter(runnable)
+            let names: Vec<String> = runnable.iter().map(targets::Target::name).collect();
+            let finished = std::sync::Mutex::new(Vec::<collect::Outcome>::new());
+            let work = futures_util::stream::iter(runnable)
                 .map(|t| async move {
                     eprintln!("cairn: collecting {}", t.name());
-                    collect::via_exec(client, &t, collector, dir, extra).await
+                    let started = std::time::Instant::now();
+                    match tokio::time::timeout(
+                        timeout,
+                        collect::via_exec(client, &t, collector, dir, extra),
+                    )
+                    .await
+                    {
+                        Ok(o) => o,
+                        Err(_) => collect::Outcome::failed(
+                            &t,
+                            started,
+                            format!(
+                                "timed out after {}s (--timeout); the exec stream was closed",
+                                timeout.as_secs()
+                            ),
+                        ),
+                    }
                 })
                 .buffer_unordered(concurrency.max(1))
-                .collect()
-                .await;
+                .for_each(|o| {
+                    if let Ok(mut f) = finished.lock() {
+                        f.push(o);
+                    }
+                    async {}
+                });
+            // Ctrl-C cancels what is running: dropping an exec stream closes it in the
+            // pod, the collector's output breaks and the bootstrap removes it.
+            let interrupted = tokio::select! {
+                _ = work => false,
+                _ = tokio::signal::ctrl_c() => true,
+            };
+            let mut done = finished.into_inner().unwrap_or_default();
+            if interrupted {
+                for n in names {
+                    if !done.iter().any(|o| o.target == n) {
+                        done.push(collect::Outcome {
+                            target: n,
+                            method: "exec",
+                            archive: None,
+                            bytes: 0,
+                            sha256: None,
+                            seconds: 0.0,
+                            phases: None,
+                            error: Some("cancelled (Ctrl-C)".into()),
+                        });
+                    }
+                }
+            }
             outcomes.append(&mut done);
             outcomes.sort_by(|a, b| a.target.cmp(&b.target));
             report(&outcomes, &output);
             let failed = outcomes.iter().filter(|o| o.error.is_some()).count();
+            if interrupted {
+                eprintln!("cairn: interrupted; {failed} target(s) not collected");
+                return Ok(ExitCode::from(130));
+            }
             if failed > 0 {
                 eprintln!("cairn: {failed} of {} target(s) failed", outcomes.len());
                 return Ok(ExitCode::from(1));

@@ -280,3 +280,62 @@ fn ten_pods_by_label_with_concurrency_4_over_the_v4_protocol() {
         assert_eq!(leftovers(&p.0), "");
     }
 }
+
+#[test]
+fn a_target_past_its_timeout_is_cut_off_and_the_pod_is_left_clean() {
+    let Some(_) = docker::setup() else { return };
+    let ns = format!("slow-{}", std::process::id());
+    let p = pod(&ns, "slow", docker::busybox_image(), &[]);
+    let s = ApiServer::start(&[]);
+    // A stand-in collector that never ends but keeps writing, as a long collection does.
+    let fake = s.dir.path().join("slow-collector");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\n[ \"$1\" = --version ] && exit 0\nwhile :; do echo chunk; sleep 0.05; done\n",
+    )
+    .unwrap();
+    let out = s.dir.path().join("out");
+    let o = Command::new(CAIRN)
+        .arg("--kubeconfig")
+        .arg(&s.kubeconfig)
+        .args([
+            "-n",
+            &ns,
+            "collect",
+            "slow",
+            "--timeout",
+            "3s",
+            "--collector-bin",
+        ])
+        .arg(&fake)
+        .arg("--output-dir")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("timed out after 3s"),
+        "{}",
+        text(&o.stdout)
+    );
+    // The closed stream breaks the stand-in's stdout; the bootstrap removes it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let left = leftovers(&p.0);
+        let running = docker::ok(&[
+            "exec",
+            &p.0,
+            "sh",
+            "-c",
+            "ps | grep -c 'slow-collecto[r]\\|cairn-collecto[r]' || true",
+        ]);
+        if left.is_empty() && running == "0" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left behind: {left} / {running} running"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

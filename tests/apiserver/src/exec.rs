@@ -149,6 +149,7 @@ where
     // The client's messages: stdin data, CLOSE of stdin (v5), resize (ignored).
     let mut stdin = child.stdin.take();
     let v5 = req.protocol == V5;
+    let (gone_tx, mut gone) = tokio::sync::oneshot::channel::<()>();
     let reader = tokio::spawn(async move {
         while let Some(Ok(msg)) = stream.next().await {
             match msg {
@@ -170,11 +171,38 @@ where
         }
         // The client went away (or closed): no more input.
         drop(stdin);
+        let _ = gone_tx.send(());
     });
-    while let Some(m) = rx.recv().await {
-        if sink.send(Message::Binary(m.into())).await.is_err() {
-            break;
+    // Until the command's output ends, or the client goes away: then, as when a
+    // kubelet's stream is torn down, the exec's streams close (the command gets EPIPE
+    // on its next write) and no Status is sent.
+    let mut client_gone = false;
+    loop {
+        tokio::select! {
+            m = rx.recv() => match m {
+                Some(m) => {
+                    if sink.send(Message::Binary(m.into())).await.is_err() {
+                        client_gone = true;
+                        break;
+                    }
+                }
+                None => break,
+            },
+            _ = &mut gone, if !client_gone => {
+                client_gone = true;
+                break;
+            }
         }
+    }
+    if client_gone {
+        tracing::info!(container = %req.container_id, "exec client went away; closing the exec's streams");
+        let _ = child.start_kill();
+        for p in pumps {
+            p.abort();
+        }
+        let _ = child.wait().await;
+        reader.abort();
+        return;
     }
     for p in pumps {
         let _ = p.await;
