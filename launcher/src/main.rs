@@ -3,6 +3,7 @@
 //! `scripts/bootstrap.sh` through `pods/exec` with the collector on stdin, and files the
 //! archives that come back. The evidence work is the collector's.
 
+mod bootstrap_line;
 mod cluster;
 mod collect;
 mod rbac;
@@ -42,6 +43,23 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Prints a self-contained one-line command for manual deployment (a sidecar, SSM,
+    /// `az aks command invoke`, a CI job): it downloads the collector, checks its
+    /// sha256 and runs it with COLLECTOR ARGS, e.g. `-- collect --upload-url URL`.
+    Bootstrap {
+        /// Print the command (the only mode: cairn never runs it itself).
+        #[arg(long, required = true)]
+        print: bool,
+        /// Where the target downloads the collector from (curl, wget or busybox wget).
+        #[arg(long)]
+        collector_url: String,
+        /// The collector binary at that URL, to take its sha256 (default: as for collect).
+        #[arg(long)]
+        collector_bin: Option<PathBuf>,
+        /// Arguments for the collector, after `--` (default: collect --output -).
+        #[arg(last = true)]
+        collector_args: Vec<String>,
+    },
     /// Lists pods and their containers with a verdict: exec-able, distroless, not running.
     Pods {
         /// Show system namespaces (kube-system and the like) too.
@@ -127,6 +145,25 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Bootstrap {
+        collector_url,
+        collector_bin,
+        collector_args,
+        ..
+    } = &cli.command
+    {
+        let collector = collect::Collector::load(&collector_path(collector_bin.clone())?)?;
+        let args = if collector_args.is_empty() {
+            vec!["collect".to_owned(), "--output".to_owned(), "-".to_owned()]
+        } else {
+            collector_args.clone()
+        };
+        println!(
+            "{}",
+            bootstrap_line::one_line(collector_url, &collector.sha256, &args)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let c = cluster::connect(cli.kubeconfig.as_deref(), cli.context.as_deref()).await?;
     let ns = cli
         .namespace
@@ -164,6 +201,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bootstrap { .. } => unreachable!("handled above"),
         Command::Collect {
             targets: args,
             output_dir,

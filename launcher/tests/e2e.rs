@@ -339,3 +339,60 @@ fn a_target_past_its_timeout_is_cut_off_and_the_pod_is_left_clean() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+#[test]
+fn bootstrap_print_gives_one_line_that_collects_where_it_is_pasted() {
+    let Some(bin) = docker::setup() else { return };
+    use std::io::{Read, Write};
+    let exe = std::fs::read(&bin).unwrap();
+    let l = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let _ = write!(
+                c,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                exe.len()
+            );
+            let _ = c.write_all(&exe);
+        }
+    });
+    let gw = docker::ok(&[
+        "network",
+        "inspect",
+        "bridge",
+        "-f",
+        "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+    ]);
+    let url = format!("http://{gw}:{port}/cairn-collector?x='quoted'&y=1");
+    let o = Command::new(CAIRN)
+        .args([
+            "bootstrap",
+            "--print",
+            "--collector-url",
+            &url,
+            "--collector-bin",
+        ])
+        .arg(&bin)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let line = text(&o.stdout).trim().to_owned();
+    assert_eq!(line.lines().count(), 1);
+    let bb = docker::ok(&["run", "-d", docker::busybox_image(), "sleep", "600"]);
+    let _bb = Container(bb.clone());
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("manual.tar.zst");
+    let o = Command::new("docker")
+        .args(["exec", &bb, "sh", "-c", &line])
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    verify_ok(&out);
+    assert_eq!(leftovers(&bb), "");
+}
