@@ -4,12 +4,15 @@
 # of `sh -c` (so nothing but the collector itself is written on the target), through
 # pods/exec, a sidecar or any agent that can run a command:
 #
-#   sh -c "$(cat bootstrap.sh)" cairn-bootstrap stdin SIZE SHA256 [watch] -- COLLECTOR ARGS...
-#   sh -c "$(cat bootstrap.sh)" cairn-bootstrap url   URL  SHA256 [watch] -- COLLECTOR ARGS...
+#   sh -c "$(cat bootstrap.sh)" cairn-bootstrap stdin SIZE SHA256 [plan N] [watch] -- COLLECTOR ARGS...
+#   sh -c "$(cat bootstrap.sh)" cairn-bootstrap url   URL  SHA256 [plan N] [watch] -- COLLECTOR ARGS...
 #
 # stdin: the next SIZE bytes of stdin are the collector (exactly SIZE are read, so
 #   stdin can stay open and the archive can come back on stdout). url: downloaded with
 #   curl, wget or busybox wget.
+# plan N: the next N bytes of stdin (after the binary) are an upload plan; the collector
+#   gets them as its stdin (for --upload-plan -) from a shell variable, so the presigned
+#   URLs never touch the disk or a process's arguments.
 # watch: the rest of stdin is the session. The caller keeps it open while it is
 #   attached; when it ends (the launcher was cancelled or lost its connection), the
 #   collector is stopped and removed. Container runtimes keep an exec's process running
@@ -28,13 +31,21 @@ me=cairn-bootstrap
 say() { printf '%s: %s\n' "$me" "$*" >&2; }
 die() { code=$1; shift; say "$*"; exit "$code"; }
 
-watch=0
-if [ $# -ge 5 ] && [ "$4" = watch ]; then
-  watch=1
-  m=$1 s=$2 w=$3
-  shift 4
-  set -- "$m" "$s" "$w" "$@"
-fi
+watch=0 plan_size=
+m=$1 s=$2 w=$3
+shift 3
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+  case $1 in
+    watch) watch=1; shift ;;
+    plan)
+      [ $# -ge 2 ] || die 93 "plan needs a byte count"
+      plan_size=$2; shift 2
+      case $plan_size in *[!0-9]*|'') die 93 "plan needs a byte count" ;; esac
+      ;;
+    *) die 93 "unknown option '$1' (plan N, watch)" ;;
+  esac
+done
+set -- "$m" "$s" "$w" "$@"
 if [ $# -lt 4 ] || [ "$4" != "--" ]; then
   die 93 "usage: $me stdin SIZE SHA256 [watch] -- ARGS... | $me url URL SHA256 [watch] -- ARGS..."
 fi
@@ -138,6 +149,13 @@ case $mode in
   *) die 93 "unknown delivery '$mode' (stdin or url)" ;;
 esac
 
+# The plan, if any, follows the binary on stdin; it is kept in memory only.
+plan=
+if [ -n "$plan_size" ]; then
+  plan=$(dd bs="$plan_size" count=1 iflag=fullblock 2>/dev/null)
+  [ ${#plan} -eq "$plan_size" ] || die 93 "the upload plan arrived short: ${#plan} of $plan_size bytes"
+fi
+
 have=$(sha256_of "$bin") || die 92 "no sha256sum, busybox, openssl or shasum here to check the collector: refusing to run it unchecked"
 [ "$have" = "$want" ] || die 91 "sha256 mismatch: expected $want, got $have; refusing to run it"
 chmod 700 "$bin" || die 90 "cannot make $bin executable"
@@ -164,9 +182,16 @@ say "running $bin (sha256 $have)"
 # gets /dev/null as stdin, and ash does that before `<&0` would apply: pass the real
 # stdin through fd 3.
 exec 3<&0
-if [ $watch = 1 ]; then
+if [ -n "$plan_size" ]; then
+  # The collector's stdin is the plan, from memory.
+  printf '%s' "$plan" | "$bin" "$@" 3<&- &
+  child=$!
+  plan=
+elif [ $watch = 1 ]; then
   "$bin" "$@" </dev/null 3<&- &
   child=$!
+fi
+if [ $watch = 1 ]; then
   # The session's end is stdin's end: `cat` returns, the watcher stops the collector.
   cat <&3 >/dev/null 2>&1 &
   session=$!
@@ -178,7 +203,7 @@ if [ $watch = 1 ]; then
     kill -TERM "$child" 2>/dev/null
   ) </dev/null >/dev/null 2>&1 &
   watcher=$!
-else
+elif [ -z "$plan_size" ]; then
   "$bin" "$@" <&3 3<&- &
   child=$!
 fi

@@ -16,6 +16,15 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 pub const BOOTSTRAP: &str = include_str!("../../scripts/bootstrap.sh");
 
+/// Where archives go.
+#[derive(Clone)]
+pub enum Destination {
+    /// Back over the exec stdout into this directory.
+    Dir(PathBuf),
+    /// Straight from the pod to S3, through a plan the launcher presigns.
+    S3(std::sync::Arc<crate::s3::S3>),
+}
+
 /// The collector binary to deliver, read once.
 pub struct Collector {
     pub bytes: Vec<u8>,
@@ -114,7 +123,7 @@ pub async fn via_exec(
     client: &Client,
     t: &Target,
     collector: &Collector,
-    dir: &Path,
+    dest: &Destination,
     extra: &[String],
 ) -> Outcome {
     let started = Instant::now();
@@ -128,7 +137,7 @@ pub async fn via_exec(
         error: None,
         phases: None,
     };
-    match run(client, t, collector, dir, extra).await {
+    match run(client, t, collector, dest, extra).await {
         Ok((path, bytes, sha, phases)) => {
             out.archive = Some(path);
             out.bytes = bytes;
@@ -145,12 +154,26 @@ async fn run(
     client: &Client,
     t: &Target,
     collector: &Collector,
-    dir: &Path,
+    dest: &Destination,
     extra: &[String],
 ) -> anyhow::Result<(PathBuf, u64, String, Phases)> {
     let t0 = Instant::now();
     let api: Api<Pod> = Api::namespaced(client.clone(), &t.namespace);
     let size = collector.bytes.len().to_string();
+    let name = archive_name(t, time::OffsetDateTime::now_utc());
+    // For S3 the plan follows the binary on stdin; the bootstrap hands it over from
+    // memory, so no presigned URL is in an argument list or a file in the pod.
+    let plan = match dest {
+        Destination::S3(s3) => {
+            let (s3, key) = (s3.clone(), s3.key(&name));
+            Some(
+                tokio::task::spawn_blocking(move || s3.plan(&key))
+                    .await
+                    .context("presigning")??,
+            )
+        }
+        Destination::Dir(_) => None,
+    };
     let mut command: Vec<String> = vec![
         "sh".into(),
         "-c".into(),
@@ -159,16 +182,18 @@ async fn run(
         "stdin".into(),
         size,
         collector.sha256.clone(),
-        // Stdin stays open while cairn is attached; its end (cancel, timeout, lost
-        // connection) stops the collector, which runtimes would otherwise let run.
-        "watch".into(),
-        "--".into(),
-        "collect".into(),
-        "--output".into(),
-        "-".into(),
-        "--progress".into(),
-        "json".into(),
     ];
+    if let Some(p) = &plan {
+        command.extend(["plan".into(), p.len().to_string()]);
+    }
+    // Stdin stays open while cairn is attached; its end (cancel, timeout, lost
+    // connection) stops the collector, which runtimes would otherwise let run.
+    command.extend(["watch".into(), "--".into(), "collect".into()]);
+    match &plan {
+        Some(_) => command.extend(["--upload-plan".into(), "-".into()]),
+        None => command.extend(["--output".into(), "-".into()]),
+    }
+    command.extend(["--progress".into(), "json".into()]);
     command.extend(extra.iter().cloned());
     let params = AttachParams::default()
         .container(t.container.clone())
@@ -187,7 +212,10 @@ async fn run(
     let stderr = proc.stderr().context("no stderr on the exec stream")?;
     let status = proc.take_status();
 
-    let name = archive_name(t, time::OffsetDateTime::now_utc());
+    let dir = match dest {
+        Destination::Dir(d) => d.clone(),
+        Destination::S3(_) => std::env::temp_dir(),
+    };
     let part = dir.join(format!("{name}.part"));
     let final_path = dir.join(&name);
     let mut file = tokio::fs::File::create(&part)
@@ -197,8 +225,10 @@ async fn run(
     // stdout (the archive) and stderr (progress JSON, bootstrap messages) are read
     // concurrently: kube-rs's pipes are bounded and one full pipe stalls the other.
     let binary = collector.bytes.clone();
+    let plan_bytes = plan.clone().unwrap_or_default().into_bytes();
     let feed = tokio::spawn(async move {
         stdin.write_all(&binary).await?;
+        stdin.write_all(&plan_bytes).await?;
         stdin.flush().await?;
         // Not closed: v4 would lose stdout. It closes with the stream.
         Ok::<_, std::io::Error>(stdin)
@@ -281,6 +311,24 @@ async fn run(
     let Some(done) = done else {
         bail!("the collector did not report its end: {}", words.trim());
     };
+    if plan.is_some() {
+        let _ = std::fs::remove_file(&part);
+        let up = &done["upload"];
+        if up["complete"] != true {
+            bail!(
+                "the upload did not complete: {}",
+                up["error"].as_str().unwrap_or("no reason given")
+            );
+        }
+        let object = up["object"].as_str().unwrap_or_default().to_owned();
+        let sha = done["sha256"].as_str().unwrap_or_default().to_owned();
+        return Ok((
+            PathBuf::from(object),
+            up["uploaded_bytes"].as_u64().unwrap_or(0),
+            sha,
+            phases,
+        ));
+    }
     let reported = done["sha256"].as_str().unwrap_or_default();
     if reported != sha {
         let _ = std::fs::rename(&part, dir.join(format!("{name}.corrupt")));

@@ -7,6 +7,7 @@ mod bootstrap_line;
 mod cluster;
 mod collect;
 mod rbac;
+mod s3;
 mod targets;
 
 use anyhow::Context;
@@ -74,8 +75,19 @@ enum Command {
         /// Targets: POD or POD/CONTAINER in the namespace.
         targets: Vec<String>,
         /// Directory for the archives (named namespace_pod_container_UTC.tar.zst).
+        #[arg(long, required_unless_present = "s3", conflicts_with = "s3")]
+        output_dir: Option<PathBuf>,
+        /// Upload straight from each pod to s3://BUCKET/PREFIX/NAME, presigned with the
+        /// AWS credentials in this environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+        /// AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL for S3-compatible stores).
         #[arg(long)]
-        output_dir: PathBuf,
+        s3: Option<String>,
+        /// Parts per S3 upload plan (8 MiB each): the largest archive it takes.
+        #[arg(long, default_value_t = 1024)]
+        s3_parts: u16,
+        /// How long presigned URLs stay valid (e.g. 6h).
+        #[arg(long, default_value = "6h", value_parser = parse_duration)]
+        url_expiry: std::time::Duration,
         /// The static collector to deliver (default: cairn-collector next to cairn, or
         /// $CAIRN_COLLECTOR_BIN).
         #[arg(long)]
@@ -205,6 +217,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Collect {
             targets: args,
             output_dir,
+            s3,
+            s3_parts,
+            url_expiry,
             collector_bin,
             concurrency,
             timeout,
@@ -213,8 +228,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             collector_args,
         } => {
             let collector = collect::Collector::load(&collector_path(collector_bin)?)?;
-            std::fs::create_dir_all(&output_dir)
-                .with_context(|| format!("creating {}", output_dir.display()))?;
+            let dest = match (&output_dir, &s3) {
+                (Some(d), _) => {
+                    std::fs::create_dir_all(d)
+                        .with_context(|| format!("creating {}", d.display()))?;
+                    collect::Destination::Dir(d.clone())
+                }
+                (None, Some(u)) => collect::Destination::S3(std::sync::Arc::new(s3::S3::from_env(
+                    u, s3_parts, url_expiry,
+                )?)),
+                (None, None) => anyhow::bail!("give --output-dir DIR or --s3 s3://BUCKET/PREFIX"),
+            };
             let mut chosen = Vec::new();
             for a in &args {
                 chosen.push(targets::resolve(&c.client, &ns, a).await?);
@@ -256,7 +280,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }),
                 }
             }
-            let (client, collector, dir) = (&c.client, &collector, &output_dir);
+            let (client, collector, dir) = (&c.client, &collector, &dest);
             let extra = &collector_args;
             let names: Vec<String> = runnable.iter().map(targets::Target::name).collect();
             let finished = std::sync::Mutex::new(Vec::<collect::Outcome>::new());

@@ -396,3 +396,89 @@ fn bootstrap_print_gives_one_line_that_collects_where_it_is_pasted() {
     verify_ok(&out);
     assert_eq!(leftovers(&bb), "");
 }
+
+#[test]
+fn straight_to_s3_through_plans_the_launcher_presigns() {
+    let Some(_) = docker::setup() else { return };
+    let Some(s3) = common::stores::Server::s3() else {
+        return;
+    };
+    let ns = format!("s3-{}", std::process::id());
+    let a = pod(
+        &ns,
+        "web-a",
+        docker::busybox_image(),
+        &["--label", "app=web"],
+    );
+    let b = pod(
+        &ns,
+        "web-b",
+        docker::busybox_image(),
+        &["--label", "app=web"],
+    );
+    let s = ApiServer::start(&[]);
+    let gw = docker::ok(&[
+        "network",
+        "inspect",
+        "bridge",
+        "-f",
+        "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+    ]);
+    let port = common::relay(s3.port);
+    let bin = std::env::var("CAIRN_MUSL_BIN").unwrap();
+    let o = Command::new(CAIRN)
+        .arg("--kubeconfig")
+        .arg(&s.kubeconfig)
+        .args([
+            "-n",
+            &ns,
+            "-l",
+            "app=web",
+            "collect",
+            "--s3",
+            "s3://evidence/case-42",
+            "-o",
+            "json",
+        ])
+        .env("CAIRN_COLLECTOR_BIN", bin)
+        .env("AWS_ACCESS_KEY_ID", common::stores::AK)
+        .env("AWS_SECRET_ACCESS_KEY", common::stores::SK)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", format!("http://{gw}:{port}"))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let t = tempfile::tempdir().unwrap();
+    for r in report.as_array().unwrap() {
+        let object = r["archive"].as_str().unwrap();
+        let key = object.strip_prefix("s3://evidence/").expect(object);
+        assert!(key.starts_with(&format!("case-42/{ns}_web-")), "{key}");
+        // The object is the archive the collector reported, byte for byte.
+        let bytes = s3.get(key);
+        assert_eq!(bytes.len() as u64, r["bytes"].as_u64().unwrap());
+        let p = t.path().join("o.tar.zst");
+        std::fs::write(&p, &bytes).unwrap();
+        verify_ok(&p);
+        let sha = Command::new("sha256sum").arg(&p).output().unwrap();
+        assert_eq!(
+            text(&sha.stdout).split_whitespace().next(),
+            r["sha256"].as_str()
+        );
+    }
+    assert_eq!(report.as_array().unwrap().len(), 2);
+    // No credential and no presigned URL reached the pods' files or the report.
+    let all = text(&o.stdout) + &text(&o.stderr);
+    assert!(
+        !all.contains(common::stores::SK) && !all.contains("X-Amz-Signature"),
+        "{all}"
+    );
+    for p in [&a, &b] {
+        assert_eq!(leftovers(&p.0), "");
+    }
+}

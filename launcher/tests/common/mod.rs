@@ -1,10 +1,13 @@
-//! Shared by the launcher's end-to-end tests: the collector tests' Docker helpers
-//! (images built from Debian packages, containers removed on drop), archive checks
-//! with the static collector's own `verify`, and the test API server.
+//! Shared by the launcher's end-to-end tests: the collector tests' Docker and object
+//! store helpers (images built from Debian packages, containers removed on drop,
+//! s3s-fs), archive checks with the static collector's own `verify`, a TCP relay that
+//! lets containers reach a server listening on 127.0.0.1, and the test API server.
 #![allow(dead_code)]
 
 #[path = "../../../collector/tests/common/docker.rs"]
 pub mod docker;
+#[path = "../../../collector/tests/common/stores.rs"]
+pub mod stores;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -79,4 +82,31 @@ impl ApiServer {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+}
+
+/// Relays a port on every interface (so containers reach it through the bridge) to
+/// `127.0.0.1:to`, bytes unchanged (so SigV4 signatures made for the relay's address
+/// verify upstream). Returns the relay's port.
+pub fn relay(to: u16) -> u16 {
+    let l = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(c) = c else { continue };
+            let Ok(u) = std::net::TcpStream::connect(("127.0.0.1", to)) else {
+                continue;
+            };
+            let (mut c2, mut u2) = (c.try_clone().unwrap(), u.try_clone().unwrap());
+            let (mut c, mut u) = (c, u);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c2, &mut u2);
+                let _ = u2.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut u, &mut c);
+                let _ = c.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    port
 }
