@@ -55,6 +55,7 @@ struct CollectArgs {
     /// Upload the archive, while it is produced, to this presigned URL: S3 (SigV4 PUT),
     /// Azure Blob SAS (blob or container), GCS (V4 signed PUT, or a resumable session
     /// URL). The kind is recognised from the URL; the URL is never printed whole.
+    /// `-` reads it from stdin, which keeps it out of the process list.
     #[arg(long, value_name = "URL", help_heading = "Upload")]
     upload_url: Option<String>,
     /// An upload plan (JSON, `-` for stdin) for S3 multipart or S3 POST: see
@@ -222,9 +223,22 @@ fn target_of(a: &CollectArgs) -> Result<Target> {
             Some(upload::plan::Plan::parse(&text)?)
         }
     };
+    let url = match a.upload_url.as_deref() {
+        Some("-") => {
+            let mut v = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut v)
+                .context("reading --upload-url from stdin")?;
+            let v = v.trim().to_owned();
+            if v.is_empty() {
+                bail!("--upload-url -: stdin held no URL");
+            }
+            Some(v)
+        }
+        other => other.map(str::to_owned),
+    };
     let name = a.upload_name.clone().unwrap_or_else(default_object_name);
     let destination =
-        upload::destination::Destination::new(a.upload_url.as_deref(), plan, a.upload_kind, &name)?;
+        upload::destination::Destination::new(url.as_deref(), plan, a.upload_kind, &name)?;
     Ok(Target::Upload(Box::new(upload::UploadConfig {
         destination,
         http: upload::http::HttpConfig {
@@ -286,7 +300,7 @@ fn collect_cmd(a: CollectArgs) -> Result<i32> {
         "profile": a.profile,
         "artifacts": a.artifacts,
         "output": a.output,
-        "upload": a.upload_url.as_deref().map(upload::destination::redact_text).or(a.upload_plan.as_ref().map(|p| format!("plan {p}"))),
+        "upload": a.upload_url.as_deref().map(|u| if u == "-" { "URL from stdin".to_owned() } else { upload::destination::redact_text(u) }).or(a.upload_plan.as_ref().map(|p| format!("plan {p}"))),
         "fallback_output": a.fallback_output,
     });
     let mut progress = Progress::new(a.progress);

@@ -23,6 +23,26 @@ pub enum Destination {
     Dir(PathBuf),
     /// Straight from the pod to S3, through a plan the launcher presigns.
     S3(std::sync::Arc<crate::s3::S3>),
+    /// Straight from the pod to an Azure container, through the responder's container
+    /// SAS; each archive becomes a blob named after its target.
+    AzureSas(String),
+}
+
+/// Checks `--azure-sas`: a SAS for a container (`sr=c`), since every target writes
+/// its own blob in it.
+pub fn azure_container_sas(sas: &str) -> anyhow::Result<String> {
+    let u: url::Url = sas
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--azure-sas is not a URL"))?;
+    let q: Vec<(String, String)> = u.query_pairs().into_owned().collect();
+    let has = |k: &str, v: Option<&str>| q.iter().any(|(a, b)| a == k && v.is_none_or(|v| b == v));
+    if !has("sig", None) {
+        bail!("--azure-sas has no signature (sig=): give the container's SAS URL");
+    }
+    if !has("sr", Some("c")) {
+        bail!("--azure-sas must be a container SAS (sr=c), so that every target writes its own blob in the container");
+    }
+    Ok(sas.to_owned())
 }
 
 /// The collector binary to deliver, read once.
@@ -161,8 +181,9 @@ async fn run(
     let api: Api<Pod> = Api::namespaced(client.clone(), &t.namespace);
     let size = collector.bytes.len().to_string();
     let name = archive_name(t, time::OffsetDateTime::now_utc());
-    // For S3 the plan follows the binary on stdin; the bootstrap hands it over from
-    // memory, so no presigned URL is in an argument list or a file in the pod.
+    // For uploads the plan (S3) or the SAS URL (Azure) follows the binary on stdin;
+    // the bootstrap hands it to the collector from memory, so no presigned URL is in
+    // an argument list or a file in the pod.
     let plan = match dest {
         Destination::S3(s3) => {
             let (s3, key) = (s3.clone(), s3.key(&name));
@@ -172,6 +193,7 @@ async fn run(
                     .context("presigning")??,
             )
         }
+        Destination::AzureSas(sas) => Some(sas.clone()),
         Destination::Dir(_) => None,
     };
     let mut command: Vec<String> = vec![
@@ -189,9 +211,15 @@ async fn run(
     // Stdin stays open while cairn is attached; its end (cancel, timeout, lost
     // connection) stops the collector, which runtimes would otherwise let run.
     command.extend(["watch".into(), "--".into(), "collect".into()]);
-    match &plan {
-        Some(_) => command.extend(["--upload-plan".into(), "-".into()]),
-        None => command.extend(["--output".into(), "-".into()]),
+    match dest {
+        Destination::S3(_) => command.extend(["--upload-plan".into(), "-".into()]),
+        Destination::AzureSas(_) => command.extend([
+            "--upload-url".into(),
+            "-".into(),
+            "--upload-name".into(),
+            name.clone(),
+        ]),
+        Destination::Dir(_) => command.extend(["--output".into(), "-".into()]),
     }
     command.extend(["--progress".into(), "json".into()]);
     command.extend(extra.iter().cloned());
@@ -214,7 +242,7 @@ async fn run(
 
     let dir = match dest {
         Destination::Dir(d) => d.clone(),
-        Destination::S3(_) => std::env::temp_dir(),
+        _ => std::env::temp_dir(),
     };
     let part = dir.join(format!("{name}.part"));
     let final_path = dir.join(&name);
@@ -320,7 +348,11 @@ async fn run(
                 up["error"].as_str().unwrap_or("no reason given")
             );
         }
-        let object = up["object"].as_str().unwrap_or_default().to_owned();
+        let object = up["object"]
+            .as_str()
+            .or(up["location"].as_str())
+            .unwrap_or_default()
+            .to_owned();
         let sha = done["sha256"].as_str().unwrap_or_default().to_owned();
         return Ok((
             PathBuf::from(object),

@@ -75,13 +75,18 @@ enum Command {
         /// Targets: POD or POD/CONTAINER in the namespace.
         targets: Vec<String>,
         /// Directory for the archives (named namespace_pod_container_UTC.tar.zst).
-        #[arg(long, required_unless_present = "s3", conflicts_with = "s3")]
+        #[arg(long, required_unless_present_any = ["s3", "azure_sas"], conflicts_with_all = ["s3", "azure_sas"])]
         output_dir: Option<PathBuf>,
         /// Upload straight from each pod to s3://BUCKET/PREFIX/NAME, presigned with the
         /// AWS credentials in this environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
         /// AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL for S3-compatible stores).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "azure_sas")]
         s3: Option<String>,
+        /// Upload straight from each pod into an Azure Blob container, through its SAS
+        /// URL (sr=c, with write and create permission); one blob per target, named as
+        /// the archives of --output-dir.
+        #[arg(long, value_name = "CONTAINER_SAS_URL")]
+        azure_sas: Option<String>,
         /// Parts per S3 upload plan (8 MiB each): the largest archive it takes.
         #[arg(long, default_value_t = 1024)]
         s3_parts: u16,
@@ -218,6 +223,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             targets: args,
             output_dir,
             s3,
+            azure_sas,
             s3_parts,
             url_expiry,
             collector_bin,
@@ -229,6 +235,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let collector = collect::Collector::load(&collector_path(collector_bin)?)?;
             let dest = match (&output_dir, &s3) {
+                (None, None) if azure_sas.is_some() => collect::Destination::AzureSas(
+                    collect::azure_container_sas(azure_sas.as_deref().unwrap_or_default())?,
+                ),
                 (Some(d), _) => {
                     std::fs::create_dir_all(d)
                         .with_context(|| format!("creating {}", d.display()))?;
@@ -237,7 +246,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 (None, Some(u)) => collect::Destination::S3(std::sync::Arc::new(s3::S3::from_env(
                     u, s3_parts, url_expiry,
                 )?)),
-                (None, None) => anyhow::bail!("give --output-dir DIR or --s3 s3://BUCKET/PREFIX"),
+                (None, None) => anyhow::bail!(
+                    "give --output-dir DIR, --s3 s3://BUCKET/PREFIX or --azure-sas CONTAINER_SAS_URL"
+                ),
             };
             let mut chosen = Vec::new();
             for a in &args {

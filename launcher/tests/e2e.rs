@@ -482,3 +482,86 @@ fn straight_to_s3_through_plans_the_launcher_presigns() {
         assert_eq!(leftovers(&p.0), "");
     }
 }
+
+#[test]
+fn straight_to_azure_through_a_container_sas() {
+    let Some(_) = docker::setup() else { return };
+    let Some(az) = common::stores::Server::azurite() else {
+        return;
+    };
+    let ns = format!("az-{}", std::process::id());
+    let p = pod(&ns, "web", docker::busybox_image(), &[]);
+    let s = ApiServer::start(&[]);
+    let gw = docker::ok(&[
+        "network",
+        "inspect",
+        "bridge",
+        "-f",
+        "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+    ]);
+    let port = common::relay(az.port);
+    let sas = az
+        .azure_sas(None, "cw", 3600)
+        .replace(&format!("127.0.0.1:{}", az.port), &format!("{gw}:{port}"));
+    let bin = std::env::var("CAIRN_MUSL_BIN").unwrap();
+    let run = |sas: &str| {
+        Command::new(CAIRN)
+            .arg("--kubeconfig")
+            .arg(&s.kubeconfig)
+            .args([
+                "-n",
+                &ns,
+                "collect",
+                "web",
+                "--azure-sas",
+                sas,
+                "-o",
+                "json",
+            ])
+            .env("CAIRN_COLLECTOR_BIN", &bin)
+            .output()
+            .unwrap()
+    };
+    let o = run(&sas);
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    let r = &serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()[0];
+    let location = r["archive"].as_str().unwrap();
+    assert!(location.contains("?[query redacted]"), "{location}");
+    let blob = location
+        .split("/evidence/")
+        .nth(1)
+        .and_then(|b| b.split('?').next())
+        .unwrap();
+    assert!(blob.starts_with(&format!("{ns}_web_main_")), "{blob}");
+    let (bytes, headers) = az.azure_get(blob);
+    let t = tempfile::tempdir().unwrap();
+    let f = t.path().join("blob.tar.zst");
+    std::fs::write(&f, &bytes).unwrap();
+    verify_ok(&f);
+    let sha = r["sha256"].as_str().unwrap();
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k == "x-ms-meta-cairn_sha256" && v == sha),
+        "{headers:?}"
+    );
+    let sig = sas.split("sig=").nth(1).unwrap().split('&').next().unwrap();
+    assert!(
+        !(text(&o.stdout) + &text(&o.stderr)).contains(sig),
+        "the SAS leaked"
+    );
+    assert_eq!(leftovers(&p.0), "");
+    // A blob SAS would make every target overwrite one blob: refused up front.
+    let o = run(&sas.replace("sr=c", "sr=b"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("container SAS (sr=c)"),
+        "{}",
+        text(&o.stderr)
+    );
+}
