@@ -310,7 +310,9 @@ async fn run(
         Some(s) => s.await,
         None => None,
     };
-    let _stdin = feed.await;
+    // The command has ended: a feed still blocked (the command never read all of
+    // its stdin, e.g. no shell to start the bootstrap) must not hold us.
+    feed.abort();
     let _ = proc.join().await;
     let sha = hex::encode(h.finalize());
     let exit_code = exit.as_ref().and_then(|s| {
@@ -326,6 +328,23 @@ async fn run(
         }
     });
     let words = last.join("\n");
+    let message = exit
+        .as_ref()
+        .and_then(|s| s.message.clone())
+        .unwrap_or_default();
+    // No shell: the runtime says so in the Status, or the command ended 126/127 before
+    // the bootstrap said a word (it always speaks before failing).
+    let silent_start_failure = matches!(exit_code, Some(126 | 127))
+        && running.is_none()
+        && !words.contains("cairn-bootstrap:");
+    if (exit_code.is_none() && message.contains("executable file not found"))
+        || silent_start_failure
+    {
+        bail!(
+            "{} has no shell (sh not found): a distroless container; collect through an ephemeral container or the node instead (--via ephemeral, --via node)",
+            t.name()
+        );
+    }
     match exit_code {
         Some(0) | Some(3) => {}
         Some(90) => bail!("{}", words.trim()),

@@ -565,3 +565,62 @@ fn straight_to_azure_through_a_container_sas() {
         text(&o.stderr)
     );
 }
+
+#[test]
+fn a_container_without_a_shell_is_named_distroless_with_the_routes_that_work() {
+    let Some(bin) = docker::setup() else { return };
+    // FROM scratch with only a static binary, under a name no list knows.
+    let t = tempfile::tempdir().unwrap();
+    std::fs::copy(&bin, t.path().join("app")).unwrap();
+    std::fs::write(
+        t.path().join("Dockerfile"),
+        "FROM scratch\nCOPY app /app\nUSER 65532\nENTRYPOINT [\"/app\"]\n",
+    )
+    .unwrap();
+    let img = "cairn-launcher-noshell:1";
+    let st = Command::new("docker")
+        .args(["build", "-q", "-t", img])
+        .arg(t.path())
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", text(&st.stderr));
+    let ns = format!("ns-{}", std::process::id());
+    // `verify -` blocks on its open stdin: it stands in for the application.
+    let args = [
+        "run",
+        "-d",
+        "-i",
+        "--network",
+        "none",
+        "--label",
+        &format!("io.kubernetes.pod.namespace={ns}"),
+        "--label",
+        "io.kubernetes.pod.name=api",
+        "--label",
+        "io.kubernetes.container.name=main",
+        img,
+        "verify",
+        "-",
+    ];
+    let _c = Container(docker::ok(&args));
+    let s = ApiServer::start(&[]);
+    let out = s.dir.path().join("out");
+    let o = cairn(
+        &s,
+        &[
+            "-n",
+            &ns,
+            "collect",
+            "api",
+            "--output-dir",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let report = text(&o.stdout);
+    assert!(
+        report.contains("has no shell") && report.contains("--via ephemeral"),
+        "{report}"
+    );
+}

@@ -216,7 +216,17 @@ where
     m.extend_from_slice(final_status(code, &tail).to_string().as_bytes());
     let _ = sink.send(Message::Binary(m.into())).await;
     close(&mut sink).await;
-    reader.abort();
+    // Keep reading until the client answers the Close: closing a socket with unread
+    // input resets it, and the Status still in flight would be lost (a client still
+    // sending stdin when the command failed to start saw "connection reset by peer").
+    let mut reader = reader;
+    if tokio::time::timeout(std::time::Duration::from_secs(10), &mut reader)
+        .await
+        .is_err()
+    {
+        tracing::warn!("exec client did not close within 10 s");
+        reader.abort();
+    }
 }
 
 /// A normal closure (1000). Without a status code (1005) kubectl's client reports
