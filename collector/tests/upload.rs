@@ -149,7 +149,22 @@ fn s3_presigned_put_post_and_multipart_plan() {
     let plan = s3.post_plan("case/post.tar.zst");
     let pf = t.path().join("post.json");
     std::fs::write(&pf, plan).unwrap();
-    let o = upload(root.path(), &["--upload-plan", pf.to_str().unwrap()], None);
+    // s3s 0.14.1's form parser now and then fails a well-formed file part ("HTTP 400
+    // InvalidRequest: failed to read file stream", from aggregate_file_stream_limited)
+    // depending on how the body arrives in segments; the same bytes pass on the next
+    // POST. Only that exact server error earns another try, at most twice.
+    let mut o = upload(root.path(), &["--upload-plan", pf.to_str().unwrap()], None);
+    for _ in 0..2 {
+        if o.status.success()
+            || !stderr(&o).contains("HTTP 400 InvalidRequest: failed to read file stream")
+        {
+            break;
+        }
+        eprintln!(
+            "s3s-fs refused a POST body it accepts on retry (known s3s flake); posting again"
+        );
+        o = upload(root.path(), &["--upload-plan", pf.to_str().unwrap()], None);
+    }
     assert!(o.status.success(), "{}", stderr(&o));
     let d = done(&o);
     assert_eq!(d["upload"]["kind"], "s3-post");
