@@ -8,8 +8,7 @@ mod common;
 use common::docker::{self, Container};
 use common::*;
 use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -44,17 +43,6 @@ fn boot(ct: &str, user: Option<&str>, shell: &str, args: &[&str], stdin: Vec<u8>
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Bootstrap leftovers anywhere it may have written.
-fn leftovers(ct: &str) -> String {
-    docker::ok(&[
-        "exec",
-        ct,
-        "sh",
-        "-c",
-        "ls -a /dev/shm /tmp /var/tmp /root /home/app / 2>/dev/null | grep cairn || true",
-    ])
 }
 
 fn start(image: &str, extra: &[&str]) -> Container {
@@ -123,7 +111,7 @@ fn the_collector_arrives_checked_runs_and_is_removed() {
         .expect("the collector's own process");
     assert_eq!(own["sha256"], want.as_str());
     assert!(own["copy"].is_null());
-    assert_eq!(leftovers(&bb.0), "");
+    assert_eq!(docker::leftovers(&bb.0), "");
 
     // Debian, uid 1000, read-only root with a writable, executable /tmp: dash and bash.
     let Some(img) = docker::debian_image() else {
@@ -136,7 +124,7 @@ fn the_collector_arrives_checked_runs_and_is_removed() {
         let out = t.path().join(format!("deb-{shell}.tar.zst"));
         std::fs::write(&out, &o.stdout).unwrap();
         verify_ok(&out);
-        assert_eq!(leftovers(&deb.0), "", "{shell}");
+        assert_eq!(docker::leftovers(&deb.0), "", "{shell}");
     }
 }
 
@@ -193,7 +181,7 @@ fn a_wrong_sha256_is_refused_before_anything_runs() {
         "{}",
         stderr(&o)
     );
-    assert_eq!(leftovers(&bb.0), "");
+    assert_eq!(docker::leftovers(&bb.0), "");
     assert!(!docker::docker(&["exec", &bb.0, "test", "-e", "/tmp/ran"])
         .status
         .success());
@@ -207,7 +195,7 @@ fn a_wrong_sha256_is_refused_before_anything_runs() {
     );
     assert_eq!(o.status.code(), Some(93), "{}", stderr(&o));
     assert!(stderr(&o).contains("arrived short"), "{}", stderr(&o));
-    assert_eq!(leftovers(&bb.0), "");
+    assert_eq!(docker::leftovers(&bb.0), "");
 }
 
 #[test]
@@ -233,7 +221,7 @@ fn where_nothing_writable_allows_execution_cairn_says_so_plainly() {
         e.contains("no writable place here allows execution") && e.contains("--via ephemeral"),
         "{e}"
     );
-    assert_eq!(leftovers(&ct.0), "");
+    assert_eq!(docker::leftovers(&ct.0), "");
 }
 
 #[test]
@@ -257,34 +245,14 @@ fn an_interrupted_bootstrap_stops_the_collector_and_removes_it() {
         assert!(Instant::now() < deadline, "the bootstrap did not start");
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert!(leftovers(&bb.0).contains(".cairn."));
+    assert!(docker::leftovers(&bb.0).contains(".cairn."));
     docker::ok(&["exec", &bb.0, "kill", "-TERM", pid.lines().next().unwrap()]);
     let o = runner.join().unwrap();
     assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
-    assert_eq!(leftovers(&bb.0), "");
+    assert_eq!(docker::leftovers(&bb.0), "");
     // Only the container's own `sleep 3600` is left.
     let sleeps = docker::ok(&["exec", &bb.0, "sh", "-c", "pidof sleep || true"]);
     assert_eq!(sleeps.split_whitespace().count(), 1, "{sleeps}");
-}
-
-/// Serves `body` to every GET on a host port the containers reach through the bridge.
-fn serve(body: Vec<u8>) -> u16 {
-    let l = TcpListener::bind("0.0.0.0:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for c in l.incoming() {
-            let Ok(mut c) = c else { continue };
-            let mut buf = [0u8; 4096];
-            let _ = c.read(&mut buf);
-            let _ = write!(
-                c,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = c.write_all(&body);
-        }
-    });
-    port
 }
 
 #[test]
@@ -292,14 +260,8 @@ fn download_delivery_with_busybox_wget_and_a_clear_error_without_a_fetcher() {
     let Some(bin) = docker::setup() else { return };
     let exe = std::fs::read(&bin).unwrap();
     let want = sha(&exe);
-    let port = serve(exe);
-    let gw = docker::ok(&[
-        "network",
-        "inspect",
-        "bridge",
-        "-f",
-        "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
-    ]);
+    let port = docker::serve(exe);
+    let gw = docker::bridge_gateway();
     let url = format!("http://{gw}:{port}/cairn-collector");
     let bb = start(docker::busybox_image(), &[]);
     let o = boot(
@@ -311,7 +273,7 @@ fn download_delivery_with_busybox_wget_and_a_clear_error_without_a_fetcher() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("cairn-collector "));
-    assert_eq!(leftovers(&bb.0), "");
+    assert_eq!(docker::leftovers(&bb.0), "");
 
     // Debian minbase has neither curl nor wget nor busybox.
     let Some(img) = docker::debian_image() else {
@@ -327,7 +289,7 @@ fn download_delivery_with_busybox_wget_and_a_clear_error_without_a_fetcher() {
     );
     assert_eq!(o.status.code(), Some(92), "{}", stderr(&o));
     assert!(stderr(&o).contains("use stdin delivery"), "{}", stderr(&o));
-    assert_eq!(leftovers(&deb.0), "");
+    assert_eq!(docker::leftovers(&deb.0), "");
 }
 
 #[test]
@@ -348,7 +310,7 @@ fn with_watch_the_end_of_stdin_stops_the_collector_and_removes_it() {
     );
     assert!(started.elapsed() < Duration::from_secs(10), "not stopped");
     assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
-    assert_eq!(leftovers(&bb.0), "");
+    assert_eq!(docker::leftovers(&bb.0), "");
     let left = docker::ok(&[
         "exec",
         &bb.0,

@@ -276,24 +276,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for t in chosen {
                 match t.verdict {
                     targets::Verdict::Exec => runnable.push(t),
-                    v => outcomes.push(collect::Outcome {
-                        target: t.name(),
-                        method: "exec",
-                        archive: None,
-                        bytes: 0,
-                        sha256: None,
-                        seconds: 0.0,
-                        phases: None,
-                        error: Some(match v {
+                    v => {
+                        let why = match v {
                             targets::Verdict::Distroless => format!("{} runs a distroless image ({}): it has no shell to exec; collect through an ephemeral container or the node instead (--via ephemeral, --via node)", t.name(), t.image),
                             _ => format!("{} is not running", t.name()),
-                        }),
-                    }),
+                        };
+                        outcomes.push(collect::Outcome::failed(&t, std::time::Instant::now(), why));
+                    }
                 }
             }
             let (client, collector, dir) = (&c.client, &collector, &dest);
             let extra = &collector_args;
-            let names: Vec<String> = runnable.iter().map(targets::Target::name).collect();
+            let pending = runnable.clone();
             let finished = std::sync::Mutex::new(Vec::<collect::Outcome>::new());
             let work = futures_util::stream::iter(runnable)
                 .map(|t| async move {
@@ -331,18 +325,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let mut done = finished.into_inner().unwrap_or_default();
             if interrupted {
-                for n in names {
-                    if !done.iter().any(|o| o.target == n) {
-                        done.push(collect::Outcome {
-                            target: n,
-                            method: "exec",
-                            archive: None,
-                            bytes: 0,
-                            sha256: None,
-                            seconds: 0.0,
-                            phases: None,
-                            error: Some("cancelled (Ctrl-C)".into()),
-                        });
+                let now = std::time::Instant::now();
+                for t in pending {
+                    if !done.iter().any(|o| o.target == t.name()) {
+                        done.push(collect::Outcome::failed(
+                            &t,
+                            now,
+                            "cancelled (Ctrl-C)".into(),
+                        ));
                     }
                 }
             }

@@ -45,16 +45,6 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn leftovers(ct: &str) -> String {
-    docker::ok(&[
-        "exec",
-        ct,
-        "sh",
-        "-c",
-        "ls -a /dev/shm /tmp /var/tmp /root /home/app / 2>/dev/null | grep cairn || true",
-    ])
-}
-
 /// The archives in `dir`, checked: verified, with a matching `.sha256` beside each.
 fn archives(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -132,9 +122,9 @@ fn collects_through_exec_from_busybox_root_and_debian_uid_1000_read_only() {
         assert_eq!(r["status"], "ok", "{r}");
         assert_eq!(r["method"], "exec");
     }
-    assert_eq!(leftovers(&bb.0), "");
+    assert_eq!(docker::leftovers(&bb.0), "");
     if let Some(d) = &deb {
-        assert_eq!(leftovers(&d.0), "");
+        assert_eq!(docker::leftovers(&d.0), "");
         assert!(
             names[1].starts_with(&format!("{ns}_deb_main_")),
             "{names:?}"
@@ -193,7 +183,7 @@ fn no_executable_place_distroless_and_denied_say_what_to_do() {
                 && all.contains("--via ephemeral"),
             "{all}"
         );
-        assert_eq!(leftovers(&ro.0), "");
+        assert_eq!(docker::leftovers(&ro.0), "");
     }
 
     // The denied user: refused before any exec, naming verb, resource and namespace.
@@ -277,7 +267,7 @@ fn ten_pods_by_label_with_concurrency_4_over_the_v4_protocol() {
         "{log}"
     );
     for p in &pods {
-        assert_eq!(leftovers(&p.0), "");
+        assert_eq!(docker::leftovers(&p.0), "");
     }
 }
 
@@ -321,7 +311,7 @@ fn a_target_past_its_timeout_is_cut_off_and_the_pod_is_left_clean() {
     // The closed stream breaks the stand-in's stdout; the bootstrap removes it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
-        let left = leftovers(&p.0);
+        let left = docker::leftovers(&p.0);
         let running = docker::ok(&[
             "exec",
             &p.0,
@@ -343,30 +333,8 @@ fn a_target_past_its_timeout_is_cut_off_and_the_pod_is_left_clean() {
 #[test]
 fn bootstrap_print_gives_one_line_that_collects_where_it_is_pasted() {
     let Some(bin) = docker::setup() else { return };
-    use std::io::{Read, Write};
-    let exe = std::fs::read(&bin).unwrap();
-    let l = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for c in l.incoming() {
-            let Ok(mut c) = c else { continue };
-            let mut buf = [0u8; 4096];
-            let _ = c.read(&mut buf);
-            let _ = write!(
-                c,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                exe.len()
-            );
-            let _ = c.write_all(&exe);
-        }
-    });
-    let gw = docker::ok(&[
-        "network",
-        "inspect",
-        "bridge",
-        "-f",
-        "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
-    ]);
+    let port = docker::serve(std::fs::read(&bin).unwrap());
+    let gw = docker::bridge_gateway();
     let url = format!("http://{gw}:{port}/cairn-collector?x='quoted'&y=1");
     let o = Command::new(CAIRN)
         .args([
@@ -394,7 +362,7 @@ fn bootstrap_print_gives_one_line_that_collects_where_it_is_pasted() {
         .unwrap();
     assert!(o.status.success(), "{}", text(&o.stderr));
     verify_ok(&out);
-    assert_eq!(leftovers(&bb), "");
+    assert_eq!(docker::leftovers(&bb), "");
 }
 
 #[test]
@@ -417,13 +385,7 @@ fn straight_to_s3_through_plans_the_launcher_presigns() {
         &["--label", "app=web"],
     );
     let s = ApiServer::start(&[]);
-    let gw = docker::ok(&[
-        "network",
-        "inspect",
-        "bridge",
-        "-f",
-        "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
-    ]);
+    let gw = docker::bridge_gateway();
     let port = common::relay(s3.port);
     let bin = std::env::var("CAIRN_MUSL_BIN").unwrap();
     let o = Command::new(CAIRN)
@@ -479,7 +441,7 @@ fn straight_to_s3_through_plans_the_launcher_presigns() {
         "{all}"
     );
     for p in [&a, &b] {
-        assert_eq!(leftovers(&p.0), "");
+        assert_eq!(docker::leftovers(&p.0), "");
     }
 }
 
@@ -492,13 +454,7 @@ fn straight_to_azure_through_a_container_sas() {
     let ns = format!("az-{}", std::process::id());
     let p = pod(&ns, "web", docker::busybox_image(), &[]);
     let s = ApiServer::start(&[]);
-    let gw = docker::ok(&[
-        "network",
-        "inspect",
-        "bridge",
-        "-f",
-        "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
-    ]);
+    let gw = docker::bridge_gateway();
     let port = common::relay(az.port);
     let sas = az
         .azure_sas(None, "cw", 3600)
@@ -555,7 +511,7 @@ fn straight_to_azure_through_a_container_sas() {
         !(text(&o.stdout) + &text(&o.stderr)).contains(sig),
         "the SAS leaked"
     );
-    assert_eq!(leftovers(&p.0), "");
+    assert_eq!(docker::leftovers(&p.0), "");
     // A blob SAS would make every target overwrite one blob: refused up front.
     let o = run(&sas.replace("sr=c", "sr=b"));
     assert_eq!(o.status.code(), Some(2));

@@ -200,3 +200,47 @@ pub fn debian_image() -> Option<&'static str> {
     assert!(st.success(), "building {IMG}");
     Some(IMG)
 }
+
+/// Bootstrap leftovers (`.cairn.*`) anywhere the bootstrap may have written in `ct`.
+pub fn leftovers(ct: &str) -> String {
+    ok(&[
+        "exec",
+        ct,
+        "sh",
+        "-c",
+        "ls -a /dev/shm /tmp /var/tmp /root /home/app / 2>/dev/null | grep cairn || true",
+    ])
+}
+
+/// The host's address on Docker's default bridge, which containers reach.
+pub fn bridge_gateway() -> String {
+    ok(&[
+        "network",
+        "inspect",
+        "bridge",
+        "-f",
+        "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+    ])
+}
+
+/// Serves `body` to every GET on a port of every interface, so containers reach it
+/// through the bridge; returns the port.
+pub fn serve(body: Vec<u8>) -> u16 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let _ = write!(
+                c,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = c.write_all(&body);
+        }
+    });
+    port
+}

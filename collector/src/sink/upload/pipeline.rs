@@ -162,11 +162,6 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Whether a part has failed (later pushes would come back).
-    pub fn failed(&self) -> bool {
-        self.shared.lock().error.is_some()
-    }
-
     /// Waits for the threads to stop and says how the parts went.
     pub fn close(mut self) -> Outcome {
         self.stop()
