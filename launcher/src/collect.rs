@@ -4,6 +4,7 @@
 //! the sha256 the collector reports in its `done` event. Stdin stays open until the
 //! command ends: under v4.channel.k8s.io closing it early loses stdout.
 
+use crate::progress::TargetBar;
 use crate::targets::Target;
 use anyhow::{bail, Context};
 use k8s_openapi::api::core::v1::Pod;
@@ -11,6 +12,7 @@ use kube::api::{Api, AttachParams};
 use kube::Client;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
@@ -22,7 +24,7 @@ pub enum Destination {
     /// Back over the exec stdout into this directory.
     Dir(PathBuf),
     /// Straight from the pod to S3, through a plan the launcher presigns.
-    S3(std::sync::Arc<crate::s3::S3>),
+    S3(Arc<crate::s3::S3>),
     /// Straight from the pod to an Azure container, through the responder's container
     /// SAS; each archive becomes a blob named after its target.
     AzureSas(String),
@@ -145,6 +147,7 @@ pub async fn via_exec(
     collector: &Collector,
     dest: &Destination,
     extra: &[String],
+    bar: Arc<TargetBar>,
 ) -> Outcome {
     let started = Instant::now();
     let mut out = Outcome {
@@ -157,7 +160,7 @@ pub async fn via_exec(
         error: None,
         phases: None,
     };
-    match run(client, t, collector, dest, extra).await {
+    match run(client, t, collector, dest, extra, bar).await {
         Ok((path, bytes, sha, phases)) => {
             out.archive = Some(path);
             out.bytes = bytes;
@@ -176,6 +179,7 @@ async fn run(
     collector: &Collector,
     dest: &Destination,
     extra: &[String],
+    bar: Arc<TargetBar>,
 ) -> anyhow::Result<(PathBuf, u64, String, Phases)> {
     let t0 = Instant::now();
     let api: Api<Pod> = Api::namespaced(client.clone(), &t.namespace);
@@ -235,6 +239,10 @@ async fn run(
         .await
         .with_context(|| format!("exec into {}", t.name()))?;
     let opened = t0.elapsed();
+    bar.phase(&format!(
+        "delivering the collector ({:.1} MiB)",
+        collector.bytes.len() as f64 / 1048576.0
+    ));
     let mut stdin = proc.stdin().context("no stdin on the exec stream")?;
     let mut stdout = proc.stdout().context("no stdout on the exec stream")?;
     let stderr = proc.stderr().context("no stderr on the exec stream")?;
@@ -267,10 +275,15 @@ async fn run(
         while let Ok(Some(l)) = lines.next_line().await {
             if running.is_none() && l.starts_with("cairn-bootstrap: running ") {
                 running = Some(t0.elapsed());
+                bar.phase("collector started");
             }
             match serde_json::from_str::<serde_json::Value>(&l) {
-                Ok(v) if v["event"] == "done" => done = Some(v),
-                Ok(_) => {}
+                Ok(v) => {
+                    bar.event(&v);
+                    if v["event"] == "done" {
+                        done = Some(v);
+                    }
+                }
                 Err(_) => {
                     last.push(l);
                     if last.len() > 8 {

@@ -6,6 +6,7 @@
 mod bootstrap_line;
 mod cluster;
 mod collect;
+mod progress;
 mod rbac;
 mod s3;
 mod targets;
@@ -110,6 +111,10 @@ enum Command {
         /// Output of the final report: table or json.
         #[arg(short = 'o', long, default_value = "table")]
         output: String,
+        /// Progress on stderr: bars on a terminal, a line per target start and end
+        /// otherwise (auto), or always bars, lines, or nothing.
+        #[arg(long, value_enum, default_value = "auto")]
+        progress: progress::Mode,
         /// Arguments passed to the collector after `collect` (e.g. --profile full).
         #[arg(last = true)]
         collector_args: Vec<String>,
@@ -231,6 +236,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             timeout,
             include_system,
             output,
+            progress,
             collector_args,
         } => {
             let collector = collect::Collector::load(&collector_path(collector_bin)?)?;
@@ -289,13 +295,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let extra = &collector_args;
             let pending = runnable.clone();
             let finished = std::sync::Mutex::new(Vec::<collect::Outcome>::new());
+            let board = progress::Board::new(progress, runnable.len() as u64);
+            let board = &board;
+            for o in &outcomes {
+                board.say(&format!(
+                    "cairn: {} not collected: {}",
+                    o.target,
+                    o.error.as_deref().unwrap_or_default()
+                ));
+            }
             let work = futures_util::stream::iter(runnable)
                 .map(|t| async move {
-                    eprintln!("cairn: collecting {}", t.name());
+                    let bar = std::sync::Arc::new(board.target(&t.name()));
                     let started = std::time::Instant::now();
-                    match tokio::time::timeout(
+                    let o = match tokio::time::timeout(
                         timeout,
-                        collect::via_exec(client, &t, collector, dir, extra),
+                        collect::via_exec(client, &t, collector, dir, extra, bar.clone()),
                     )
                     .await
                     {
@@ -308,7 +323,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                                 timeout.as_secs()
                             ),
                         ),
-                    }
+                    };
+                    bar.finish(o.bytes, o.seconds, o.error.as_deref());
+                    o
                 })
                 .buffer_unordered(concurrency.max(1))
                 .for_each(|o| {
@@ -323,6 +340,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 _ = work => false,
                 _ = tokio::signal::ctrl_c() => true,
             };
+            board.finish();
             let mut done = finished.into_inner().unwrap_or_default();
             if interrupted {
                 let now = std::time::Instant::now();

@@ -115,6 +115,13 @@ fn collects_through_exec_from_busybox_root_and_debian_uid_1000_read_only() {
         text(&o.stderr)
     );
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // Not a terminal: a line as each target starts and ends.
+    let err = text(&o.stderr);
+    assert!(
+        err.contains(&format!("cairn: collecting {ns}/bb/main\n")),
+        "{err}"
+    );
+    assert!(err.contains(&format!("cairn: {ns}/bb/main ok: ")), "{err}");
     let names = archives(&out);
     assert_eq!(names.len(), if deb.is_some() { 2 } else { 1 }, "{names:?}");
     assert!(names[0].starts_with(&format!("{ns}_bb_main_")), "{names:?}");
@@ -130,6 +137,32 @@ fn collects_through_exec_from_busybox_root_and_debian_uid_1000_read_only() {
             "{names:?}"
         );
     }
+
+    // On a terminal (a pty from script(1)): a bar per target fed by the collector's
+    // progress, ending on its outcome, and the total.
+    let out2 = s.dir.path().join("out2");
+    let command = format!(
+        "{CAIRN} --kubeconfig {} -n {ns} collect bb --output-dir {}",
+        s.kubeconfig.display(),
+        out2.display()
+    );
+    let o = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env(
+            "CAIRN_COLLECTOR_BIN",
+            std::env::var("CAIRN_MUSL_BIN").unwrap(),
+        )
+        .env("COLUMNS", "160")
+        .output()
+        .unwrap();
+    let screen = text(&o.stdout);
+    assert!(o.status.success(), "{screen}");
+    assert_eq!(archives(&out2).len(), 1);
+    assert!(screen.contains("1/1 targets"), "{screen}");
+    assert!(screen.contains(&format!("{ns}/bb/main")), "{screen}");
+    let ok = screen.rfind(" ok: ").expect("the bar's end");
+    assert!(screen[ok..].contains(" MiB in "), "{screen}");
+    assert!(!screen.contains("cairn: collecting"), "{screen}");
 }
 
 #[test]

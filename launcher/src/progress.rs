@@ -1,0 +1,219 @@
+//! What the responder sees while a collection runs. On a terminal: one bar per target,
+//! fed by the collector's JSON progress (artifacts done of the profile's, files, bytes
+//! read and written), and a total bar of targets finished. Elsewhere (a pipe, a CI log):
+//! one line when a target starts and one when it ends, so logs stay readable.
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::Value;
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Bars when stderr is a terminal, lines otherwise.
+    Auto,
+    /// Bars.
+    Bars,
+    /// A line per target start and end.
+    Lines,
+    /// Nothing but errors.
+    None,
+}
+
+/// All targets' bars and the total.
+pub struct Board {
+    mode: Mode,
+    multi: MultiProgress,
+    total: ProgressBar,
+}
+
+impl Board {
+    pub fn new(mode: Mode, targets: u64) -> Board {
+        let mode = match mode {
+            Mode::Auto if std::io::stderr().is_terminal() => Mode::Bars,
+            Mode::Auto => Mode::Lines,
+            m => m,
+        };
+        let multi = MultiProgress::with_draw_target(if mode == Mode::Bars {
+            ProgressDrawTarget::stderr_with_hz(8)
+        } else {
+            ProgressDrawTarget::hidden()
+        });
+        let total = multi.add(ProgressBar::new(targets));
+        total.set_style(
+            ProgressStyle::with_template(
+                "{prefix:>12.bold} [{bar:30}] {pos}/{len} targets, {elapsed_precise} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        total.set_prefix("total");
+        if mode == Mode::Bars {
+            total.enable_steady_tick(Duration::from_millis(250));
+        }
+        Board { mode, multi, total }
+    }
+
+    /// A bar for one target, placed above the total.
+    pub fn target(&self, name: &str) -> TargetBar {
+        let bar = if self.mode == Mode::Bars {
+            let b = self
+                .multi
+                .insert_before(&self.total, ProgressBar::new_spinner());
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} {prefix:.bold} [{bar:20}] {pos}/{len} {wide_msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_spinner())
+                .progress_chars("=> "),
+            );
+            b.set_prefix(name.to_owned());
+            b.enable_steady_tick(Duration::from_millis(250));
+            b
+        } else {
+            ProgressBar::hidden()
+        };
+        if self.mode == Mode::Lines {
+            eprintln!("cairn: collecting {name}");
+        }
+        bar.set_message("opening the exec stream");
+        TargetBar {
+            name: name.to_owned(),
+            bar,
+            lines: self.mode == Mode::Lines,
+            total: self.total.clone(),
+            artifacts: AtomicU64::new(0),
+        }
+    }
+
+    /// A line that does not tear the bars.
+    pub fn say(&self, line: &str) {
+        match self.mode {
+            Mode::Bars => {
+                let _ = self.multi.println(line);
+            }
+            Mode::Lines => eprintln!("{line}"),
+            _ => {}
+        }
+    }
+
+    pub fn finish(&self) {
+        self.total.finish();
+    }
+}
+
+/// One target's bar.
+pub struct TargetBar {
+    name: String,
+    bar: ProgressBar,
+    lines: bool,
+    total: ProgressBar,
+    /// Artifacts begun so far.
+    artifacts: AtomicU64,
+}
+
+impl TargetBar {
+    /// A phase of the launcher's own work (delivery, waiting for the archive).
+    pub fn phase(&self, what: &str) {
+        self.bar.set_message(what.to_owned());
+    }
+
+    /// One of the collector's JSON progress events.
+    pub fn event(&self, v: &Value) {
+        match v["event"].as_str() {
+            Some("start") => {
+                let n = v["artifacts"].as_array().map_or(0, Vec::len) as u64;
+                self.bar.set_length(n);
+                self.bar.set_position(0);
+                self.bar.set_message("collecting");
+            }
+            Some("artifact") => {
+                // The artifact before this one, if any, has ended.
+                let before = self.artifacts.fetch_add(1, Ordering::Relaxed);
+                self.bar.set_position(before);
+                self.bar
+                    .set_message(v["name"].as_str().unwrap_or_default().to_owned());
+            }
+            Some("progress") => self.bar.set_message(format!(
+                "{}: {} files, {} read, {} out",
+                v["artifact"].as_str().unwrap_or_default(),
+                v["files"].as_u64().unwrap_or(0),
+                mib(v["bytes_read"].as_u64().unwrap_or(0)),
+                mib(v["bytes_out"].as_u64().unwrap_or(0)),
+            )),
+            Some("done") => {
+                if let Some(n) = self.bar.length() {
+                    self.bar.set_position(n);
+                }
+                self.bar.set_message(format!(
+                    "sealed: {} files, {}; checking",
+                    v["files"].as_u64().unwrap_or(0),
+                    mib(v["bytes"].as_u64().unwrap_or(0))
+                ));
+            }
+            _ => {}
+        }
+    }
+
+    /// The target has ended, well or not.
+    pub fn finish(&self, bytes: u64, seconds: f64, error: Option<&str>) {
+        let end = match error {
+            None => format!("ok: {} in {seconds:.1} s", mib(bytes)),
+            Some(e) => format!("failed: {}", first_line(e)),
+        };
+        self.bar.finish_with_message(end.clone());
+        self.total.inc(1);
+        if error.is_some() {
+            self.total.set_message("(some failed)");
+        }
+        if self.lines {
+            eprintln!("cairn: {} {end}", self.name);
+        }
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or_default()
+}
+
+fn mib(b: u64) -> String {
+    format!("{:.1} MiB", b as f64 / 1048576.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_collectors_events_move_the_bar_through_the_profile() {
+        let board = Board::new(Mode::None, 1);
+        // A hidden bar still keeps its state, which is what the terminal shows.
+        let t = TargetBar {
+            name: "ns/p/c".into(),
+            bar: ProgressBar::hidden(),
+            lines: false,
+            total: board.total.clone(),
+            artifacts: AtomicU64::new(0),
+        };
+        t.event(&json!({"event": "start", "artifacts": ["live", "logs", "shell"]}));
+        assert_eq!(t.bar.length(), Some(3));
+        t.event(&json!({"event": "artifact", "name": "live"}));
+        assert_eq!(t.bar.position(), 0);
+        t.event(&json!({"event": "progress", "artifact": "live", "files": 12, "bytes_read": 3145728, "bytes_out": 1048576}));
+        assert_eq!(t.bar.message(), "live: 12 files, 3.0 MiB read, 1.0 MiB out");
+        t.event(&json!({"event": "artifact", "name": "logs"}));
+        assert_eq!(t.bar.position(), 1);
+        t.event(&json!({"event": "artifact", "name": "shell"}));
+        assert_eq!(t.bar.position(), 2);
+        t.event(&json!({"event": "done", "files": 40, "bytes": 2097152}));
+        assert_eq!(t.bar.position(), 3);
+        t.finish(2097152, 1.25, None);
+        assert_eq!(t.bar.message(), "ok: 2.0 MiB in 1.2 s");
+        assert_eq!(board.total.position(), 1);
+        t.finish(0, 0.0, Some("no shell\nmore"));
+        assert_eq!(t.bar.message(), "failed: no shell");
+    }
+}
