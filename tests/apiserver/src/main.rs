@@ -33,6 +33,15 @@ struct Args {
     /// v4 closing stdin early loses stdout; cairn must cope).
     #[arg(long)]
     v4_only: bool,
+    /// More names or IP addresses for the serving certificate (e.g. the Docker bridge's
+    /// gateway, so that a launcher running in a container can reach the server).
+    #[arg(long)]
+    tls_san: Vec<String>,
+    /// Also write what the kubelet mounts into a pod at
+    /// /var/run/secrets/kubernetes.io/serviceaccount: `token` (the allowed user's),
+    /// `ca.crt` and `namespace` (`default`), for in-cluster clients.
+    #[arg(long)]
+    service_account_out: Option<PathBuf>,
 }
 
 pub struct State {
@@ -95,13 +104,23 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let tls = tls::generate()?;
+    let tls = tls::generate(&args.tls_san)?;
     let tokens = auth::Tokens::random();
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
-    let addr = listener.local_addr()?;
+    let mut addr = listener.local_addr()?;
+    if addr.ip().is_unspecified() {
+        // Listening everywhere: clients on this machine use the loopback address.
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
     let server = format!("https://{addr}");
+    if let Some(dir) = &args.service_account_out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        write_atomically(&dir.join("token"), &tokens.allowed)?;
+        write_atomically(&dir.join("ca.crt"), &tls.ca_pem)?;
+        write_atomically(&dir.join("namespace"), "default")?;
+    }
     write_atomically(
         &args.kubeconfig_out,
         &kubeconfig(&server, &tls.ca_pem, &tokens),

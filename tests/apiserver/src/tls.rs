@@ -1,6 +1,7 @@
 //! The server's TLS: a CA generated at start (rcgen), a serving certificate it signs for
-//! 127.0.0.1 and localhost, and the rustls acceptor. HTTP/1.1 only in ALPN: exec needs
-//! the HTTP/1.1 Upgrade, and kubectl falls back to it when h2 is not offered.
+//! 127.0.0.1, localhost and any `--tls-san`, and the rustls acceptor. HTTP/1.1 only in
+//! ALPN: exec needs the HTTP/1.1 Upgrade, and kubectl falls back to it when h2 is not
+//! offered.
 
 use anyhow::Context;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
@@ -13,7 +14,8 @@ pub struct Tls {
     pub acceptor: tokio_rustls::TlsAcceptor,
 }
 
-pub fn generate() -> anyhow::Result<Tls> {
+/// `extra_sans`: more DNS names or IP addresses the serving certificate must carry.
+pub fn generate(extra_sans: &[String]) -> anyhow::Result<Tls> {
     let ca_key = KeyPair::generate().context("CA key")?;
     let mut ca = CertificateParams::new(Vec::<String>::new()).context("CA params")?;
     ca.distinguished_name
@@ -26,6 +28,16 @@ pub fn generate() -> anyhow::Result<Tls> {
     let mut p = CertificateParams::new(vec!["localhost".to_owned()]).context("server params")?;
     p.subject_alt_names
         .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+    for san in extra_sans {
+        p.subject_alt_names.push(match san.parse::<IpAddr>() {
+            Ok(ip) => SanType::IpAddress(ip),
+            Err(_) => SanType::DnsName(
+                san.as_str()
+                    .try_into()
+                    .with_context(|| format!("--tls-san {san}: not an IP address or DNS name"))?,
+            ),
+        });
+    }
     p.distinguished_name
         .push(DnType::CommonName, "cairn-test-apiserver");
     let cert = p.signed_by(&key, &issuer).context("server certificate")?;
