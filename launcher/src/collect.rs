@@ -51,6 +51,9 @@ pub fn azure_container_sas(sas: &str) -> anyhow::Result<String> {
 pub struct Collector {
     pub bytes: Vec<u8>,
     pub sha256: String,
+    /// Where targets download it from (`--collector-url`) instead of receiving it on
+    /// the exec stdin; the bootstrap still checks it against `sha256`.
+    pub url: Option<String>,
 }
 
 impl Collector {
@@ -58,7 +61,11 @@ impl Collector {
         let bytes = std::fs::read(path)
             .with_context(|| format!("reading the collector {}", path.display()))?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
-        Ok(Collector { bytes, sha256 })
+        Ok(Collector {
+            bytes,
+            sha256,
+            url: None,
+        })
     }
 }
 
@@ -205,10 +212,12 @@ async fn run(
         "-c".into(),
         BOOTSTRAP.into(),
         "cairn-bootstrap".into(),
-        "stdin".into(),
-        size,
-        collector.sha256.clone(),
     ];
+    match &collector.url {
+        Some(u) => command.extend(["url".into(), u.clone()]),
+        None => command.extend(["stdin".into(), size]),
+    }
+    command.push(collector.sha256.clone());
     if let Some(p) = &plan {
         command.extend(["plan".into(), p.len().to_string()]);
     }
@@ -239,10 +248,13 @@ async fn run(
         .await
         .with_context(|| format!("exec into {}", t.name()))?;
     let opened = t0.elapsed();
-    bar.phase(&format!(
-        "delivering the collector ({:.1} MiB)",
-        collector.bytes.len() as f64 / 1048576.0
-    ));
+    bar.phase(&match collector.url {
+        Some(_) => "the target downloads the collector".to_owned(),
+        None => format!(
+            "delivering the collector ({:.1} MiB)",
+            collector.bytes.len() as f64 / 1048576.0
+        ),
+    });
     let mut stdin = proc.stdin().context("no stdin on the exec stream")?;
     let mut stdout = proc.stdout().context("no stdout on the exec stream")?;
     let stderr = proc.stderr().context("no stderr on the exec stream")?;
@@ -260,7 +272,10 @@ async fn run(
 
     // stdout (the archive) and stderr (progress JSON, bootstrap messages) are read
     // concurrently: kube-rs's pipes are bounded and one full pipe stalls the other.
-    let binary = collector.bytes.clone();
+    let binary = match collector.url {
+        Some(_) => Vec::new(),
+        None => collector.bytes.clone(),
+    };
     let plan_bytes = plan.clone().unwrap_or_default().into_bytes();
     let feed = tokio::spawn(async move {
         stdin.write_all(&binary).await?;
@@ -361,6 +376,10 @@ async fn run(
     match exit_code {
         Some(0) | Some(3) => {}
         Some(90) => bail!("{}", words.trim()),
+        Some(91) => bail!(
+            "the collector that reached the target is not the one given (refused, not run): {}",
+            words.trim()
+        ),
         Some(c) => bail!("the collection exited with status {c}: {}", words.trim()),
         None => bail!(
             "the exec ended without an exit status ({}): {}",

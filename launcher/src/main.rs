@@ -98,6 +98,11 @@ enum Command {
         /// $CAIRN_COLLECTOR_BIN).
         #[arg(long)]
         collector_bin: Option<PathBuf>,
+        /// Let each target download the collector from this URL (curl, wget or busybox
+        /// wget) instead of receiving it through the exec stream; the bootstrap checks
+        /// it against the sha256 of --collector-bin and refuses anything else.
+        #[arg(long)]
+        collector_url: Option<String>,
         /// Targets collected at once.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
@@ -232,6 +237,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             s3_parts,
             url_expiry,
             collector_bin,
+            collector_url,
             concurrency,
             timeout,
             include_system,
@@ -239,7 +245,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             progress,
             collector_args,
         } => {
-            let collector = collect::Collector::load(&collector_path(collector_bin)?)?;
+            let mut collector = collect::Collector::load(&collector_path(collector_bin)?)?;
+            collector.url = collector_url;
             let dest = match (&output_dir, &s3) {
                 (None, None) if azure_sas.is_some() => collect::Destination::AzureSas(
                     collect::azure_container_sas(azure_sas.as_deref().unwrap_or_default())?,

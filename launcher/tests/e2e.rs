@@ -364,7 +364,7 @@ fn a_target_past_its_timeout_is_cut_off_and_the_pod_is_left_clean() {
 }
 
 #[test]
-fn bootstrap_print_gives_one_line_that_collects_where_it_is_pasted() {
+fn by_download_the_printed_bootstrap_line_and_collector_url_collect_and_refuse_a_wrong_file() {
     let Some(bin) = docker::setup() else { return };
     let port = docker::serve(std::fs::read(&bin).unwrap());
     let gw = docker::bridge_gateway();
@@ -396,6 +396,69 @@ fn bootstrap_print_gives_one_line_that_collects_where_it_is_pasted() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     verify_ok(&out);
     assert_eq!(docker::leftovers(&bb), "");
+
+    // The launcher with --collector-url: the pod downloads the collector, checks it
+    // and runs it; a different file at the URL is refused and not run.
+    let ns = format!("ir-u{}", std::process::id());
+    let p = pod(&ns, "dl", docker::busybox_image(), &[]);
+    let s = ApiServer::start(&[]);
+    let dir = t.path().join("out");
+    let url = format!("http://{gw}:{port}/cairn-collector");
+    let o = cairn(
+        &s,
+        &[
+            "-n",
+            &ns,
+            "collect",
+            "dl",
+            "--collector-url",
+            &url,
+            "--output-dir",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "--output-dir needs its value");
+    let o = cairn(
+        &s,
+        &[
+            "-n",
+            &ns,
+            "collect",
+            "dl",
+            "--collector-url",
+            &url,
+            "--output-dir",
+            dir.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(archives(&dir).len(), 1);
+    assert!(
+        s.log().contains("cairn-bootstrap url"),
+        "the exec did not ask for a download: {}",
+        s.log()
+    );
+    let wrong = docker::serve(b"#!/bin/sh\necho not the collector\n".to_vec());
+    let o = cairn(
+        &s,
+        &[
+            "-n",
+            &ns,
+            "collect",
+            "dl",
+            "--collector-url",
+            &format!("http://{gw}:{wrong}/cairn-collector"),
+            "--output-dir",
+            dir.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let all = text(&o.stdout);
+    assert!(
+        all.contains("is not the one given (refused, not run)") && all.contains("sha256 mismatch"),
+        "{all}"
+    );
+    assert_eq!(archives(&dir).len(), 1);
+    assert_eq!(docker::leftovers(&p.0), "");
 }
 
 #[test]

@@ -72,7 +72,16 @@ pub async fn run<S>(ws: WebSocketStream<S>, req: ExecRequest)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    tracing::info!(protocol = req.protocol, container = %req.container_id, "exec");
+    // The command as run, a long argument (a script) shown by its size only.
+    let shown: Vec<String> = req
+        .command
+        .iter()
+        .map(|a| match a.len() {
+            0..=80 => a.clone(),
+            n => format!("<{n} bytes>"),
+        })
+        .collect();
+    tracing::info!(protocol = req.protocol, container = %req.container_id, command = %shown.join(" "), "exec");
     let (mut sink, mut stream) = ws.split();
     let mut cmd = Command::new("docker");
     cmd.arg("exec");
