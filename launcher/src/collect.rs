@@ -28,6 +28,8 @@ pub enum Destination {
     /// Straight from the pod to an Azure container, through the responder's container
     /// SAS; each archive becomes a blob named after its target.
     AzureSas(String),
+    /// Straight from the pod to GCS, through a resumable session the launcher opens.
+    Gcs(Arc<crate::gcs::Gcs>),
 }
 
 /// Checks `--azure-sas`: a SAS for a container (`sr=c`), since every target writes
@@ -192,7 +194,8 @@ async fn run(
     let api: Api<Pod> = Api::namespaced(client.clone(), &t.namespace);
     let size = collector.bytes.len().to_string();
     let name = archive_name(t, time::OffsetDateTime::now_utc());
-    // For uploads the plan (S3) or the SAS URL (Azure) follows the binary on stdin;
+    // For uploads the plan (S3), the SAS URL (Azure) or the session URL (GCS) follows
+    // the binary on stdin;
     // the bootstrap hands it to the collector from memory, so no presigned URL is in
     // an argument list or a file in the pod.
     let plan = match dest {
@@ -205,6 +208,14 @@ async fn run(
             )
         }
         Destination::AzureSas(sas) => Some(sas.clone()),
+        Destination::Gcs(gcs) => {
+            let (gcs, key) = (gcs.clone(), gcs.key(&name));
+            Some(
+                tokio::task::spawn_blocking(move || gcs.session(&key))
+                    .await
+                    .context("opening the upload session")??,
+            )
+        }
         Destination::Dir(_) => None,
     };
     let mut command: Vec<String> = vec![
@@ -232,6 +243,7 @@ async fn run(
             "--upload-name".into(),
             name.clone(),
         ]),
+        Destination::Gcs(_) => command.extend(["--upload-url".into(), "-".into()]),
         Destination::Dir(_) => command.extend(["--output".into(), "-".into()]),
     }
     command.extend(["--progress".into(), "json".into()]);
@@ -399,11 +411,14 @@ async fn run(
                 up["error"].as_str().unwrap_or("no reason given")
             );
         }
-        let object = up["object"]
-            .as_str()
-            .or(up["location"].as_str())
-            .unwrap_or_default()
-            .to_owned();
+        let object = match dest {
+            Destination::Gcs(g) => g.object(&g.key(&name)),
+            _ => up["object"]
+                .as_str()
+                .or(up["location"].as_str())
+                .unwrap_or_default()
+                .to_owned(),
+        };
         let sha = done["sha256"].as_str().unwrap_or_default().to_owned();
         return Ok((
             PathBuf::from(object),

@@ -6,6 +6,7 @@
 mod bootstrap_line;
 mod cluster;
 mod collect;
+mod gcs;
 mod progress;
 mod rbac;
 mod s3;
@@ -76,18 +77,24 @@ enum Command {
         /// Targets: POD or POD/CONTAINER in the namespace.
         targets: Vec<String>,
         /// Directory for the archives (named namespace_pod_container_UTC.tar.zst).
-        #[arg(long, required_unless_present_any = ["s3", "azure_sas"], conflicts_with_all = ["s3", "azure_sas"])]
+        #[arg(long, required_unless_present_any = ["s3", "azure_sas", "gcs"], conflicts_with_all = ["s3", "azure_sas", "gcs"])]
         output_dir: Option<PathBuf>,
         /// Upload straight from each pod to s3://BUCKET/PREFIX/NAME, presigned with the
         /// AWS credentials in this environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
         /// AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL for S3-compatible stores).
-        #[arg(long, conflicts_with = "azure_sas")]
+        #[arg(long, conflicts_with_all = ["azure_sas", "gcs"])]
         s3: Option<String>,
         /// Upload straight from each pod into an Azure Blob container, through its SAS
         /// URL (sr=c, with write and create permission); one blob per target, named as
         /// the archives of --output-dir.
-        #[arg(long, value_name = "CONTAINER_SAS_URL")]
+        #[arg(long, value_name = "CONTAINER_SAS_URL", conflicts_with = "gcs")]
         azure_sas: Option<String>,
+        /// Upload straight from each pod to gs://BUCKET/PREFIX/NAME: the launcher opens
+        /// a resumable upload session per target with your Google access token
+        /// (GOOGLE_OAUTH_ACCESS_TOKEN, else `gcloud auth print-access-token`) and the
+        /// pod gets only the session URL. STORAGE_EMULATOR_HOST selects an emulator.
+        #[arg(long, alias = "gcs-signed", value_name = "gs://BUCKET/PREFIX")]
+        gcs: Option<String>,
         /// Parts per S3 upload plan (8 MiB each): the largest archive it takes.
         #[arg(long, default_value_t = 1024)]
         s3_parts: u16,
@@ -234,6 +241,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             output_dir,
             s3,
             azure_sas,
+            gcs,
             s3_parts,
             url_expiry,
             collector_bin,
@@ -251,6 +259,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 (None, None) if azure_sas.is_some() => collect::Destination::AzureSas(
                     collect::azure_container_sas(azure_sas.as_deref().unwrap_or_default())?,
                 ),
+                (None, None) if gcs.is_some() => collect::Destination::Gcs(std::sync::Arc::new(
+                    gcs::Gcs::from_env(gcs.as_deref().unwrap_or_default())?,
+                )),
                 (Some(d), _) => {
                     std::fs::create_dir_all(d)
                         .with_context(|| format!("creating {}", d.display()))?;
@@ -260,7 +271,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     u, s3_parts, url_expiry,
                 )?)),
                 (None, None) => anyhow::bail!(
-                    "give --output-dir DIR, --s3 s3://BUCKET/PREFIX or --azure-sas CONTAINER_SAS_URL"
+                    "give --output-dir DIR, --s3 s3://BUCKET/PREFIX, --azure-sas CONTAINER_SAS_URL or --gcs gs://BUCKET/PREFIX"
                 ),
             };
             let mut chosen = Vec::new();

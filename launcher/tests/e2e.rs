@@ -542,6 +542,61 @@ fn straight_to_s3_through_plans_the_launcher_presigns() {
 }
 
 #[test]
+fn straight_to_gcs_through_sessions_the_launcher_opens() {
+    let Some(_) = docker::setup() else { return };
+    let Some(gcs) = common::stores::Server::gcs() else {
+        return;
+    };
+    let ns = format!("gcs-{}", std::process::id());
+    let p = pod(&ns, "web", docker::busybox_image(), &[]);
+    let s = ApiServer::start(&[]);
+    let gw = docker::bridge_gateway();
+    let port = common::relay(gcs.port);
+    let o = Command::new(CAIRN)
+        .arg("--kubeconfig")
+        .arg(&s.kubeconfig)
+        .args([
+            "-n",
+            &ns,
+            "collect",
+            "web",
+            "--gcs",
+            "gs://evidence/ir/case-7",
+            "-o",
+            "json",
+        ])
+        .env(
+            "CAIRN_COLLECTOR_BIN",
+            std::env::var("CAIRN_MUSL_BIN").unwrap(),
+        )
+        // The session URL the emulator gives names the address it was asked at, so
+        // the pod reaches it through the relay.
+        .env("STORAGE_EMULATOR_HOST", format!("http://{gw}:{port}"))
+        .output()
+        .unwrap();
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert!(o.status.success(), "{out}\n{err}");
+    let r = &serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()[0];
+    let object = r["archive"].as_str().unwrap();
+    let key = object.strip_prefix("gs://evidence/").unwrap();
+    assert!(
+        key.starts_with(&format!("ir/case-7/{ns}_web_main_")),
+        "{key}"
+    );
+    let bytes = gcs.gcs_get(&key.replace('/', "%2F"));
+    let t = tempfile::tempdir().unwrap();
+    let f = t.path().join("object.tar.zst");
+    std::fs::write(&f, &bytes).unwrap();
+    verify_ok(&f);
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    assert_eq!(r["sha256"].as_str(), Some(sha.as_str()));
+    assert_eq!(r["bytes"].as_u64(), Some(bytes.len() as u64));
+    // The session URL is a credential: it shows nowhere.
+    assert!(!(out.clone() + &err).contains("upload_id"), "{out}\n{err}");
+    assert_eq!(docker::leftovers(&p.0), "");
+}
+
+#[test]
 fn straight_to_azure_through_a_container_sas() {
     let Some(_) = docker::setup() else { return };
     let Some(az) = common::stores::Server::azurite() else {

@@ -1,0 +1,176 @@
+//! `--gcs gs://bucket/prefix` (also spelt `--gcs-signed`): per target the launcher
+//! opens a resumable upload session with the responder's own Google credential and
+//! hands the pod only the session URL. That URL is a capability for the one object,
+//! valid a week, like a signed URL; the pod streams the archive into it chunk by chunk
+//! and never holds a Google credential.
+//!
+//! The credential is an OAuth access token: `GOOGLE_OAUTH_ACCESS_TOKEN` or
+//! `CLOUDSDK_AUTH_ACCESS_TOKEN` when set, else what `gcloud auth print-access-token`
+//! prints. `STORAGE_EMULATOR_HOST` points at a GCS emulator, as Google's own client
+//! libraries honour it (no token is needed there).
+
+use anyhow::{bail, Context};
+use url::Url;
+
+pub struct Gcs {
+    endpoint: Url,
+    bucket: String,
+    prefix: String,
+    token: Option<String>,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Gcs {
+    pub fn from_env(target: &str) -> anyhow::Result<Gcs> {
+        let token = env("GOOGLE_OAUTH_ACCESS_TOKEN").or_else(|| env("CLOUDSDK_AUTH_ACCESS_TOKEN"));
+        Gcs::new(target, env("STORAGE_EMULATOR_HOST"), token, gcloud_token)
+    }
+
+    /// `emulator`: STORAGE_EMULATOR_HOST; `token`: a given token; `fetch`: how to get
+    /// one when none is given and the store is Google's.
+    fn new(
+        target: &str,
+        emulator: Option<String>,
+        token: Option<String>,
+        fetch: fn() -> anyhow::Result<String>,
+    ) -> anyhow::Result<Gcs> {
+        let Some(rest) = target.strip_prefix("gs://") else {
+            bail!("--gcs takes gs://BUCKET[/PREFIX], not {target}");
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            bail!("--gcs {target}: no bucket");
+        }
+        let endpoint = match &emulator {
+            Some(h) if h.contains("://") => h.clone(),
+            Some(h) => format!("http://{h}"),
+            None => "https://storage.googleapis.com".into(),
+        };
+        let endpoint: Url = endpoint
+            .parse()
+            .with_context(|| format!("GCS endpoint {endpoint}"))?;
+        let token = match token {
+            Some(t) => Some(t),
+            None if emulator.is_some() => None,
+            None => Some(fetch()?),
+        };
+        Ok(Gcs {
+            endpoint,
+            bucket: bucket.to_owned(),
+            prefix: prefix.trim_matches('/').to_owned(),
+            token,
+        })
+    }
+
+    pub fn key(&self, name: &str) -> String {
+        if self.prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}/{name}", self.prefix)
+        }
+    }
+
+    /// Opens a resumable session for `key` and returns its URL, for the pod only.
+    pub fn session(&self, key: &str) -> anyhow::Result<String> {
+        let mut u = self.endpoint.clone();
+        u.set_path(&format!("/upload/storage/v1/b/{}/o", self.bucket));
+        u.query_pairs_mut()
+            .append_pair("uploadType", "resumable")
+            .append_pair("name", key);
+        let mut req = ureq::post(u.as_str())
+            .header("content-type", "application/json; charset=UTF-8")
+            .header("x-upload-content-type", "application/zstd");
+        if let Some(t) = &self.token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let mut resp = req
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .send(r#"{"contentType":"application/zstd"}"#)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "opening an upload session for gs://{}/{key}: {e}",
+                    self.bucket
+                )
+            })?;
+        let status = resp.status().as_u16();
+        if status != 200 && status != 201 {
+            let body = resp.body_mut().read_to_string().unwrap_or_default();
+            bail!(
+                "opening an upload session for gs://{}/{key}: HTTP {status}{}: {}",
+                self.bucket,
+                if status == 401 || status == 403 {
+                    " (the token is missing, expired or lacks storage.objects.create on the bucket)"
+                } else {
+                    ""
+                },
+                body.chars().take(300).collect::<String>()
+            );
+        }
+        let session = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .context("the upload session answer has no Location")?;
+        Ok(session.to_owned())
+    }
+
+    /// What the report names the object by.
+    pub fn object(&self, key: &str) -> String {
+        format!("gs://{}/{key}", self.bucket)
+    }
+}
+
+fn gcloud_token() -> anyhow::Result<String> {
+    let o = std::process::Command::new("gcloud")
+        .args(["auth", "print-access-token"])
+        .output()
+        .map_err(|e| {
+            anyhow::anyhow!("--gcs needs a Google access token: set GOOGLE_OAUTH_ACCESS_TOKEN=$(gcloud auth print-access-token), or install gcloud ({e})")
+        })?;
+    let token = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+    if !o.status.success() || token.is_empty() {
+        bail!(
+            "gcloud auth print-access-token failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        );
+    }
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bucket_and_prefix_come_from_the_gs_url_and_the_token_from_gcloud_when_not_given() {
+        fn fetched() -> anyhow::Result<String> {
+            Ok("from-gcloud".into())
+        }
+        fn no_gcloud() -> anyhow::Result<String> {
+            anyhow::bail!("no gcloud")
+        }
+        let g = super::Gcs::new(
+            "gs://evidence/ir/2026/",
+            Some("localhost:4443".into()),
+            None,
+            no_gcloud,
+        )
+        .unwrap();
+        assert_eq!(g.endpoint.as_str(), "http://localhost:4443/");
+        assert_eq!(g.key("a.tar.zst"), "ir/2026/a.tar.zst");
+        assert_eq!(g.object("ir/x"), "gs://evidence/ir/x");
+        assert!(g.token.is_none(), "an emulator needs no token");
+        let g = super::Gcs::new("gs://evidence", None, None, fetched).unwrap();
+        assert_eq!(g.endpoint.as_str(), "https://storage.googleapis.com/");
+        assert_eq!(g.token.as_deref(), Some("from-gcloud"));
+        assert_eq!(g.key("a"), "a");
+        let g = super::Gcs::new("gs://evidence", None, Some("given".into()), no_gcloud).unwrap();
+        assert_eq!(g.token.as_deref(), Some("given"));
+        assert!(super::Gcs::new("gs://evidence", None, None, no_gcloud).is_err());
+        assert!(super::Gcs::new("s3://evidence", None, None, fetched).is_err());
+        assert!(super::Gcs::new("gs:///x", None, None, fetched).is_err());
+    }
+}
