@@ -30,6 +30,46 @@ pub enum Destination {
     AzureSas(String),
     /// Straight from the pod to GCS, through a resumable session the launcher opens.
     Gcs(Arc<crate::gcs::Gcs>),
+    /// Straight from the pod to a URL made per target from a template.
+    Template(String),
+}
+
+/// The placeholders of `--upload-url-template`.
+pub const PLACEHOLDERS: [&str; 4] = ["{namespace}", "{pod}", "{container}", "{name}"];
+
+/// Fills `--upload-url-template` for one target: `{namespace}`, `{pod}`, `{container}`
+/// and `{name}` (the archive's file name), each percent-encoded as a path segment.
+pub fn expand_template(template: &str, t: &Target, name: &str) -> String {
+    let enc = |v: &str| {
+        url::form_urlencoded::byte_serialize(v.as_bytes())
+            .collect::<String>()
+            .replace('+', "%20")
+    };
+    template
+        .replace("{namespace}", &enc(&t.namespace))
+        .replace("{pod}", &enc(&t.pod))
+        .replace("{container}", &enc(&t.container))
+        .replace("{name}", &enc(name))
+}
+
+/// Checks `--upload-url-template` before anything runs: a URL once filled, and with a
+/// placeholder when several targets would otherwise overwrite one object.
+pub fn check_template(template: &str, targets: usize) -> anyhow::Result<()> {
+    let sample = template
+        .replace("{namespace}", "ns")
+        .replace("{pod}", "pod")
+        .replace("{container}", "c")
+        .replace("{name}", "a.tar.zst");
+    let u: url::Url = sample
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--upload-url-template is not a URL once filled ({e})"))?;
+    if !matches!(u.scheme(), "http" | "https") {
+        bail!("--upload-url-template must be an http(s) URL");
+    }
+    if targets > 1 && !PLACEHOLDERS.iter().any(|p| template.contains(p)) {
+        bail!("--upload-url-template has no placeholder ({}): the {targets} targets would overwrite one object", PLACEHOLDERS.join(", "));
+    }
+    Ok(())
 }
 
 /// Checks `--azure-sas`: a SAS for a container (`sr=c`), since every target writes
@@ -216,6 +256,7 @@ async fn run(
                     .context("opening the upload session")??,
             )
         }
+        Destination::Template(tpl) => Some(expand_template(tpl, t, &name)),
         Destination::Dir(_) => None,
     };
     let mut command: Vec<String> = vec![
@@ -244,6 +285,12 @@ async fn run(
             name.clone(),
         ]),
         Destination::Gcs(_) => command.extend(["--upload-url".into(), "-".into()]),
+        Destination::Template(_) => command.extend([
+            "--upload-url".into(),
+            "-".into(),
+            "--upload-name".into(),
+            name.clone(),
+        ]),
         Destination::Dir(_) => command.extend(["--output".into(), "-".into()]),
     }
     command.extend(["--progress".into(), "json".into()]);
@@ -445,6 +492,34 @@ async fn run(
 mod tests {
     use super::*;
     use crate::targets::Verdict;
+
+    #[test]
+    fn templates_fill_every_placeholder_encoded_and_refuse_one_object_for_many() {
+        let t = Target {
+            namespace: "shop".into(),
+            pod: "web 1".into(),
+            container: "app".into(),
+            image: String::new(),
+            node: String::new(),
+            phase: String::new(),
+            user: None,
+            verdict: Verdict::Exec,
+        };
+        assert_eq!(
+            expand_template(
+                "https://h/c/{namespace}/{pod}/{container}/{name}?sig=a%2Bb",
+                &t,
+                "x.tar.zst"
+            ),
+            "https://h/c/shop/web%201/app/x.tar.zst?sig=a%2Bb"
+        );
+        assert!(check_template("https://h/c/{pod}?sig=x", 3).is_ok());
+        assert!(check_template("https://h/c/one.tar.zst?sig=x", 1).is_ok());
+        let e = check_template("https://h/c/one.tar.zst?sig=x", 2).unwrap_err();
+        assert!(e.to_string().contains("would overwrite one object"), "{e}");
+        assert!(check_template("ftp://h/{name}", 1).is_err());
+        assert!(check_template("not a url {name}", 1).is_err());
+    }
 
     #[test]
     fn archive_names_carry_namespace_pod_container_and_utc_time() {

@@ -77,24 +77,36 @@ enum Command {
         /// Targets: POD or POD/CONTAINER in the namespace.
         targets: Vec<String>,
         /// Directory for the archives (named namespace_pod_container_UTC.tar.zst).
-        #[arg(long, required_unless_present_any = ["s3", "azure_sas", "gcs"], conflicts_with_all = ["s3", "azure_sas", "gcs"])]
+        #[arg(long, required_unless_present_any = ["s3", "azure_sas", "gcs", "upload_url_template"], conflicts_with_all = ["s3", "azure_sas", "gcs", "upload_url_template"])]
         output_dir: Option<PathBuf>,
         /// Upload straight from each pod to s3://BUCKET/PREFIX/NAME, presigned with the
         /// AWS credentials in this environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
         /// AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL for S3-compatible stores).
-        #[arg(long, conflicts_with_all = ["azure_sas", "gcs"])]
+        #[arg(long, conflicts_with_all = ["azure_sas", "gcs", "upload_url_template"])]
         s3: Option<String>,
         /// Upload straight from each pod into an Azure Blob container, through its SAS
         /// URL (sr=c, with write and create permission); one blob per target, named as
         /// the archives of --output-dir.
-        #[arg(long, value_name = "CONTAINER_SAS_URL", conflicts_with = "gcs")]
+        #[arg(long, value_name = "CONTAINER_SAS_URL", conflicts_with_all = ["gcs", "upload_url_template"])]
         azure_sas: Option<String>,
         /// Upload straight from each pod to gs://BUCKET/PREFIX/NAME: the launcher opens
         /// a resumable upload session per target with your Google access token
         /// (GOOGLE_OAUTH_ACCESS_TOKEN, else `gcloud auth print-access-token`) and the
         /// pod gets only the session URL. STORAGE_EMULATOR_HOST selects an emulator.
-        #[arg(long, alias = "gcs-signed", value_name = "gs://BUCKET/PREFIX")]
+        #[arg(
+            long,
+            alias = "gcs-signed",
+            value_name = "gs://BUCKET/PREFIX",
+            conflicts_with = "upload_url_template"
+        )]
         gcs: Option<String>,
+        /// Upload straight from each pod to this URL with {namespace}, {pod},
+        /// {container} and {name} (the archive's file name) filled in per target: for
+        /// stores whose URLs allow any object name under one credential, e.g. an Azure
+        /// container SAS with the blob path in it. The collector recognises the URL's
+        /// kind; pass `-- --upload-kind KIND` when it cannot.
+        #[arg(long, value_name = "URL")]
+        upload_url_template: Option<String>,
         /// Parts per S3 upload plan (8 MiB each): the largest archive it takes.
         #[arg(long, default_value_t = 1024)]
         s3_parts: u16,
@@ -242,6 +254,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             s3,
             azure_sas,
             gcs,
+            upload_url_template,
             s3_parts,
             url_expiry,
             collector_bin,
@@ -259,6 +272,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 (None, None) if azure_sas.is_some() => collect::Destination::AzureSas(
                     collect::azure_container_sas(azure_sas.as_deref().unwrap_or_default())?,
                 ),
+                (None, None) if upload_url_template.is_some() => collect::Destination::Template(
+                    upload_url_template.clone().unwrap_or_default(),
+                ),
                 (None, None) if gcs.is_some() => collect::Destination::Gcs(std::sync::Arc::new(
                     gcs::Gcs::from_env(gcs.as_deref().unwrap_or_default())?,
                 )),
@@ -271,7 +287,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     u, s3_parts, url_expiry,
                 )?)),
                 (None, None) => anyhow::bail!(
-                    "give --output-dir DIR, --s3 s3://BUCKET/PREFIX, --azure-sas CONTAINER_SAS_URL or --gcs gs://BUCKET/PREFIX"
+                    "give --output-dir DIR, --s3 s3://BUCKET/PREFIX, --azure-sas CONTAINER_SAS_URL, --gcs gs://BUCKET/PREFIX or --upload-url-template URL"
                 ),
             };
             let mut chosen = Vec::new();
@@ -284,6 +300,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             if chosen.is_empty() {
                 anyhow::bail!("no targets: name POD[/CONTAINER] or select with -l");
+            }
+            if let collect::Destination::Template(t) = &dest {
+                collect::check_template(t, chosen.len())?;
             }
             // Permissions first, once per namespace: a clear refusal beats a failed exec.
             let mut namespaces: Vec<&str> = chosen.iter().map(|t| t.namespace.as_str()).collect();

@@ -597,7 +597,7 @@ fn straight_to_gcs_through_sessions_the_launcher_opens() {
 }
 
 #[test]
-fn straight_to_azure_through_a_container_sas() {
+fn straight_to_azure_through_a_container_sas_and_a_url_template() {
     let Some(_) = docker::setup() else { return };
     let Some(az) = common::stores::Server::azurite() else {
         return;
@@ -668,6 +668,61 @@ fn straight_to_azure_through_a_container_sas() {
     assert_eq!(o.status.code(), Some(2));
     assert!(
         text(&o.stderr).contains("container SAS (sr=c)"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    // --upload-url-template: the blob path made per target from the placeholders.
+    let p2 = pod(&ns, "api", docker::busybox_image(), &[]);
+    let (base, query) = sas.split_once('?').unwrap();
+    let template = format!("{base}/cases/{{namespace}}/{{pod}}-{{container}}.tar.zst?{query}");
+    let with_template = |template: &str| {
+        Command::new(CAIRN)
+            .arg("--kubeconfig")
+            .arg(&s.kubeconfig)
+            .args([
+                "-n",
+                &ns,
+                "collect",
+                "web",
+                "api",
+                "--upload-url-template",
+                template,
+            ])
+            .args(["-o", "json"])
+            .env("CAIRN_COLLECTOR_BIN", &bin)
+            .output()
+            .unwrap()
+    };
+    let o = with_template(&template);
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for (r, name) in report.as_array().unwrap().iter().zip(["api", "web"]) {
+        let blob = format!("cases/{ns}/{name}-main.tar.zst");
+        let (bytes, _) = az.azure_get(&blob);
+        assert_eq!(
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+            r["sha256"].as_str().unwrap(),
+            "{blob}"
+        );
+        std::fs::write(&f, &bytes).unwrap();
+        verify_ok(&f);
+    }
+    assert!(
+        !(text(&o.stdout) + &text(&o.stderr)).contains(sig),
+        "the SAS leaked"
+    );
+    assert_eq!(docker::leftovers(&p2.0), "");
+    // Without a placeholder two targets would overwrite one object: refused.
+    let o = with_template(&format!("{base}/one.tar.zst?{query}"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("would overwrite one object"),
         "{}",
         text(&o.stderr)
     );

@@ -149,7 +149,10 @@ impl Destination {
             )));
         }
         let mut url = url;
-        if kind == Kind::AzureBlob && query(&url, "sr").as_deref() == Some("c") {
+        if kind == Kind::AzureBlob
+            && query(&url, "sr").as_deref() == Some("c")
+            && names_container_only(&url)
+        {
             // A container SAS: the blob name goes into the path, before the query.
             let path = format!("{}/{}", url.path().trim_end_matches('/'), blob_name);
             url.set_path(&path);
@@ -175,6 +178,19 @@ impl Destination {
         }
         Ok(expires)
     }
+}
+
+/// True when an Azure URL's path names a container and no blob: one segment, or two
+/// where the account is in the path (an IP address or localhost, as Azurite and the
+/// Azure SDKs' path-style URLs have it). A container SAS URL that already names a blob
+/// (e.g. from the launcher's `--upload-url-template`) is used as it is.
+fn names_container_only(url: &Url) -> bool {
+    let segments = url
+        .path_segments()
+        .map_or(0, |s| s.filter(|p| !p.is_empty()).count());
+    let account_in_path = matches!(url.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)))
+        || url.host_str() == Some("localhost");
+    segments <= if account_in_path { 2 } else { 1 }
 }
 
 /// When a presigned URL expires (Unix seconds), from its own query: S3
@@ -305,6 +321,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d.url.path(), "/devstoreaccount1/evidence/b.tar.zst");
+        // A container SAS whose path already names a blob is used as is too.
+        for u in [
+            "http://127.0.0.1:10000/devstoreaccount1/evidence/ns/pod.tar.zst?sv=1&sr=c&sig=abc",
+            "https://a.blob.core.windows.net/evidence/ns/pod.tar.zst?sv=1&sr=c&sig=abc",
+        ] {
+            let d = Destination::new(Some(u), None, None, "other").unwrap();
+            assert!(d.url.path().ends_with("/evidence/ns/pod.tar.zst"), "{u}");
+        }
+        let d = Destination::new(
+            Some("https://a.blob.core.windows.net/evidence?sv=1&sr=c&sig=abc"),
+            None,
+            None,
+            "x.tar.zst",
+        )
+        .unwrap();
+        assert_eq!(d.url.path(), "/evidence/x.tar.zst");
     }
 
     #[test]
