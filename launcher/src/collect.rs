@@ -162,6 +162,20 @@ impl Outcome {
     }
 }
 
+/// The exit code an exec's final Status carries: 0 on Success, the ExitCode cause
+/// otherwise; `None` when the runtime failed to run the command at all.
+pub fn exit_code(s: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Status) -> Option<i32> {
+    if s.status.as_deref() == Some("Success") {
+        return Some(0);
+    }
+    s.details
+        .as_ref()
+        .and_then(|d| d.causes.as_ref())
+        .and_then(|c| c.iter().find(|c| c.reason.as_deref() == Some("ExitCode")))
+        .and_then(|c| c.message.as_deref())
+        .and_then(|m| m.parse::<i32>().ok())
+}
+
 /// `ns_pod_container_UTC.tar.zst`, with characters unsafe in file names replaced.
 pub fn archive_name(t: &Target, now: time::OffsetDateTime) -> String {
     let clean = |s: &str| -> String {
@@ -402,18 +416,7 @@ async fn run(
     feed.abort();
     let _ = proc.join().await;
     let sha = hex::encode(h.finalize());
-    let exit_code = exit.as_ref().and_then(|s| {
-        if s.status.as_deref() == Some("Success") {
-            Some(0)
-        } else {
-            s.details
-                .as_ref()
-                .and_then(|d| d.causes.as_ref())
-                .and_then(|c| c.iter().find(|c| c.reason.as_deref() == Some("ExitCode")))
-                .and_then(|c| c.message.as_deref())
-                .and_then(|m| m.parse::<i32>().ok())
-        }
-    });
+    let exit_code = exit.as_ref().and_then(exit_code);
     let words = last.join("\n");
     let message = exit
         .as_ref()

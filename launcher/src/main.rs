@@ -73,6 +73,10 @@ enum Command {
         /// Output: table or json.
         #[arg(short = 'o', long, default_value = "table")]
         output: String,
+        /// Also exec `sh -c 'exit 0'` into each running container (needs pods/exec):
+        /// one without a shell is distroless whatever its image is called.
+        #[arg(long)]
+        probe: bool,
     },
     /// Collects evidence from POD[/CONTAINER]... or from the pods -l selects.
     Collect {
@@ -222,12 +226,49 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pods {
             include_system,
             output,
+            probe,
         } => {
             let pods =
                 targets::list(&c.client, scope, cli.selector.as_deref(), include_system).await?;
-            let all: Vec<targets::Target> = pods.iter().flat_map(targets::containers).collect();
+            let mut all: Vec<targets::Target> = pods.iter().flat_map(targets::containers).collect();
+            let mut probes = vec![None; all.len()];
+            if probe {
+                let client = &c.client;
+                let found: Vec<(usize, targets::Probe)> = futures_util::stream::iter(
+                    all.iter()
+                        .enumerate()
+                        .filter(|(_, t)| t.verdict == targets::Verdict::Exec),
+                )
+                .map(|(i, t)| async move { (i, targets::probe(client, t).await) })
+                .buffer_unordered(8)
+                .collect()
+                .await;
+                for (i, p) in found {
+                    if p == targets::Probe::NoShell {
+                        all[i].verdict = targets::Verdict::Distroless;
+                    }
+                    if let targets::Probe::Failed(why) = &p {
+                        eprintln!("cairn: probe of {} failed: {why}", all[i].name());
+                    }
+                    probes[i] = Some(p);
+                }
+            }
             if output == "json" {
-                let v: Vec<_> = all.iter().map(targets::Target::to_json).collect();
+                let v: Vec<_> = all
+                    .iter()
+                    .zip(&probes)
+                    .map(|(t, p)| {
+                        let mut j = t.to_json();
+                        if let Some(p) = p {
+                            j["probe"] = match p {
+                                targets::Probe::Shell => "shell".into(),
+                                targets::Probe::NoShell => "no shell".into(),
+                                targets::Probe::Failed(w) => format!("failed: {w}").into(),
+                            };
+                        }
+                        j
+                    })
+                    .collect();
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 println!(

@@ -785,6 +785,43 @@ fn a_container_without_a_shell_is_named_distroless_with_the_routes_that_work() {
         report.contains("has no shell") && report.contains("--via ephemeral"),
         "{report}"
     );
+
+    // `pods` knows it only by name (unknown here) until it probes: then the probe
+    // exec of sh fails and the verdict is distroless; a busybox pod has its shell.
+    let _bb = pod(&ns, "bb", docker::busybox_image(), &[]);
+    let verdicts = |extra: &[&str]| {
+        let mut a = vec!["-n", ns.as_str(), "pods", "-o", "json"];
+        a.extend(extra);
+        let o = cairn(&s, &a);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let mut pairs: Vec<(String, String, String)> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["pod"].as_str().unwrap().to_owned(),
+                    t["verdict"].as_str().unwrap().to_owned(),
+                    t["probe"].as_str().unwrap_or("-").to_owned(),
+                )
+            })
+            .collect();
+        pairs.sort();
+        pairs
+    };
+    let s3 = |a: &str, b: &str, c: &str| (a.to_owned(), b.to_owned(), c.to_owned());
+    assert_eq!(
+        verdicts(&[]),
+        [s3("api", "exec-able", "-"), s3("bb", "exec-able", "-")]
+    );
+    assert_eq!(
+        verdicts(&["--probe"]),
+        [
+            s3("api", "distroless", "no shell"),
+            s3("bb", "exec-able", "shell")
+        ]
+    );
 }
 
 /// A kubeconfig whose users authenticate through an exec credential plugin, as EKS
