@@ -1,5 +1,5 @@
 //! The REST side: discovery (`/version`, `/api`, `/apis`, `/api/v1`, the authorization
-//! group), pods list and get (JSON or the server-side Table kubectl asks for), label
+//! group), pods list, get and watch (JSON or the server-side Table kubectl asks for), label
 //! selectors, SelfSubjectAccessReview, and the entry to `pods/exec`. Every request but
 //! `/version` needs a known bearer token; what the token's user may do is checked as
 //! RBAC would, and refusals are real `Status` objects.
@@ -12,13 +12,13 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub type Body = Full<Bytes>;
+pub type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::convert::Infallible>;
 
 fn respond(code: u16, v: &Value) -> Response<Body> {
     Response::builder()
         .status(code)
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(v.to_string())))
+        .body(Full::new(Bytes::from(v.to_string())).boxed_unsync())
         .unwrap_or_default()
 }
 
@@ -113,7 +113,7 @@ fn discovery(path: &str) -> Option<Value> {
     })
 }
 
-fn table(pods: &[pods::Pod]) -> Value {
+pub fn table(pods: &[pods::Pod]) -> Value {
     let col = |name: &str, ty: &str, format: &str| json!({"name": name, "type": ty, "format": format, "description": "", "priority": 0});
     json!({
         "kind": "Table",
@@ -261,15 +261,34 @@ async fn list(req: &Request<Incoming>, user: &str, ns: Option<&str>) -> Response
         return status(auth::forbidden(user, "list", "pods", "", "", ns));
     }
     let q: BTreeMap<String, String> = query(req).into_iter().collect();
-    if q.get("watch").map(String::as_str) == Some("true") {
-        return status(auth::status(
-            405,
-            "MethodNotAllowed",
-            "watch is not served by cairn-test-apiserver",
-            json!({}),
-        ));
-    }
     let selector = q.get("labelSelector").cloned().unwrap_or_default();
+    let accept = req
+        .headers()
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if matches!(q.get("watch").map(String::as_str), Some("true" | "1")) {
+        if !auth::allowed(user, "watch", "pods", "") {
+            return status(auth::forbidden(user, "watch", "pods", "", "", ns));
+        }
+        let rv = q.get("resourceVersion").map(String::as_str).unwrap_or("");
+        let w = crate::watch::Watch {
+            namespace: ns.map(str::to_owned),
+            selector,
+            table: accept.contains("as=Table"),
+            from_start: rv.is_empty() || rv == "0",
+            timeout: std::time::Duration::from_secs(
+                q.get("timeoutSeconds")
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(1800),
+            ),
+        };
+        return Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(BodyExt::boxed_unsync(crate::watch::stream(w)))
+            .unwrap_or_default();
+    }
     let all = match pods::all().await {
         Ok(p) => p,
         Err(e) => {
@@ -286,11 +305,6 @@ async fn list(req: &Request<Incoming>, user: &str, ns: Option<&str>) -> Response
         .filter(|p| ns.is_none_or(|n| p.namespace == n))
         .filter(|p| pods::matches(&selector, &p.labels))
         .collect();
-    let accept = req
-        .headers()
-        .get("accept")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
     if accept.contains("as=Table") {
         let mut t = table(&pods);
         t["apiVersion"] = json!("meta.k8s.io/v1");
@@ -438,6 +452,6 @@ async fn exec_upgrade(
         .header("connection", "Upgrade")
         .header("sec-websocket-accept", accept)
         .header("sec-websocket-protocol", protocol)
-        .body(Full::new(Bytes::new()))
+        .body(Full::new(Bytes::new()).boxed_unsync())
         .unwrap_or_default()
 }

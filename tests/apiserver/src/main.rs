@@ -11,6 +11,7 @@ mod exec;
 mod pods;
 mod proto;
 mod tls;
+mod watch;
 
 use anyhow::Context;
 use base64::Engine as _;

