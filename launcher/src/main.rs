@@ -186,7 +186,26 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    // Installed as `kubectl-cairn` (a link or copy on PATH), kubectl runs it for
+    // `kubectl cairn ...`; help and errors then name it that way.
+    let as_plugin = std::env::args_os()
+        .next()
+        .map(PathBuf::from)
+        .and_then(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().starts_with("kubectl-"))
+        })
+        .unwrap_or(false);
+    let mut command = <Cli as clap::CommandFactory>::command();
+    if as_plugin {
+        command = command
+            .bin_name("kubectl cairn")
+            .display_name("kubectl cairn");
+    }
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&command.get_matches()) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     match run(cli).await {
         Ok(code) => code,
         Err(e) => {

@@ -990,3 +990,72 @@ fn exec_credential_plugins_and_in_cluster_service_accounts_reach_the_cluster() {
     assert!(names[0].starts_with(&format!("{ns}_bb_main_")));
     assert_eq!(docker::leftovers(&bb.0), "");
 }
+
+#[test]
+fn as_kubectl_cairn_it_runs_as_a_kubectl_plugin() {
+    let Some(_) = docker::setup() else { return };
+    let kubectl = match std::env::var("CAIRN_KUBECTL") {
+        Ok(k) => PathBuf::from(k),
+        Err(_) => {
+            let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/.work/py/bin/kubectl");
+            if !venv.exists() {
+                docker::require("kubectl (tests/run-all.sh installs it)");
+                return;
+            }
+            venv
+        }
+    };
+    let ns = format!("kp-{}", std::process::id());
+    let _p = pod(&ns, "web", docker::busybox_image(), &[]);
+    let s = ApiServer::start(&[]);
+    // Installed the documented way: a link named kubectl-cairn on PATH.
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(CAIRN, bin.path().join("kubectl-cairn")).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = |args: &[&str]| {
+        Command::new(&kubectl)
+            .args(args)
+            .env("PATH", &path)
+            .env("KUBECONFIG", &s.kubeconfig)
+            .env(
+                "CAIRN_COLLECTOR_BIN",
+                std::env::var("CAIRN_MUSL_BIN").unwrap(),
+            )
+            .output()
+            .unwrap()
+    };
+    let o = run(&["plugin", "list"]);
+    assert!(
+        text(&o.stdout).contains("kubectl-cairn"),
+        "{}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    let o = run(&["cairn", "-n", &ns, "pods", "-o", "json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["pod"], "web");
+    assert_eq!(v[0]["verdict"], "exec-able");
+    let out = s.dir.path().join("plugin-out");
+    let o = run(&[
+        "cairn",
+        "-n",
+        &ns,
+        "collect",
+        "web",
+        "--output-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(archives(&out).len(), 1);
+    let o = run(&["cairn", "--help"]);
+    assert!(
+        text(&o.stdout).contains("Usage: kubectl cairn"),
+        "{}",
+        text(&o.stdout)
+    );
+}
