@@ -202,6 +202,15 @@ pub fn archive_name(t: &Target, now: time::OffsetDateTime) -> String {
     )
 }
 
+/// Where the archive of `name` is written while it arrives (kept on failure: the
+/// bytes that arrived are a valid zstd stream up to the break).
+pub fn partial_path(dest: &Destination, name: &str) -> Option<PathBuf> {
+    match dest {
+        Destination::Dir(d) => Some(d.join(format!("{name}.part"))),
+        _ => None,
+    }
+}
+
 /// Collects from `t` into `dir`. Errors say what happened, with the bootstrap's or the
 /// collector's own last words.
 pub async fn via_exec(
@@ -211,6 +220,7 @@ pub async fn via_exec(
     dest: &Destination,
     extra: &[String],
     bar: Arc<TargetBar>,
+    name: &str,
 ) -> Outcome {
     let started = Instant::now();
     let mut out = Outcome {
@@ -223,7 +233,7 @@ pub async fn via_exec(
         error: None,
         phases: None,
     };
-    match run(client, t, collector, dest, extra, bar).await {
+    match run(client, t, collector, dest, extra, bar, name).await {
         Ok((path, bytes, sha, phases)) => {
             out.archive = Some(path);
             out.bytes = bytes;
@@ -243,11 +253,12 @@ async fn run(
     dest: &Destination,
     extra: &[String],
     bar: Arc<TargetBar>,
+    name: &str,
 ) -> anyhow::Result<(PathBuf, u64, String, Phases)> {
     let t0 = Instant::now();
     let api: Api<Pod> = Api::namespaced(client.clone(), &t.namespace);
     let size = collector.bytes.len().to_string();
-    let name = archive_name(t, time::OffsetDateTime::now_utc());
+    let name = name.to_owned();
     // For uploads the plan (S3), the SAS URL (Azure) or the session URL (GCS) follows
     // the binary on stdin;
     // the bootstrap hands it to the collector from memory, so no presigned URL is in

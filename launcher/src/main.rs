@@ -407,21 +407,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .map(|t| async move {
                     let bar = std::sync::Arc::new(board.target(&t.name()));
                     let started = std::time::Instant::now();
+                    let name = collect::archive_name(&t, time::OffsetDateTime::now_utc());
                     let o = match tokio::time::timeout(
                         timeout,
-                        collect::via_exec(client, &t, collector, dir, extra, bar.clone()),
+                        collect::via_exec(client, &t, collector, dir, extra, bar.clone(), &name),
                     )
                     .await
                     {
                         Ok(o) => o,
-                        Err(_) => collect::Outcome::failed(
-                            &t,
-                            started,
-                            format!(
-                                "timed out after {}s (--timeout); the exec stream was closed",
-                                timeout.as_secs()
-                            ),
-                        ),
+                        Err(_) => {
+                            let kept = collect::partial_path(dir, &name)
+                                .and_then(|p| Some((std::fs::metadata(&p).ok()?.len(), p)))
+                                .map(|(n, p)| format!("; the {n} bytes that arrived are kept in {} (incomplete)", p.display()))
+                                .unwrap_or_default();
+                            collect::Outcome::failed(
+                                &t,
+                                started,
+                                format!(
+                                    "timed out after {}s (--timeout); the exec stream was closed{kept}",
+                                    timeout.as_secs()
+                                ),
+                            )
+                        }
                     };
                     bar.finish(o.bytes, o.seconds, o.error.as_deref());
                     o

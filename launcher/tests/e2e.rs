@@ -341,6 +341,19 @@ fn a_target_past_its_timeout_is_cut_off_and_the_pod_is_left_clean() {
         "{}",
         text(&o.stdout)
     );
+    // What arrived is kept, named in the report, and not taken for a whole archive.
+    let report = text(&o.stdout);
+    let kept = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".tar.zst.part"))
+        .expect("the partial archive");
+    assert!(
+        report.contains(&format!("kept in {} (incomplete)", kept.display())),
+        "{report}"
+    );
+    assert!(archives(&out).is_empty());
     // The closed stream breaks the stand-in's stdout; the bootstrap removes it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
