@@ -46,7 +46,7 @@ now() { date +%s.%N; }
 : >"$work/one.txt"; : >"$work/manual.txt"
 for i in $(seq "$runs"); do
   t=$(now)
-  cairn collect one --collector-bin "$collector" --output-dir "$work/out$i" -o json >"$work/one$i.json"
+  cairn collect one --progress none --collector-bin "$collector" --output-dir "$work/out$i" -o json >"$work/one$i.json"
   wall=$(echo "$(now) - $t" | bc)
   "$collector" verify "$work"/out"$i"/*.tar.zst >/dev/null
   python3 - "$work/one$i.json" "$wall" >>"$work/one.txt" <<'PY'
@@ -71,7 +71,7 @@ s0=$(ticks "$server"); d0=$(ticks "$dockerd_pid"); a0=$(busy)
 for i in $(seq 3); do
   t=$(now)
   /usr/bin/time -a -o "$work/cairn-cpu.txt" -f "%U %S" \
-    "$top/target/release/cairn" --kubeconfig "$work/kc" -n "$ns" -l app=fleet collect --concurrency 10 \
+    "$top/target/release/cairn" --kubeconfig "$work/kc" -n "$ns" -l app=fleet collect --progress none --concurrency 10 \
     --collector-bin "$collector" --output-dir "$work/fleet$i" -o json >"$work/fleet$i.json"
   echo "$(now) - $t" | bc >>"$work/fleet.txt"
   [ "$(find "$work/fleet$i" -name '*.tar.zst' | wc -l)" = 50 ] || { echo "fleet run $i: not 50 archives" >&2; exit 1; }

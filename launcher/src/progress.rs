@@ -178,8 +178,13 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or_default()
 }
 
+/// A size for people: KiB below a MiB, MiB above.
 fn mib(b: u64) -> String {
-    format!("{:.1} MiB", b as f64 / 1048576.0)
+    if b < 1 << 20 {
+        format!("{:.1} KiB", b as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", b as f64 / 1048576.0)
+    }
 }
 
 #[cfg(test)]
@@ -202,8 +207,8 @@ mod tests {
         assert_eq!(t.bar.length(), Some(3));
         t.event(&json!({"event": "artifact", "name": "live"}));
         assert_eq!(t.bar.position(), 0);
-        t.event(&json!({"event": "progress", "artifact": "live", "files": 12, "bytes_read": 3145728, "bytes_out": 1048576}));
-        assert_eq!(t.bar.message(), "live: 12 files, 3.0 MiB read, 1.0 MiB out");
+        t.event(&json!({"event": "progress", "artifact": "live", "files": 12, "bytes_read": 3145728, "bytes_out": 524288}));
+        assert_eq!(t.bar.message(), "live: 12 files, 3.0 MiB read, 512.0 KiB out");
         t.event(&json!({"event": "artifact", "name": "logs"}));
         assert_eq!(t.bar.position(), 1);
         t.event(&json!({"event": "artifact", "name": "shell"}));
