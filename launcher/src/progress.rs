@@ -208,7 +208,10 @@ mod tests {
         t.event(&json!({"event": "artifact", "name": "live"}));
         assert_eq!(t.bar.position(), 0);
         t.event(&json!({"event": "progress", "artifact": "live", "files": 12, "bytes_read": 3145728, "bytes_out": 524288}));
-        assert_eq!(t.bar.message(), "live: 12 files, 3.0 MiB read, 512.0 KiB out");
+        assert_eq!(
+            t.bar.message(),
+            "live: 12 files, 3.0 MiB read, 512.0 KiB out"
+        );
         t.event(&json!({"event": "artifact", "name": "logs"}));
         assert_eq!(t.bar.position(), 1);
         t.event(&json!({"event": "artifact", "name": "shell"}));
