@@ -6,6 +6,7 @@
 //! target is spliced into the remaining path, an absolute target restarting from the root.
 //! At most 40 symlinks are followed (the kernel's own limit), so loops end in an error.
 
+use super::layers::{self, MergedDir};
 use super::meta::{cstr, stat_at, Kind};
 use super::open::open_dir;
 use rustix::fs::{Mode, OFlags};
@@ -24,6 +25,16 @@ pub struct Resolved {
 }
 
 impl Resolved {
+    /// An object named `name` in `dir`, at canonical `path`, reached without symlinks.
+    pub fn new(dir: OwnedFd, name: Vec<u8>, path: Vec<u8>) -> Resolved {
+        Resolved {
+            dir,
+            name,
+            path,
+            followed_symlinks: false,
+        }
+    }
+
     /// The directory holding the object (or the object itself when `name` is empty).
     pub fn dir(&self) -> BorrowedFd<'_> {
         self.dir.as_fd()
@@ -138,6 +149,115 @@ pub fn resolve_in_root(root: &OwnedFd, path: &[u8]) -> Result<Resolved, ResolveE
         path,
         followed_symlinks: followed,
     })
+}
+
+/// Resolves `path` in the merged view of overlay `layers` (upper first; see
+/// [`super::layers`]), with the same rules as [`resolve_in_root`]. The result names
+/// the object in the layer whose copy shows.
+pub fn resolve_in_layers(layers: &[OwnedFd], path: &[u8]) -> Result<Resolved, ResolveError> {
+    let mut dirs: Vec<MergedDir> = vec![layers::root(layers)?];
+    let mut names: Vec<Vec<u8>> = Vec::new();
+    let mut queue: VecDeque<Vec<u8>> = components(path).collect();
+    let mut links = 0usize;
+    let mut followed = false;
+
+    while let Some(comp) = queue.pop_front() {
+        if comp == b".." {
+            if !names.is_empty() {
+                names.pop();
+                dirs.pop();
+            }
+            continue;
+        }
+        let here = dirs.last().ok_or(ResolveError::NotFound)?;
+        let Some((part, meta)) = layers::lookup(here, &comp) else {
+            return Err(ResolveError::NotFound);
+        };
+        match meta.kind() {
+            Kind::Symlink => {
+                links += 1;
+                if links > MAX_SYMLINKS {
+                    return Err(ResolveError::SymlinkLoop);
+                }
+                followed = true;
+                let fd = &here.parts[part].1;
+                let target = rustix::fs::readlinkat(fd, cstr(&comp)?, Vec::new())
+                    .map_err(std::io::Error::from)?
+                    .into_bytes();
+                if target.starts_with(b"/") {
+                    dirs.truncate(1);
+                    names.clear();
+                }
+                for c in components(&target).collect::<Vec<_>>().into_iter().rev() {
+                    queue.push_front(c);
+                }
+            }
+            Kind::Dir if !queue.is_empty() => {
+                let next = layers::child(here, &comp, part)?;
+                dirs.push(next);
+                names.push(comp);
+            }
+            _ if !queue.is_empty() => return Err(ResolveError::NotADirectory),
+            _ => {
+                let dir = layers::path_fd(here, part)?;
+                names.push(comp);
+                let name = names.last().cloned().unwrap_or_default();
+                return Ok(Resolved {
+                    dir,
+                    name,
+                    path: canonical(&names),
+                    followed_symlinks: followed,
+                });
+            }
+        }
+    }
+    // Ended on a directory: the topmost part of it stands for it.
+    let here = dirs.last().ok_or(ResolveError::NotFound)?;
+    Ok(Resolved {
+        dir: layers::path_fd(here, 0)?,
+        name: Vec::new(),
+        path: canonical(&names),
+        followed_symlinks: followed,
+    })
+}
+
+/// The object at the canonical `path` of `layers` itself, a final symlink not followed.
+pub fn resolve_nofollow_in_layers(
+    layers: &[OwnedFd],
+    path: &[u8],
+) -> Result<Resolved, ResolveError> {
+    let names: Vec<Vec<u8>> = components(path).collect();
+    let Some((last, parents)) = names.split_last() else {
+        return Ok(Resolved {
+            dir: layers::path_fd(&layers::root(layers)?, 0)?,
+            name: Vec::new(),
+            path: b"/".to_vec(),
+            followed_symlinks: false,
+        });
+    };
+    let parent = merged_at(layers, &canonical(parents))?;
+    let (part, _) = layers::lookup(&parent, last).ok_or(ResolveError::NotFound)?;
+    Ok(Resolved {
+        dir: layers::path_fd(&parent, part)?,
+        name: last.clone(),
+        path: canonical(&names),
+        followed_symlinks: false,
+    })
+}
+
+/// The merged directory at the canonical (symlink-free) `path` of `layers`.
+pub fn merged_at(layers: &[OwnedFd], path: &[u8]) -> Result<MergedDir, ResolveError> {
+    let mut dir = layers::root(layers)?;
+    for comp in components(path) {
+        let Some((part, meta)) = layers::lookup(&dir, &comp) else {
+            return Err(ResolveError::NotFound);
+        };
+        if meta.kind() != Kind::Dir {
+            return Err(ResolveError::NotADirectory);
+        }
+        dir = layers::child(&dir, &comp, part)?;
+    }
+    Ok(dir)
 }
 
 fn canonical(names: &[Vec<u8>]) -> Vec<u8> {

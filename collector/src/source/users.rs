@@ -52,16 +52,9 @@ pub fn users_of(root: &Root) -> Vec<User> {
         .unwrap_or_default();
     let known: BTreeSet<Vec<u8>> = users.iter().map(|u| u.home.clone()).collect();
     let mut extra = vec![b"/root".to_vec()];
-    if let Ok(r) = root.resolve(b"/home") {
-        if let Ok(fd) = super::resolve::open_resolved_dir(&r) {
-            if let Ok(mut dir) = rustix::fs::Dir::read_from(&fd) {
-                while let Some(Ok(e)) = dir.read() {
-                    let n = e.file_name().to_bytes();
-                    if n != b"." && n != b".." && e.file_type() == rustix::fs::FileType::Directory {
-                        extra.push(super::join(b"/home", n));
-                    }
-                }
-            }
+    for (n, kind) in root.list_dir(b"/home") {
+        if kind == super::Kind::Dir {
+            extra.push(super::join(b"/home", &n));
         }
     }
     for home in extra {

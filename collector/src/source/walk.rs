@@ -6,6 +6,7 @@
 //! renamed or symlinked parent cannot redirect reads), and exact byte names. Symlinks are
 //! reported, never followed, so loops cannot occur. Entries are visited in byte order.
 
+use super::layers::{self, MergedDir};
 use super::meta::{stat_at, Kind, Meta};
 use super::open::open_dir;
 use rustix::fs::Dir;
@@ -160,6 +161,115 @@ pub fn walk(
         let parent = frame.fd.as_fd();
         if let Some(child) = open_frame(parent, &child_name, child_path, depth, visitor) {
             stack.push(child);
+        }
+    }
+}
+
+struct LayerFrame {
+    dir: MergedDir,
+    path: Vec<u8>,
+    names: Vec<layers::Visible>,
+    next: usize,
+    depth: usize,
+}
+
+fn layer_frame(
+    dir: MergedDir,
+    path: Vec<u8>,
+    depth: usize,
+    visitor: &mut dyn Visitor,
+) -> LayerFrame {
+    let (names, errors) = layers::list(&dir);
+    for (layer, e) in errors {
+        let e = std::io::Error::new(e.kind(), format!("layer {layer}: {e}"));
+        visitor.error(&path, "list directory", &e);
+    }
+    LayerFrame {
+        dir,
+        path,
+        names,
+        next: 0,
+        depth,
+    }
+}
+
+/// [`walk`] over the merged view of overlay layers: `start` is the merged directory
+/// at `path` when the starting object is a directory, which `dir`/`name` name in the
+/// layer whose copy shows. Entries name their objects in the layer that shows them.
+pub fn walk_layers(
+    dir: BorrowedFd<'_>,
+    name: &[u8],
+    path: &[u8],
+    start: impl FnOnce() -> std::io::Result<MergedDir>,
+    max_depth: Option<usize>,
+    visitor: &mut dyn Visitor,
+) {
+    let meta = match stat_at(dir, name) {
+        Ok(m) => m,
+        Err(e) => {
+            visitor.error(path, "stat", &e);
+            return;
+        }
+    };
+    let first = Entry {
+        dir,
+        name,
+        path,
+        meta: &meta,
+        depth: 0,
+    };
+    match visitor.entry(&first) {
+        Flow::Descend if meta.kind() == Kind::Dir && max_depth != Some(0) => {}
+        _ => return,
+    }
+    let merged = match start() {
+        Ok(d) => d,
+        Err(e) => {
+            visitor.error(path, "open directory", &e);
+            return;
+        }
+    };
+    let mut stack = vec![layer_frame(merged, path.to_vec(), 0, visitor)];
+    while let Some(frame) = stack.last_mut() {
+        if frame.next >= frame.names.len() {
+            stack.pop();
+            continue;
+        }
+        let (child_name, part) = std::mem::take(&mut frame.names[frame.next]);
+        frame.next += 1;
+        let child_path = super::join(&frame.path, &child_name);
+        let depth = frame.depth + 1;
+        let Some((_, part_fd)) = frame.dir.parts.get(part) else {
+            continue;
+        };
+        let meta = match stat_at(part_fd.as_fd(), &child_name) {
+            Ok(m) => m,
+            Err(e) => {
+                visitor.error(&child_path, "stat", &e);
+                continue;
+            }
+        };
+        let entry = Entry {
+            dir: part_fd.as_fd(),
+            name: &child_name,
+            path: &child_path,
+            meta: &meta,
+            depth,
+        };
+        match visitor.entry(&entry) {
+            Flow::Stop => return,
+            Flow::Prune => continue,
+            Flow::Descend => {}
+        }
+        if meta.kind() != Kind::Dir || max_depth.is_some_and(|m| depth >= m) {
+            continue;
+        }
+        match layers::child(&frame.dir, &child_name, part) {
+            Ok(d) => {
+                let f = layer_frame(d, child_path, depth, visitor);
+                stack.push(f);
+            }
+            Err(e) => visitor.error(&child_path, "open directory", &e),
         }
     }
 }
