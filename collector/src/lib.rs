@@ -1,6 +1,7 @@
 //! cairn-collector: in-container forensic evidence collection.
 //!
 //! The modules follow the data, in order:
+//! [`node`] (containers found offline on a node's disk, and their layers) →
 //! [`source`] (where the root filesystem comes from and how it is walked safely) →
 //! [`spec`] (which artifacts are selected: UAC-compatible YAML, profiles) →
 //! [`collect`] (what collects them: the artifact engine, which also runs the native
@@ -12,6 +13,7 @@
 pub mod archive;
 pub mod collect;
 pub mod live;
+pub mod node;
 pub mod progress;
 pub mod sink;
 pub mod source;

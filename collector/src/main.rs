@@ -6,7 +6,7 @@ use cairn_collector::progress::{Progress, ProgressMode};
 use cairn_collector::sink::{upload, Target};
 use cairn_collector::source::Root;
 use cairn_collector::spec::{select, Catalog};
-use cairn_collector::{units, verify};
+use cairn_collector::{node, units, verify};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,6 +28,16 @@ enum Command {
         /// The archive (`-` for standard input).
         archive: String,
     },
+    /// List the containers on a node's disk (Docker and containerd), offline.
+    Containers {
+        /// The node's root filesystem: `/` on the node itself, or a copy of its disk
+        /// mounted read-only anywhere.
+        #[arg(long)]
+        node_root: PathBuf,
+        /// Output: table or json.
+        #[arg(short = 'o', long, default_value = "table")]
+        output: String,
+    },
     /// List built-in profiles.
     Profiles,
     /// List built-in artifacts.
@@ -41,6 +51,15 @@ struct CollectArgs {
     /// included, resolves inside it.
     #[arg(long, default_value = "/")]
     root: PathBuf,
+    /// Collect a container from a node's disk instead (a live node's `/` or a mounted
+    /// copy): its filesystem is rebuilt from its overlay layers without mounting.
+    /// Needs --container.
+    #[arg(long, requires = "container", conflicts_with = "root")]
+    node_root: Option<PathBuf>,
+    /// The container to collect under --node-root: its ID, a unique prefix, or its name
+    /// (`cairn-collector containers --node-root DIR` lists them).
+    #[arg(long, requires = "node_root")]
+    container: Option<String>,
     /// Built-in profile name or a profile YAML file (UAC profiles work).
     /// Default: container-triage, unless --artifacts adds artifacts.
     #[arg(long)]
@@ -190,6 +209,37 @@ fn run(cli: Cli) -> Result<i32> {
             }
         }
         Command::Collect(a) => collect_cmd(*a),
+        Command::Containers { node_root, output } => {
+            let (all, warnings) = node::list(&node_root)?;
+            for w in &warnings {
+                eprintln!("cairn-collector: warning: {w}");
+            }
+            if output == "json" {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else {
+                println!(
+                    "{:<11} {:<14} {:<10} {:<24} {:<36} {:<9} IMAGE",
+                    "RUNTIME", "ID", "NAMESPACE", "NAME", "POD", "STATE"
+                );
+                for c in &all {
+                    let pod = match (&c.pod_namespace, &c.pod_name) {
+                        (Some(n), Some(p)) => format!("{n}/{p}"),
+                        _ => "-".into(),
+                    };
+                    println!(
+                        "{:<11} {:<14} {:<10} {:<24} {:<36} {:<9} {}",
+                        format!("{:?}", c.runtime).to_lowercase(),
+                        c.id.chars().take(12).collect::<String>(),
+                        c.namespace.as_deref().unwrap_or("-"),
+                        c.name,
+                        pod,
+                        c.state,
+                        c.image
+                    );
+                }
+            }
+            Ok(0)
+        }
     }
 }
 
@@ -271,7 +321,21 @@ fn collect_cmd(a: CollectArgs) -> Result<i32> {
     let target = target_of(&a)?;
     let catalog = Catalog::builtin()?;
     let selection = select(&catalog, a.profile.as_deref(), a.artifacts.as_deref())?;
-    let root = Root::open(&a.root)?;
+    let (root, container) = match (&a.node_root, &a.container) {
+        (Some(node_root), Some(id)) => {
+            let (c, warnings) = node::find(node_root, id)?;
+            for w in &warnings {
+                eprintln!("cairn-collector: warning: {w}");
+            }
+            let name = PathBuf::from(format!(
+                "{}:{}",
+                format!("{:?}", c.runtime).to_lowercase(),
+                c.id
+            ));
+            (Root::open_layers(&name, &c.layers)?, Some(c))
+        }
+        _ => (Root::open(&a.root)?, None),
+    };
     let date_range = match (a.date_range_start, a.date_range_end) {
         (None, None) => None,
         (s, e) => Some((
@@ -296,7 +360,9 @@ fn collect_cmd(a: CollectArgs) -> Result<i32> {
         ..Options::default()
     };
     let invocation = serde_json::json!({
-        "root": a.root.display().to_string(),
+        "root": root.path().display().to_string(),
+        "node_root": a.node_root.as_ref().map(|p| p.display().to_string()),
+        "container": container,
         "profile": a.profile,
         "artifacts": a.artifacts,
         "output": a.output,

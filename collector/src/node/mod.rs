@@ -1,0 +1,146 @@
+//! Containers on a node's disk, found offline: one explorer per container runtime
+//! ([`docker`] for `/var/lib/docker`, [`containerd`] for `/var/lib/containerd` through
+//! its bbolt metadata, read by [`bolt`]). `--node-root` is a live node's `/` or a copy
+//! of a node's disk mounted read-only anywhere; nothing under it is written, and a
+//! container's filesystem is rebuilt from its layers in user space
+//! ([`crate::source::layers`]).
+//!
+//! A node's disk is untrusted input: every metadata file is read with a size limit and
+//! parsed without panicking; a broken container is reported and the others still listed.
+
+pub mod bolt;
+pub mod containerd;
+pub mod docker;
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Which runtime keeps a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runtime {
+    Docker,
+    Containerd,
+}
+
+/// A container found on the node.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeContainer {
+    pub runtime: Runtime,
+    /// containerd namespace (`k8s.io` for Kubernetes, `moby`, `default`...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    /// RFC 3339, when the runtime records it.
+    pub created: Option<String>,
+    /// `running`, `exited`, `paused`..., or `unknown` where the disk does not say.
+    pub state: String,
+    pub pod_namespace: Option<String>,
+    pub pod_name: Option<String>,
+    pub container_name: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    /// The overlay layer directories, upper (the container's writable layer) first.
+    pub layers: Vec<PathBuf>,
+    /// Why the layers could not be found, when they could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layers_error: Option<String>,
+}
+
+impl NodeContainer {
+    /// Fills the Kubernetes identity from the labels the kubelet sets.
+    fn with_pod_labels(mut self) -> NodeContainer {
+        let l = |k: &str| self.labels.get(k).cloned();
+        self.pod_namespace = l("io.kubernetes.pod.namespace");
+        self.pod_name = l("io.kubernetes.pod.name");
+        self.container_name = l("io.kubernetes.container.name");
+        self
+    }
+}
+
+/// Why containers could not be listed or one could not be chosen.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("{0}: neither /var/lib/docker nor /var/lib/containerd is there (give the node's root filesystem)")]
+    NoRuntime(String),
+    #[error("no container matches '{0}' (cairn-collector containers --node-root DIR lists them)")]
+    NotFound(String),
+    #[error("'{0}' matches {1} containers: give more of the ID")]
+    Ambiguous(String, usize),
+    #[error("container {0}: its layers were not found: {1}")]
+    NoLayers(String, String),
+}
+
+/// Reads a metadata file of at most `limit` bytes (larger means corrupt or hostile).
+pub(crate) fn read_limited(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    if len > limit {
+        return Err(std::io::Error::other(format!(
+            "{} is {len} bytes, more than the {limit} a metadata file may have",
+            path.display()
+        )));
+    }
+    let mut out = Vec::with_capacity(len as usize);
+    f.take(limit).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// Every container under `node_root`, with warnings for what could not be read.
+pub fn list(node_root: &Path) -> Result<(Vec<NodeContainer>, Vec<String>), NodeError> {
+    let docker_dir = node_root.join("var/lib/docker");
+    let containerd_dir = node_root.join("var/lib/containerd");
+    if !docker_dir.is_dir() && !containerd_dir.is_dir() {
+        return Err(NodeError::NoRuntime(node_root.display().to_string()));
+    }
+    let mut all = Vec::new();
+    let mut warnings = Vec::new();
+    if docker_dir.is_dir() {
+        let (c, w) = docker::list(node_root);
+        all.extend(c);
+        warnings.extend(w);
+    }
+    if containerd_dir.is_dir() {
+        let (c, w) = containerd::list(node_root);
+        all.extend(c);
+        warnings.extend(w);
+    }
+    all.sort_by(|a, b| (a.runtime as u8, &a.id).cmp(&(b.runtime as u8, &b.id)));
+    Ok((all, warnings))
+}
+
+/// The one container whose ID starts with `id` (or whose name is `id`).
+pub fn find(node_root: &Path, id: &str) -> Result<(NodeContainer, Vec<String>), NodeError> {
+    let (all, warnings) = list(node_root)?;
+    let exact: Vec<&NodeContainer> = all.iter().filter(|c| c.id == id || c.name == id).collect();
+    let chosen: Vec<&NodeContainer> = if exact.len() == 1 {
+        exact
+    } else {
+        all.iter().filter(|c| c.id.starts_with(id)).collect()
+    };
+    match chosen.as_slice() {
+        [one] => {
+            let c = (*one).clone();
+            if c.layers.is_empty() {
+                return Err(NodeError::NoLayers(
+                    c.id.clone(),
+                    c.layers_error
+                        .clone()
+                        .unwrap_or_else(|| "none recorded".into()),
+                ));
+            }
+            Ok((c, warnings))
+        }
+        [] => Err(NodeError::NotFound(id.to_owned())),
+        many => Err(NodeError::Ambiguous(id.to_owned(), many.len())),
+    }
+}
+
+/// A path component read from metadata, refused if it could leave its directory.
+pub(crate) fn safe_component(s: &str) -> Option<&str> {
+    let ok = !s.is_empty() && s != "." && s != ".." && !s.contains('/') && !s.contains('\0');
+    ok.then_some(s)
+}
