@@ -14,7 +14,7 @@ use crate::source::meta::stat_at;
 use crate::source::mounts::{MountTable, PSEUDO_FILESYSTEMS};
 use crate::source::open::{has_noatime, open_regular};
 use crate::source::users::{users_of, User};
-use crate::source::walk::{walk, Entry, Flow, Visitor};
+use crate::source::walk::{Entry, Flow, Visitor};
 use crate::source::{Kind, Meta, ResolveError, Root};
 use crate::spec::{Artifact, ArtifactSet, CollectorKind, Selection};
 use serde::Serialize;
@@ -437,13 +437,8 @@ impl<'a> Engine<'a> {
                     start_dev,
                     out: out.as_mut(),
                 };
-                walk(
-                    resolved.dir(),
-                    resolved.name(),
-                    resolved.path(),
-                    max_depth,
-                    &mut v,
-                );
+                let root = v.engine.root;
+                root.walk(&resolved, max_depth, &mut v);
             }
             if let (Some(k), Some(spool)) = (out_key, out) {
                 outputs.insert(k, spool);

@@ -8,11 +8,13 @@
 //! or suspiciously placed binaries), [`network`] (sockets mapped to their processes,
 //! interfaces, routes, ARP), [`mounts`] (mountinfo, overlay layers, capacity),
 //! [`system`] (host, kernel, modules, container and Kubernetes identity) and [`users`]
-//! (decoded utmp/wtmp/btmp/lastlog). [`parse`] holds the byte-level parsers and
+//! (decoded utmp/wtmp/btmp/lastlog), and [`drift`] (what a container changed against its
+//! image, on a root rebuilt from a node's disk). [`parse`] holds the byte-level parsers and
 //! [`procfs`] the access to /proc. The engine hands each collector an [`Emit`] to
 //! write into the archive and the log.
 
 pub mod container;
+pub mod drift;
 pub mod executables;
 pub mod mounts;
 pub mod network;
@@ -39,6 +41,7 @@ pub const NATIVE_NAMES: &[&str] = &[
     "mounts",
     "system",
     "users",
+    "drift",
 ];
 
 /// Options of the live response.
@@ -276,6 +279,12 @@ pub fn run(
         ("mounts", Some(proc)) => mounts::run(proc, artifact, emit),
         ("system", proc) => system::run(root, proc, artifact, emit),
         ("users", _) => users::run(root, artifact, emit),
+        ("drift", _) => drift::run(
+            root,
+            max_file_size.unwrap_or(executables::DEFAULT_COPY_CAP),
+            artifact,
+            emit,
+        ),
         (other, _) => emit.log(
             "error",
             "spec",

@@ -1,0 +1,386 @@
+//! Drift: what a container changed relative to its image, the first thing an
+//! investigator asks. Needs the container's layers, so it runs on a root rebuilt from a
+//! node's disk (`collect --node-root --container`), not on a live root.
+//!
+//! The container's writable (upper) layer is walked alone and compared with the merged
+//! view of the layers below it (the image, and Docker's init layer):
+//! - `added`: present above, absent below;
+//! - `modified`: a regular file whose content differs (both sha256 given), or an object
+//!   whose kind changed;
+//! - `metadata`: same content, different mode or owner (a chmod or chown copied it up);
+//! - `deleted`: a whiteout (character device 0/0, or `.wh.NAME`) over something below,
+//!   with the sha256 of the deleted file, which the image layer still holds;
+//! - `opaque`: a directory replaced whole; what it hid below is listed as deleted.
+//!
+//! Added and modified regular files are also copied into the archive under
+//! `live_response/drift/files/`, up to the size cap. Lines go to
+//! `live_response/drift/drift.jsonl`, counts to `live_response/drift/summary.json`.
+
+use super::Emit;
+use crate::source::layers::{is_opaque, is_whiteout, WH_OPAQUE, WH_PREFIX};
+use crate::source::meta::{stat_at, Kind, Meta};
+use crate::source::open::{open_dir, open_regular};
+use crate::source::walk::{walk, Entry, Flow, Visitor};
+use crate::source::{join, ResolveError, Root};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::os::fd::{AsFd, BorrowedFd};
+
+/// A path that could not be examined, and why.
+pub type PathError = (Vec<u8>, String);
+
+/// One change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub change: &'static str,
+    pub path: Vec<u8>,
+    pub kind: Kind,
+    pub sha256: Option<String>,
+    pub lower_sha256: Option<String>,
+    pub size: Option<u64>,
+    pub detail: Option<String>,
+}
+
+impl Change {
+    fn to_json(&self) -> Value {
+        let (p, p_hex) = crate::units::lossless(&self.path);
+        let mut v = json!({"change": self.change, "path": p, "type": self.kind.as_str()});
+        let optional = [
+            ("path_hex", p_hex.map(Value::from)),
+            ("sha256", self.sha256.clone().map(Value::from)),
+            ("lower_sha256", self.lower_sha256.clone().map(Value::from)),
+            ("size", self.size.map(Value::from)),
+            ("detail", self.detail.clone().map(Value::from)),
+        ];
+        for (k, x) in optional {
+            if let Some(x) = x {
+                v[k] = x;
+            }
+        }
+        v
+    }
+}
+
+/// sha256 of a regular file, read whole (drift files are the container's own).
+fn hash_at(dir: BorrowedFd<'_>, name: &[u8]) -> std::io::Result<String> {
+    let f = open_regular(dir, name)?;
+    let mut f = std::fs::File::from(f);
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// What lies below: the merged view of the lower layers.
+struct Below {
+    root: Option<Root>,
+}
+
+impl Below {
+    /// The object at `path` below, with its metadata, and a hash for regular files.
+    fn get(&self, path: &[u8], want_hash: bool) -> Option<(Meta, Option<String>)> {
+        let root = self.root.as_ref()?;
+        let r = match root.resolve_nofollow(path) {
+            Ok(r) => r,
+            Err(ResolveError::NotFound) | Err(ResolveError::NotADirectory) => return None,
+            Err(_) => return None,
+        };
+        let m = stat_at(r.dir(), r.name()).ok()?;
+        let h = (want_hash && m.kind() == Kind::File)
+            .then(|| hash_at(r.dir(), r.name()).ok())
+            .flatten();
+        Some((m, h))
+    }
+
+    fn children(&self, path: &[u8]) -> Vec<(Vec<u8>, Kind)> {
+        self.root
+            .as_ref()
+            .map(|r| r.list_dir(path))
+            .unwrap_or_default()
+    }
+}
+
+struct Finder<'a> {
+    below: &'a Below,
+    changes: Vec<Change>,
+    errors: Vec<PathError>,
+    /// Names present above, per directory, to find what opaque directories hid.
+    opaque_dirs: Vec<Vec<u8>>,
+}
+
+impl Finder<'_> {
+    fn deleted(&mut self, path: Vec<u8>) {
+        if let Some((m, h)) = self.below.get(&path, true) {
+            self.changes.push(Change {
+                change: "deleted",
+                path,
+                kind: m.kind(),
+                sha256: None,
+                lower_sha256: h,
+                size: Some(m.size),
+                detail: None,
+            });
+        }
+    }
+}
+
+fn parent_of(path: &[u8]) -> &[u8] {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(0) | None => b"/",
+        Some(i) => &path[..i],
+    }
+}
+
+impl Visitor for Finder<'_> {
+    fn entry(&mut self, e: &Entry<'_>) -> Flow {
+        if e.depth == 0 {
+            return Flow::Descend;
+        }
+        if e.name == WH_OPAQUE {
+            return Flow::Prune;
+        }
+        if let Some(hidden) = e.name.strip_prefix(WH_PREFIX) {
+            let p = join(parent_of(e.path), hidden);
+            self.deleted(p);
+            return Flow::Prune;
+        }
+        if is_whiteout(e.meta) {
+            self.deleted(e.path.to_vec());
+            return Flow::Prune;
+        }
+        let kind = e.meta.kind();
+        let below = self.below.get(e.path, kind == Kind::File);
+        let sha = |e: &Entry<'_>| {
+            (kind == Kind::File)
+                .then(|| hash_at(e.dir, e.name).ok())
+                .flatten()
+        };
+        match below {
+            None => self.changes.push(Change {
+                change: "added",
+                path: e.path.to_vec(),
+                kind,
+                sha256: sha(e),
+                lower_sha256: None,
+                size: Some(e.meta.size),
+                detail: None,
+            }),
+            Some((m, lower_sha)) if m.kind() != kind => self.changes.push(Change {
+                change: "modified",
+                path: e.path.to_vec(),
+                kind,
+                sha256: sha(e),
+                lower_sha256: lower_sha,
+                size: Some(e.meta.size),
+                detail: Some(format!("was a {}", m.kind().as_str())),
+            }),
+            Some((m, lower_sha)) => {
+                let content_differs = match kind {
+                    Kind::File => {
+                        let mine = sha(e);
+                        if mine != lower_sha || mine.is_none() {
+                            self.changes.push(Change {
+                                change: "modified",
+                                path: e.path.to_vec(),
+                                kind,
+                                sha256: mine,
+                                lower_sha256: lower_sha,
+                                size: Some(e.meta.size),
+                                detail: None,
+                            });
+                            true
+                        } else {
+                            false
+                        }
+                    }
+                    Kind::Symlink => {
+                        let target = |dir: BorrowedFd<'_>, name: &[u8]| {
+                            crate::source::meta::cstr(name)
+                                .ok()
+                                .and_then(|c| rustix::fs::readlinkat(dir, c, Vec::new()).ok())
+                                .map(|t| t.into_bytes())
+                        };
+                        let mine = target(e.dir, e.name);
+                        let theirs = self.below.root.as_ref().and_then(|r| {
+                            let r = r.resolve_nofollow(e.path).ok()?;
+                            target(r.dir(), r.name())
+                        });
+                        if mine != theirs {
+                            self.changes.push(Change {
+                                change: "modified",
+                                path: e.path.to_vec(),
+                                kind,
+                                sha256: None,
+                                lower_sha256: None,
+                                size: None,
+                                detail: Some(format!(
+                                    "symlink now to {}",
+                                    String::from_utf8_lossy(&mine.unwrap_or_default())
+                                )),
+                            });
+                            true
+                        } else {
+                            false
+                        }
+                    }
+                    _ => false,
+                };
+                let meta_differs =
+                    m.mode != e.meta.mode || m.uid != e.meta.uid || m.gid != e.meta.gid;
+                if !content_differs && meta_differs {
+                    self.changes.push(Change {
+                        change: "metadata",
+                        path: e.path.to_vec(),
+                        kind,
+                        sha256: None,
+                        lower_sha256: None,
+                        size: None,
+                        detail: Some(format!(
+                            "mode {:o} uid {} gid {} (was mode {:o} uid {} gid {})",
+                            e.meta.mode & 0o7777,
+                            e.meta.uid,
+                            e.meta.gid,
+                            m.mode & 0o7777,
+                            m.uid,
+                            m.gid
+                        )),
+                    });
+                }
+                if kind == Kind::Dir {
+                    if let Ok(d) = open_dir(e.dir, e.name) {
+                        if is_opaque(d.as_fd()) {
+                            self.opaque_dirs.push(e.path.to_vec());
+                        }
+                    }
+                }
+            }
+        }
+        Flow::Descend
+    }
+
+    fn error(&mut self, path: &[u8], action: &'static str, err: &std::io::Error) {
+        self.errors
+            .push((path.to_vec(), format!("{action}: {err}")));
+    }
+}
+
+/// Finds the changes of `root`'s upper layer against the layers below. `None` when
+/// `root` is not a merged view of layers.
+pub fn find(root: &Root) -> Option<(Vec<Change>, Vec<PathError>)> {
+    let paths = root.layer_paths();
+    let upper = paths.first()?;
+    let below = Below {
+        root: if paths.len() > 1 {
+            Root::open_layers(std::path::Path::new("below"), &paths[1..]).ok()
+        } else {
+            None
+        },
+    };
+    let mut f = Finder {
+        below: &below,
+        changes: Vec::new(),
+        errors: Vec::new(),
+        opaque_dirs: Vec::new(),
+    };
+    match rustix::fs::open(
+        upper,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    ) {
+        Ok(fd) => walk(fd.as_fd(), b"", b"/", None, &mut f),
+        Err(e) => f
+            .errors
+            .push((b"/".to_vec(), format!("open upper layer: {e}"))),
+    }
+    // An opaque directory hides everything below it that it does not itself hold.
+    for dir in std::mem::take(&mut f.opaque_dirs) {
+        let above: Vec<Vec<u8>> = root.list_dir(&dir).into_iter().map(|(n, _)| n).collect();
+        for (name, kind) in below.children(&dir) {
+            if !above.contains(&name) {
+                let path = join(&dir, &name);
+                let (size, sha) = below
+                    .get(&path, kind == Kind::File)
+                    .map(|(m, h)| (Some(m.size), h))
+                    .unwrap_or((None, None));
+                f.changes.push(Change {
+                    change: "deleted",
+                    path,
+                    kind,
+                    sha256: None,
+                    lower_sha256: sha,
+                    size,
+                    detail: Some("hidden by an opaque directory above".into()),
+                });
+            }
+        }
+        f.changes.push(Change {
+            change: "opaque",
+            path: dir,
+            kind: Kind::Dir,
+            sha256: None,
+            lower_sha256: None,
+            size: None,
+            detail: Some("directory replaced whole".into()),
+        });
+    }
+    f.changes
+        .sort_by(|a, b| a.path.cmp(&b.path).then(a.change.cmp(b.change)));
+    Some((f.changes, f.errors))
+}
+
+/// The native collector.
+pub fn run(root: &Root, cap: u64, artifact: &str, emit: &mut dyn Emit) {
+    let Some((changes, errors)) = find(root) else {
+        emit.log(
+            "info",
+            "not_run",
+            artifact,
+            None,
+            "drift needs the container's layers: collect it from its node's disk (collect --node-root DIR --container ID)".into(),
+        );
+        return;
+    };
+    for (path, e) in &errors {
+        emit.log("warn", "error", artifact, Some(path), e.clone());
+    }
+    let mut lines = String::new();
+    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    for c in &changes {
+        *counts.entry(c.change).or_default() += 1;
+        let mut v = c.to_json();
+        if matches!(c.change, "added" | "modified") && c.kind == Kind::File {
+            if let Ok(r) = root.resolve_nofollow(&c.path) {
+                if let Ok(fd) = open_regular(r.dir(), r.name()) {
+                    let mut file = std::fs::File::from(fd);
+                    let mut rel = b"drift/files".to_vec();
+                    rel.extend_from_slice(&c.path);
+                    if let Ok(copied) = emit.copy(artifact, &rel, &c.path, &mut file, cap) {
+                        v["archive_path"] = json!(copied.archive_path);
+                        v["complete"] = json!(copied.complete);
+                    }
+                }
+            }
+        }
+        lines.push_str(&v.to_string());
+        lines.push('\n');
+    }
+    emit.output(artifact, "drift/drift.jsonl", lines.as_bytes());
+    let summary = json!({
+        "layers": root.layer_paths().iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "changes": counts,
+        "errors": errors.len(),
+    });
+    emit.output(
+        artifact,
+        "drift/summary.json",
+        summary.to_string().as_bytes(),
+    );
+}

@@ -1,0 +1,407 @@
+//! Offline collection from a node's disk, on the test bed's real Docker engine and real
+//! containerd (`ctr -n k8s.io`, labelled as the kubelet labels containers): files are
+//! planted, modified and deleted in running containers; then `containers --node-root /`
+//! must list them with their pod identity, the merged view rebuilt from the layers must
+//! equal what the live container shows through /proc/PID/root (same paths, kinds,
+//! sizes, hashes), and `drift` must list exactly the changes. Also a stopped container,
+//! and a node root whose meta.db is corrupt.
+//!
+//! Runs as root (the runtimes' directories are root-only). Needs Docker and containerd
+//! (tests/run-all.sh starts both); under CI=true their absence fails.
+
+mod common;
+use common::docker::{self, Container};
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+/// What the view comparison collects: every file under these directories.
+const VIEW_DIRS: &[&str] = &["/bin", "/etc", "/root", "/tmp", "/opt", "/var", "/home"];
+/// Bind-mounted by the runtime over the image's files: they differ by design.
+const RUNTIME_MOUNTS: &[&str] = &["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"];
+
+const CHANGES: &str = "echo implant > /tmp/dropped.sh; \
+    echo 'evil:x:0:0::/:/bin/sh' >> /etc/passwd; \
+    rm /etc/group /bin/ls; \
+    chmod 700 /var/log/image.log; \
+    mkdir -p /opt/x; echo hi > /opt/x/y";
+
+fn view_spec(dir: &Path) -> String {
+    let mut y = String::from("artifacts:\n");
+    for d in VIEW_DIRS {
+        y.push_str(&format!(
+            "  - description: {d}\n    collector: file\n    path: {d}\n"
+        ));
+    }
+    let f = dir.join("view.yaml");
+    std::fs::write(&f, y).unwrap();
+    f.to_str().unwrap().to_owned()
+}
+
+/// (path → (type, size, sha256)) of the collected files, runtime mounts left out.
+fn view(archive: &Path) -> BTreeMap<String, (String, u64, String)> {
+    Archive::read(archive)
+        .manifest()
+        .into_iter()
+        .filter(|r| {
+            r["artifact"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("view"))
+        })
+        .filter_map(|r| {
+            let src = r["source"].as_str()?.to_owned();
+            if RUNTIME_MOUNTS.contains(&src.as_str()) {
+                return None;
+            }
+            Some((
+                src,
+                (
+                    r["type"].as_str().unwrap_or_default().to_owned(),
+                    r["size"].as_u64().unwrap_or(0),
+                    r["sha256"].as_str().unwrap_or_default().to_owned(),
+                ),
+            ))
+        })
+        .collect()
+}
+
+fn drift(archive: &Path) -> Vec<(String, String)> {
+    let a = Archive::read(archive);
+    let mut v: Vec<(String, String)> = a
+        .text("live_response/drift/drift.jsonl")
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["change"].as_str().unwrap().to_owned(),
+                v["path"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = list
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
+fn containers(node_root: &str) -> (Vec<Value>, String) {
+    let o = run(&["containers", "--node-root", node_root, "-o", "json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (
+        serde_json::from_slice(&o.stdout).unwrap(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Collects the container offline (view + drift) and its live view, and compares.
+fn offline_equals_live(id: &str, pid: &str, dir: &Path) -> std::path::PathBuf {
+    let spec = view_spec(dir);
+    let offline = dir.join("offline.tar.zst");
+    let o = run(&[
+        "collect",
+        "--node-root",
+        "/",
+        "--container",
+        id,
+        "--artifacts",
+        &format!("{spec},live/drift"),
+        "--output",
+        offline.to_str().unwrap(),
+        "--progress",
+        "none",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    verify_ok(&offline);
+    let live = dir.join("live.tar.zst");
+    collect(
+        Path::new(&format!("/proc/{pid}/root")),
+        &live,
+        &["--artifacts", &spec],
+    );
+    let (off, on) = (view(&offline), view(&live));
+    assert!(on.len() > 50, "the live view is too small: {on:?}");
+    assert!(on.contains_key("/tmp/dropped.sh") && !on.contains_key("/etc/group"));
+    let only_off: Vec<_> = off.iter().filter(|(k, v)| on.get(*k) != Some(v)).collect();
+    let only_on: Vec<_> = on.iter().filter(|(k, v)| off.get(*k) != Some(v)).collect();
+    assert!(
+        only_off.is_empty() && only_on.is_empty(),
+        "offline and live views differ:\noffline only {only_off:?}\nlive only {only_on:?}"
+    );
+    offline
+}
+
+fn inspect(id: &str, what: &str) -> String {
+    docker::ok(&["inspect", "-f", what, id])
+}
+
+#[test]
+fn docker_containers_offline_equal_live_and_drift_lists_the_changes() {
+    let Some(_) = docker::setup() else { return };
+    let ns = format!("node-{}", std::process::id());
+    let id = docker::ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--label",
+        &format!("io.kubernetes.pod.namespace={ns}"),
+        "--label",
+        "io.kubernetes.pod.name=web",
+        "--label",
+        "io.kubernetes.container.name=app",
+        docker::busybox_image(),
+        "sleep",
+        "3600",
+    ]);
+    let _c = Container(id.clone());
+    docker::ok(&["exec", &id, "sh", "-c", CHANGES]);
+
+    let (all, _) = containers("/");
+    let me = all
+        .iter()
+        .find(|c| c["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("{id} not listed: {all:?}"));
+    assert_eq!(me["runtime"], "docker");
+    assert_eq!(me["state"], "running");
+    assert_eq!(me["pod_namespace"], ns.as_str());
+    assert_eq!(me["pod_name"], "web");
+    assert_eq!(me["container_name"], "app");
+    assert_eq!(me["image"], docker::busybox_image());
+    // The writable layer, the init layer, the image's layer.
+    assert_eq!(me["layers"].as_array().unwrap().len(), 3, "{me}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let pid = inspect(&id, "{{.State.Pid}}");
+    let offline = offline_equals_live(&id[..12], &pid, dir.path());
+    assert_eq!(
+        drift(&offline),
+        pairs(&[
+            ("added", "/opt"),
+            ("added", "/opt/x"),
+            ("added", "/opt/x/y"),
+            ("added", "/tmp/dropped.sh"),
+            ("deleted", "/bin/ls"),
+            ("deleted", "/etc/group"),
+            ("metadata", "/var/log/image.log"),
+            ("modified", "/etc/passwd"),
+        ])
+    );
+    let a = Archive::read(&offline);
+    assert_eq!(
+        a.text("live_response/drift/files/tmp/dropped.sh"),
+        "implant\n"
+    );
+    // The deleted file's hash is the image's copy.
+    let group_sha = a
+        .text("live_response/drift/drift.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["path"] == "/etc/group")
+        .unwrap()["lower_sha256"]
+        .clone();
+    assert_eq!(
+        group_sha,
+        "db8630128500202bf2d53699c97275ac7f10d05ffc21f1bba6bd99e88059af74"
+    );
+    let s = a.summary();
+    assert_eq!(
+        s["options"]["invocation"]["container"]["id"],
+        id.as_str(),
+        "{s}"
+    );
+
+    // Stopped: still listed as such, still collected offline.
+    docker::ok(&["stop", "-t", "0", &id]);
+    let (all, _) = containers("/");
+    let me = all.iter().find(|c| c["id"] == id.as_str()).unwrap();
+    assert_eq!(me["state"], "exited");
+    let out = dir.path().join("stopped.tar.zst");
+    let o = run(&[
+        "collect",
+        "--node-root",
+        "/",
+        "--container",
+        &id,
+        "--artifacts",
+        "live/drift",
+        "--output",
+        out.to_str().unwrap(),
+        "--progress",
+        "none",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(drift(&out).contains(&("added".into(), "/tmp/dropped.sh".into())));
+}
+
+struct Ctr(String);
+impl Drop for Ctr {
+    fn drop(&mut self) {
+        let _ = ctr(&["tasks", "kill", "-s", "KILL", &self.0]);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let _ = ctr(&["tasks", "rm", "-f", &self.0]);
+        let _ = ctr(&["containers", "rm", &self.0]);
+    }
+}
+
+fn ctr(args: &[&str]) -> std::process::Output {
+    Command::new("ctr")
+        .args(["-n", "k8s.io"])
+        .args(args)
+        .output()
+        .expect("ctr")
+}
+
+fn ctr_ok(args: &[&str]) -> String {
+    let o = ctr(args);
+    assert!(
+        o.status.success(),
+        "ctr {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+#[test]
+fn containerd_containers_offline_equal_live_and_drift_lists_the_changes() {
+    let Some(_) = docker::setup() else { return };
+    if !ctr(&["version"]).status.success() {
+        docker::require("containerd (ctr)");
+        return;
+    }
+    // The busybox image, from Docker into containerd's k8s.io namespace.
+    let t = tempfile::tempdir().unwrap();
+    let tar = t.path().join("bb.tar");
+    docker::ok(&["save", "-o", tar.to_str().unwrap(), docker::busybox_image()]);
+    ctr_ok(&["images", "import", tar.to_str().unwrap()]);
+    let image = format!("docker.io/library/{}", docker::busybox_image());
+    let id = format!("cairn-node-{}", std::process::id());
+    ctr_ok(&[
+        "run",
+        "-d",
+        "--snapshotter",
+        "overlayfs",
+        "--label",
+        "io.kubernetes.pod.namespace=shop",
+        "--label",
+        "io.kubernetes.pod.name=cart",
+        "--label",
+        "io.kubernetes.container.name=main",
+        &image,
+        &id,
+        "sleep",
+        "3600",
+    ]);
+    let _c = Ctr(id.clone());
+    ctr_ok(&[
+        "tasks",
+        "exec",
+        "--exec-id",
+        "plant",
+        &id,
+        "sh",
+        "-c",
+        CHANGES,
+    ]);
+
+    let (all, _) = containers("/");
+    let me = all
+        .iter()
+        .find(|c| c["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("{id} not listed: {all:?}"));
+    assert_eq!(me["runtime"], "containerd");
+    assert_eq!(me["namespace"], "k8s.io");
+    assert_eq!(me["state"], "running");
+    assert_eq!(me["pod_namespace"], "shop");
+    assert_eq!(me["pod_name"], "cart");
+    assert_eq!(me["container_name"], "main");
+    assert_eq!(me["image"], image.as_str());
+    assert!(me["created"].as_str().unwrap().starts_with("20"), "{me}");
+    assert_eq!(me["layers"].as_array().unwrap().len(), 2, "{me}");
+
+    let pid = ctr_ok(&["tasks", "ls"])
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(id.as_str()))
+        .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
+        .unwrap();
+    let offline = offline_equals_live(&id, &pid, t.path());
+    // containerd's runtime also creates /run in the container's layer.
+    assert_eq!(
+        drift(&offline),
+        pairs(&[
+            ("added", "/opt"),
+            ("added", "/opt/x"),
+            ("added", "/opt/x/y"),
+            ("added", "/run"),
+            ("added", "/tmp/dropped.sh"),
+            ("deleted", "/bin/ls"),
+            ("deleted", "/etc/group"),
+            ("metadata", "/var/log/image.log"),
+            ("modified", "/etc/passwd"),
+        ])
+    );
+}
+
+#[test]
+fn a_corrupt_meta_db_is_a_clear_warning_and_an_empty_node_a_clear_error() {
+    let Some(_) = docker::setup() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let node = t.path();
+    let err = run(&["containers", "--node-root", node.to_str().unwrap()]);
+    assert_eq!(err.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&err.stderr)
+            .contains("neither /var/lib/docker nor /var/lib/containerd"),
+        "{}",
+        String::from_utf8_lossy(&err.stderr)
+    );
+    let db_dir = node.join("var/lib/containerd/io.containerd.metadata.v1.bolt");
+    std::fs::create_dir_all(&db_dir).unwrap();
+    let real = std::fs::read("/var/lib/containerd/io.containerd.metadata.v1.bolt/meta.db")
+        .expect("containerd's meta.db");
+    for (what, bytes) in [
+        ("garbage", b"not a database at all".to_vec()),
+        ("zeroed meta pages", {
+            let mut b = real.clone();
+            b[..8192].fill(0);
+            b
+        }),
+        ("truncated after the meta pages", real[..8192].to_vec()),
+        ("scrambled data pages", {
+            let mut b = real.clone();
+            b[8192..].fill(0xab);
+            b
+        }),
+    ] {
+        std::fs::write(db_dir.join("meta.db"), &bytes).unwrap();
+        let (all, warnings) = containers(node.to_str().unwrap());
+        assert!(all.is_empty(), "{what}: {all:?}");
+        assert!(
+            warnings.contains("meta.db") && warnings.contains("bbolt"),
+            "{what}: {warnings}"
+        );
+        let o = run(&[
+            "collect",
+            "--node-root",
+            node.to_str().unwrap(),
+            "--container",
+            "anything",
+            "--output",
+            t.path().join("x.tar.zst").to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{what}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("no container matches 'anything'"),
+            "{what}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
