@@ -89,6 +89,7 @@ log "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 shellcheck -s sh scripts/bootstrap.sh
+shellcheck scripts/build-image.sh bench/*.sh collector/fuzz/seed.sh
 
 log "static collector (musl)"
 cargo build --release -p cairn-collector --target x86_64-unknown-linux-musl

@@ -142,3 +142,75 @@ fn distroless_like_image_without_a_shell() {
     assert!(a.text("files/etc/passwd").contains("nonroot"));
     assert_eq!(a.summary()["collector"]["uid"], 65532);
 }
+
+#[test]
+fn the_collector_image_holds_only_the_collector_and_loads_into_docker_and_containerd() {
+    let Some(bin) = setup() else { return };
+    let tag = format!("cairn-collector:test-{}", std::process::id());
+    let t = tempfile::tempdir().unwrap();
+    let saved = t.path().join("image.tar");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-image.sh");
+    let o = Command::new("bash")
+        .arg(&script)
+        .args([
+            "--bin",
+            bin.to_str().unwrap(),
+            "--tag",
+            &tag,
+            "--containerd",
+            "--save",
+        ])
+        .arg(&saved)
+        .output()
+        .unwrap();
+    let cleanup = || {
+        let _ = docker(&["rmi", "-f", &tag]);
+        let _ = Command::new("ctr")
+            .args([
+                "-n",
+                "k8s.io",
+                "images",
+                "rm",
+                &format!("docker.io/library/{tag}"),
+            ])
+            .output();
+    };
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(std::fs::read(&bin).unwrap()))
+    };
+    // One layer, the collector's sha256 as a label, the collector as entrypoint.
+    let layers = ok(&["image", "inspect", "-f", "{{len .RootFS.Layers}}", &tag]);
+    let label = ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{index .Config.Labels \"io.cairn.collector.sha256\"}}",
+        &tag,
+    ]);
+    let version = ok(&["run", "--rm", "--network", "none", &tag, "--version"]);
+    let in_containerd = Command::new("ctr")
+        .args(["-n", "k8s.io", "images", "ls", "-q"])
+        .output()
+        .unwrap();
+    let saved_len = std::fs::metadata(&saved).map(|m| m.len()).unwrap_or(0);
+    cleanup();
+    assert_eq!(layers, "1");
+    assert_eq!(label, sha);
+    assert!(version.starts_with("cairn-collector "), "{version}");
+    assert!(
+        String::from_utf8_lossy(&in_containerd.stdout)
+            .contains(&format!("docker.io/library/{tag}")),
+        "not in containerd"
+    );
+    assert!(
+        saved_len > 1_000_000,
+        "the saved image is {saved_len} bytes"
+    );
+}

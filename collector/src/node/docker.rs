@@ -40,6 +40,12 @@ pub fn list(node_root: &Path) -> (Vec<NodeContainer>, Vec<String>) {
     (out, warnings)
 }
 
+/// True for a name metadata may give a layer or container directory (no `/`, not
+/// `..`): what the explorer accepts before joining it to a path.
+pub fn plausible_id(s: &str) -> bool {
+    safe_component(s).is_some()
+}
+
 fn read_container(base: &Path, id: &str, config: &Path) -> Result<NodeContainer, String> {
     let bytes =
         read_limited(config, CONFIG_LIMIT).map_err(|e| format!("{}: {e}", config.display()))?;
