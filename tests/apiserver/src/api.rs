@@ -100,6 +100,8 @@ fn discovery(path: &str) -> Option<Value> {
                  "verbs": ["get", "list", "watch"], "shortNames": ["po"], "categories": ["all"]},
                 {"name": "pods/exec", "singularName": "", "namespaced": true, "kind": "PodExecOptions",
                  "verbs": ["create", "get"]},
+                {"name": "pods/ephemeralcontainers", "singularName": "", "namespaced": true, "kind": "Pod",
+                 "verbs": ["get", "patch", "update"]},
                 {"name": "namespaces", "singularName": "namespace", "namespaced": false, "kind": "Namespace",
                  "verbs": ["get", "list"], "shortNames": ["ns"]},
             ]),
@@ -228,6 +230,68 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body>
             match find(ns, name).await {
                 Ok(Some(p)) => respond(200, &p.to_json()),
                 Ok(None) => not_found("pods", name),
+                Err(e) => status(auth::status(
+                    500,
+                    "InternalError",
+                    &e.to_string(),
+                    json!({}),
+                )),
+            }
+        }
+        ("PATCH", ["api", "v1", "namespaces", ns, "pods", name, "ephemeralcontainers"]) => {
+            let (ns, name) = (ns.to_string(), name.to_string());
+            if !auth::allowed(user, "patch", "pods", "ephemeralcontainers") {
+                return status(auth::forbidden(
+                    user,
+                    "patch",
+                    "pods",
+                    "ephemeralcontainers",
+                    &name,
+                    Some(&ns),
+                ));
+            }
+            let body = match req.into_body().collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(_) => {
+                    return status(auth::status(
+                        400,
+                        "BadRequest",
+                        "unreadable body",
+                        json!({}),
+                    ))
+                }
+            };
+            let Ok(patch) = serde_json::from_slice::<Value>(&body) else {
+                return status(auth::status(
+                    400,
+                    "BadRequest",
+                    "the patch is not JSON",
+                    json!({}),
+                ));
+            };
+            let pod = match find(&ns, &name).await {
+                Ok(Some(p)) => p,
+                Ok(None) => return not_found("pods", &name),
+                Err(e) => {
+                    return status(auth::status(
+                        500,
+                        "InternalError",
+                        &e.to_string(),
+                        json!({}),
+                    ))
+                }
+            };
+            if let Err((code, reason, message)) = crate::ephemeral::apply(&pod, &patch).await {
+                return status(auth::status(
+                    code,
+                    reason,
+                    &message,
+                    json!({"name": name, "kind": "pods"}),
+                ));
+            }
+            match find(&ns, &name).await {
+                Ok(Some(p)) => respond(200, &crate::ephemeral::answer(&p)),
+                Ok(None) => not_found("pods", &name),
                 Err(e) => status(auth::status(
                     500,
                     "InternalError",
@@ -377,7 +441,10 @@ async fn exec_upgrade(
                 ))
             }
         },
-        None if pod.containers.len() == 1 => pod.containers[0].clone(),
+        None if pod.regular().count() == 1 => match pod.regular().next() {
+            Some(c) => c.clone(),
+            None => return not_found("pods", name),
+        },
         None => {
             return status(auth::status(
                 400,

@@ -7,6 +7,7 @@
 
 mod api;
 mod auth;
+mod ephemeral;
 mod exec;
 mod pods;
 mod proto;

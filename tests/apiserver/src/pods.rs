@@ -13,6 +13,10 @@ use tokio::process::Command;
 pub const NS_LABEL: &str = "io.kubernetes.pod.namespace";
 pub const POD_LABEL: &str = "io.kubernetes.pod.name";
 pub const CONTAINER_LABEL: &str = "io.kubernetes.container.name";
+/// The ephemeral container's spec as the client sent it, to show it back.
+pub const EPHEMERAL_SPEC_LABEL: &str = "cairn.test/ephemeral-spec";
+/// Marks an ephemeral container, naming the container whose processes it shares.
+pub const EPHEMERAL_TARGET_LABEL: &str = "cairn.test/ephemeral-target";
 
 #[derive(Debug, Clone)]
 pub struct Container {
@@ -23,6 +27,10 @@ pub struct Container {
     pub running: bool,
     pub started: String,
     pub created: String,
+    /// For an ephemeral container: its targetContainerName.
+    pub ephemeral_target: Option<String>,
+    /// For an ephemeral container: the spec it was created from.
+    pub ephemeral_spec: Option<Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -102,6 +110,10 @@ pub async fn all() -> anyhow::Result<Vec<Pod>> {
                 .unwrap_or_default()
                 .to_owned(),
             created: c["Created"].as_str().unwrap_or_default().to_owned(),
+            ephemeral_target: labels.get(EPHEMERAL_TARGET_LABEL).cloned(),
+            ephemeral_spec: labels
+                .get(EPHEMERAL_SPEC_LABEL)
+                .and_then(|s| serde_json::from_str(s).ok()),
         });
     }
     let mut out: Vec<Pod> = pods.into_values().collect();
@@ -208,7 +220,14 @@ impl Pod {
     }
 
     pub fn running(&self) -> bool {
-        self.containers.iter().all(|c| c.running)
+        self.regular().all(|c| c.running)
+    }
+
+    /// The pod's own containers (spec.containers), ephemeral ones left out.
+    pub fn regular(&self) -> impl Iterator<Item = &Container> {
+        self.containers
+            .iter()
+            .filter(|c| c.ephemeral_target.is_none())
     }
 
     pub fn to_json(&self) -> Value {
@@ -219,8 +238,7 @@ impl Pod {
             .min()
             .unwrap_or_default();
         let containers: Vec<Value> = self
-            .containers
-            .iter()
+            .regular()
             .map(|c| {
                 let mut v = json!({"name": c.name, "image": c.image});
                 if let Some(uid) = c.user.split(':').next().and_then(|u| u.parse::<i64>().ok()) {
@@ -229,26 +247,39 @@ impl Pod {
                 v
             })
             .collect();
-        let statuses: Vec<Value> = self
+        let status_of = |c: &Container| {
+            json!({
+                "name": c.name,
+                "image": c.image,
+                "imageID": "",
+                "containerID": format!("docker://{}", c.id),
+                "ready": c.running,
+                "started": c.running,
+                "restartCount": 0,
+                "state": if c.running {
+                    json!({"running": {"startedAt": k8s_time(&c.started)}})
+                } else {
+                    json!({"terminated": {"exitCode": 0, "reason": "Completed"}})
+                },
+            })
+        };
+        let statuses: Vec<Value> = self.regular().map(status_of).collect();
+        let ephemeral: Vec<&Container> = self
             .containers
             .iter()
+            .filter(|c| c.ephemeral_target.is_some())
+            .collect();
+        let ephemeral_specs: Vec<Value> = ephemeral
+            .iter()
             .map(|c| {
-                json!({
-                    "name": c.name,
-                    "image": c.image,
-                    "imageID": "",
-                    "containerID": format!("docker://{}", c.id),
-                    "ready": c.running,
-                    "started": c.running,
-                    "restartCount": 0,
-                    "state": if c.running {
-                        json!({"running": {"startedAt": k8s_time(&c.started)}})
-                    } else {
-                        json!({"terminated": {"exitCode": 0, "reason": "Completed"}})
-                    },
-                })
+                let mut v = c.ephemeral_spec.clone().unwrap_or_else(|| json!({}));
+                v["name"] = json!(c.name);
+                v["image"] = json!(c.image);
+                v["targetContainerName"] = json!(c.ephemeral_target);
+                v
             })
             .collect();
+        let ephemeral_statuses: Vec<Value> = ephemeral.iter().map(|c| status_of(c)).collect();
         json!({
             "kind": "Pod",
             "apiVersion": "v1",
@@ -262,21 +293,26 @@ impl Pod {
             },
             "spec": {
                 "containers": containers,
+                "ephemeralContainers": ephemeral_specs,
                 "nodeName": self.node,
                 "restartPolicy": "Always",
+                // Always present on a real API server (defaulted); kubectl debug
+                // dereferences it.
+                "securityContext": {},
             },
             "status": {
                 "phase": if self.running() { "Running" } else { "Pending" },
                 "podIP": "",
                 "startTime": created,
                 "containerStatuses": statuses,
+                "ephemeralContainerStatuses": ephemeral_statuses,
             },
         })
     }
 
     /// The row `kubectl get pods` prints, for the server-side Table.
     pub fn table_row(&self) -> Value {
-        let ready = self.containers.iter().filter(|c| c.running).count();
+        let ready = self.regular().filter(|c| c.running).count();
         let mut partial = self.to_json();
         partial["kind"] = json!("PartialObjectMetadata");
         partial["apiVersion"] = json!("meta.k8s.io/v1");
@@ -284,7 +320,7 @@ impl Pod {
         json!({
             "cells": [
                 self.name,
-                format!("{ready}/{}", self.containers.len()),
+                format!("{ready}/{}", self.regular().count()),
                 if self.running() { "Running" } else { "Pending" },
                 0,
                 "<unknown>",

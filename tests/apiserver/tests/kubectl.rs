@@ -390,3 +390,113 @@ fn kubectl_watches_pods_come_and_go() {
     );
     assert!(!out.contains("\"name\": \"second\""), "{out}");
 }
+
+#[test]
+fn kubectl_debug_adds_an_ephemeral_container_sharing_the_targets_processes() {
+    let Some(k) = ready() else { return };
+    let ns = format!("d-{}", std::process::id());
+    let _app = pod_container(&ns, "web", "app", &[]);
+    let s = start_server(&[]);
+    let o = kubectl(
+        &k,
+        &s,
+        &[
+            "debug",
+            "web",
+            "-n",
+            &ns,
+            "--image",
+            image(),
+            "--target",
+            "app",
+            "-c",
+            "dbg",
+            "--",
+            "sleep",
+            "600",
+        ],
+        b"",
+    );
+    assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
+    // Cleaned up with the test: the ephemeral container is a labelled Docker container.
+    let id = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=io.kubernetes.pod.namespace={ns}"),
+        "--filter",
+        "label=io.kubernetes.container.name=dbg",
+    ]);
+    let _dbg = Ct(id);
+    let o = kubectl(&k, &s, &["get", "pod", "web", "-n", &ns, "-o", "json"], b"");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["spec"]["ephemeralContainers"][0]["name"], "dbg");
+    assert_eq!(
+        v["spec"]["ephemeralContainers"][0]["targetContainerName"],
+        "app"
+    );
+    assert!(
+        v["status"]["ephemeralContainerStatuses"][0]["state"]["running"].is_object(),
+        "{v}"
+    );
+    assert_eq!(v["spec"]["containers"].as_array().unwrap().len(), 1);
+    // Exec into it: the target's processes are its own (PID 1 is the target's sleep).
+    let o = kubectl(
+        &k,
+        &s,
+        &[
+            "exec",
+            "web",
+            "-n",
+            &ns,
+            "-c",
+            "dbg",
+            "--",
+            "sh",
+            "-c",
+            "tr '\\0' ' ' < /proc/1/cmdline; ls /proc/1/root/bin/busybox",
+        ],
+        b"",
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("sleep 3600"),
+        "{}",
+        text(&o.stdout)
+    );
+    assert!(
+        text(&o.stdout).contains("/proc/1/root/bin/busybox"),
+        "{}",
+        text(&o.stdout)
+    );
+    // The denied user may not patch the subresource.
+    let o = kubectl(
+        &k,
+        &s,
+        &[
+            "--context",
+            "cairn-test-denied",
+            "debug",
+            "web",
+            "-n",
+            &ns,
+            "--image",
+            image(),
+            "--target",
+            "app",
+            "-c",
+            "dbg2",
+            "--",
+            "sleep",
+            "600",
+        ],
+        b"",
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("cannot patch resource \"pods/ephemeralcontainers\""),
+        "{}",
+        text(&o.stderr)
+    );
+}
