@@ -38,6 +38,17 @@ enum Command {
         #[arg(short = 'o', long, default_value = "table")]
         output: String,
     },
+    /// Wait, doing nothing, for up to --for: the command of a collector sidecar or
+    /// ephemeral container, into which collections are then exec'd. `--stop` ends the
+    /// idle collectors of this container once the collection is done.
+    Idle {
+        /// How long to wait at most.
+        #[arg(long = "for", default_value = "1h", value_parser = humantime::parse_duration)]
+        duration: Duration,
+        /// Stop the other idle collectors of this container instead.
+        #[arg(long)]
+        stop: bool,
+    },
     /// List built-in profiles.
     Profiles,
     /// List built-in artifacts.
@@ -60,6 +71,12 @@ struct CollectArgs {
     /// (`cairn-collector containers --node-root DIR` lists them).
     #[arg(long, requires = "node_root")]
     container: Option<String>,
+    /// Collect another container of this PID namespace through /proc/PID/root, with the
+    /// namespace's live response: from an ephemeral container (targetContainerName) or
+    /// a sidecar (shareProcessNamespace). `auto` takes the first process whose root is
+    /// not the collector's own (the pod's pause process left out).
+    #[arg(long, value_name = "auto|PID", conflicts_with_all = ["root", "node_root"])]
+    target_pid: Option<String>,
     /// Built-in profile name or a profile YAML file (UAC profiles work).
     /// Default: container-triage, unless --artifacts adds artifacts.
     #[arg(long)]
@@ -209,6 +226,18 @@ fn run(cli: Cli) -> Result<i32> {
             }
         }
         Command::Collect(a) => collect_cmd(*a),
+        Command::Idle { duration, stop } => {
+            if stop {
+                let n = stop_idle();
+                eprintln!("cairn-collector: stopped {n} idle collector(s)");
+                return Ok(0);
+            }
+            let until = std::time::Instant::now() + duration;
+            while std::time::Instant::now() < until {
+                std::thread::sleep(Duration::from_secs(1).min(until - std::time::Instant::now()));
+            }
+            Ok(0)
+        }
         Command::Containers { node_root, output } => {
             let (all, warnings) = node::list(&node_root)?;
             for w in &warnings {
@@ -241,6 +270,37 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// Sends SIGTERM to the other `cairn-collector idle` processes running this same
+/// executable; returns how many.
+fn stop_idle() -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(me) = std::fs::metadata("/proc/self/exe") else {
+        return 0;
+    };
+    let own = std::process::id();
+    let mut n = 0;
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == own {
+            continue;
+        }
+        let same_exe = std::fs::metadata(e.path().join("exe"))
+            .is_ok_and(|m| m.dev() == me.dev() && m.ino() == me.ino());
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+        if same_exe && args.get(1) == Some(&&b"idle"[..]) && !args.contains(&&b"--stop"[..]) {
+            if let Some(p) = rustix::process::Pid::from_raw(pid as i32) {
+                if rustix::process::kill_process(p, rustix::process::Signal::TERM).is_ok() {
+                    n += 1;
+                }
+            }
+        }
+    }
+    n
 }
 
 /// The target: a local output, or an upload (checked here, before collecting).
@@ -334,7 +394,27 @@ fn collect_cmd(a: CollectArgs) -> Result<i32> {
             ));
             (Root::open_layers(&name, &c.layers)?, Some(c))
         }
-        _ => (Root::open(&a.root)?, None),
+        _ => match a.target_pid.as_deref() {
+            Some(t) => {
+                let wanted = match t {
+                    "auto" => None,
+                    n => Some(n.parse::<u32>().map_err(|_| {
+                        anyhow::anyhow!("--target-pid takes auto or a PID, not {n}")
+                    })?),
+                };
+                let (pid, all) = cairn_collector::source::target::choose(&a.proc, wanted)?;
+                if all.len() > 1 && wanted.is_none() {
+                    eprintln!(
+                        "cairn-collector: {} containers share this PID namespace; collecting the one of PID {pid} ({}); others: {}",
+                        all.len(),
+                        all[0].exe,
+                        all[1..].iter().map(|c| format!("PID {} ({})", c.pid, c.exe)).collect::<Vec<_>>().join(", ")
+                    );
+                }
+                (Root::open_process(pid)?, None)
+            }
+            None => (Root::open(&a.root)?, None),
+        },
     };
     let date_range = match (a.date_range_start, a.date_range_end) {
         (None, None) => None,
@@ -363,6 +443,7 @@ fn collect_cmd(a: CollectArgs) -> Result<i32> {
         "root": root.path().display().to_string(),
         "node_root": a.node_root.as_ref().map(|p| p.display().to_string()),
         "container": container,
+        "target_pid": root.target_pid(),
         "profile": a.profile,
         "artifacts": a.artifacts,
         "output": a.output,

@@ -964,7 +964,10 @@ pub fn collect(
         seen: HashSet::new(),
         own_output,
         own_exe: own_exe_identity(),
-        mounts: MountTable::live(),
+        mounts: match root.target_pid() {
+            Some(pid) => MountTable::of_process(&pid.to_string()),
+            None => MountTable::live(),
+        },
         users: None,
         deadline: opts.timeout.map(|t| clock + t),
         timed_out: false,

@@ -13,6 +13,7 @@ pub mod meta;
 pub mod mounts;
 pub mod open;
 pub mod resolve;
+pub mod target;
 pub mod users;
 pub mod walk;
 
@@ -29,6 +30,9 @@ pub struct Root {
     path: PathBuf,
     fd: OwnedFd,
     live: bool,
+    /// The process whose root this is, when collecting another container of a shared
+    /// PID namespace through `/proc/PID/root` (ephemeral container, sidecar).
+    target_pid: Option<u32>,
     /// Overlay layers, upper first, when the tree is a merged view ([`layers`]);
     /// empty for a plain tree.
     layers: Vec<OwnedFd>,
@@ -61,9 +65,27 @@ impl Root {
             path: path.to_path_buf(),
             fd,
             live,
+            target_pid: None,
             layers: Vec::new(),
             layer_paths: Vec::new(),
         })
+    }
+
+    /// Opens the root filesystem of process `pid` (`/proc/PID/root`), another
+    /// container of this PID namespace: its files are read through the kernel's view
+    /// of that container, and the live response (processes, sockets) is this
+    /// namespace's, which it shares.
+    pub fn open_process(pid: u32) -> Result<Root, RootError> {
+        let path = PathBuf::from(format!("/proc/{pid}/root"));
+        let mut root = Root::open(&path)?;
+        root.live = true;
+        root.target_pid = Some(pid);
+        Ok(root)
+    }
+
+    /// The process whose root this is, for a [`Root::open_process`] root.
+    pub fn target_pid(&self) -> Option<u32> {
+        self.target_pid
     }
 
     /// Opens the merged view of overlay layer directories, upper first, as a root
@@ -93,6 +115,7 @@ impl Root {
             path: name.to_path_buf(),
             fd,
             live: false,
+            target_pid: None,
             layers,
             layer_paths: layer_dirs.to_vec(),
         })

@@ -38,7 +38,12 @@ pub struct MountTable {
 impl MountTable {
     /// Reads the live mount table; empty when unavailable (offline roots, no /proc).
     pub fn live() -> MountTable {
-        std::fs::read("/proc/self/mountinfo")
+        MountTable::of_process("self")
+    }
+
+    /// The mount table a process sees (`self` or a PID), empty when unreadable.
+    pub fn of_process(pid: &str) -> MountTable {
+        std::fs::read(format!("/proc/{pid}/mountinfo"))
             .map(|c| MountTable::parse(&c))
             .unwrap_or_default()
     }
