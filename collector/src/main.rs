@@ -91,7 +91,7 @@ struct CollectArgs {
     /// Upload the archive, while it is produced, to this presigned URL: S3 (SigV4 PUT),
     /// Azure Blob SAS (blob or container), GCS (V4 signed PUT, or a resumable session
     /// URL). The kind is recognised from the URL; the URL is never printed whole.
-    /// `-` reads it from stdin, which keeps it out of the process list.
+    /// `-` reads it from stdin (one line), which keeps it out of the process list.
     #[arg(long, value_name = "URL", help_heading = "Upload")]
     upload_url: Option<String>,
     /// An upload plan (JSON, `-` for stdin) for S3 multipart or S3 POST: see
@@ -324,9 +324,12 @@ fn target_of(a: &CollectArgs) -> Result<Target> {
         None => None,
         Some(src) => {
             let text = if src == "-" {
-                let mut v = Vec::new();
-                std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)?;
-                v
+                // One JSON document, read up to its end: stdin may stay open (a
+                // launcher keeps its exec stream's stdin open while attached).
+                let mut de = serde_json::Deserializer::from_reader(std::io::stdin().lock());
+                let v = <serde_json::Value as serde::Deserialize>::deserialize(&mut de)
+                    .context("reading the upload plan from stdin")?;
+                serde_json::to_vec(&v)?
             } else {
                 std::fs::read(src).with_context(|| format!("reading --upload-plan {src}"))?
             };
@@ -335,8 +338,9 @@ fn target_of(a: &CollectArgs) -> Result<Target> {
     };
     let url = match a.upload_url.as_deref() {
         Some("-") => {
+            // One line: stdin may stay open after it.
             let mut v = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut v)
+            std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut v)
                 .context("reading --upload-url from stdin")?;
             let v = v.trim().to_owned();
             if v.is_empty() {

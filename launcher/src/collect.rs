@@ -34,6 +34,25 @@ pub enum Destination {
     Template(String),
 }
 
+/// How the collector reaches the target container.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Route {
+    /// `pods/exec` into the container: the bootstrap receives and runs the collector.
+    Exec,
+    /// An ephemeral container of the collector image beside the target
+    /// (`targetContainerName`), into which the collection is exec'd.
+    Ephemeral { image: String },
+}
+
+impl Route {
+    pub fn method(&self) -> &'static str {
+        match self {
+            Route::Exec => "exec",
+            Route::Ephemeral { .. } => "ephemeral",
+        }
+    }
+}
+
 /// The placeholders of `--upload-url-template`.
 pub const PLACEHOLDERS: [&str; 4] = ["{namespace}", "{pod}", "{container}", "{name}"];
 
@@ -211,11 +230,13 @@ pub fn partial_path(dest: &Destination, name: &str) -> Option<PathBuf> {
     }
 }
 
-/// Collects from `t` into `dir`. Errors say what happened, with the bootstrap's or the
-/// collector's own last words.
-pub async fn via_exec(
+/// Collects from `t` by `route` into `dest`. Errors say what happened, with the
+/// bootstrap's or the collector's own last words.
+#[allow(clippy::too_many_arguments)]
+pub async fn collect_one(
     client: &Client,
     t: &Target,
+    route: &Route,
     collector: &Collector,
     dest: &Destination,
     extra: &[String],
@@ -225,7 +246,7 @@ pub async fn via_exec(
     let started = Instant::now();
     let mut out = Outcome {
         target: t.name(),
-        method: "exec",
+        method: route.method(),
         archive: None,
         bytes: 0,
         sha256: None,
@@ -233,7 +254,7 @@ pub async fn via_exec(
         error: None,
         phases: None,
     };
-    match run(client, t, collector, dest, extra, bar, name).await {
+    match run(client, t, route, collector, dest, extra, bar, name).await {
         Ok((path, bytes, sha, phases)) => {
             out.archive = Some(path);
             out.bytes = bytes;
@@ -246,9 +267,11 @@ pub async fn via_exec(
     out
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run(
     client: &Client,
     t: &Target,
+    route: &Route,
     collector: &Collector,
     dest: &Destination,
     extra: &[String],
@@ -284,23 +307,49 @@ async fn run(
         Destination::Template(tpl) => Some(expand_template(tpl, t, &name)),
         Destination::Dir(_) => None,
     };
-    let mut command: Vec<String> = vec![
-        "sh".into(),
-        "-c".into(),
-        BOOTSTRAP.into(),
-        "cairn-bootstrap".into(),
-    ];
-    match &collector.url {
-        Some(u) => command.extend(["url".into(), u.clone()]),
-        None => command.extend(["stdin".into(), size]),
-    }
-    command.push(collector.sha256.clone());
-    if let Some(p) = &plan {
-        command.extend(["plan".into(), p.len().to_string()]);
-    }
-    // Stdin stays open while cairn is attached; its end (cancel, timeout, lost
-    // connection) stops the collector, which runtimes would otherwise let run.
-    command.extend(["watch".into(), "--".into(), "collect".into()]);
+    // Straight to the collector (ephemeral), a URL must end its line: the collector
+    // reads one line, or one JSON document, since stdin stays open. The bootstrap
+    // counts the bytes and ends the collector's stdin itself (its shell variable drops
+    // a trailing newline, so none is added there).
+    let plan = match route {
+        Route::Ephemeral { .. } => plan.map(|p| format!("{}\n", p.trim_end())),
+        Route::Exec => plan,
+    };
+    let mut command: Vec<String> = match route {
+        Route::Exec => {
+            let mut c: Vec<String> = vec![
+                "sh".into(),
+                "-c".into(),
+                BOOTSTRAP.into(),
+                "cairn-bootstrap".into(),
+            ];
+            match &collector.url {
+                Some(u) => c.extend(["url".into(), u.clone()]),
+                None => c.extend(["stdin".into(), size]),
+            }
+            c.push(collector.sha256.clone());
+            if let Some(p) = &plan {
+                c.extend(["plan".into(), p.len().to_string()]);
+            }
+            // Stdin stays open while cairn is attached; its end (cancel, timeout, lost
+            // connection) stops the collector, which runtimes would otherwise let run.
+            c.extend(["watch".into(), "--".into(), "collect".into()]);
+            c
+        }
+        Route::Ephemeral { .. } => vec![
+            crate::ephemeral::COLLECTOR_PATH.into(),
+            "collect".into(),
+            "--target-pid".into(),
+            "auto".into(),
+        ],
+    };
+    let container = match route {
+        Route::Exec => t.container.clone(),
+        Route::Ephemeral { image } => {
+            bar.phase("starting an ephemeral container");
+            crate::ephemeral::start(client, t, image, &bar).await?
+        }
+    };
     match dest {
         Destination::S3(_) => command.extend(["--upload-plan".into(), "-".into()]),
         Destination::AzureSas(_) => command.extend([
@@ -321,7 +370,7 @@ async fn run(
     command.extend(["--progress".into(), "json".into()]);
     command.extend(extra.iter().cloned());
     let params = AttachParams::default()
-        .container(t.container.clone())
+        .container(container.clone())
         .stdin(true)
         .stdout(true)
         .stderr(true)
@@ -332,9 +381,10 @@ async fn run(
         .await
         .with_context(|| format!("exec into {}", t.name()))?;
     let opened = t0.elapsed();
-    bar.phase(&match collector.url {
-        Some(_) => "the target downloads the collector".to_owned(),
-        None => format!(
+    bar.phase(&match (route, &collector.url) {
+        (Route::Ephemeral { .. }, _) => "collector started".to_owned(),
+        (_, Some(_)) => "the target downloads the collector".to_owned(),
+        (_, None) => format!(
             "delivering the collector ({:.1} MiB)",
             collector.bytes.len() as f64 / 1048576.0
         ),
@@ -356,9 +406,9 @@ async fn run(
 
     // stdout (the archive) and stderr (progress JSON, bootstrap messages) are read
     // concurrently: kube-rs's pipes are bounded and one full pipe stalls the other.
-    let binary = match collector.url {
-        Some(_) => Vec::new(),
-        None => collector.bytes.clone(),
+    let binary = match (route, &collector.url) {
+        (Route::Exec, None) => collector.bytes.clone(),
+        _ => Vec::new(),
     };
     let plan_bytes = plan.clone().unwrap_or_default().into_bytes();
     let feed = tokio::spawn(async move {
@@ -426,6 +476,10 @@ async fn run(
     // its stdin, e.g. no shell to start the bootstrap) must not hold us.
     feed.abort();
     let _ = proc.join().await;
+    if matches!(route, Route::Ephemeral { .. }) {
+        // Ends the ephemeral container's idle command; Kubernetes cannot remove it.
+        crate::ephemeral::stop(client, t, &container).await;
+    }
     let sha = hex::encode(h.finalize());
     let exit_code = exit.as_ref().and_then(exit_code);
     let words = last.join("\n");

@@ -6,6 +6,7 @@
 mod bootstrap_line;
 mod cluster;
 mod collect;
+mod ephemeral;
 mod gcs;
 mod progress;
 mod rbac;
@@ -128,6 +129,17 @@ enum Command {
         /// it against the sha256 of --collector-bin and refuses anything else.
         #[arg(long)]
         collector_url: Option<String>,
+        /// How to reach each container: exec (the bootstrap through pods/exec, the
+        /// default), ephemeral (an ephemeral container of --collector-image beside it,
+        /// for containers without a shell; it stays in the pod's spec, as Kubernetes
+        /// never removes ephemeral containers), or auto (exec where the container has a
+        /// shell, ephemeral where it has none).
+        #[arg(long, value_enum, default_value = "exec")]
+        via: Via,
+        /// The collector image for --via ephemeral (scripts/build-image.sh builds it;
+        /// push it where the cluster pulls from).
+        #[arg(long)]
+        collector_image: Option<String>,
         /// Targets collected at once.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
@@ -149,6 +161,13 @@ enum Command {
         #[arg(last = true)]
         collector_args: Vec<String>,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Via {
+    Exec,
+    Ephemeral,
+    Auto,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -321,6 +340,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             url_expiry,
             collector_bin,
             collector_url,
+            via,
+            collector_image,
             concurrency,
             timeout,
             include_system,
@@ -370,17 +391,34 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut namespaces: Vec<&str> = chosen.iter().map(|t| t.namespace.as_str()).collect();
             namespaces.sort();
             namespaces.dedup();
+            let needs_ephemeral = |t: &targets::Target| match via {
+                Via::Exec => false,
+                Via::Ephemeral => true,
+                Via::Auto => t.verdict == targets::Verdict::Distroless,
+            };
+            let mut needs: Vec<rbac::Need> = rbac::EXEC.to_vec();
+            if chosen.iter().any(needs_ephemeral) {
+                needs.extend(rbac::EPHEMERAL.iter().cloned());
+            }
             for n in namespaces {
-                let missing = rbac::missing(&c.client, n, rbac::EXEC).await?;
+                let missing = rbac::missing(&c.client, n, &needs).await?;
                 if !missing.is_empty() {
                     anyhow::bail!("{}", rbac::explain(n, &missing));
                 }
             }
             let mut outcomes = Vec::new();
             let mut runnable = Vec::new();
+            let image = collector_image.unwrap_or_else(ephemeral::default_image);
+            let ephemeral_route = collect::Route::Ephemeral { image };
             for t in chosen {
                 match t.verdict {
-                    targets::Verdict::Exec => runnable.push(t),
+                    targets::Verdict::Exec if via != Via::Ephemeral => {
+                        runnable.push((t, collect::Route::Exec))
+                    }
+                    targets::Verdict::Exec | targets::Verdict::Distroless if via != Via::Exec => {
+                        runnable.push((t, ephemeral_route.clone()))
+                    }
+                    targets::Verdict::Exec => runnable.push((t, collect::Route::Exec)),
                     v => {
                         let why = match v {
                             targets::Verdict::Distroless => format!("{} runs a distroless image ({}): it has no shell to exec; collect through an ephemeral container or the node instead (--via ephemeral, --via node)", t.name(), t.image),
@@ -392,7 +430,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let (client, collector, dir) = (&c.client, &collector, &dest);
             let extra = &collector_args;
-            let pending = runnable.clone();
+            let pending: Vec<targets::Target> = runnable.iter().map(|(t, _)| t.clone()).collect();
+            let ephemeral = &ephemeral_route;
             let finished = std::sync::Mutex::new(Vec::<collect::Outcome>::new());
             let board = progress::Board::new(progress, runnable.len() as u64);
             let board = &board;
@@ -404,16 +443,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ));
             }
             let work = futures_util::stream::iter(runnable)
-                .map(|t| async move {
+                .map(|(t, route)| async move {
                     let bar = std::sync::Arc::new(board.target(&t.name()));
                     let started = std::time::Instant::now();
                     let name = collect::archive_name(&t, time::OffsetDateTime::now_utc());
-                    let o = match tokio::time::timeout(
-                        timeout,
-                        collect::via_exec(client, &t, collector, dir, extra, bar.clone(), &name),
-                    )
-                    .await
-                    {
+                    let attempt = async {
+                        let o = collect::collect_one(
+                            client, &t, &route, collector, dir, extra, bar.clone(), &name,
+                        )
+                        .await;
+                        // --via auto: a container found to have no shell at exec time
+                        // is collected through an ephemeral container instead.
+                        let no_shell = o.error.as_deref().is_some_and(|e| e.contains("has no shell"));
+                        if via == Via::Auto && route == collect::Route::Exec && no_shell {
+                            return collect::collect_one(
+                                client, &t, ephemeral, collector, dir, extra, bar.clone(), &name,
+                            )
+                            .await;
+                        }
+                        o
+                    };
+                    let o = match tokio::time::timeout(timeout, attempt).await {
                         Ok(o) => o,
                         Err(_) => {
                             let kept = collect::partial_path(dir, &name)

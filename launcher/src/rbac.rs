@@ -36,6 +36,13 @@ pub const EXEC: &[Need] = &[
     },
 ];
 
+/// What the ephemeral-container route needs besides [`EXEC`].
+pub const EPHEMERAL: &[Need] = &[Need {
+    verb: "patch",
+    resource: "pods",
+    subresource: "ephemeralcontainers",
+}];
+
 impl Need {
     pub fn describe(&self, namespace: &str) -> String {
         let r = if self.subresource.is_empty() {

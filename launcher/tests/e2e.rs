@@ -1072,3 +1072,138 @@ fn as_kubectl_cairn_it_runs_as_a_kubectl_plugin() {
         text(&o.stdout)
     );
 }
+
+#[test]
+fn a_distroless_container_is_collected_through_an_ephemeral_container() {
+    let Some(bin) = docker::setup() else { return };
+    let pid = std::process::id();
+    // The collector image, as a responder builds it.
+    let image = format!("cairn-collector:e2e-{pid}");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-image.sh");
+    let o = Command::new("bash")
+        .arg(&script)
+        .args(["--bin", bin.to_str().unwrap(), "--tag", &image])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    struct Cleanup(String, String);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let ids = docker::docker(&[
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=io.kubernetes.pod.namespace={}", self.1),
+            ]);
+            for id in text(&ids.stdout).split_whitespace() {
+                let _ = docker::docker(&["rm", "-f", id]);
+            }
+            let _ = docker::docker(&["rmi", "-f", &self.0]);
+        }
+    }
+    let ns = format!("eph-{pid}");
+    let _cleanup = Cleanup(image.clone(), ns.clone());
+    // A FROM-scratch application under uid 65532 with a planted file and no shell.
+    let t = tempfile::tempdir().unwrap();
+    std::fs::copy(&bin, t.path().join("app")).unwrap();
+    std::fs::write(
+        t.path().join("evidence-planted.txt"),
+        "dropped by the attacker\n",
+    )
+    .unwrap();
+    std::fs::write(
+        t.path().join("Dockerfile"),
+        "FROM scratch\nCOPY app /app\nCOPY evidence-planted.txt /evidence-planted.txt\nUSER 65532\nENTRYPOINT [\"/app\"]\n",
+    )
+    .unwrap();
+    let app_image = "cairn-launcher-distroless-evidence:1";
+    let st = Command::new("docker")
+        .args(["build", "-q", "-t", app_image])
+        .arg(t.path())
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", text(&st.stderr));
+    for name in ["api", "auto"] {
+        docker::ok(&[
+            "run",
+            "-d",
+            "-i",
+            "--network",
+            "none",
+            "--label",
+            &format!("io.kubernetes.pod.namespace={ns}"),
+            "--label",
+            &format!("io.kubernetes.pod.name={name}"),
+            "--label",
+            "io.kubernetes.container.name=main",
+            app_image,
+            "verify",
+            "-",
+        ]);
+    }
+    let s = ApiServer::start(&[]);
+    let out = s.dir.path().join("out");
+    for (pod, via) in [("api", "ephemeral"), ("auto", "auto")] {
+        let o = cairn(
+            &s,
+            &[
+                "-n",
+                &ns,
+                "collect",
+                pod,
+                "--via",
+                via,
+                "--collector-image",
+                &image,
+                "--output-dir",
+                out.to_str().unwrap(),
+                "-o",
+                "json",
+            ],
+        );
+        assert!(
+            o.status.success(),
+            "{}\n{}",
+            text(&o.stdout),
+            text(&o.stderr)
+        );
+        let r = &serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()[0];
+        assert_eq!(r["method"], "ephemeral", "{r}");
+        let archive = r["archive"].as_str().unwrap();
+        // The target's own filesystem, through /proc/PID/root.
+        let z = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "zstd -dc '{archive}' | grep -ac evidence-planted.txt"
+            ))
+            .output()
+            .unwrap();
+        assert_ne!(
+            text(&z.stdout).trim(),
+            "0",
+            "the target's files are not in the archive"
+        );
+    }
+    assert_eq!(archives(&out).len(), 2);
+    // The ephemeral containers' idle commands were ended.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let running = docker::ok(&[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=io.kubernetes.pod.namespace={ns}"),
+            "--filter",
+            "label=cairn.test/ephemeral-target",
+        ]);
+        if running.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ephemeral containers still running: {running}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

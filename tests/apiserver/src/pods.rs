@@ -31,6 +31,8 @@ pub struct Container {
     pub ephemeral_target: Option<String>,
     /// For an ephemeral container: the spec it was created from.
     pub ephemeral_spec: Option<Value>,
+    /// The exit code once ended.
+    pub exit_code: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -69,10 +71,30 @@ pub async fn all() -> anyhow::Result<Vec<Pod>> {
     ])
     .await?;
     let ids: Vec<&str> = ids.split_whitespace().collect();
-    if ids.is_empty() {
-        return Ok(Vec::new());
+    let mut list = if ids.is_empty() {
+        Vec::new()
+    } else {
+        inspect(&ids).await?
+    };
+    // Ephemeral containers stay in their pod once ended, terminated, as on a cluster.
+    let ended = docker(&[
+        "ps",
+        "-aq",
+        "--no-trunc",
+        "--filter",
+        "status=exited",
+        "--filter",
+        &format!("label={EPHEMERAL_TARGET_LABEL}"),
+    ])
+    .await?;
+    let ended: Vec<&str> = ended.split_whitespace().collect();
+    if !ended.is_empty() {
+        let mut args = vec!["inspect"];
+        args.extend(&ended);
+        if let Ok(text) = docker(&args).await {
+            list.extend(serde_json::from_str::<Vec<Value>>(&text).unwrap_or_default());
+        }
     }
-    let list = inspect(&ids).await?;
     let node = hostname();
     let mut pods: BTreeMap<(String, String), Pod> = BTreeMap::new();
     for c in list {
@@ -110,6 +132,7 @@ pub async fn all() -> anyhow::Result<Vec<Pod>> {
                 .unwrap_or_default()
                 .to_owned(),
             created: c["Created"].as_str().unwrap_or_default().to_owned(),
+            exit_code: c["State"]["ExitCode"].as_i64().unwrap_or(0),
             ephemeral_target: labels.get(EPHEMERAL_TARGET_LABEL).cloned(),
             ephemeral_spec: labels
                 .get(EPHEMERAL_SPEC_LABEL)
@@ -259,7 +282,10 @@ impl Pod {
                 "state": if c.running {
                     json!({"running": {"startedAt": k8s_time(&c.started)}})
                 } else {
-                    json!({"terminated": {"exitCode": 0, "reason": "Completed"}})
+                    json!({"terminated": {
+                        "exitCode": c.exit_code,
+                        "reason": if c.exit_code == 0 { "Completed" } else { "Error" },
+                    }})
                 },
             })
         };
