@@ -345,3 +345,48 @@ fn truncate_size_keeps_the_head_of_large_files() {
     assert_eq!(a.get("files/var/log/huge.log").unwrap().len(), 100 << 20);
     assert_eq!(a.record("/var/log/huge.log")["status"], "truncated");
 }
+
+/// A launcher keeps its exec stream's stdin open while attached: `--upload-url -`
+/// reads one line and `--upload-plan -` one JSON document, and go on without EOF.
+#[test]
+fn upload_url_and_plan_from_stdin_do_not_wait_for_its_end() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let t = tempfile::tempdir().unwrap();
+    for (flag, given, expect) in [
+        (
+            "--upload-url",
+            "https://acct.blob.core.windows.net/c/b.tar.zst?sv=2022-11-02&sr=b&sp=cw&se=2001-01-01T00%3A00%3A00Z&sig=abc\n",
+            "expired",
+        ),
+        ("--upload-plan", "{\"version\": 1}\n", "plan"),
+    ] {
+        let mut child = std::process::Command::new(common::BIN)
+            .args(["collect", "--root", t.path().to_str().unwrap(), flag, "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(given.as_bytes()).unwrap();
+        // stdin stays open; the collector must answer anyway.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{flag} - waited for the end of stdin");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        drop(stdin);
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        assert_eq!(status.code(), Some(2), "{flag}: {err}");
+        assert!(err.to_lowercase().contains(expect), "{flag}: {err}");
+        assert!(!err.contains("sig=abc"), "the URL leaked: {err}");
+    }
+}
