@@ -77,6 +77,10 @@ struct CollectArgs {
     /// not the collector's own (the pod's pause process left out).
     #[arg(long, value_name = "auto|PID", conflicts_with_all = ["root", "node_root"])]
     target_pid: Option<String>,
+    /// With --target-pid auto: the container to collect, by its runtime ID (as in the
+    /// pod's containerStatuses), found in the processes' cgroups.
+    #[arg(long, value_name = "ID", requires = "target_pid")]
+    target_id: Option<String>,
     /// Built-in profile name or a profile YAML file (UAC profiles work).
     /// Default: container-triage, unless --artifacts adds artifacts.
     #[arg(long)]
@@ -406,8 +410,12 @@ fn collect_cmd(a: CollectArgs) -> Result<i32> {
                         anyhow::anyhow!("--target-pid takes auto or a PID, not {n}")
                     })?),
                 };
-                let (pid, all) = cairn_collector::source::target::choose(&a.proc, wanted)?;
-                if all.len() > 1 && wanted.is_none() {
+                let (pid, all) = cairn_collector::source::target::choose(
+                    &a.proc,
+                    wanted,
+                    a.target_id.as_deref(),
+                )?;
+                if all.len() > 1 && wanted.is_none() && a.target_id.is_none() {
                     eprintln!(
                         "cairn-collector: {} containers share this PID namespace; collecting the one of PID {pid} ({}); others: {}",
                         all.len(),

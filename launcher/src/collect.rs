@@ -42,6 +42,9 @@ pub enum Route {
     /// An ephemeral container of the collector image beside the target
     /// (`targetContainerName`), into which the collection is exec'd.
     Ephemeral { image: String },
+    /// The pod's collector sidecar (`cairn sidecar`), sharing the pod's PID namespace,
+    /// into which the collection is exec'd.
+    Sidecar,
 }
 
 impl Route {
@@ -49,6 +52,7 @@ impl Route {
         match self {
             Route::Exec => "exec",
             Route::Ephemeral { .. } => "ephemeral",
+            Route::Sidecar => "sidecar",
         }
     }
 }
@@ -312,8 +316,8 @@ async fn run(
     // counts the bytes and ends the collector's stdin itself (its shell variable drops
     // a trailing newline, so none is added there).
     let plan = match route {
-        Route::Ephemeral { .. } => plan.map(|p| format!("{}\n", p.trim_end())),
         Route::Exec => plan,
+        _ => plan.map(|p| format!("{}\n", p.trim_end())),
     };
     let mut command: Vec<String> = match route {
         Route::Exec => {
@@ -336,12 +340,19 @@ async fn run(
             c.extend(["watch".into(), "--".into(), "collect".into()]);
             c
         }
-        Route::Ephemeral { .. } => vec![
-            crate::ephemeral::COLLECTOR_PATH.into(),
-            "collect".into(),
-            "--target-pid".into(),
-            "auto".into(),
-        ],
+        Route::Ephemeral { .. } | Route::Sidecar => {
+            let mut c: Vec<String> = vec![
+                crate::ephemeral::COLLECTOR_PATH.into(),
+                "collect".into(),
+                "--target-pid".into(),
+                "auto".into(),
+            ];
+            // The container's own processes, among the pod's, by the ID in their cgroups.
+            if let Some(id) = &t.container_id {
+                c.extend(["--target-id".into(), id.clone()]);
+            }
+            c
+        }
     };
     let container = match route {
         Route::Exec => t.container.clone(),
@@ -349,6 +360,7 @@ async fn run(
             bar.phase("starting an ephemeral container");
             crate::ephemeral::start(client, t, image, &bar).await?
         }
+        Route::Sidecar => crate::sidecar::CONTAINER.to_owned(),
     };
     match dest {
         Destination::S3(_) => command.extend(["--upload-plan".into(), "-".into()]),
@@ -382,7 +394,7 @@ async fn run(
         .with_context(|| format!("exec into {}", t.name()))?;
     let opened = t0.elapsed();
     bar.phase(&match (route, &collector.url) {
-        (Route::Ephemeral { .. }, _) => "collector started".to_owned(),
+        (Route::Ephemeral { .. } | Route::Sidecar, _) => "collector started".to_owned(),
         (_, Some(_)) => "the target downloads the collector".to_owned(),
         (_, None) => format!(
             "delivering the collector ({:.1} MiB)",
@@ -571,6 +583,7 @@ mod tests {
             node: String::new(),
             phase: String::new(),
             user: None,
+            container_id: None,
             verdict: Verdict::Exec,
         };
         assert_eq!(
@@ -599,6 +612,7 @@ mod tests {
             node: String::new(),
             phase: String::new(),
             user: None,
+            container_id: None,
             verdict: Verdict::Exec,
         };
         let now = time::macros::datetime!(2026-11-23 18:30:05 UTC);

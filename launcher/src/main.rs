@@ -11,6 +11,7 @@ mod gcs;
 mod progress;
 mod rbac;
 mod s3;
+mod sidecar;
 mod targets;
 
 use anyhow::Context;
@@ -65,6 +66,17 @@ enum Command {
         /// Arguments for the collector, after `--` (default: collect --output -).
         #[arg(last = true)]
         collector_args: Vec<String>,
+    },
+    /// Prints the patch that gives a workload's pods a collector sidecar (for clusters
+    /// where ephemeral containers are not allowed), with how to apply and use it.
+    Sidecar {
+        /// The workload: NAME (a deployment) or KIND/NAME (deployment, statefulset,
+        /// daemonset, replicaset).
+        #[arg(long = "for", value_name = "WORKLOAD")]
+        workload: String,
+        /// The collector image (scripts/build-image.sh builds it).
+        #[arg(long)]
+        collector_image: Option<String>,
     },
     /// Lists pods and their containers with a verdict: exec-able, distroless, not running.
     Pods {
@@ -133,7 +145,8 @@ enum Command {
         /// default), ephemeral (an ephemeral container of --collector-image beside it,
         /// for containers without a shell; it stays in the pod's spec, as Kubernetes
         /// never removes ephemeral containers), or auto (exec where the container has a
-        /// shell, ephemeral where it has none).
+        /// shell, ephemeral where it has none), or sidecar (the pod's collector sidecar
+        /// that `cairn sidecar` adds).
         #[arg(long, value_enum, default_value = "exec")]
         via: Via,
         /// The collector image for --via ephemeral (scripts/build-image.sh builds it;
@@ -167,6 +180,7 @@ enum Command {
 enum Via {
     Exec,
     Ephemeral,
+    Sidecar,
     Auto,
 }
 
@@ -254,6 +268,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    if let Command::Sidecar {
+        workload,
+        collector_image,
+    } = &cli.command
+    {
+        let (kind, name) = sidecar::workload(workload)?;
+        let image = collector_image
+            .clone()
+            .unwrap_or_else(ephemeral::default_image);
+        let ns = cli.namespace.clone().unwrap_or_else(|| "NAMESPACE".into());
+        print!("{}", sidecar::render(&kind, &name, &ns, &image));
+        return Ok(ExitCode::SUCCESS);
+    }
     let c = cluster::connect(cli.kubeconfig.as_deref(), cli.context.as_deref()).await?;
     let ns = cli
         .namespace
@@ -328,7 +355,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bootstrap { .. } => unreachable!("handled above"),
+        Command::Bootstrap { .. } | Command::Sidecar { .. } => unreachable!("handled above"),
         Command::Collect {
             targets: args,
             output_dir,
@@ -392,7 +419,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             namespaces.sort();
             namespaces.dedup();
             let needs_ephemeral = |t: &targets::Target| match via {
-                Via::Exec => false,
+                Via::Exec | Via::Sidecar => false,
                 Via::Ephemeral => true,
                 Via::Auto => t.verdict == targets::Verdict::Distroless,
             };
@@ -411,6 +438,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let image = collector_image.unwrap_or_else(ephemeral::default_image);
             let ephemeral_route = collect::Route::Ephemeral { image };
             for t in chosen {
+                if via == Via::Sidecar && t.verdict != targets::Verdict::NotRunning {
+                    runnable.push((t, collect::Route::Sidecar));
+                    continue;
+                }
                 match t.verdict {
                     targets::Verdict::Exec if via != Via::Ephemeral => {
                         runnable.push((t, collect::Route::Exec))

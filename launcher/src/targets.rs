@@ -53,6 +53,8 @@ pub struct Target {
     pub phase: String,
     /// runAsUser of the container, else of the pod, when set.
     pub user: Option<i64>,
+    /// The runtime's container ID (from containerStatuses, without `docker://`).
+    pub container_id: Option<String>,
     pub verdict: Verdict,
 }
 
@@ -87,11 +89,13 @@ pub fn containers(pod: &Pod) -> Vec<Target> {
     spec.containers
         .iter()
         .map(|c| {
-            let running = statuses
-                .iter()
-                .find(|s| s.name == c.name)
+            let status = statuses.iter().find(|s| s.name == c.name);
+            let running = status
                 .and_then(|s| s.state.as_ref())
                 .is_some_and(|s| s.running.is_some());
+            let container_id = status
+                .and_then(|s| s.container_id.as_deref())
+                .and_then(|id| id.split_once("://").map(|(_, id)| id.to_owned()));
             let image = c.image.clone().unwrap_or_default();
             let verdict = if !running {
                 Verdict::NotRunning
@@ -112,6 +116,7 @@ pub fn containers(pod: &Pod) -> Vec<Target> {
                     .as_ref()
                     .and_then(|s| s.run_as_user)
                     .or(pod_user),
+                container_id,
                 verdict,
             }
         })

@@ -1074,7 +1074,7 @@ fn as_kubectl_cairn_it_runs_as_a_kubectl_plugin() {
 }
 
 #[test]
-fn a_distroless_container_is_collected_through_an_ephemeral_container() {
+fn a_distroless_container_is_collected_through_an_ephemeral_container_or_a_sidecar() {
     let Some(bin) = docker::setup() else { return };
     let pid = std::process::id();
     // The collector image, as a responder builds it.
@@ -1186,6 +1186,137 @@ fn a_distroless_container_is_collected_through_an_ephemeral_container() {
         );
     }
     assert_eq!(archives(&out).len(), 2);
+
+    // A pod with a collector sidecar (shareProcessNamespace): the application, a
+    // second container, and the sidecar waiting. Each container is found by its ID.
+    let app = docker::ok(&[
+        "run",
+        "-d",
+        "-i",
+        "--network",
+        "none",
+        "--label",
+        &format!("io.kubernetes.pod.namespace={ns}"),
+        "--label",
+        "io.kubernetes.pod.name=sc",
+        "--label",
+        "io.kubernetes.container.name=main",
+        app_image,
+        "verify",
+        "-",
+    ]);
+    let shared = format!("container:{app}");
+    docker::ok(&[
+        "run",
+        "-d",
+        "--pid",
+        &shared,
+        "--network",
+        "none",
+        "--label",
+        &format!("io.kubernetes.pod.namespace={ns}"),
+        "--label",
+        "io.kubernetes.pod.name=sc",
+        "--label",
+        "io.kubernetes.container.name=other",
+        docker::busybox_image(),
+        "sleep",
+        "3600",
+    ]);
+    docker::ok(&[
+        "run",
+        "-d",
+        "--pid",
+        &shared,
+        "--network",
+        "none",
+        "--user",
+        "0",
+        "--cap-add",
+        "SYS_PTRACE",
+        "--label",
+        &format!("io.kubernetes.pod.namespace={ns}"),
+        "--label",
+        "io.kubernetes.pod.name=sc",
+        "--label",
+        "io.kubernetes.container.name=cairn-collector",
+        &image,
+        "idle",
+        "--for",
+        "10m",
+    ]);
+    let out_sc = s.dir.path().join("out-sidecar");
+    for (target, planted) in [("sc/main", true), ("sc/other", false)] {
+        let o = cairn(
+            &s,
+            &[
+                "-n",
+                &ns,
+                "collect",
+                target,
+                "--via",
+                "sidecar",
+                "--output-dir",
+                out_sc.to_str().unwrap(),
+                "-o",
+                "json",
+            ],
+        );
+        assert!(
+            o.status.success(),
+            "{}\n{}",
+            text(&o.stdout),
+            text(&o.stderr)
+        );
+        let r = &serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()[0];
+        assert_eq!(r["method"], "sidecar", "{r}");
+        let z = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "zstd -dc '{}' | grep -ac evidence-planted.txt",
+                r["archive"].as_str().unwrap()
+            ))
+            .output()
+            .unwrap();
+        assert_eq!(
+            text(&z.stdout).trim() != "0",
+            planted,
+            "{target}: the wrong container was collected"
+        );
+    }
+    // The patch that adds such a sidecar to a workload.
+    let o = Command::new(CAIRN)
+        .args([
+            "-n",
+            "shop",
+            "sidecar",
+            "--for",
+            "deployment/web",
+            "--collector-image",
+            &image,
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let printed = text(&o.stdout);
+    assert!(
+        printed.contains("kubectl -n shop patch deployment web --patch-file"),
+        "{printed}"
+    );
+    let json: String = printed
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let patch: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let spec = &patch["spec"]["template"]["spec"];
+    assert_eq!(spec["shareProcessNamespace"], true);
+    assert_eq!(spec["containers"][0]["image"], image.as_str());
+    assert_eq!(
+        spec["containers"][0]["securityContext"]["capabilities"]["add"][0],
+        "SYS_PTRACE"
+    );
+
     // The ephemeral containers' idle commands were ended.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {

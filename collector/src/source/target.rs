@@ -22,6 +22,8 @@ pub enum TargetError {
     NoneVisible { denied: String },
     #[error("process {0} is not visible here ({1})")]
     NoSuchPid(u32, String),
+    #[error("no process of container {0} is visible here (is it running, and does this container share its PID namespace?)")]
+    NoContainer(String),
 }
 
 /// The containers visible in `/proc` (another procfs mount may be given), lowest PID
@@ -78,10 +80,37 @@ pub fn candidates(proc: &Path) -> (Vec<Candidate>, usize) {
     (out, denied)
 }
 
-/// The process whose root to collect: `wanted`, or the lowest PID of the first other
-/// container. Returns it with every candidate, for the log.
-pub fn choose(proc: &Path, wanted: Option<u32>) -> Result<(u32, Vec<Candidate>), TargetError> {
+/// True when process `pid`'s cgroup path names container `id` (runtimes put the
+/// container ID in it: `/docker/ID`, `cri-containerd-ID.scope`, ...).
+fn in_container(proc: &Path, pid: u32, id: &str) -> bool {
+    std::fs::read(proc.join(pid.to_string()).join("cgroup"))
+        .map(|c| String::from_utf8_lossy(&c).contains(id))
+        .unwrap_or(false)
+}
+
+/// The process whose root to collect: `wanted`, or the lowest PID of the container whose
+/// ID is `container_id`, or the lowest PID of the first other container. Returns it with
+/// every candidate, for the log.
+pub fn choose(
+    proc: &Path,
+    wanted: Option<u32>,
+    container_id: Option<&str>,
+) -> Result<(u32, Vec<Candidate>), TargetError> {
     let (all, denied) = candidates(proc);
+    if let Some(id) = container_id.filter(|i| i.len() >= 12) {
+        // Every PID, not only each container's lowest: any of its processes will do.
+        let mut pids: Vec<u32> = std::fs::read_dir(proc)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .collect();
+        pids.sort_unstable();
+        return match pids.into_iter().find(|&p| in_container(proc, p, id)) {
+            Some(pid) => Ok((pid, all)),
+            None => Err(TargetError::NoContainer(id.to_owned())),
+        };
+    }
     if let Some(pid) = wanted {
         return match std::fs::metadata(proc.join(pid.to_string()).join("root")) {
             Ok(_) => Ok((pid, all)),
