@@ -45,6 +45,9 @@ pub enum Route {
     /// The pod's collector sidecar (`cairn sidecar`), sharing the pod's PID namespace,
     /// into which the collection is exec'd.
     Sidecar,
+    /// A short-lived pod on the target's node that reads the container from the
+    /// runtime's directories, offline.
+    Node { image: String },
 }
 
 impl Route {
@@ -53,6 +56,7 @@ impl Route {
             Route::Exec => "exec",
             Route::Ephemeral { .. } => "ephemeral",
             Route::Sidecar => "sidecar",
+            Route::Node { .. } => "node",
         }
     }
 }
@@ -340,7 +344,7 @@ async fn run(
             c.extend(["watch".into(), "--".into(), "collect".into()]);
             c
         }
-        Route::Ephemeral { .. } | Route::Sidecar => {
+        Route::Ephemeral { .. } | Route::Sidecar | Route::Node { .. } => {
             let mut c: Vec<String> = vec![
                 crate::ephemeral::COLLECTOR_PATH.into(),
                 "collect".into(),
@@ -349,11 +353,13 @@ async fn run(
             ];
             // The container's own processes, among the pod's, by the ID in their cgroups.
             if let Some(id) = &t.container_id {
-                c.extend(["--target-id".into(), id.clone()]);
+                let bare = id.split_once("://").map_or(id.as_str(), |(_, i)| i);
+                c.extend(["--target-id".into(), bare.to_owned()]);
             }
             c
         }
     };
+    let mut node_pod = None;
     let container = match route {
         Route::Exec => t.container.clone(),
         Route::Ephemeral { image } => {
@@ -361,7 +367,27 @@ async fn run(
             crate::ephemeral::start(client, t, image, &bar).await?
         }
         Route::Sidecar => crate::sidecar::CONTAINER.to_owned(),
+        Route::Node { image } => {
+            bar.phase("starting a collector pod on the node");
+            let (pod, id) = crate::node::start(client, t, image, &bar).await?;
+            command = vec![
+                crate::ephemeral::COLLECTOR_PATH.into(),
+                "collect".into(),
+                "--node-root".into(),
+                crate::node::NODE_ROOT.into(),
+                "--container".into(),
+                id,
+            ];
+            node_pod = Some(pod);
+            crate::node::CONTAINER.to_owned()
+        }
     };
+    let exec_pod = node_pod.clone().unwrap_or_else(|| t.pod.clone());
+    let _node_guard = node_pod.as_ref().map(|name| crate::node::Guard {
+        client: client.clone(),
+        namespace: t.namespace.clone(),
+        name: name.clone(),
+    });
     match dest {
         Destination::S3(_) => command.extend(["--upload-plan".into(), "-".into()]),
         Destination::AzureSas(_) => command.extend([
@@ -388,13 +414,21 @@ async fn run(
         .stderr(true)
         .max_stdout_buf_size(1 << 20)
         .max_stderr_buf_size(1 << 20);
-    let mut proc = api
-        .exec(&t.pod, command, &params)
-        .await
-        .with_context(|| format!("exec into {}", t.name()))?;
+    let exec = api.exec(&exec_pod, command, &params).await;
+    let mut proc = match exec {
+        Ok(p) => p,
+        Err(e) => {
+            if let Some(pod) = &node_pod {
+                crate::node::stop(client, t, pod).await;
+            }
+            return Err(e).with_context(|| format!("exec into {}", t.name()));
+        }
+    };
     let opened = t0.elapsed();
     bar.phase(&match (route, &collector.url) {
-        (Route::Ephemeral { .. } | Route::Sidecar, _) => "collector started".to_owned(),
+        (Route::Ephemeral { .. } | Route::Sidecar | Route::Node { .. }, _) => {
+            "collector started".to_owned()
+        }
         (_, Some(_)) => "the target downloads the collector".to_owned(),
         (_, None) => format!(
             "delivering the collector ({:.1} MiB)",
@@ -491,6 +525,9 @@ async fn run(
     if matches!(route, Route::Ephemeral { .. }) {
         // Ends the ephemeral container's idle command; Kubernetes cannot remove it.
         crate::ephemeral::stop(client, t, &container).await;
+    }
+    if let Some(pod) = &node_pod {
+        crate::node::stop(client, t, pod).await;
     }
     let sha = hex::encode(h.finalize());
     let exit_code = exit.as_ref().and_then(exit_code);

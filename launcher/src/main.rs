@@ -8,6 +8,7 @@ mod cluster;
 mod collect;
 mod ephemeral;
 mod gcs;
+mod node;
 mod progress;
 mod rbac;
 mod s3;
@@ -145,8 +146,10 @@ enum Command {
         /// default), ephemeral (an ephemeral container of --collector-image beside it,
         /// for containers without a shell; it stays in the pod's spec, as Kubernetes
         /// never removes ephemeral containers), or auto (exec where the container has a
-        /// shell, ephemeral where it has none), or sidecar (the pod's collector sidecar
-        /// that `cairn sidecar` adds).
+        /// shell, ephemeral where it has none), sidecar (the pod's collector sidecar
+        /// that `cairn sidecar` adds), or node (a short-lived pod on the target's node
+        /// reads the container from the runtime's directories, offline, drift
+        /// included; it is deleted afterwards).
         #[arg(long, value_enum, default_value = "exec")]
         via: Via,
         /// The collector image for --via ephemeral (scripts/build-image.sh builds it;
@@ -181,6 +184,7 @@ enum Via {
     Exec,
     Ephemeral,
     Sidecar,
+    Node,
     Auto,
 }
 
@@ -419,13 +423,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             namespaces.sort();
             namespaces.dedup();
             let needs_ephemeral = |t: &targets::Target| match via {
-                Via::Exec | Via::Sidecar => false,
+                Via::Exec | Via::Sidecar | Via::Node => false,
                 Via::Ephemeral => true,
                 Via::Auto => t.verdict == targets::Verdict::Distroless,
             };
             let mut needs: Vec<rbac::Need> = rbac::EXEC.to_vec();
             if chosen.iter().any(needs_ephemeral) {
                 needs.extend(rbac::EPHEMERAL.iter().cloned());
+            }
+            if via == Via::Node {
+                needs.extend(rbac::NODE.iter().cloned());
             }
             for n in namespaces {
                 let missing = rbac::missing(&c.client, n, &needs).await?;
@@ -440,6 +447,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for t in chosen {
                 if via == Via::Sidecar && t.verdict != targets::Verdict::NotRunning {
                     runnable.push((t, collect::Route::Sidecar));
+                    continue;
+                }
+                // Offline from the node's disk: a stopped container too.
+                if via == Via::Node {
+                    let image = match &ephemeral_route {
+                        collect::Route::Ephemeral { image } => image.clone(),
+                        _ => ephemeral::default_image(),
+                    };
+                    runnable.push((t, collect::Route::Node { image }));
                     continue;
                 }
                 match t.verdict {

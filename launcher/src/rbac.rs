@@ -43,6 +43,20 @@ pub const EPHEMERAL: &[Need] = &[Need {
     subresource: "ephemeralcontainers",
 }];
 
+/// What the node route needs besides [`EXEC`]: a short-lived pod on the node.
+pub const NODE: &[Need] = &[
+    Need {
+        verb: "create",
+        resource: "pods",
+        subresource: "",
+    },
+    Need {
+        verb: "delete",
+        resource: "pods",
+        subresource: "",
+    },
+];
+
 impl Need {
     pub fn describe(&self, namespace: &str) -> String {
         let r = if self.subresource.is_empty() {

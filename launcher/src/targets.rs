@@ -53,7 +53,7 @@ pub struct Target {
     pub phase: String,
     /// runAsUser of the container, else of the pod, when set.
     pub user: Option<i64>,
-    /// The runtime's container ID (from containerStatuses, without `docker://`).
+    /// The runtime's container ID as containerStatuses give it (`docker://ID`).
     pub container_id: Option<String>,
     pub verdict: Verdict,
 }
@@ -93,9 +93,7 @@ pub fn containers(pod: &Pod) -> Vec<Target> {
             let running = status
                 .and_then(|s| s.state.as_ref())
                 .is_some_and(|s| s.running.is_some());
-            let container_id = status
-                .and_then(|s| s.container_id.as_deref())
-                .and_then(|id| id.split_once("://").map(|(_, id)| id.to_owned()));
+            let container_id = status.and_then(|s| s.container_id.clone());
             let image = c.image.clone().unwrap_or_default();
             let verdict = if !running {
                 Verdict::NotRunning

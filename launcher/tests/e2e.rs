@@ -1074,7 +1074,7 @@ fn as_kubectl_cairn_it_runs_as_a_kubectl_plugin() {
 }
 
 #[test]
-fn a_distroless_container_is_collected_through_an_ephemeral_container_or_a_sidecar() {
+fn distroless_and_unreachable_containers_by_ephemeral_container_sidecar_and_node() {
     let Some(bin) = docker::setup() else { return };
     let pid = std::process::id();
     // The collector image, as a responder builds it.
@@ -1284,6 +1284,83 @@ fn a_distroless_container_is_collected_through_an_ephemeral_container_or_a_sidec
             "{target}: the wrong container was collected"
         );
     }
+    // The node route: a short-lived pod with the runtime's directories read-only
+    // rebuilds the container from its layers; drift names what was dropped in it.
+    let bb = docker::ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--label",
+        &format!("io.kubernetes.pod.namespace={ns}"),
+        "--label",
+        "io.kubernetes.pod.name=bb",
+        "--label",
+        "io.kubernetes.container.name=main",
+        docker::busybox_image(),
+        "sleep",
+        "3600",
+    ]);
+    docker::ok(&[
+        "exec",
+        &bb,
+        "sh",
+        "-c",
+        "echo implant > /tmp/dropped-by-attacker.sh; rm /etc/group",
+    ]);
+    let out_node = s.dir.path().join("out-node");
+    let o = cairn(
+        &s,
+        &[
+            "-n",
+            &ns,
+            "collect",
+            "bb",
+            "--via",
+            "node",
+            "--collector-image",
+            &image,
+            "--output-dir",
+            out_node.to_str().unwrap(),
+            "-o",
+            "json",
+        ],
+    );
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    let r = &serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()[0];
+    assert_eq!(r["method"], "node", "{r}");
+    let drift = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "zstd -dc '{}' | grep -a '\"change\"'",
+            r["archive"].as_str().unwrap()
+        ))
+        .output()
+        .unwrap();
+    let drift = text(&drift.stdout);
+    let line = |change: &str, path: &str| {
+        drift.lines().any(|l| {
+            l.contains(&format!("\"change\":\"{change}\""))
+                && l.contains(&format!("\"path\":\"{path}\""))
+        })
+    };
+    assert!(line("added", "/tmp/dropped-by-attacker.sh"), "{drift}");
+    assert!(line("deleted", "/etc/group"), "{drift}");
+    let left = docker::ok(&[
+        "ps",
+        "-aq",
+        "--filter",
+        "label=app.kubernetes.io/name=cairn-node-collector",
+        "--filter",
+        &format!("label=io.kubernetes.pod.namespace={ns}"),
+    ]);
+    assert_eq!(left, "", "the collector pod was left behind");
+
     // The patch that adds such a sidecar to a workload.
     let o = Command::new(CAIRN)
         .args([

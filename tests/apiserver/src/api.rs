@@ -97,7 +97,7 @@ fn discovery(path: &str) -> Option<Value> {
             "v1",
             json!([
                 {"name": "pods", "singularName": "pod", "namespaced": true, "kind": "Pod",
-                 "verbs": ["get", "list", "watch"], "shortNames": ["po"], "categories": ["all"]},
+                 "verbs": ["create", "delete", "get", "list", "watch"], "shortNames": ["po"], "categories": ["all"]},
                 {"name": "pods/exec", "singularName": "", "namespaced": true, "kind": "PodExecOptions",
                  "verbs": ["create", "get"]},
                 {"name": "pods/ephemeralcontainers", "singularName": "", "namespaced": true, "kind": "Pod",
@@ -220,6 +220,67 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body>
                 200,
                 &json!({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {}, "items": items}),
             )
+        }
+        ("POST", ["api", "v1", "namespaces", ns, "pods"]) => {
+            let ns = ns.to_string();
+            if !auth::allowed(user, "create", "pods", "") {
+                return status(auth::forbidden(user, "create", "pods", "", "", Some(&ns)));
+            }
+            let body = match req.into_body().collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(_) => {
+                    return status(auth::status(
+                        400,
+                        "BadRequest",
+                        "unreadable body",
+                        json!({}),
+                    ))
+                }
+            };
+            let Ok(pod) = serde_json::from_slice::<Value>(&body) else {
+                return status(auth::status(
+                    400,
+                    "BadRequest",
+                    "the body is not a JSON Pod",
+                    json!({}),
+                ));
+            };
+            match crate::create::create(&ns, &pod).await {
+                Ok(name) => match find(&ns, &name).await {
+                    Ok(Some(p)) => respond(201, &p.to_json()),
+                    _ => respond(201, &pod),
+                },
+                Err((code, reason, message)) => status(auth::status(
+                    code,
+                    reason,
+                    &message,
+                    json!({"kind": "pods"}),
+                )),
+            }
+        }
+        ("DELETE", ["api", "v1", "namespaces", ns, "pods", name]) => {
+            let (ns, name) = (ns.to_string(), name.to_string());
+            if !auth::allowed(user, "delete", "pods", "") {
+                return status(auth::forbidden(
+                    user,
+                    "delete",
+                    "pods",
+                    "",
+                    &name,
+                    Some(&ns),
+                ));
+            }
+            let found = find(&ns, &name).await.ok().flatten();
+            if crate::create::delete(&ns, &name).await == 0 {
+                return not_found("pods", &name);
+            }
+            match found {
+                Some(p) => respond(200, &p.to_json()),
+                None => respond(
+                    200,
+                    &json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
+                ),
+            }
         }
         ("GET", ["api", "v1", "pods"]) => list(&req, user, None).await,
         ("GET", ["api", "v1", "namespaces", ns, "pods"]) => list(&req, user, Some(ns)).await,

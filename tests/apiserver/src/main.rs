@@ -7,6 +7,7 @@
 
 mod api;
 mod auth;
+mod create;
 mod ephemeral;
 mod exec;
 mod pods;

@@ -1,0 +1,181 @@
+//! Creating and deleting pods, as much as cairn's node route needs: `POST .../pods` runs
+//! the pod's containers with Docker, labelled as the kubelet labels them (so the pod is
+//! listed like any other), with each `hostPath` volume bind-mounted where its
+//! `volumeMount` says (read-only when asked) and the securityContext's user and
+//! capabilities. `nodeName` is accepted: this test bed is one node. `DELETE
+//! .../pods/NAME` removes the pod's containers.
+
+use crate::pods;
+use serde_json::Value;
+use tokio::process::Command;
+
+/// Why a pod was refused: HTTP code, reason, message.
+pub type Refusal = (u16, &'static str, String);
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn invalid(m: String) -> Refusal {
+    (422, "Invalid", m)
+}
+
+/// Starts the containers of `pod` (a Pod object) in namespace `ns`; returns its name.
+pub async fn create(ns: &str, pod: &Value) -> Result<String, Refusal> {
+    let name = pod["metadata"]["name"]
+        .as_str()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| invalid("metadata.name: Required value".into()))?
+        .to_owned();
+    if pods::all()
+        .await
+        .map_err(|e| (500, "InternalError", e.to_string()))?
+        .iter()
+        .any(|p| p.namespace == ns && p.name == name)
+    {
+        return Err((
+            409,
+            "AlreadyExists",
+            format!("pods \"{name}\" already exists"),
+        ));
+    }
+    let spec = &pod["spec"];
+    let volumes: Vec<(String, String)> = spec["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            Some((
+                v["name"].as_str()?.to_owned(),
+                v["hostPath"]["path"].as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    let containers = spec["containers"]
+        .as_array()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| invalid("spec.containers: Required value".into()))?;
+    for c in containers {
+        let cname = c["name"]
+            .as_str()
+            .ok_or_else(|| invalid("spec.containers[].name: Required value".into()))?;
+        let image = c["image"]
+            .as_str()
+            .ok_or_else(|| invalid(format!("spec.containers[{cname}].image: Required value")))?;
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            "-d".into(),
+            "--network".into(),
+            "none".into(),
+            "--label".into(),
+            format!("{}={ns}", pods::NS_LABEL),
+            "--label".into(),
+            format!("{}={name}", pods::POD_LABEL),
+            "--label".into(),
+            format!("{}={cname}", pods::CONTAINER_LABEL),
+        ];
+        for (k, v) in pod["metadata"]["labels"].as_object().into_iter().flatten() {
+            args.extend([
+                "--label".into(),
+                format!("{k}={}", v.as_str().unwrap_or_default()),
+            ]);
+        }
+        for m in c["volumeMounts"].as_array().into_iter().flatten() {
+            let vname = m["name"].as_str().unwrap_or_default();
+            let Some((_, host)) = volumes.iter().find(|(n, _)| n == vname) else {
+                return Err(invalid(format!(
+                    "volumeMounts: volume {vname:?} is not a hostPath volume of the pod"
+                )));
+            };
+            let path = m["mountPath"].as_str().unwrap_or_default();
+            if !path.starts_with('/') || host.contains(':') || path.contains(':') {
+                return Err(invalid(format!(
+                    "volumeMounts: bad paths {host:?} -> {path:?}"
+                )));
+            }
+            let ro = if m["readOnly"] == true { ":ro" } else { "" };
+            args.extend(["-v".into(), format!("{host}:{path}{ro}")]);
+        }
+        let sc = &c["securityContext"];
+        if let Some(u) = sc["runAsUser"].as_i64() {
+            args.extend(["--user".into(), u.to_string()]);
+        }
+        if sc["capabilities"]["drop"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|x| x == "ALL"))
+        {
+            args.extend(["--cap-drop".into(), "ALL".into()]);
+        }
+        for cap in sc["capabilities"]["add"].as_array().into_iter().flatten() {
+            let cap = cap.as_str().unwrap_or_default();
+            if cap.is_empty() || !cap.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_') {
+                return Err(invalid(format!("capability {cap:?} is not valid")));
+            }
+            args.extend(["--cap-add".into(), cap.to_owned()]);
+        }
+        if sc["readOnlyRootFilesystem"] == true {
+            args.push("--read-only".into());
+        }
+        let command = strings(&c["command"]);
+        if let Some((first, more)) = command.split_first() {
+            args.extend(["--entrypoint".into(), first.clone(), image.to_owned()]);
+            args.extend(more.iter().cloned());
+        } else {
+            args.push(image.to_owned());
+        }
+        args.extend(strings(&c["args"]));
+        let o = Command::new("docker")
+            .args(&args)
+            .output()
+            .await
+            .map_err(|e| (500, "InternalError", format!("docker: {e}")))?;
+        if !o.status.success() {
+            delete(ns, &name).await;
+            return Err((
+                500,
+                "InternalError",
+                format!(
+                    "starting {name}/{cname}: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ),
+            ));
+        }
+    }
+    tracing::info!(pod = %name, namespace = %ns, "pod created");
+    Ok(name)
+}
+
+/// Removes every container of pod `ns/name`; returns how many.
+pub async fn delete(ns: &str, name: &str) -> usize {
+    let Ok(o) = Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label={}={ns}", pods::NS_LABEL),
+            "--filter",
+            &format!("label={}={name}", pods::POD_LABEL),
+        ])
+        .output()
+        .await
+    else {
+        return 0;
+    };
+    let ids: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    if !ids.is_empty() {
+        let mut args = vec!["rm".to_owned(), "-f".to_owned()];
+        args.extend(ids.iter().cloned());
+        let _ = Command::new("docker").args(&args).output().await;
+    }
+    tracing::info!(pod = %name, namespace = %ns, containers = ids.len(), "pod deleted");
+    ids.len()
+}
