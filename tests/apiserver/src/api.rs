@@ -226,24 +226,9 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body>
             if !auth::allowed(user, "create", "pods", "") {
                 return status(auth::forbidden(user, "create", "pods", "", "", Some(&ns)));
             }
-            let body = match req.into_body().collect().await {
-                Ok(b) => b.to_bytes(),
-                Err(_) => {
-                    return status(auth::status(
-                        400,
-                        "BadRequest",
-                        "unreadable body",
-                        json!({}),
-                    ))
-                }
-            };
-            let Ok(pod) = serde_json::from_slice::<Value>(&body) else {
-                return status(auth::status(
-                    400,
-                    "BadRequest",
-                    "the body is not a JSON Pod",
-                    json!({}),
-                ));
+            let pod = match json_body(req, "the body is not a JSON Pod").await {
+                Ok(v) => v,
+                Err(refusal) => return refusal,
             };
             match crate::create::create(&ns, &pod).await {
                 Ok(name) => match find(&ns, &name).await {
@@ -311,24 +296,9 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body>
                     Some(&ns),
                 ));
             }
-            let body = match req.into_body().collect().await {
-                Ok(b) => b.to_bytes(),
-                Err(_) => {
-                    return status(auth::status(
-                        400,
-                        "BadRequest",
-                        "unreadable body",
-                        json!({}),
-                    ))
-                }
-            };
-            let Ok(patch) = serde_json::from_slice::<Value>(&body) else {
-                return status(auth::status(
-                    400,
-                    "BadRequest",
-                    "the patch is not JSON",
-                    json!({}),
-                ));
+            let patch = match json_body(req, "the patch is not JSON").await {
+                Ok(v) => v,
+                Err(refusal) => return refusal,
             };
             let pod = match find(&ns, &name).await {
                 Ok(Some(p)) => p,
@@ -372,6 +342,19 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body>
             json!({}),
         )),
     }
+}
+
+/// A request's JSON body, or the 400 Status that refuses it (`not_json` says what was
+/// expected).
+async fn json_body(req: Request<Incoming>, not_json: &str) -> Result<Value, Response<Body>> {
+    let bad = |m: &str| status(auth::status(400, "BadRequest", m, json!({})));
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map_err(|_| bad("unreadable body"))?
+        .to_bytes();
+    serde_json::from_slice(&body).map_err(|_| bad(not_json))
 }
 
 async fn find(ns: &str, name: &str) -> anyhow::Result<Option<pods::Pod>> {

@@ -6,21 +6,12 @@
 //! .../pods/NAME` removes the pod's containers.
 
 use crate::pods;
+use crate::run_args;
 use serde_json::Value;
 use tokio::process::Command;
 
 /// Why a pod was refused: HTTP code, reason, message.
 pub type Refusal = (u16, &'static str, String);
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 fn invalid(m: String) -> Refusal {
     (422, "Invalid", m)
@@ -102,34 +93,8 @@ pub async fn create(ns: &str, pod: &Value) -> Result<String, Refusal> {
             let ro = if m["readOnly"] == true { ":ro" } else { "" };
             args.extend(["-v".into(), format!("{host}:{path}{ro}")]);
         }
-        let sc = &c["securityContext"];
-        if let Some(u) = sc["runAsUser"].as_i64() {
-            args.extend(["--user".into(), u.to_string()]);
-        }
-        if sc["capabilities"]["drop"]
-            .as_array()
-            .is_some_and(|d| d.iter().any(|x| x == "ALL"))
-        {
-            args.extend(["--cap-drop".into(), "ALL".into()]);
-        }
-        for cap in sc["capabilities"]["add"].as_array().into_iter().flatten() {
-            let cap = cap.as_str().unwrap_or_default();
-            if cap.is_empty() || !cap.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_') {
-                return Err(invalid(format!("capability {cap:?} is not valid")));
-            }
-            args.extend(["--cap-add".into(), cap.to_owned()]);
-        }
-        if sc["readOnlyRootFilesystem"] == true {
-            args.push("--read-only".into());
-        }
-        let command = strings(&c["command"]);
-        if let Some((first, more)) = command.split_first() {
-            args.extend(["--entrypoint".into(), first.clone(), image.to_owned()]);
-            args.extend(more.iter().cloned());
-        } else {
-            args.push(image.to_owned());
-        }
-        args.extend(strings(&c["args"]));
+        args.extend(run_args::security(&c["securityContext"]).map_err(invalid)?);
+        args.extend(run_args::image_and_command(c, image));
         let o = Command::new("docker")
             .args(&args)
             .output()

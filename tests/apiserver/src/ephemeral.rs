@@ -7,16 +7,12 @@
 //! and `status.ephemeralContainerStatuses`, and takes `pods/exec` like any container.
 
 use crate::pods::{self, Pod};
+use crate::run_args;
 use serde_json::{json, Value};
 use tokio::process::Command;
 
 /// Why a patch was refused: the HTTP code, the reason and the message of a Status.
 pub type Refusal = (u16, &'static str, String);
-
-/// Capabilities Docker accepts, checked so a bad name is a 422 and not a failed run.
-fn capability_ok(c: &str) -> bool {
-    !c.is_empty() && c.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_')
-}
 
 /// Adds the ephemeral containers of `patch` that `pod` lacks.
 pub async fn apply(pod: &Pod, patch: &Value) -> Result<(), Refusal> {
@@ -67,31 +63,11 @@ pub async fn apply(pod: &Pod, patch: &Value) -> Result<(), Refusal> {
             "--label".into(),
             format!("{}={ec}", pods::EPHEMERAL_SPEC_LABEL),
         ];
-        let sc = &ec["securityContext"];
-        for cap in sc["capabilities"]["add"].as_array().into_iter().flatten() {
-            let c = cap.as_str().unwrap_or_default();
-            if !capability_ok(c) {
-                return Err((422, "Invalid", format!("capability {c:?} is not valid")));
-            }
-            args.extend(["--cap-add".into(), c.to_owned()]);
-        }
-        match (sc["runAsUser"].as_i64(), sc["runAsGroup"].as_i64()) {
-            (Some(u), Some(g)) => args.extend(["--user".into(), format!("{u}:{g}")]),
-            (Some(u), None) => args.extend(["--user".into(), u.to_string()]),
-            _ => {}
-        }
+        args.extend(run_args::security(&ec["securityContext"]).map_err(|m| (422, "Invalid", m))?);
         if ec["stdin"] == true {
             args.push("-i".into());
         }
-        let command: Vec<String> = strings(&ec["command"]);
-        let rest: Vec<String> = strings(&ec["args"]);
-        if let Some((first, more)) = command.split_first() {
-            args.extend(["--entrypoint".into(), first.clone(), image.to_owned()]);
-            args.extend(more.iter().cloned());
-        } else {
-            args.push(image.to_owned());
-        }
-        args.extend(rest);
+        args.extend(run_args::image_and_command(ec, image));
         let o = Command::new("docker")
             .args(&args)
             .output()
@@ -110,16 +86,6 @@ pub async fn apply(pod: &Pod, patch: &Value) -> Result<(), Refusal> {
         tracing::info!(pod = %pod.name, container = %name, target = %target.name, "ephemeral container started");
     }
     Ok(())
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The body answered for a pod after the patch.

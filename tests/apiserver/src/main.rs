@@ -12,6 +12,7 @@ mod ephemeral;
 mod exec;
 mod pods;
 mod proto;
+mod run_args;
 mod tls;
 mod watch;
 

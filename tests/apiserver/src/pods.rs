@@ -62,32 +62,35 @@ async fn docker(args: &[&str]) -> anyhow::Result<String> {
 
 /// Every pod, sorted by namespace and name.
 pub async fn all() -> anyhow::Result<Vec<Pod>> {
-    let ids = docker(&[
+    // One `docker ps` per request: running pod containers, and ended ephemeral ones,
+    // which stay in their pod, terminated, as on a cluster.
+    let listed = docker(&[
         "ps",
-        "-q",
+        "-a",
         "--no-trunc",
         "--filter",
         &format!("label={POD_LABEL}"),
+        "--format",
+        &format!("{{{{.ID}}}}\t{{{{.State}}}}\t{{{{.Label \"{EPHEMERAL_TARGET_LABEL}\"}}}}"),
     ])
     .await?;
-    let ids: Vec<&str> = ids.split_whitespace().collect();
+    let (mut ids, mut ended) = (Vec::new(), Vec::new());
+    for line in listed.lines() {
+        let mut f = line.split('\t');
+        let (Some(id), Some(state), ephemeral) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        match state {
+            "running" => ids.push(id),
+            "exited" if ephemeral.is_some_and(|t| !t.is_empty()) => ended.push(id),
+            _ => {}
+        }
+    }
     let mut list = if ids.is_empty() {
         Vec::new()
     } else {
         inspect(&ids).await?
     };
-    // Ephemeral containers stay in their pod once ended, terminated, as on a cluster.
-    let ended = docker(&[
-        "ps",
-        "-aq",
-        "--no-trunc",
-        "--filter",
-        "status=exited",
-        "--filter",
-        &format!("label={EPHEMERAL_TARGET_LABEL}"),
-    ])
-    .await?;
-    let ended: Vec<&str> = ended.split_whitespace().collect();
     if !ended.is_empty() {
         let mut args = vec!["inspect"];
         args.extend(&ended);

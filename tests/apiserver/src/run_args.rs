@@ -1,0 +1,58 @@
+//! `docker run` arguments from a Kubernetes container spec, shared by the pods this
+//! server creates and by ephemeral containers: the securityContext (user and group,
+//! capabilities, read-only root) and the image with its command and args (`command`
+//! replaces the entrypoint, `args` follow, as the kubelet does).
+
+use serde_json::Value;
+
+/// The strings of a JSON array (`command`, `args`).
+pub fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Arguments for `securityContext`; an invalid capability name is an error message.
+pub fn security(sc: &Value) -> Result<Vec<String>, String> {
+    let mut args = Vec::new();
+    match (sc["runAsUser"].as_i64(), sc["runAsGroup"].as_i64()) {
+        (Some(u), Some(g)) => args.extend(["--user".into(), format!("{u}:{g}")]),
+        (Some(u), None) => args.extend(["--user".into(), u.to_string()]),
+        _ => {}
+    }
+    if sc["capabilities"]["drop"]
+        .as_array()
+        .is_some_and(|d| d.iter().any(|x| x == "ALL"))
+    {
+        args.extend(["--cap-drop".into(), "ALL".into()]);
+    }
+    for cap in sc["capabilities"]["add"].as_array().into_iter().flatten() {
+        let c = cap.as_str().unwrap_or_default();
+        if c.is_empty() || !c.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_') {
+            return Err(format!("capability {c:?} is not valid"));
+        }
+        args.extend(["--cap-add".into(), c.to_owned()]);
+    }
+    if sc["readOnlyRootFilesystem"] == true {
+        args.push("--read-only".into());
+    }
+    Ok(args)
+}
+
+/// The image and what it runs, the last arguments of `docker run`.
+pub fn image_and_command(container: &Value, image: &str) -> Vec<String> {
+    let mut args = Vec::new();
+    let command = strings(&container["command"]);
+    if let Some((first, more)) = command.split_first() {
+        args.extend(["--entrypoint".into(), first.clone(), image.to_owned()]);
+        args.extend(more.iter().cloned());
+    } else {
+        args.push(image.to_owned());
+    }
+    args.extend(strings(&container["args"]));
+    args
+}
