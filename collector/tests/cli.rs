@@ -230,7 +230,7 @@ fn exclusions_limits_and_timeout() {
 #[test]
 fn stdout_output_json_progress_and_tamper_detection() {
     let t = planted();
-    let o = Command::new(BIN)
+    let o = common::env::command(BIN)
         .args([
             "collect",
             "--root",
@@ -256,7 +256,7 @@ fn stdout_output_json_progress_and_tamper_detection() {
         "reported sha256 is that of the bytes on stdout"
     );
     // verify reads stdin too.
-    let mut v = Command::new(BIN)
+    let mut v = common::env::command(BIN)
         .args(["verify", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -361,7 +361,7 @@ fn upload_url_and_plan_from_stdin_do_not_wait_for_its_end() {
         ),
         ("--upload-plan", "{\"version\": 1}\n", "plan"),
     ] {
-        let mut child = std::process::Command::new(common::BIN)
+        let mut child = common::env::command(common::BIN)
             .args(["collect", "--root", t.path().to_str().unwrap(), flag, "-"])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())

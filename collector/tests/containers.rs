@@ -214,3 +214,91 @@ fn the_collector_image_holds_only_the_collector_and_loads_into_docker_and_contai
         "the saved image is {saved_len} bytes"
     );
 }
+
+/// What a daemon that adopted an existing `docker0` prints: no Gateway in IPAM.
+const BRIDGE_WITHOUT_GATEWAY: &str = r#"[{"Name":"bridge","Id":"fd13f361313f3202b91fed8adea297f911a78adb6d4036101c408168908cdc2e","Driver":"bridge","IPAM":{"Driver":"default","Options":null,"Config":[{"Subnet":"172.17.0.0/16"}]},"Options":{"com.docker.network.bridge.default_bridge":"true","com.docker.network.bridge.name":"docker0","com.docker.network.driver.mtu":"1500"}}]"#;
+
+#[test]
+fn inspect_output_without_a_gateway_names_the_bridge_interface_instead() {
+    let f = bridge_facts(BRIDGE_WITHOUT_GATEWAY).unwrap();
+    assert_eq!(
+        f,
+        BridgeFacts {
+            gateway: None,
+            interface: "docker0".into()
+        }
+    );
+    let with = BRIDGE_WITHOUT_GATEWAY.replace(
+        r#"{"Subnet":"172.17.0.0/16"}"#,
+        r#"{"Subnet":"172.17.0.0/16","Gateway":"172.17.0.1"}"#,
+    );
+    assert_eq!(
+        bridge_facts(&with).unwrap().gateway,
+        Some("172.17.0.1".parse().unwrap())
+    );
+    // A user-defined network has no bridge-name option: its interface is br-ID[..12].
+    let user = r#"[{"Name":"n","Id":"05a6112debf3aa00","Driver":"bridge","IPAM":{"Config":[{"Subnet":"10.213.7.0/24"}]},"Options":{}}]"#;
+    assert_eq!(bridge_facts(user).unwrap().interface, "br-05a6112debf3");
+    // An IPv6 gateway is no address for an IPv4 URL.
+    let v6 = user.replace(
+        r#"{"Subnet":"10.213.7.0/24"}"#,
+        r#"{"Subnet":"fd00::/64","Gateway":"fd00::1"}"#,
+    );
+    assert_eq!(bridge_facts(&v6).unwrap().gateway, None);
+    assert!(bridge_facts(r#"[{"Driver":"host"}]"#).is_err());
+    assert!(bridge_facts("").is_err());
+    // The last resort, a container's own routing table: 172.17.0.1 little-endian.
+    let route =
+        "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+                 eth0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n\
+                 eth0\t00000000\t010011AC\t0003\t0\t0\t0\t00000000\t0\t0\t0\n";
+    assert_eq!(default_route(route), Some("172.17.0.1".parse().unwrap()));
+    assert_eq!(default_route("Iface\tDestination\tGateway\n"), None);
+}
+
+#[test]
+fn containers_reach_the_host_on_a_network_whose_inspect_has_no_gateway() {
+    let Some(_) = setup() else { return };
+    let img = busybox_image();
+    // `--subnet` alone: Docker records no Gateway for the network, as for a default
+    // bridge that adopted an existing docker0. Try subnets until one is free.
+    let name = format!("cairn-nogw-{}", std::process::id());
+    let _ = docker(&["network", "rm", &name]);
+    let created = (0..32).find(|i| {
+        let subnet = format!("10.213.{}.0/24", (std::process::id() as usize + i) % 250);
+        docker(&["network", "create", "--subnet", &subnet, &name])
+            .status
+            .success()
+    });
+    assert!(created.is_some(), "no free 10.213.x.0/24 subnet for {name}");
+    let _net = Network(name.clone());
+    let config = ok(&["network", "inspect", &name, "-f", "{{json .IPAM.Config}}"]);
+    assert!(!config.contains("Gateway"), "{config}");
+    let host = host_address(&name);
+    assert!(host.parse::<std::net::Ipv4Addr>().is_ok(), "{host:?}");
+    let port = serve(b"reached the host".to_vec());
+    let url = format!("http://{host}:{port}/x");
+    // busybox-static's `wget -T` crashes; its `timeout` applet bounds the wait instead.
+    let got = docker(&[
+        "run",
+        "--rm",
+        "--network",
+        &name,
+        img,
+        "timeout",
+        "20",
+        "wget",
+        "-q",
+        "-O",
+        "-",
+        &url,
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&got.stdout),
+        "reached the host",
+        "{url}: {}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    // The default bridge is found the same way, whatever this daemon recorded for it.
+    assert!(bridge_gateway().parse::<std::net::Ipv4Addr>().is_ok());
+}

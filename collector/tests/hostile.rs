@@ -501,7 +501,7 @@ fn unreadable_files_and_directories_are_denied_and_logged() {
         out.to_str().unwrap(),
     ];
     let o = if rustix::process::geteuid().is_root() {
-        std::process::Command::new("setpriv")
+        common::env::command("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
             .args(args)
             .output()

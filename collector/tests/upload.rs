@@ -12,7 +12,7 @@ use common::tls::{ConnectProxy, TlsFront};
 use common::*;
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 /// A root with text evidence and `mib` MiB of incompressible data (so the archive is
@@ -46,19 +46,7 @@ fn upload_env(root: &Path, extra: &[&str], stdin: Option<&str>, env: &[(&str, &s
         "50ms",
     ];
     args.extend_from_slice(extra);
-    let mut c = Command::new(BIN);
-    for v in [
-        "ALL_PROXY",
-        "all_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "NO_PROXY",
-        "no_proxy",
-    ] {
-        c.env_remove(v);
-    }
+    let mut c = common::env::command(BIN);
     c.envs(env.iter().copied());
     c.args(&args)
         .stdout(Stdio::piped())

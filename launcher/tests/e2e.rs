@@ -32,7 +32,7 @@ fn pod(ns: &str, pod: &str, image: &str, extra: &[&str]) -> Container {
 
 fn cairn(s: &ApiServer, args: &[&str]) -> Output {
     let bin = std::env::var("CAIRN_MUSL_BIN").unwrap();
-    Command::new(CAIRN)
+    common::env::command(CAIRN)
         .arg("--kubeconfig")
         .arg(&s.kubeconfig)
         .args(args)
@@ -146,7 +146,7 @@ fn collects_through_exec_from_busybox_root_and_debian_uid_1000_read_only() {
         s.kubeconfig.display(),
         out2.display()
     );
-    let o = Command::new("script")
+    let o = common::env::command("script")
         .args(["-qec", &command, "/dev/null"])
         .env(
             "CAIRN_COLLECTOR_BIN",
@@ -318,7 +318,7 @@ fn a_target_past_its_timeout_is_cut_off_and_the_pod_is_left_clean() {
     )
     .unwrap();
     let out = s.dir.path().join("out");
-    let o = Command::new(CAIRN)
+    let o = common::env::command(CAIRN)
         .arg("--kubeconfig")
         .arg(&s.kubeconfig)
         .args([
@@ -382,7 +382,7 @@ fn by_download_the_printed_bootstrap_line_and_collector_url_collect_and_refuse_a
     let port = docker::serve(std::fs::read(&bin).unwrap());
     let gw = docker::bridge_gateway();
     let url = format!("http://{gw}:{port}/cairn-collector?x='quoted'&y=1");
-    let o = Command::new(CAIRN)
+    let o = common::env::command(CAIRN)
         .args([
             "bootstrap",
             "--print",
@@ -497,7 +497,7 @@ fn straight_to_s3_through_plans_the_launcher_presigns() {
     let gw = docker::bridge_gateway();
     let port = common::relay(s3.port);
     let bin = std::env::var("CAIRN_MUSL_BIN").unwrap();
-    let o = Command::new(CAIRN)
+    let o = common::env::command(CAIRN)
         .arg("--kubeconfig")
         .arg(&s.kubeconfig)
         .args([
@@ -565,7 +565,7 @@ fn straight_to_gcs_through_sessions_the_launcher_opens() {
     let s = ApiServer::start(&[]);
     let gw = docker::bridge_gateway();
     let port = common::relay(gcs.port);
-    let o = Command::new(CAIRN)
+    let o = common::env::command(CAIRN)
         .arg("--kubeconfig")
         .arg(&s.kubeconfig)
         .args([
@@ -625,7 +625,7 @@ fn straight_to_azure_through_a_container_sas_and_a_url_template() {
         .replace(&format!("127.0.0.1:{}", az.port), &format!("{gw}:{port}"));
     let bin = std::env::var("CAIRN_MUSL_BIN").unwrap();
     let run = |sas: &str| {
-        Command::new(CAIRN)
+        common::env::command(CAIRN)
             .arg("--kubeconfig")
             .arg(&s.kubeconfig)
             .args([
@@ -690,7 +690,7 @@ fn straight_to_azure_through_a_container_sas_and_a_url_template() {
     let (base, query) = sas.split_once('?').unwrap();
     let template = format!("{base}/cases/{{namespace}}/{{pod}}-{{container}}.tar.zst?{query}");
     let with_template = |template: &str| {
-        Command::new(CAIRN)
+        common::env::command(CAIRN)
             .arg("--kubeconfig")
             .arg(&s.kubeconfig)
             .args([
@@ -903,7 +903,7 @@ fn exec_credential_plugins_and_in_cluster_service_accounts_reach_the_cluster() {
     // Through the plugin: the token it hands over is the one used.
     let (kc, calls) = plugin_kubeconfig(&s, work.path());
     let out = work.path().join("out");
-    let o = Command::new(CAIRN)
+    let o = common::env::command(CAIRN)
         .args([
             "--kubeconfig",
             kc.to_str().unwrap(),
@@ -922,7 +922,7 @@ fn exec_credential_plugins_and_in_cluster_service_accounts_reach_the_cluster() {
         .unwrap()
         .starts_with("--token "));
     // The denied user's plugin: refused with the RBAC message, no exec tried.
-    let o = Command::new(CAIRN)
+    let o = common::env::command(CAIRN)
         .args([
             "--kubeconfig",
             kc.to_str().unwrap(),
@@ -1030,7 +1030,7 @@ fn as_kubectl_cairn_it_runs_as_a_kubectl_plugin() {
         std::env::var("PATH").unwrap_or_default()
     );
     let run = |args: &[&str]| {
-        Command::new(&kubectl)
+        common::env::command(&kubectl)
             .args(args)
             .env("PATH", &path)
             .env("KUBECONFIG", &s.kubeconfig)
@@ -1362,7 +1362,7 @@ fn distroless_and_unreachable_containers_by_ephemeral_container_sidecar_and_node
     assert_eq!(left, "", "the collector pod was left behind");
 
     // The patch that adds such a sidecar to a workload.
-    let o = Command::new(CAIRN)
+    let o = common::env::command(CAIRN)
         .args([
             "-n",
             "shop",

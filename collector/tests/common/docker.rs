@@ -214,13 +214,112 @@ pub fn leftovers(ct: &str) -> String {
 
 /// The host's address on Docker's default bridge, which containers reach.
 pub fn bridge_gateway() -> String {
-    ok(&[
-        "network",
-        "inspect",
-        "bridge",
-        "-f",
-        "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
-    ])
+    host_address("bridge")
+}
+
+/// What `docker network inspect NETWORK` says about reaching the host from it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct BridgeFacts {
+    /// The IPAM Gateway, when the daemon recorded one. A daemon that adopted an
+    /// existing `docker0`, and a user-defined network created with `--subnet` alone,
+    /// record none.
+    pub gateway: Option<std::net::Ipv4Addr>,
+    /// The bridge interface on the host: the `com.docker.network.bridge.name` option
+    /// (`docker0` for the default bridge), else `br-` and the first 12 digits of the ID.
+    pub interface: String,
+}
+
+/// Reads [`BridgeFacts`] from `docker network inspect` output (a JSON array of one).
+pub fn bridge_facts(inspect: &str) -> Result<BridgeFacts, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(inspect).map_err(|e| format!("not JSON ({e}): {inspect}"))?;
+    let n = v.get(0).unwrap_or(&v);
+    if n["Driver"] != "bridge" {
+        return Err(format!("not a bridge network: driver {}", n["Driver"]));
+    }
+    let gateway = n["IPAM"]["Config"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["Gateway"].as_str())
+        .find_map(|g| g.split('/').next()?.parse().ok());
+    let interface = match n["Options"]["com.docker.network.bridge.name"].as_str() {
+        Some(name) if !name.is_empty() => name.to_owned(),
+        _ => {
+            let id = n["Id"].as_str().unwrap_or_default();
+            if id.len() < 12 {
+                return Err(format!("no bridge name and no network ID in: {inspect}"));
+            }
+            format!("br-{}", &id[..12])
+        }
+    };
+    Ok(BridgeFacts { gateway, interface })
+}
+
+/// The IPv4 default gateway in a `/proc/net/route` table (little-endian hex).
+pub fn default_route(table: &str) -> Option<std::net::Ipv4Addr> {
+    table.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.get(1) != Some(&"00000000") {
+            return None;
+        }
+        let g = u32::from_str_radix(f.get(2)?, 16).ok()?;
+        (g != 0).then(|| std::net::Ipv4Addr::from(g.swap_bytes()))
+    })
+}
+
+/// The first IPv4 address of a host interface (`ip -4 -o addr show dev IF`).
+fn interface_ipv4(interface: &str) -> Option<std::net::Ipv4Addr> {
+    let o = Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "dev", interface])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&o.stdout);
+    let mut words = text.split_whitespace();
+    words.find(|w| *w == "inet")?;
+    words.next()?.split('/').next()?.parse().ok()
+}
+
+/// The address containers on `network` reach this host at, whatever state Docker is
+/// in: the network's recorded Gateway, else the address of its bridge interface, else
+/// the default route a container on it sees. Panics naming what was tried when none
+/// gives an address, so no test ever builds a URL with an empty host.
+pub fn host_address(network: &str) -> String {
+    let inspect = ok(&["network", "inspect", network]);
+    let facts =
+        bridge_facts(&inspect).unwrap_or_else(|e| panic!("docker network inspect {network}: {e}"));
+    if let Some(g) = facts.gateway {
+        return g.to_string();
+    }
+    if let Some(a) = interface_ipv4(&facts.interface) {
+        return a.to_string();
+    }
+    let o = docker(&[
+        "run",
+        "--rm",
+        "--network",
+        network,
+        busybox_image(),
+        "cat",
+        "/proc/net/route",
+    ]);
+    let table = String::from_utf8_lossy(&o.stdout);
+    if let Some(a) = default_route(&table) {
+        return a.to_string();
+    }
+    panic!(
+        "no address for the host on Docker network {network}: no IPAM Gateway, no IPv4 address on interface {}, and no default route inside a container on it ({})",
+        facts.interface,
+        String::from_utf8_lossy(&o.stderr).trim()
+    )
+}
+
+/// A user-defined bridge network, removed on drop.
+pub struct Network(pub String);
+impl Drop for Network {
+    fn drop(&mut self) {
+        let _ = docker(&["network", "rm", &self.0]);
+    }
 }
 
 /// Serves `body` to every GET on a port of every interface, so containers reach it

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod docker;
+pub mod env;
 pub mod faults;
 pub mod stores;
 pub mod tls;
@@ -9,12 +10,12 @@ pub mod tls;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_cairn-collector");
 
 pub fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
+    env::command(BIN)
         .args(args)
         .output()
         .expect("spawn collector")

@@ -6,6 +6,8 @@
 
 #[path = "../../../collector/tests/common/docker.rs"]
 pub mod docker;
+#[path = "../../../collector/tests/common/env.rs"]
+pub mod env;
 #[path = "../../../collector/tests/common/stores.rs"]
 pub mod stores;
 

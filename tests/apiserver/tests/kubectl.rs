@@ -181,7 +181,10 @@ fn kubectl_lists_gets_execs_and_is_denied_like_on_a_real_cluster() {
     let (shop, other) = (format!("shop-{tag}"), format!("data-{tag}"));
     let _a = pod_container(&shop, "web", "app", &["app=web"]);
     let _b = pod_container(&shop, "web", "sidecar", &["app=web"]);
-    let _c = pod_container(&other, "db", "postgres", &["app=db", "tier=data"]);
+    // The tier label is this run's own: containers left by another run (or another
+    // test) must not answer the selector.
+    let tier = format!("tier=data-{tag}");
+    let _c = pod_container(&other, "db", "postgres", &["app=db", &tier]);
     let s = start_server(&[]);
 
     // get pods -A: the server-side Table, both namespaces, READY 2/2.
@@ -224,7 +227,7 @@ fn kubectl_lists_gets_execs_and_is_denied_like_on_a_real_cluster() {
     let o = kubectl(
         &k,
         &s,
-        &["get", "pods", "-A", "-l", "tier=data", "-o", "name"],
+        &["get", "pods", "-A", "-l", &tier, "-o", "name"],
         b"",
     );
     assert!(o.status.success(), "{}", text(&o.stderr));

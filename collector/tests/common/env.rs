@@ -1,0 +1,48 @@
+//! The environment the binaries under test see: none of the settings a developer's
+//! shell may carry that cairn or its libraries read (cloud credentials, a kubeconfig,
+//! in-cluster variables, HTTP proxies, cairn's own settings). Each test sets what it
+//! means to give, so a run behaves the same on a laptop as on a fresh CI machine.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::process::Command;
+
+const PREFIXES: &[&str] = &[
+    "AWS_",
+    "AZURE_",
+    "GOOGLE_",
+    "CLOUDSDK_",
+    "KUBERNETES_",
+    "CAIRN_",
+];
+const NAMES: &[&str] = &[
+    "KUBECONFIG",
+    "STORAGE_EMULATOR_HOST",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+];
+
+/// True for a variable [`hermetic`] removes.
+pub fn inherited_setting(name: &OsStr) -> bool {
+    let n = name.to_string_lossy().to_ascii_uppercase();
+    NAMES.contains(&n.as_str()) || PREFIXES.iter().any(|p| n.starts_with(p))
+}
+
+/// Removes every inherited setting from `c`'s environment.
+pub fn hermetic(c: &mut Command) -> &mut Command {
+    for (k, _) in std::env::vars_os() {
+        if inherited_setting(&k) {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+/// `Command::new(program)` without the inherited settings.
+pub fn command(program: impl AsRef<OsStr>) -> Command {
+    let mut c = Command::new(program);
+    hermetic(&mut c);
+    c
+}
