@@ -116,5 +116,12 @@ ls -l "$CAIRN_MUSL_BIN"
 if readelf -d "$CAIRN_MUSL_BIN" | grep -q NEEDED; then echo "collector is not static" >&2; exit 1; fi
 
 log "tests"
-# Every suite runs even after a failure, so one run shows every broken test.
-cargo test --workspace --no-fail-fast 2>&1 | tee "$work/test.log"
+# Every suite runs even after a failure, so one run shows every broken test. The
+# suite must not lean on the caller's environment: it runs with settings a developer's
+# shell may carry pointing nowhere (a dead proxy, stray cloud and kube settings), and
+# each test hands the binaries only what it means to give (tests/common/env.rs).
+cargo fetch -q
+HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 ALL_PROXY=http://127.0.0.1:9 \
+  AWS_SESSION_TOKEN=stray AWS_PROFILE=stray KUBECONFIG=/nonexistent/kubeconfig \
+  STORAGE_EMULATOR_HOST=127.0.0.1:9 GOOGLE_OAUTH_ACCESS_TOKEN=stray \
+  cargo test --workspace --no-fail-fast --offline 2>&1 | tee "$work/test.log"

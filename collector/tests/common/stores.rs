@@ -13,6 +13,13 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+
+/// The test's own HTTP client for setting up and reading stores: direct, whatever
+/// proxy the caller's environment names (the stores listen on 127.0.0.1).
+fn direct() -> ureq::Agent {
+    ureq::Agent::config_builder().proxy(None).build().into()
+}
+
 pub const AK: &str = "cairnAK";
 pub const SK: &str = "cairnSecretKey0123456789";
 pub const AZ_ACCOUNT: &str = "devstoreaccount1";
@@ -228,7 +235,7 @@ impl Server {
     /// The object's bytes, through a presigned GET.
     pub fn get(&self, key: &str) -> Vec<u8> {
         let url = self.presign(self.port, "GET", key, &[], 600, 0);
-        let mut r = ureq::get(&url).call().expect("GET object");
+        let mut r = direct().get(&url).call().expect("GET object");
         r.body_mut()
             .with_config()
             .limit(2 << 30)
@@ -240,7 +247,7 @@ impl Server {
     /// `parts` presigned UploadPart URLs through `port`.
     pub fn multipart_plan(&self, port: u16, key: &str, part_size: u64, parts: usize) -> String {
         let url = self.presign(self.port, "POST", key, &[("uploads", "")], 600, 0);
-        let mut r = ureq::post(&url)
+        let mut r = direct().post(&url)
             .send_empty()
             .expect("CreateMultipartUpload");
         let body = r.body_mut().read_to_string().unwrap();
@@ -319,7 +326,7 @@ impl Server {
         );
         // Azurite listens a moment before it serves.
         let mut tries = 0;
-        while let Err(e) = ureq::put(&url)
+        while let Err(e) = direct().put(&url)
             .header("x-ms-version", "2021-08-06")
             .send_empty()
         {
@@ -366,7 +373,7 @@ impl Server {
     /// A blob's bytes and its `x-ms-meta-*` metadata.
     pub fn azure_get(&self, blob: &str) -> (Vec<u8>, Vec<(String, String)>) {
         let url = self.azure_sas(Some(blob), "r", 600);
-        let mut r = ureq::get(&url)
+        let mut r = direct().get(&url)
             .header("x-ms-version", "2021-08-06")
             .call()
             .expect("GET blob");
@@ -420,7 +427,7 @@ impl Server {
             ]);
             c
         });
-        ureq::post(&format!("http://127.0.0.1:{port}/storage/v1/b"))
+        direct().post(&format!("http://127.0.0.1:{port}/storage/v1/b"))
             .header("content-type", "application/json")
             .send(r#"{"name":"evidence"}"#)
             .expect("create bucket");
@@ -429,7 +436,7 @@ impl Server {
 
     /// Opens a resumable session, as the launcher would with its signed URL.
     pub fn gcs_session(&self, object: &str) -> String {
-        let r = ureq::post(&format!(
+        let r = direct().post(&format!(
             "http://127.0.0.1:{}/upload/storage/v1/b/evidence/o?uploadType=resumable&name={object}",
             self.port
         ))
@@ -457,7 +464,7 @@ impl Server {
     }
 
     pub fn gcs_get(&self, object: &str) -> Vec<u8> {
-        let mut r = ureq::get(&format!(
+        let mut r = direct().get(&format!(
             "http://127.0.0.1:{}/storage/v1/b/evidence/o/{object}?alt=media",
             self.port
         ))
