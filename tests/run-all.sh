@@ -119,7 +119,7 @@ log "tests"
 # Every suite runs even after a failure, so one run shows every broken test. The
 # suite must not lean on the caller's environment: it runs with settings a developer's
 # shell may carry pointing nowhere (a dead proxy, stray cloud and kube settings), and
-# each test hands the binaries only what it means to give (tests/common/env.rs).
+# each test hands the binaries only what it means to give (collector/tests/common/env.rs).
 cargo fetch -q
 HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 ALL_PROXY=http://127.0.0.1:9 \
   AWS_SESSION_TOKEN=stray AWS_PROFILE=stray KUBECONFIG=/nonexistent/kubeconfig \
