@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-
 /// The test's own HTTP client for setting up and reading stores: direct, whatever
 /// proxy the caller's environment names (the stores listen on 127.0.0.1).
 fn direct() -> ureq::Agent {
@@ -247,7 +246,8 @@ impl Server {
     /// `parts` presigned UploadPart URLs through `port`.
     pub fn multipart_plan(&self, port: u16, key: &str, part_size: u64, parts: usize) -> String {
         let url = self.presign(self.port, "POST", key, &[("uploads", "")], 600, 0);
-        let mut r = direct().post(&url)
+        let mut r = direct()
+            .post(&url)
             .send_empty()
             .expect("CreateMultipartUpload");
         let body = r.body_mut().read_to_string().unwrap();
@@ -326,7 +326,8 @@ impl Server {
         );
         // Azurite listens a moment before it serves.
         let mut tries = 0;
-        while let Err(e) = direct().put(&url)
+        while let Err(e) = direct()
+            .put(&url)
             .header("x-ms-version", "2021-08-06")
             .send_empty()
         {
@@ -373,7 +374,8 @@ impl Server {
     /// A blob's bytes and its `x-ms-meta-*` metadata.
     pub fn azure_get(&self, blob: &str) -> (Vec<u8>, Vec<(String, String)>) {
         let url = self.azure_sas(Some(blob), "r", 600);
-        let mut r = direct().get(&url)
+        let mut r = direct()
+            .get(&url)
             .header("x-ms-version", "2021-08-06")
             .call()
             .expect("GET blob");
@@ -427,7 +429,8 @@ impl Server {
             ]);
             c
         });
-        direct().post(&format!("http://127.0.0.1:{port}/storage/v1/b"))
+        direct()
+            .post(&format!("http://127.0.0.1:{port}/storage/v1/b"))
             .header("content-type", "application/json")
             .send(r#"{"name":"evidence"}"#)
             .expect("create bucket");
@@ -436,13 +439,14 @@ impl Server {
 
     /// Opens a resumable session, as the launcher would with its signed URL.
     pub fn gcs_session(&self, object: &str) -> String {
-        let r = direct().post(&format!(
+        let r = direct()
+            .post(&format!(
             "http://127.0.0.1:{}/upload/storage/v1/b/evidence/o?uploadType=resumable&name={object}",
             self.port
         ))
-        .header("content-type", "application/json")
-        .send("{}")
-        .expect("start session");
+            .header("content-type", "application/json")
+            .send("{}")
+            .expect("start session");
         r.headers()
             .get("location")
             .expect("session Location")
@@ -464,12 +468,13 @@ impl Server {
     }
 
     pub fn gcs_get(&self, object: &str) -> Vec<u8> {
-        let mut r = direct().get(&format!(
-            "http://127.0.0.1:{}/storage/v1/b/evidence/o/{object}?alt=media",
-            self.port
-        ))
-        .call()
-        .expect("GET object");
+        let mut r = direct()
+            .get(&format!(
+                "http://127.0.0.1:{}/storage/v1/b/evidence/o/{object}?alt=media",
+                self.port
+            ))
+            .call()
+            .expect("GET object");
         r.body_mut()
             .with_config()
             .limit(2 << 30)
