@@ -7,6 +7,7 @@ use cairn_collector::sink::{upload, Target};
 use cairn_collector::source::Root;
 use cairn_collector::spec::{select, Catalog};
 use cairn_collector::{node, units, verify};
+use cairn_protocol::exit;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -43,7 +44,7 @@ enum Command {
     /// idle collectors of this container once the collection is done.
     Idle {
         /// How long to wait at most.
-        #[arg(long = "for", default_value = "1h", value_parser = humantime::parse_duration)]
+        #[arg(long = "for", default_value = "1h", value_parser = cairn_protocol::duration::parse_arg)]
         duration: Duration,
         /// Stop the other idle collectors of this container instead.
         #[arg(long)]
@@ -127,13 +128,13 @@ struct CollectArgs {
     #[arg(long, default_value = "6", help_heading = "Upload")]
     upload_retries: u32,
     /// Longest wait for a response or for the next bytes of one.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, help_heading = "Upload")]
+    #[arg(long, default_value = "60s", value_parser = cairn_protocol::duration::parse_arg, help_heading = "Upload")]
     upload_timeout: Duration,
     /// Longest wait to connect.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, help_heading = "Upload")]
+    #[arg(long, default_value = "10s", value_parser = cairn_protocol::duration::parse_arg, help_heading = "Upload")]
     connect_timeout: Duration,
     /// First retry wait; doubles per attempt (tests shorten it).
-    #[arg(long, hide = true, default_value = "500ms", value_parser = humantime::parse_duration)]
+    #[arg(long, hide = true, default_value = "500ms", value_parser = cairn_protocol::duration::parse_arg)]
     upload_backoff: Duration,
     /// Files larger than this are stored truncated to it (e.g. 512M, 1G).
     #[arg(long, default_value = "1G", value_parser = units::parse_size)]
@@ -143,7 +144,7 @@ struct CollectArgs {
     max_total_size: Option<u64>,
     /// Stop collecting after this long (e.g. 90s, 10m); the archive is still complete
     /// and valid, and the log records what was cut.
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_parser = cairn_protocol::duration::parse_arg)]
     timeout: Option<Duration>,
     /// Only files with a time (m, a or c) on or after this date (YYYY-MM-DD, UTC).
     #[arg(long, value_parser = parse_date)]
@@ -188,7 +189,7 @@ fn main() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("cairn-collector: error: {e:#}");
-            std::process::exit(2);
+            std::process::exit(exit::ERROR);
         }
     }
 }
@@ -200,14 +201,14 @@ fn run(cli: Cli) -> Result<i32> {
             for (name, p) in &c.profiles {
                 println!("{name:24} {}", p.description);
             }
-            Ok(0)
+            Ok(exit::OK)
         }
         Command::Artifacts => {
             let c = Catalog::builtin()?;
             for (name, a) in &c.artifacts {
                 println!("{name:32} {}", a.description);
             }
-            Ok(0)
+            Ok(exit::OK)
         }
         Command::Verify { archive } => {
             let v = verify::verify(&archive).with_context(|| format!("reading {archive}"))?;
@@ -219,14 +220,14 @@ fn run(cli: Cli) -> Result<i32> {
                     "OK {} entries, {} manifest records verified; archive sha256 {}",
                     v.entries, v.manifest_records, v.archive_sha256
                 );
-                Ok(0)
+                Ok(exit::OK)
             } else {
                 println!(
                     "FAILED {} problem(s); archive sha256 {}",
                     v.problems.len(),
                     v.archive_sha256
                 );
-                Ok(1)
+                Ok(exit::FAILED)
             }
         }
         Command::Collect(a) => collect_cmd(*a),
@@ -234,13 +235,13 @@ fn run(cli: Cli) -> Result<i32> {
             if stop {
                 let n = stop_idle();
                 eprintln!("cairn-collector: stopped {n} idle collector(s)");
-                return Ok(0);
+                return Ok(exit::OK);
             }
             let until = std::time::Instant::now() + duration;
             while std::time::Instant::now() < until {
                 std::thread::sleep(Duration::from_secs(1).min(until - std::time::Instant::now()));
             }
-            Ok(0)
+            Ok(exit::OK)
         }
         Command::Containers { node_root, output } => {
             let (all, warnings) = node::list(&node_root)?;
@@ -271,7 +272,7 @@ fn run(cli: Cli) -> Result<i32> {
                     );
                 }
             }
-            Ok(0)
+            Ok(exit::OK)
         }
     }
 }
@@ -512,8 +513,8 @@ fn collect_cmd(a: CollectArgs) -> Result<i32> {
                 d.sha256,
                 u.uploaded_bytes
             );
-            return Ok(3);
+            return Ok(exit::UPLOAD_FELL_BACK);
         }
     }
-    Ok(0)
+    Ok(exit::OK)
 }

@@ -1,7 +1,9 @@
-//! Progress on stderr: a status line for humans when stderr is a terminal, or JSON lines
-//! (`--progress json`) for the launcher. Updates are throttled to a few per second.
+//! Progress on stderr: a status line for humans when stderr is a terminal, or the
+//! progress stream of [`cairn_protocol::Event`] lines (`--progress json`) for the
+//! launcher. Counter updates are throttled to a few per second.
 
-use serde_json::{json, Value};
+use cairn_protocol::event::{self, Event};
+use serde_json::Value;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
@@ -41,16 +43,13 @@ impl Progress {
         }
     }
 
-    /// An event that always goes out (start, artifact, done).
-    pub fn event(&mut self, event: &str, fields: Value) {
+    /// An event that always goes out (start, artifact, uploader records, done).
+    pub fn emit(&mut self, e: &Event) {
         match self.mode {
             ProgressMode::Json => {
-                let mut v = json!({"event": event, "time": crate::units::now_rfc3339()});
-                if let (Some(o), Value::Object(f)) = (v.as_object_mut(), fields) {
-                    o.extend(f);
-                }
+                let line = e.to_line(&crate::units::now_rfc3339());
                 let mut err = std::io::stderr().lock();
-                let _ = writeln!(err, "{v}");
+                let _ = writeln!(err, "{line}");
             }
             ProgressMode::Human => {
                 let mut err = std::io::stderr().lock();
@@ -58,8 +57,8 @@ impl Progress {
                     let _ = write!(err, "\r\x1b[2K");
                     self.line_open = false;
                 }
-                if event != "progress" {
-                    let _ = writeln!(err, "cairn: {event} {}", human(&fields));
+                if !matches!(e, Event::Progress(_)) {
+                    let _ = writeln!(err, "cairn: {} {}", e.name(), human(e));
                 }
             }
             _ => {}
@@ -73,10 +72,12 @@ impl Progress {
         }
         self.last = Instant::now();
         match self.mode {
-            ProgressMode::Json => self.event(
-                "progress",
-                json!({"artifact": artifact, "files": files, "bytes_read": bytes_read, "bytes_out": compressed}),
-            ),
+            ProgressMode::Json => self.emit(&Event::Progress(event::Progress {
+                artifact: artifact.to_owned(),
+                files,
+                bytes_read,
+                bytes_out: compressed,
+            })),
             ProgressMode::Human => {
                 let mut err = std::io::stderr().lock();
                 let _ = write!(
@@ -92,16 +93,18 @@ impl Progress {
     }
 }
 
-fn human(v: &Value) -> String {
-    match v {
-        Value::Object(o) => o
+/// The event's fields as `name=value` pairs.
+fn human(e: &Event) -> String {
+    match serde_json::to_value(e) {
+        Ok(Value::Object(o)) => o
             .iter()
+            .filter(|(k, _)| k.as_str() != "event")
             .map(|(k, v)| match v {
                 Value::String(s) => format!("{k}={s}"),
                 other => format!("{k}={other}"),
             })
             .collect::<Vec<_>>()
             .join(" "),
-        other => other.to_string(),
+        _ => String::new(),
     }
 }

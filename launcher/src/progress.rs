@@ -3,8 +3,8 @@
 //! read and written), and a total bar of targets finished. Elsewhere (a pipe, a CI log):
 //! one line when a target starts and one when it ends, so logs stay readable.
 
+use cairn_protocol::Event;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::Value;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -120,37 +120,35 @@ impl TargetBar {
         self.bar.set_message(what.to_owned());
     }
 
-    /// One of the collector's JSON progress events.
-    pub fn event(&self, v: &Value) {
-        match v["event"].as_str() {
-            Some("start") => {
-                let n = v["artifacts"].as_array().map_or(0, Vec::len) as u64;
-                self.bar.set_length(n);
+    /// One of the collector's progress events.
+    pub fn event(&self, e: &Event) {
+        match e {
+            Event::Start(s) => {
+                self.bar.set_length(s.artifacts.len() as u64);
                 self.bar.set_position(0);
                 self.bar.set_message("collecting");
             }
-            Some("artifact") => {
+            Event::Artifact(a) => {
                 // The artifact before this one, if any, has ended.
                 let before = self.artifacts.fetch_add(1, Ordering::Relaxed);
                 self.bar.set_position(before);
-                self.bar
-                    .set_message(v["name"].as_str().unwrap_or_default().to_owned());
+                self.bar.set_message(a.name.clone());
             }
-            Some("progress") => self.bar.set_message(format!(
+            Event::Progress(p) => self.bar.set_message(format!(
                 "{}: {} files, {} read, {} out",
-                v["artifact"].as_str().unwrap_or_default(),
-                v["files"].as_u64().unwrap_or(0),
-                mib(v["bytes_read"].as_u64().unwrap_or(0)),
-                mib(v["bytes_out"].as_u64().unwrap_or(0)),
+                p.artifact,
+                p.files,
+                mib(p.bytes_read),
+                mib(p.bytes_out),
             )),
-            Some("done") => {
+            Event::Done(d) => {
                 if let Some(n) = self.bar.length() {
                     self.bar.set_position(n);
                 }
                 self.bar.set_message(format!(
                     "sealed: {} files, {}; checking",
-                    v["files"].as_u64().unwrap_or(0),
-                    mib(v["bytes"].as_u64().unwrap_or(0))
+                    d.files,
+                    mib(d.bytes)
                 ));
             }
             _ => {}
@@ -203,20 +201,27 @@ mod tests {
             total: board.total.clone(),
             artifacts: AtomicU64::new(0),
         };
-        t.event(&json!({"event": "start", "artifacts": ["live", "logs", "shell"]}));
+        let ev = |v: serde_json::Value| match cairn_protocol::Line::parse(v.to_string().as_bytes())
+        {
+            cairn_protocol::Line::Event(e) => *e,
+            other => panic!("{other:?}"),
+        };
+        t.event(&ev(
+            json!({"event": "start", "root": "/", "artifacts": ["live", "logs", "shell"]}),
+        ));
         assert_eq!(t.bar.length(), Some(3));
-        t.event(&json!({"event": "artifact", "name": "live"}));
+        t.event(&ev(json!({"event": "artifact", "name": "live"})));
         assert_eq!(t.bar.position(), 0);
-        t.event(&json!({"event": "progress", "artifact": "live", "files": 12, "bytes_read": 3145728, "bytes_out": 524288}));
+        t.event(&ev(json!({"event": "progress", "artifact": "live", "files": 12, "bytes_read": 3145728, "bytes_out": 524288})));
         assert_eq!(
             t.bar.message(),
             "live: 12 files, 3.0 MiB read, 512.0 KiB out"
         );
-        t.event(&json!({"event": "artifact", "name": "logs"}));
+        t.event(&ev(json!({"event": "artifact", "name": "logs"})));
         assert_eq!(t.bar.position(), 1);
-        t.event(&json!({"event": "artifact", "name": "shell"}));
+        t.event(&ev(json!({"event": "artifact", "name": "shell"})));
         assert_eq!(t.bar.position(), 2);
-        t.event(&json!({"event": "done", "files": 40, "bytes": 2097152}));
+        t.event(&ev(json!({"event": "done", "sha256": "a".repeat(64), "files": 40, "bytes": 2097152, "timed_out": false})));
         assert_eq!(t.bar.position(), 3);
         t.finish(2097152, 1.25, None);
         assert_eq!(t.bar.message(), "ok: 2.0 MiB in 1.2 s");

@@ -17,7 +17,7 @@ pub struct Need {
     pub subresource: &'static str,
 }
 
-/// What collecting through exec needs.
+/// What every collection needs (each route adds its own: [`crate::route::Route::needs`]).
 pub const EXEC: &[Need] = &[
     Need {
         verb: "get",
@@ -33,27 +33,6 @@ pub const EXEC: &[Need] = &[
         verb: "create",
         resource: "pods",
         subresource: "exec",
-    },
-];
-
-/// What the ephemeral-container route needs besides [`EXEC`].
-pub const EPHEMERAL: &[Need] = &[Need {
-    verb: "patch",
-    resource: "pods",
-    subresource: "ephemeralcontainers",
-}];
-
-/// What the node route needs besides [`EXEC`]: a short-lived pod on the node.
-pub const NODE: &[Need] = &[
-    Need {
-        verb: "create",
-        resource: "pods",
-        subresource: "",
-    },
-    Need {
-        verb: "delete",
-        resource: "pods",
-        subresource: "",
     },
 ];
 

@@ -121,54 +121,6 @@ pub fn containers(pod: &Pod) -> Vec<Target> {
         .collect()
 }
 
-/// What a probe exec of `sh` found.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Probe {
-    Shell,
-    NoShell,
-    /// The probe could not tell (denied, timed out, the runtime failed).
-    Failed(String),
-}
-
-/// Runs `sh -c 'exit 0'` in the container: a runtime that cannot find `sh` (its Status,
-/// or 126/127 with no word from sh) means a distroless container, whatever its image
-/// is called.
-pub async fn probe(client: &Client, t: &Target) -> Probe {
-    let api: Api<Pod> = Api::namespaced(client.clone(), &t.namespace);
-    let params = kube::api::AttachParams::default()
-        .container(t.container.clone())
-        .stdin(false)
-        .stdout(false)
-        .stderr(true);
-    let run = async {
-        let mut p = api
-            .exec(&t.pod, ["sh", "-c", "exit 0"], &params)
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = p.take_status().ok_or("no status channel")?;
-        let s = status.await;
-        let _ = p.join().await;
-        Ok::<_, String>(s)
-    };
-    match tokio::time::timeout(std::time::Duration::from_secs(10), run).await {
-        Err(_) => Probe::Failed("no answer in 10 s".into()),
-        Ok(Err(e)) => Probe::Failed(e),
-        Ok(Ok(None)) => Probe::Failed("the exec ended without a status".into()),
-        Ok(Ok(Some(s))) => match crate::collect::exit_code(&s) {
-            Some(0) => Probe::Shell,
-            Some(126 | 127) => Probe::NoShell,
-            Some(c) => Probe::Failed(format!("sh exited {c}")),
-            None if s.message.as_deref().is_some_and(|m| {
-                m.contains("executable file not found") || m.contains("no such file or directory")
-            }) =>
-            {
-                Probe::NoShell
-            }
-            None => Probe::Failed(s.message.unwrap_or_default()),
-        },
-    }
-}
-
 /// Pods in `namespace` (all when `None`) matching `selector`, system namespaces
 /// dropped unless `include_system` or named explicitly.
 pub async fn list(

@@ -4,6 +4,7 @@
 use super::Spool;
 use crate::source::Meta;
 use crate::units::{lossless, octal_mode, rfc3339};
+use cairn_protocol::{Level, LogEvent};
 use serde::Serialize;
 
 /// What became of one object.
@@ -22,6 +23,29 @@ pub enum Status {
     Denied,
     /// Not stored: it vanished or failed to read.
     Error,
+}
+
+impl Status {
+    /// How serious this status is in the collection log (complete records are not
+    /// logged; skips are by design).
+    pub fn log_level(self) -> Level {
+        match self {
+            Status::Complete | Status::Skipped => Level::Info,
+            Status::Error => Level::Error,
+            Status::Truncated | Status::Changed | Status::Denied => Level::Warn,
+        }
+    }
+
+    /// The collection-log event of a record with this status.
+    pub fn log_event(self) -> LogEvent {
+        match self {
+            Status::Truncated => LogEvent::Truncated,
+            Status::Changed => LogEvent::Changed,
+            Status::Skipped => LogEvent::Skipped,
+            Status::Denied => LogEvent::Denied,
+            Status::Complete | Status::Error => LogEvent::Error,
+        }
+    }
 }
 
 /// One line of `manifest.jsonl`.
@@ -117,8 +141,8 @@ impl ManifestRecord {
 #[derive(Debug, Clone, Serialize)]
 pub struct LogRecord<'a> {
     pub time: String,
-    pub level: &'static str,
-    pub event: &'a str,
+    pub level: Level,
+    pub event: LogEvent,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub artifact: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -137,19 +161,19 @@ pub struct CollectionLog {
 }
 
 impl CollectionLog {
-    /// Appends an entry. `level` is `info`, `warn` or `error`.
+    /// Appends an entry.
     pub fn record(
         &mut self,
-        level: &'static str,
-        event: &str,
+        level: Level,
+        event: LogEvent,
         artifact: Option<&str>,
         path: Option<&[u8]>,
         message: impl Into<String>,
     ) {
         match level {
-            "warn" => self.warnings += 1,
-            "error" => self.errors += 1,
-            _ => {}
+            Level::Warn => self.warnings += 1,
+            Level::Error => self.errors += 1,
+            Level::Info => {}
         }
         let (path, path_hex) = match path.map(lossless) {
             Some((p, h)) => (Some(p), h),

@@ -17,7 +17,8 @@ use crate::source::users::{users_of, User};
 use crate::source::walk::{Entry, Flow, Visitor};
 use crate::source::{Kind, Meta, ResolveError, Root};
 use crate::spec::{Artifact, ArtifactSet, CollectorKind, Selection};
-use serde::Serialize;
+use cairn_protocol::event::{self, Event};
+use cairn_protocol::{Level, LogEvent};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashSet};
@@ -72,27 +73,8 @@ pub fn default_workers() -> u32 {
         .max(1)
 }
 
-/// Counters reported in the summary.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Counts {
-    pub entries_run: u64,
-    pub files: u64,
-    pub symlinks: u64,
-    pub special: u64,
-    pub outputs: u64,
-    pub bytes_read: u64,
-    pub bytes_stored: u64,
-    pub complete: u64,
-    pub truncated: u64,
-    pub changed: u64,
-    pub skipped: u64,
-    pub denied: u64,
-    /// Items the live response was refused (EACCES/EPERM), counted one by one although
-    /// the log aggregates them per kind.
-    pub live_denied: u64,
-    pub errors: u64,
-    pub atime_not_preserved: u64,
-}
+/// Counters reported in the summary and the `done` event.
+pub use cairn_protocol::Counts;
 
 /// What a finished collection reports.
 #[derive(Debug)]
@@ -195,7 +177,7 @@ impl<'a> Engine<'a> {
     fn expired(&mut self) -> bool {
         if !self.timed_out && self.deadline.is_some_and(|d| Instant::now() >= d) {
             self.timed_out = true;
-            self.log.record("warn", "timeout", None, None, "the --timeout deadline was reached; the collection stops here and the archive is closed");
+            self.log.record(Level::Warn, LogEvent::Timeout, None, None, "the --timeout deadline was reached; the collection stops here and the archive is closed");
         }
         self.timed_out
     }
@@ -211,19 +193,8 @@ impl<'a> Engine<'a> {
             Some(Status::Error) => self.counts.errors += 1,
             None => {}
         }
-        if !matches!(status, Some(Status::Complete) | None) {
-            let level = match status {
-                Some(Status::Skipped) => "info",
-                Some(Status::Error) => "error",
-                _ => "warn",
-            };
-            let event = match status {
-                Some(Status::Truncated) => "truncated",
-                Some(Status::Changed) => "changed",
-                Some(Status::Skipped) => "skipped",
-                Some(Status::Denied) => "denied",
-                _ => "error",
-            };
+        if let Some(status) = status.filter(|s| *s != Status::Complete) {
+            let (level, event) = (status.log_level(), status.log_event());
             let src = rec.source_hex.as_ref().and_then(|h| hex::decode(h).ok());
             let src = src.as_deref().unwrap_or(rec.source.as_bytes());
             self.log.record(
@@ -302,8 +273,8 @@ impl<'a> Engine<'a> {
         for art in &set.entries {
             if self.expired() {
                 self.log.record(
-                    "warn",
-                    "not_run",
+                    Level::Warn,
+                    LogEvent::NotRun,
                     Some(&set.name),
                     None,
                     format!("entry at line {} not run: timeout", art.line),
@@ -319,8 +290,8 @@ impl<'a> Engine<'a> {
             self.counts.entries_run += 1;
             if art.collector == CollectorKind::Command {
                 self.log.record(
-                    "info",
-                    "not_run",
+                    Level::Info,
+                    LogEvent::NotRun,
                     Some(&set.name),
                     None,
                     format!(
@@ -361,8 +332,8 @@ impl<'a> Engine<'a> {
                     }
                     None => {
                         self.log.record(
-                            "warn",
-                            "spec",
+                            Level::Warn,
+                            LogEvent::Spec,
                             Some(&set.name),
                             None,
                             format!(
@@ -387,8 +358,8 @@ impl<'a> Engine<'a> {
                     Ok(r) => r,
                     Err(ResolveError::NotFound) => {
                         self.log.record(
-                            "info",
-                            "absent",
+                            Level::Info,
+                            LogEvent::Absent,
                             Some(&set.name),
                             Some(&start),
                             "not present on this root",
@@ -397,8 +368,8 @@ impl<'a> Engine<'a> {
                     }
                     Err(e) => {
                         self.log.record(
-                            "warn",
-                            "resolve",
+                            Level::Warn,
+                            LogEvent::Resolve,
                             Some(&set.name),
                             Some(&start),
                             e.to_string(),
@@ -408,8 +379,8 @@ impl<'a> Engine<'a> {
                 };
                 if resolved.followed_symlinks() {
                     self.log.record(
-                        "info",
-                        "symlink",
+                        Level::Info,
+                        LogEvent::Symlink,
                         Some(&set.name),
                         Some(&start),
                         format!(
@@ -477,8 +448,9 @@ impl<'a> Engine<'a> {
     /// collection log and the progress stream.
     fn drain_upload_events(&mut self) {
         for (level, event, message) in self.upload_events.take() {
-            self.progress
-                .event(event, json!({"level": level, "message": message}));
+            if let Some(e) = Event::of_upload_record(event, level, message.clone()) {
+                self.progress.emit(&e);
+            }
             self.log.record(level, event, None, None, message);
         }
     }
@@ -493,8 +465,8 @@ impl<'a> Engine<'a> {
     fn collect_entry(&mut self, set: &str, entry: &Entry<'_>, truncate_size: Option<u64>) {
         if self.own_output == Some((entry.meta.dev, entry.meta.ino)) {
             self.log.record(
-                "info",
-                "skipped",
+                Level::Info,
+                LogEvent::Skipped,
                 Some(set),
                 Some(entry.path),
                 "the collector's own output file",
@@ -503,8 +475,8 @@ impl<'a> Engine<'a> {
         }
         if self.own_exe == Some((entry.meta.dev, entry.meta.ino)) {
             self.log.record(
-                "info",
-                "skipped",
+                Level::Info,
+                LogEvent::Skipped,
                 Some(set),
                 Some(entry.path),
                 "the collector's own executable",
@@ -564,7 +536,7 @@ impl<'a> Engine<'a> {
         if !has_noatime(fd) {
             self.counts.atime_not_preserved += 1;
             if self.counts.atime_not_preserved == 1 {
-                self.log.record("warn", "atime", Some(set), Some(path), "O_NOATIME refused (the collector neither owns the file nor has CAP_FOWNER): reading may update access times of files like this one; the manifest holds the atime seen before reading");
+                self.log.record(Level::Warn, LogEvent::Atime, Some(set), Some(path), "O_NOATIME refused (the collector neither owns the file nor has CAP_FOWNER): reading may update access times of files like this one; the manifest holds the atime seen before reading");
             }
         }
     }
@@ -884,8 +856,8 @@ impl Visitor for ArtifactVisitor<'_, '_> {
         if entry.depth > 0 {
             if self.art.one_file_system && self.start_dev.is_some_and(|d| d != entry.meta.dev) {
                 e.log.record(
-                    "info",
-                    "skipped",
+                    Level::Info,
+                    LogEvent::Skipped,
                     Some(self.set),
                     Some(entry.path),
                     "another filesystem is mounted here; not descending (one_file_system)",
@@ -898,8 +870,8 @@ impl Visitor for ArtifactVisitor<'_, '_> {
                     || self.art.exclude_file_system.iter().any(|x| x == fstype)
                 {
                     e.log.record(
-                        "info",
-                        "skipped",
+                        Level::Info,
+                        LogEvent::Skipped,
                         Some(self.set),
                         Some(entry.path),
                         format!("not descending into a {fstype} filesystem"),
@@ -913,16 +885,7 @@ impl Visitor for ArtifactVisitor<'_, '_> {
 
     fn error(&mut self, path: &[u8], action: &'static str, err: &io::Error) {
         let (status, reason) = classify(err);
-        let level = if status == Status::Denied {
-            "warn"
-        } else {
-            "error"
-        };
-        let event = if status == Status::Denied {
-            "denied"
-        } else {
-            "error"
-        };
+        let (level, event) = (status.log_level(), status.log_event());
         if status == Status::Denied {
             self.engine.counts.denied += 1;
         } else {
@@ -979,8 +942,8 @@ pub fn collect(
         upload_events,
     };
     engine.log.record(
-        "info",
-        "start",
+        Level::Info,
+        LogEvent::Start,
         None,
         None,
         format!(
@@ -995,31 +958,32 @@ pub fn collect(
         ),
     );
     engine.log.record(
-        "info",
-        "footprint",
+        Level::Info,
+        LogEvent::Footprint,
         None,
         None,
         identity::footprint().to_string(),
     );
     for entry in &selection.unmatched {
         engine.log.record(
-            "warn",
-            "profile",
+            Level::Warn,
+            LogEvent::Profile,
             None,
             None,
             format!("profile entry `{entry}` matches no artifact cairn knows; skipped"),
         );
     }
-    let names: Vec<&str> = selection.sets.iter().map(|s| s.name.as_str()).collect();
-    engine.progress.event(
-        "start",
-        json!({"root": root.path().display().to_string(), "artifacts": names}),
-    );
+    engine.progress.emit(&Event::Start(event::Start {
+        root: root.path().display().to_string(),
+        artifacts: selection.sets.iter().map(|s| s.name.clone()).collect(),
+    }));
     for set in &selection.sets {
         if engine.failed.is_some() {
             break;
         }
-        engine.progress.event("artifact", json!({"name": set.name}));
+        engine.progress.emit(&Event::Artifact(event::ArtifactBegun {
+            name: set.name.clone(),
+        }));
         engine.run_set(set);
     }
     if let Some(e) = engine.failed.take() {
@@ -1027,8 +991,8 @@ pub fn collect(
     }
     let ended = crate::units::now_rfc3339();
     engine.log.record(
-        "info",
-        "end",
+        Level::Info,
+        LogEvent::End,
         None,
         None,
         format!(
@@ -1119,13 +1083,18 @@ fn finish(
     // The log is sealed by now: what the last parts of an upload did goes to progress
     // (and the final line) only.
     for (level, event, message) in events.take() {
-        progress.event(event, json!({"level": level, "message": message}));
+        if let Some(e) = Event::of_upload_record(event, level, message) {
+            progress.emit(&e);
+        }
     }
     let delivered = closed.map_err(CollectError::Write)?;
-    progress.event(
-        "done",
-        json!({"sha256": delivered.sha256, "bytes": delivered.bytes, "files": counts.files, "timed_out": timed_out, "upload": delivered.upload}),
-    );
+    progress.emit(&Event::Done(event::Done {
+        sha256: delivered.sha256.clone(),
+        bytes: delivered.bytes,
+        files: counts.files,
+        timed_out,
+        upload: delivered.upload.clone(),
+    }));
     Ok(Report {
         delivered,
         counts,
@@ -1230,8 +1199,8 @@ impl crate::live::Emit for Engine<'_> {
 
     fn log(
         &mut self,
-        level: &'static str,
-        event: &str,
+        level: Level,
+        event: LogEvent,
         artifact: &str,
         path: Option<&[u8]>,
         message: String,

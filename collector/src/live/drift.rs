@@ -22,6 +22,7 @@ use crate::source::meta::{stat_at, Kind, Meta};
 use crate::source::open::{open_dir, open_regular};
 use crate::source::walk::{walk, Entry, Flow, Visitor};
 use crate::source::{join, ResolveError, Root};
+use cairn_protocol::{Level, LogEvent};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -340,8 +341,8 @@ pub fn find(root: &Root) -> Option<(Vec<Change>, Vec<PathError>)> {
 pub fn run(root: &Root, cap: u64, artifact: &str, emit: &mut dyn Emit) {
     let Some((changes, errors)) = find(root) else {
         emit.log(
-            "info",
-            "not_run",
+            Level::Info,
+            LogEvent::NotRun,
             artifact,
             None,
             "drift needs the container's layers: collect it from its node's disk (collect --node-root DIR --container ID)".into(),
@@ -349,7 +350,13 @@ pub fn run(root: &Root, cap: u64, artifact: &str, emit: &mut dyn Emit) {
         return;
     };
     for (path, e) in &errors {
-        emit.log("warn", "error", artifact, Some(path), e.clone());
+        emit.log(
+            Level::Warn,
+            LogEvent::Error,
+            artifact,
+            Some(path),
+            e.clone(),
+        );
     }
     let mut lines = String::new();
     let mut counts: BTreeMap<&str, u64> = BTreeMap::new();

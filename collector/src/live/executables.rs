@@ -9,6 +9,7 @@ use super::processes::Scan;
 use super::procfs::ProcFs;
 use super::Emit;
 use crate::collect::lines::escape;
+use cairn_protocol::{Level, LogEvent};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -112,8 +113,8 @@ pub fn run(
             } else {
                 if want_copy {
                     emit.log(
-                        "warn",
-                        "skipped",
+                        Level::Warn,
+                        LogEvent::Skipped,
                         artifact,
                         Some(exe),
                         format!(

@@ -27,6 +27,7 @@ pub mod users;
 
 use crate::archive::Spool;
 use crate::source::Root;
+use cairn_protocol::{Level, LogEvent};
 use std::collections::BTreeMap;
 use std::io;
 
@@ -90,8 +91,8 @@ pub trait Emit {
     /// Writes a collection-log record.
     fn log(
         &mut self,
-        level: &'static str,
-        event: &str,
+        level: Level,
+        event: LogEvent,
         artifact: &str,
         path: Option<&[u8]>,
         message: String,
@@ -140,9 +141,9 @@ impl Denials {
         for ((what, errno), (count, examples)) in std::mem::take(&mut self.by_kind) {
             let denied = errno.contains("EACCES") || errno.contains("EPERM");
             let (level, event) = if denied {
-                ("warn", "denied")
+                (Level::Warn, LogEvent::Denied)
             } else {
-                ("info", "unreadable")
+                (Level::Info, LogEvent::Unreadable)
             };
             if denied {
                 emit.count_denied(count);
@@ -225,8 +226,8 @@ pub fn run(
     let needs_kernel = matches!(name, "processes" | "executables" | "network" | "mounts");
     if needs_kernel && !root.is_live() {
         emit.log(
-            "info",
-            "not_run",
+            Level::Info,
+            LogEvent::NotRun,
             artifact,
             None,
             format!(
@@ -249,7 +250,7 @@ pub fn run(
             Ok(p) => Some(&*p),
             Err(msg) => {
                 if needs_kernel {
-                    emit.log("error", "error", artifact, None, msg.clone());
+                    emit.log(Level::Error, LogEvent::Error, artifact, None, msg.clone());
                     return;
                 }
                 None
@@ -286,8 +287,8 @@ pub fn run(
             emit,
         ),
         (other, _) => emit.log(
-            "error",
-            "spec",
+            Level::Error,
+            LogEvent::Spec,
             artifact,
             None,
             format!("unknown native collector `{other}`"),

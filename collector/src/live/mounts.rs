@@ -7,6 +7,7 @@ use super::parse;
 use super::procfs::ProcFs;
 use super::Emit;
 use crate::collect::lines::escape;
+use cairn_protocol::{Level, LogEvent};
 use serde_json::{json, Value};
 
 /// Filesystems whose statfs may block on a dead server: never asked for capacity.
@@ -54,8 +55,8 @@ pub fn run(proc: &ProcFs, artifact: &str, emit: &mut dyn Emit) {
         Ok(c) => c,
         Err(e) => {
             emit.log(
-                "error",
-                "error",
+                Level::Error,
+                LogEvent::Error,
                 artifact,
                 Some(b"/proc/self/mountinfo"),
                 e.to_string(),
@@ -118,8 +119,8 @@ pub fn run(proc: &ProcFs, artifact: &str, emit: &mut dyn Emit) {
         &pretty(&json!({"root": root, "all": overlays})),
     );
     emit.log(
-        "info",
-        "live",
+        Level::Info,
+        LogEvent::Live,
         artifact,
         None,
         format!("{} mounts, {} overlay", mounts.len(), overlays.len()),

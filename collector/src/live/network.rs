@@ -10,6 +10,7 @@ use super::processes::{Proc, Scan};
 use super::procfs::ProcFs;
 use super::Emit;
 use crate::collect::lines::escape;
+use cairn_protocol::{Level, LogEvent};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 
@@ -266,8 +267,8 @@ pub fn run(proc: &ProcFs, scan: &Scan, artifact: &str, emit: &mut dyn Emit) {
     emit.output(artifact, "network/arp.json", &pretty(&json!(arp)));
     denials.flush(emit, artifact);
     emit.log(
-        "info",
-        "live",
+        Level::Info,
+        LogEvent::Live,
         artifact,
         None,
         format!(

@@ -9,6 +9,7 @@ use super::procfs::{self, ProcDir, ProcFs};
 use super::{redact, Denials, Emit, LiveOptions};
 use crate::archive::Spool;
 use crate::collect::lines::escape;
+use cairn_protocol::{Level, LogEvent};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 
@@ -175,8 +176,8 @@ pub fn scan(proc: &ProcFs, opts: &LiveOptions, emit: &mut dyn Emit) -> Scan {
         Ok(p) => p,
         Err(e) => {
             emit.log(
-                "error",
-                "error",
+                Level::Error,
+                LogEvent::Error,
                 "live/processes",
                 None,
                 format!("cannot list {}: {e}", proc.base().display()),
@@ -484,8 +485,8 @@ pub fn emit(scan: &mut Scan, artifact: &str, emit: &mut dyn Emit) {
     emit.output(artifact, "processes/tree.txt", tree(&scan.procs).as_bytes());
     scan.denials.flush(emit, artifact);
     emit.log(
-        "info",
-        "live",
+        Level::Info,
+        LogEvent::Live,
         artifact,
         None,
         format!(

@@ -9,6 +9,7 @@ use super::Emit;
 use crate::collect::lines::escape;
 use crate::source::open::open_regular;
 use crate::source::Root;
+use cairn_protocol::{Level, LogEvent};
 use rustix::fs::SeekFrom;
 use serde_json::json;
 use std::collections::HashMap;
@@ -48,8 +49,8 @@ pub fn run(root: &Root, artifact: &str, emit: &mut dyn Emit) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => {
                 emit.log(
-                    "warn",
-                    "denied",
+                    Level::Warn,
+                    LogEvent::Denied,
                     artifact,
                     Some(path.as_bytes()),
                     e.to_string(),
@@ -95,8 +96,8 @@ fn lastlog(root: &Root, names: &HashMap<u32, Vec<u8>>, artifact: &str, emit: &mu
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
         Err(e) => {
             emit.log(
-                "warn",
-                "denied",
+                Level::Warn,
+                LogEvent::Denied,
                 artifact,
                 Some(LASTLOG.as_bytes()),
                 e.to_string(),
@@ -153,8 +154,8 @@ fn lastlog(root: &Root, names: &HashMap<u32, Vec<u8>>, artifact: &str, emit: &mu
             LASTLOG_RAW_CAP,
         ) {
             emit.log(
-                "warn",
-                "error",
+                Level::Warn,
+                LogEvent::Error,
                 artifact,
                 Some(LASTLOG.as_bytes()),
                 e.to_string(),
@@ -162,8 +163,8 @@ fn lastlog(root: &Root, names: &HashMap<u32, Vec<u8>>, artifact: &str, emit: &mu
         }
     } else {
         emit.log(
-            "info",
-            "skipped",
+            Level::Info,
+            LogEvent::Skipped,
             artifact,
             Some(LASTLOG.as_bytes()),
             format!(

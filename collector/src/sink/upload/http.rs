@@ -6,6 +6,7 @@
 
 use super::destination::redact;
 use super::{Events, UploadError};
+use cairn_protocol::{Level, LogEvent};
 use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
 use std::path::PathBuf;
@@ -232,8 +233,8 @@ impl Http {
         }
         let delay = self.backoff(attempt);
         self.events.note(
-            "warn",
-            "upload_retry",
+            Level::Warn,
+            LogEvent::UploadRetry,
             format!(
                 "{what} to {}: attempt {attempt} failed ({why}); retrying in {:.1}s",
                 redact(url),
@@ -248,8 +249,8 @@ impl Http {
     pub fn recovered(&self, what: &str, attempt: u32) {
         if attempt > 1 {
             self.events.note(
-                "info",
-                "upload_retry",
+                Level::Info,
+                LogEvent::UploadRetry,
                 format!("{what} succeeded on attempt {attempt}"),
             );
         }

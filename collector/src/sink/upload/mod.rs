@@ -21,6 +21,7 @@ pub mod s3;
 pub mod single;
 
 use super::Target;
+use cairn_protocol::{Level, LogEvent};
 use destination::{redact, Destination, Kind};
 use pipeline::{Outcome, Part, Pipeline};
 use std::hash::{BuildHasher, Hasher};
@@ -67,13 +68,13 @@ pub struct Events(Arc<EventsInner>);
 
 #[derive(Debug, Default)]
 pub struct EventsInner {
-    list: Mutex<Vec<(&'static str, &'static str, String)>>,
+    list: Mutex<Vec<(Level, LogEvent, String)>>,
     retries: std::sync::atomic::AtomicU64,
 }
 
 impl Events {
-    pub fn note(&self, level: &'static str, event: &'static str, message: String) {
-        if level == "warn" && event == "upload_retry" {
+    pub fn note(&self, level: Level, event: LogEvent, message: String) {
+        if event == LogEvent::UploadRetry {
             self.0
                 .retries
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -88,7 +89,7 @@ impl Events {
         self.0.retries.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    pub fn take(&self) -> Vec<(&'static str, &'static str, String)> {
+    pub fn take(&self) -> Vec<(Level, LogEvent, String)> {
         self.0
             .list
             .lock()
@@ -169,26 +170,7 @@ pub struct UploadConfig {
 }
 
 /// What an upload did, for the final line, the `done` event and the exit status.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct UploadReport {
-    pub kind: &'static str,
-    /// The URL, redacted; or the plan's `object`.
-    pub location: String,
-    pub object: Option<String>,
-    pub complete: bool,
-    /// Bytes the object holds (all of the archive when complete).
-    pub uploaded_bytes: u64,
-    pub parts: u32,
-    pub retries: u64,
-    pub preflight: Option<String>,
-    pub error: Option<String>,
-    /// Where the rest of the archive went after a failure, and from which byte.
-    pub fallback: Option<String>,
-    pub fallback_from: Option<u64>,
-    /// Milliseconds the object's commit took (CompleteMultipartUpload, Put Block List),
-    /// after the last part; part of the upload time the collector does not control.
-    pub commit_ms: Option<u64>,
-}
+pub use cairn_protocol::UploadReport;
 
 enum Mode {
     /// Streaming: parts go to the upload threads as they fill.
@@ -252,7 +234,7 @@ impl Uploader {
             _ => SINGLE_LIMIT,
         };
         let report = UploadReport {
-            kind: kind.name(),
+            kind: kind.name().to_owned(),
             location: redact(&d.url),
             object: d.plan.as_ref().and_then(|p| p.object().map(str::to_owned)),
             complete: false,
@@ -284,8 +266,8 @@ impl Uploader {
         match checked {
             Ok(Some(what)) => {
                 events.note(
-                    "info",
-                    "upload",
+                    Level::Info,
+                    LogEvent::Upload,
                     format!("preflight of {}: {what}", up.report.location),
                 );
                 up.report.preflight = Some(what);
@@ -299,8 +281,8 @@ impl Uploader {
         up.mode = if kind.streams() {
             let pipeline = Pipeline::start(proto.clone(), http.clone(), part_size)?;
             events.note(
-                "info",
-                "upload",
+                Level::Info,
+                LogEvent::Upload,
                 format!(
                     "parts of {} MiB, up to {} uploading at once",
                     part_size >> 20,
@@ -326,7 +308,8 @@ impl Uploader {
     /// archive on goes there. Without a fallback the error is returned.
     fn fail(&mut self, e: UploadError, from: u64) -> Result<(), UploadError> {
         let msg = e.to_string();
-        self.events.note("error", "upload_failed", msg.clone());
+        self.events
+            .note(Level::Error, LogEvent::UploadFailed, msg.clone());
         self.report.error = Some(msg);
         self.report.complete = false;
         match self.fallback.clone() {
@@ -335,8 +318,8 @@ impl Uploader {
                     UploadError::Config(format!("{e}; and the fallback output failed too: {io}"))
                 })?;
                 self.events.note(
-                    "warn",
-                    "fallback",
+                    Level::Warn,
+                    LogEvent::Fallback,
                     format!(
                         "the archive from byte {from} on goes to the fallback output {}",
                         t.describe()
@@ -413,8 +396,8 @@ impl Uploader {
             Ok(false) => 0,
             Err(e) => {
                 self.events.note(
-                    "error",
-                    "upload_failed",
+                    Level::Error,
+                    LogEvent::UploadFailed,
                     format!("committing the parts sent before the failure also failed: {e}"),
                 );
                 0
@@ -516,8 +499,8 @@ impl Uploader {
                 let r = &self.report;
                 let what = r.object.clone().unwrap_or_else(|| r.location.clone());
                 self.events.note(
-                    "info",
-                    "uploaded",
+                    Level::Info,
+                    LogEvent::Uploaded,
                     format!(
                         "{} bytes in {} part(s) to {what} ({})",
                         total,

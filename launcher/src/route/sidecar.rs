@@ -1,14 +1,44 @@
-//! `cairn sidecar --for WORKLOAD`: for clusters where ephemeral containers are not
-//! allowed, the patch that gives a workload's pods a collector sidecar ahead of an
-//! incident: `shareProcessNamespace: true` and a container of the collector image that
-//! waits (`idle`). `cairn collect POD --via sidecar` then execs the collection into it;
-//! the collector finds the application's processes in the shared PID namespace and
-//! reads its filesystem through `/proc/PID/root`.
+//! The sidecar route, and `cairn sidecar --for WORKLOAD`: for clusters where ephemeral
+//! containers are not allowed, the patch that gives a workload's pods a collector
+//! sidecar ahead of an incident: `shareProcessNamespace: true` and a container of the
+//! collector image that waits (`idle`). `cairn collect POD --via sidecar` then execs the
+//! collection into it; the collector finds the application's processes in the shared
+//! PID namespace and reads its filesystem through `/proc/PID/root`.
 
+use super::{Env, Place, Route};
+use crate::targets::Target;
+use futures_util::future::BoxFuture;
 use serde_json::{json, Value};
 
 /// The sidecar container's name.
 pub const CONTAINER: &str = "cairn-collector";
+
+pub struct Sidecar;
+
+impl Route for Sidecar {
+    fn method(&self) -> &'static str {
+        "sidecar"
+    }
+
+    fn prepare<'a>(
+        &'a self,
+        _env: &'a Env<'a>,
+        t: &'a Target,
+        payload: Option<&'a str>,
+        _bar: &'a crate::progress::TargetBar,
+    ) -> BoxFuture<'a, anyhow::Result<Place>> {
+        Box::pin(async move {
+            Ok(Place {
+                pod: t.pod.clone(),
+                container: CONTAINER.to_owned(),
+                command: super::image_command(super::target_flags(t)),
+                stdin: super::line_payload(payload),
+                phase: "collector started".into(),
+                cleanup: None,
+            })
+        })
+    }
+}
 
 /// The strategic-merge patch for a pod-template workload.
 pub fn patch(image: &str) -> Value {
@@ -19,7 +49,7 @@ pub fn patch(image: &str) -> Value {
                 "name": CONTAINER,
                 "image": image,
                 "imagePullPolicy": "IfNotPresent",
-                "command": [crate::ephemeral::COLLECTOR_PATH, "idle", "--for", "87600h"],
+                "command": [super::ephemeral::COLLECTOR_PATH, "idle", "--for", "87600h"],
                 "securityContext": {
                     "runAsUser": 0,
                     "allowPrivilegeEscalation": false,

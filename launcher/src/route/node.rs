@@ -4,14 +4,18 @@
 //! the container ID names) under `/node`, and the collection is exec'd into it: the
 //! collector rebuilds the container's filesystem from its layers
 //! (`collect --node-root /node --container ID`), drift included. The pod is deleted
-//! afterwards.
+//! afterwards, also when the collection is cut off.
 //!
 //! The pod runs as root with every capability dropped except DAC_READ_SEARCH (to read
 //! files of any owner in the layers), on a read-only root, with no service-account token.
 
+use super::{Cleanup, Env, Place, Route};
 use crate::progress::TargetBar;
+use crate::rbac::Need;
 use crate::targets::Target;
 use anyhow::{bail, Context};
+use cairn_protocol::flags;
+use futures_util::future::BoxFuture;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::Client;
@@ -22,6 +26,66 @@ pub const NODE_ROOT: &str = "/node";
 /// The collector pod's container.
 pub const CONTAINER: &str = "collector";
 const START_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What this route needs besides exec: a short-lived pod on the node.
+pub const NEEDS: &[Need] = &[
+    Need {
+        verb: "create",
+        resource: "pods",
+        subresource: "",
+    },
+    Need {
+        verb: "delete",
+        resource: "pods",
+        subresource: "",
+    },
+];
+
+pub struct Node {
+    pub image: String,
+}
+
+impl Route for Node {
+    fn method(&self) -> &'static str {
+        "node"
+    }
+
+    fn needs(&self) -> &'static [Need] {
+        NEEDS
+    }
+
+    /// Offline from the node's disk: a stopped container too.
+    fn accepts(&self, _t: &Target) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn prepare<'a>(
+        &'a self,
+        env: &'a Env<'a>,
+        t: &'a Target,
+        payload: Option<&'a str>,
+        bar: &'a TargetBar,
+    ) -> BoxFuture<'a, anyhow::Result<Place>> {
+        Box::pin(async move {
+            bar.phase("starting a collector pod on the node");
+            let (guard, id) = start(env.client, t, &self.image, bar).await?;
+            let route_flags = vec![
+                flags::NODE_ROOT.to_owned(),
+                NODE_ROOT.to_owned(),
+                flags::CONTAINER.to_owned(),
+                id,
+            ];
+            Ok(Place {
+                pod: guard.name.clone(),
+                container: CONTAINER.to_owned(),
+                command: super::image_command(route_flags),
+                stdin: super::line_payload(payload),
+                phase: "collector started".into(),
+                cleanup: Some(Box::new(guard)),
+            })
+        })
+    }
+}
 
 /// The runtime and ID of a container ID as pod status gives it (`docker://ID`).
 pub fn runtime_of(status_id: &str) -> Option<(&str, &str)> {
@@ -63,7 +127,7 @@ pub fn manifest(name: &str, t: &Target, runtime: &str, image: &str) -> serde_jso
                 "name": CONTAINER,
                 "image": image,
                 "imagePullPolicy": "IfNotPresent",
-                "command": [crate::ephemeral::COLLECTOR_PATH, "idle", "--for", "2h"],
+                "command": [super::ephemeral::COLLECTOR_PATH, flags::IDLE, flags::IDLE_FOR, "2h"],
                 "securityContext": {
                     "runAsUser": 0,
                     "readOnlyRootFilesystem": true,
@@ -78,13 +142,13 @@ pub fn manifest(name: &str, t: &Target, runtime: &str, image: &str) -> serde_jso
 }
 
 /// Creates the collector pod on the target's node and waits until it runs; returns
-/// its name and the container ID to collect.
-pub async fn start(
+/// the guard that deletes it and the container ID to collect.
+async fn start(
     client: &Client,
     t: &Target,
     image: &str,
     bar: &TargetBar,
-) -> anyhow::Result<(String, String)> {
+) -> anyhow::Result<(Guard, String)> {
     let status_id = t.container_id.as_deref().with_context(|| {
         format!(
             "{} has no container ID in its status (not started?)",
@@ -101,12 +165,17 @@ pub async fn start(
         bail!("{} is not scheduled on a node", t.name());
     }
     let api: Api<Pod> = Api::namespaced(client.clone(), &t.namespace);
-    let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
-    let name = format!("cairn-node-{:08x}", (stamp as u64) & 0xffff_ffff);
+    let name = super::unique_name("cairn-node");
     let pod: Pod = serde_json::from_value(manifest(&name, t, runtime, image))?;
     api.create(&PostParams::default(), &pod)
         .await
         .with_context(|| format!("creating the collector pod on node {}", t.node))?;
+    // From here on the pod is deleted whatever happens.
+    let guard = Guard {
+        client: Some(client.clone()),
+        namespace: t.namespace.clone(),
+        name: name.clone(),
+    };
     bar.phase(&format!("waiting for pod {name} on node {}", t.node));
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
@@ -120,12 +189,12 @@ pub async fn start(
             .and_then(|s| s.state);
         if let Some(s) = state {
             if s.running.is_some() {
-                return Ok((name, id.to_owned()));
+                return Ok((guard, id.to_owned()));
             }
             if let Some(w) = s.waiting {
                 let reason = w.reason.unwrap_or_default();
                 if reason.contains("Err") || reason.contains("BackOff") {
-                    stop(client, t, &name).await;
+                    Box::new(guard).run().await;
                     bail!(
                         "the collector pod cannot start ({reason}: {}); the node must be able to pull {image} (scripts/build-image.sh, then --collector-image)",
                         w.message.unwrap_or_default()
@@ -134,7 +203,7 @@ pub async fn start(
             }
         }
         if Instant::now() > deadline {
-            stop(client, t, &name).await;
+            Box::new(guard).run().await;
             bail!(
                 "the collector pod {name} did not start within {} s",
                 START_TIMEOUT.as_secs()
@@ -144,36 +213,46 @@ pub async fn start(
     }
 }
 
-/// Deletes the collector pod when dropped, also when the collection is cut off
-/// (timeout, Ctrl-C): a pod with the node's runtime directories must not linger.
-pub struct Guard {
-    pub client: Client,
-    pub namespace: String,
-    pub name: String,
+/// Deletes the collector pod: when run, and when dropped unrun, also when the
+/// collection is cut off (timeout, Ctrl-C): a pod with the node's runtime directories
+/// must not linger.
+struct Guard {
+    /// `None` once the deletion has been started.
+    client: Option<Client>,
+    namespace: String,
+    name: String,
 }
 
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let api: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
-        let name = self.name.clone();
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                let _ = api
-                    .delete(&name, &DeleteParams::default().grace_period(0))
-                    .await;
-            });
+impl Guard {
+    fn delete(client: Client, namespace: String, name: String) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let api: Api<Pod> = Api::namespaced(client, &namespace);
+            let _ = tokio::time::timeout(
+                Duration::from_secs(30),
+                api.delete(&name, &DeleteParams::default().grace_period(0)),
+            )
+            .await;
+        })
+    }
+}
+
+impl Cleanup for Guard {
+    fn run(mut self: Box<Self>) -> BoxFuture<'static, ()> {
+        match self.client.take() {
+            Some(c) => Guard::delete(c, self.namespace.clone(), self.name.clone()),
+            None => Box::pin(async {}),
         }
     }
 }
 
-/// Deletes the collector pod (best effort).
-pub async fn stop(client: &Client, t: &Target, name: &str) {
-    let api: Api<Pod> = Api::namespaced(client.clone(), &t.namespace);
-    let _ = tokio::time::timeout(
-        Duration::from_secs(30),
-        api.delete(name, &DeleteParams::default().grace_period(0)),
-    )
-    .await;
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(c) = self.client.take() {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(Guard::delete(c, self.namespace.clone(), self.name.clone()));
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,14 +6,47 @@
 //! (docs/upload-plan.md) of presigned UploadPart and CompleteMultipartUpload URLs: the
 //! collector never holds a credential.
 
+use super::{Destination, Opened, Uploaded};
+use crate::targets::Target;
 use anyhow::{bail, Context};
+use cairn_protocol::{duration, flags};
+use futures_util::future::BoxFuture;
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 use std::time::Duration;
 use url::Url;
 
+pub const FLAG: &str = "--s3";
+
 /// Part size of launcher plans: 8 MiB parts upload two at once in the collector.
 pub const PART_SIZE: u64 = 8 << 20;
 
+#[derive(clap::Args, Debug)]
+#[group(skip)]
+pub struct Flags {
+    /// Upload straight from each pod to s3://BUCKET/PREFIX/NAME, presigned with the
+    /// AWS credentials in this environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL for S3-compatible stores).
+    #[arg(long, value_name = "s3://BUCKET/PREFIX", help_heading = "Destination (one of)")]
+    pub s3: Option<String>,
+    /// Parts per S3 upload plan (8 MiB each): the largest archive it takes.
+    #[arg(long, default_value_t = 1024, help_heading = "Destination (one of)")]
+    pub s3_parts: u16,
+    /// How long presigned URLs stay valid (e.g. 6h).
+    #[arg(long, default_value = "6h", value_parser = duration::parse_arg, help_heading = "Destination (one of)")]
+    pub url_expiry: Duration,
+}
+
+impl Flags {
+    pub fn destination(&self) -> Option<anyhow::Result<Box<dyn Destination>>> {
+        let target = self.s3.as_deref()?;
+        Some(
+            S3::from_env(target, self.s3_parts, self.url_expiry)
+                .map(|s| Box::new(s) as Box<dyn Destination>),
+        )
+    }
+}
+
+#[derive(Clone)]
 pub struct S3 {
     bucket: Bucket,
     creds: Credentials,
@@ -21,6 +54,23 @@ pub struct S3 {
     /// Parts per plan; the archive may be at most PART_SIZE times this.
     pub parts: u16,
     pub expiry: Duration,
+}
+
+impl Destination for S3 {
+    fn open<'a>(&'a self, _t: &'a Target, name: &'a str) -> BoxFuture<'a, anyhow::Result<Opened>> {
+        Box::pin(async move {
+            let (s3, key) = (self.clone(), super::key(&self.prefix, name));
+            let plan = tokio::task::spawn_blocking(move || s3.plan(&key))
+                .await
+                .context("presigning")??;
+            Ok(Opened {
+                args: vec![flags::UPLOAD_PLAN.to_owned(), flags::STDIO.to_owned()],
+                payload: Some(plan),
+                keep: None,
+                delivery: Box::new(Uploaded { object: None }),
+            })
+        })
+    }
 }
 
 fn env(names: &[&str]) -> Option<String> {
@@ -67,14 +117,6 @@ impl S3 {
             parts,
             expiry,
         })
-    }
-
-    pub fn key(&self, name: &str) -> String {
-        if self.prefix.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{}/{name}", self.prefix)
-        }
     }
 
     /// Starts a multipart upload for `key` and returns the collector's upload plan.

@@ -9,14 +9,63 @@
 //! prints. `STORAGE_EMULATOR_HOST` points at a GCS emulator, as Google's own client
 //! libraries honour it (no token is needed there).
 
+use super::{Destination, Opened, Uploaded};
+use crate::targets::Target;
 use anyhow::{bail, Context};
+use futures_util::future::BoxFuture;
 use url::Url;
 
+pub const FLAG: &str = "--gcs";
+
+#[derive(clap::Args, Debug)]
+#[group(skip)]
+pub struct Flags {
+    /// Upload straight from each pod to gs://BUCKET/PREFIX/NAME: the launcher opens
+    /// a resumable upload session per target with your Google access token
+    /// (GOOGLE_OAUTH_ACCESS_TOKEN, else `gcloud auth print-access-token`) and the
+    /// pod gets only the session URL. STORAGE_EMULATOR_HOST selects an emulator.
+    #[arg(
+        long,
+        alias = "gcs-signed",
+        value_name = "gs://BUCKET/PREFIX",
+        help_heading = "Destination (one of)"
+    )]
+    pub gcs: Option<String>,
+}
+
+impl Flags {
+    pub fn destination(&self) -> Option<anyhow::Result<Box<dyn Destination>>> {
+        let target = self.gcs.as_deref()?;
+        Some(Gcs::from_env(target).map(|g| Box::new(g) as Box<dyn Destination>))
+    }
+}
+
+#[derive(Clone)]
 pub struct Gcs {
     endpoint: Url,
     bucket: String,
     prefix: String,
     token: Option<String>,
+}
+
+impl Destination for Gcs {
+    fn open<'a>(&'a self, _t: &'a Target, name: &'a str) -> BoxFuture<'a, anyhow::Result<Opened>> {
+        Box::pin(async move {
+            let (gcs, key) = (self.clone(), super::key(&self.prefix, name));
+            let object = self.object(&key);
+            let session = tokio::task::spawn_blocking(move || gcs.session(&key))
+                .await
+                .context("opening the upload session")??;
+            Ok(Opened {
+                args: super::url_args(None),
+                payload: Some(session),
+                keep: None,
+                delivery: Box::new(Uploaded {
+                    object: Some(object),
+                }),
+            })
+        })
+    }
 }
 
 fn env(name: &str) -> Option<String> {
@@ -63,14 +112,6 @@ impl Gcs {
             prefix: prefix.trim_matches('/').to_owned(),
             token,
         })
-    }
-
-    pub fn key(&self, name: &str) -> String {
-        if self.prefix.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{}/{name}", self.prefix)
-        }
     }
 
     /// Opens a resumable session for `key` and returns its URL, for the pod only.
@@ -160,13 +201,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(g.endpoint.as_str(), "http://localhost:4443/");
-        assert_eq!(g.key("a.tar.zst"), "ir/2026/a.tar.zst");
+        assert_eq!(super::super::key(&g.prefix, "a.tar.zst"), "ir/2026/a.tar.zst");
         assert_eq!(g.object("ir/x"), "gs://evidence/ir/x");
         assert!(g.token.is_none(), "an emulator needs no token");
         let g = super::Gcs::new("gs://evidence", None, None, fetched).unwrap();
         assert_eq!(g.endpoint.as_str(), "https://storage.googleapis.com/");
         assert_eq!(g.token.as_deref(), Some("from-gcloud"));
-        assert_eq!(g.key("a"), "a");
+        assert_eq!(super::super::key(&g.prefix, "a"), "a");
         let g = super::Gcs::new("gs://evidence", None, Some("given".into()), no_gcloud).unwrap();
         assert_eq!(g.token.as_deref(), Some("given"));
         assert!(super::Gcs::new("gs://evidence", None, None, no_gcloud).is_err());

@@ -9,11 +9,14 @@
 //! terminated once its command ends. cairn ends it after the collection (`idle --stop`),
 //! and it ends by itself after `--timeout` otherwise.
 
+use super::{Cleanup, Env, Place, Route};
 use crate::progress::TargetBar;
+use crate::rbac::Need;
 use crate::targets::Target;
 use anyhow::{bail, Context};
+use futures_util::future::BoxFuture;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, AttachParams, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams};
 use kube::Client;
 use std::time::{Duration, Instant};
 
@@ -22,21 +25,62 @@ pub const COLLECTOR_PATH: &str = "/cairn-collector";
 /// How long the ephemeral container may take to start (image pull included).
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The default image: what scripts/build-image.sh tags.
-pub fn default_image() -> String {
-    format!("cairn-collector:{}", env!("CARGO_PKG_VERSION"))
+/// What this route needs besides exec.
+pub const NEEDS: &[Need] = &[Need {
+    verb: "patch",
+    resource: "pods",
+    subresource: "ephemeralcontainers",
+}];
+
+pub struct Ephemeral {
+    pub image: String,
+}
+
+impl Route for Ephemeral {
+    fn method(&self) -> &'static str {
+        "ephemeral"
+    }
+
+    fn needs(&self) -> &'static [Need] {
+        NEEDS
+    }
+
+    fn prepare<'a>(
+        &'a self,
+        env: &'a Env<'a>,
+        t: &'a Target,
+        payload: Option<&'a str>,
+        bar: &'a TargetBar,
+    ) -> BoxFuture<'a, anyhow::Result<Place>> {
+        Box::pin(async move {
+            bar.phase("starting an ephemeral container");
+            let container = start(env.client, t, &self.image, bar).await?;
+            Ok(Place {
+                pod: t.pod.clone(),
+                container: container.clone(),
+                command: super::image_command(super::target_flags(t)),
+                stdin: super::line_payload(payload),
+                phase: "collector started".into(),
+                cleanup: Some(Box::new(Stop {
+                    client: env.client.clone(),
+                    namespace: t.namespace.clone(),
+                    pod: t.pod.clone(),
+                    container,
+                })),
+            })
+        })
+    }
 }
 
 /// Adds the ephemeral container and waits until it runs; returns its name.
-pub async fn start(
+async fn start(
     client: &Client,
     t: &Target,
     image: &str,
     bar: &TargetBar,
 ) -> anyhow::Result<String> {
     let api: Api<Pod> = Api::namespaced(client.clone(), &t.namespace);
-    let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
-    let name = format!("cairn-{:08x}", (stamp as u64) & 0xffff_ffff);
+    let name = super::unique_name("cairn");
     let patch = serde_json::json!({
         "spec": {"ephemeralContainers": [{
             "name": name,
@@ -106,30 +150,39 @@ pub async fn start(
     }
 }
 
-/// Ends the ephemeral container's idle command (best effort, at most 10 s: the exec
-/// may end with the container it stops, and runtimes do not always say so).
-pub async fn stop(client: &Client, t: &Target, container: &str) {
-    let api: Api<Pod> = Api::namespaced(client.clone(), &t.namespace);
-    let params = AttachParams::default()
-        .container(container.to_owned())
-        .stdin(false)
-        .stdout(false)
-        .stderr(true);
-    let run = async {
-        if let Ok(mut p) = api
-            .exec(&t.pod, [COLLECTOR_PATH, "idle", "--stop"], &params)
-            .await
-        {
-            if let Some(s) = p.take_status() {
-                let _ = s.await;
+/// Ends the ephemeral container's idle command; Kubernetes cannot remove it.
+struct Stop {
+    client: Client,
+    namespace: String,
+    pod: String,
+    container: String,
+}
+
+impl Cleanup for Stop {
+    /// Best effort, at most 10 s: the exec may end with the container it stops, and
+    /// runtimes do not always say so.
+    fn run(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let stop = [
+                COLLECTOR_PATH,
+                cairn_protocol::flags::IDLE,
+                cairn_protocol::flags::IDLE_STOP,
+            ];
+            let r = crate::exec::run_quiet(
+                &self.client,
+                &self.namespace,
+                &self.pod,
+                &self.container,
+                &stop,
+                Duration::from_secs(10),
+            )
+            .await;
+            if let Err(e) = r {
+                tracing::debug!(
+                    "idle --stop in {}: {e}; left to its own timeout",
+                    self.container
+                );
             }
-            let _ = p.join().await;
-        }
-    };
-    if tokio::time::timeout(Duration::from_secs(10), run)
-        .await
-        .is_err()
-    {
-        tracing::debug!("idle --stop in {container} did not answer; left to its own timeout");
+        })
     }
 }

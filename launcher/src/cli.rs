@@ -1,0 +1,153 @@
+//! The command line of `cairn`, each flag defined once: the global selection flags
+//! (kubeconfig, context, namespace, selector), and one argument struct per command.
+//! The destination flags belong to their destinations ([`crate::dest::Flags`]).
+
+use crate::progress;
+use crate::route::Via;
+use cairn_protocol::duration;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "cairn",
+    version,
+    about = "Forensic evidence collection from Kubernetes pods"
+)]
+pub struct Cli {
+    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster).
+    #[arg(long, global = true)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use.
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+    /// Namespace (default: the context's).
+    #[arg(short = 'n', long, global = true)]
+    pub namespace: Option<String>,
+    /// All namespaces.
+    #[arg(short = 'A', long, global = true)]
+    pub all_namespaces: bool,
+    /// Label selector, e.g. app=web,tier=front.
+    #[arg(short = 'l', long, global = true)]
+    pub selector: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+// Parsed once per run: the size of the collect variant costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand)]
+pub enum Command {
+    /// Prints a self-contained one-line command for manual deployment (a sidecar, SSM,
+    /// `az aks command invoke`, a CI job): it downloads the collector, checks its
+    /// sha256 and runs it with COLLECTOR ARGS, e.g. `-- collect --upload-url URL`.
+    Bootstrap(BootstrapArgs),
+    /// Prints the patch that gives a workload's pods a collector sidecar (for clusters
+    /// where ephemeral containers are not allowed), with how to apply and use it.
+    Sidecar(SidecarArgs),
+    /// Lists pods and their containers with a verdict: exec-able, distroless, not running.
+    Pods(PodsArgs),
+    /// Collects evidence from POD[/CONTAINER]... or from the pods -l selects.
+    Collect(CollectArgs),
+}
+
+#[derive(clap::Args)]
+pub struct BootstrapArgs {
+    /// Print the command (the only mode: cairn never runs it itself).
+    #[arg(long, required = true)]
+    pub print: bool,
+    /// Where the target downloads the collector from (curl, wget or busybox wget).
+    #[arg(long)]
+    pub collector_url: String,
+    /// The collector binary at that URL, to take its sha256 (default: as for collect).
+    #[arg(long)]
+    pub collector_bin: Option<PathBuf>,
+    /// Arguments for the collector, after `--` (default: collect --output -).
+    #[arg(last = true)]
+    pub collector_args: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct SidecarArgs {
+    /// The workload: NAME (a deployment) or KIND/NAME (deployment, statefulset,
+    /// daemonset, replicaset).
+    #[arg(long = "for", value_name = "WORKLOAD")]
+    pub workload: String,
+    /// The collector image (scripts/build-image.sh builds it).
+    #[arg(long)]
+    pub collector_image: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct PodsArgs {
+    /// Show system namespaces (kube-system and the like) too.
+    #[arg(long)]
+    pub include_system: bool,
+    /// Output: table or json.
+    #[arg(short = 'o', long, default_value = "table")]
+    pub output: String,
+    /// Also exec `sh -c 'exit 0'` into each running container (needs pods/exec):
+    /// one without a shell is distroless whatever its image is called.
+    #[arg(long)]
+    pub probe: bool,
+}
+
+#[derive(clap::Args)]
+pub struct CollectArgs {
+    /// Targets: POD or POD/CONTAINER in the namespace.
+    pub targets: Vec<String>,
+    #[command(flatten)]
+    pub dest: crate::dest::Flags,
+    /// The static collector to deliver (default: cairn-collector next to cairn, or
+    /// $CAIRN_COLLECTOR_BIN).
+    #[arg(long)]
+    pub collector_bin: Option<PathBuf>,
+    /// Let each target download the collector from this URL (curl, wget or busybox
+    /// wget) instead of receiving it through the exec stream; the bootstrap checks
+    /// it against the sha256 of --collector-bin and refuses anything else.
+    #[arg(long)]
+    pub collector_url: Option<String>,
+    /// How to reach each container: exec (the bootstrap through pods/exec, the
+    /// default), ephemeral (an ephemeral container of --collector-image beside it,
+    /// for containers without a shell; it stays in the pod's spec, as Kubernetes
+    /// never removes ephemeral containers), or auto (exec where the container has a
+    /// shell, ephemeral where it has none), sidecar (the pod's collector sidecar
+    /// that `cairn sidecar` adds), or node (a short-lived pod on the target's node
+    /// reads the container from the runtime's directories, offline, drift
+    /// included; it is deleted afterwards).
+    #[arg(long, value_enum, default_value = "exec")]
+    pub via: Via,
+    /// The collector image for --via ephemeral (scripts/build-image.sh builds it;
+    /// push it where the cluster pulls from).
+    #[arg(long)]
+    pub collector_image: Option<String>,
+    /// Targets collected at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Time allowed per target (e.g. 90s, 30m, 1h30m); on expiry the exec stream
+    /// closes, the collector's output breaks and the bootstrap removes it.
+    #[arg(long, default_value = "30m", value_parser = duration::parse_arg)]
+    pub timeout: Duration,
+    /// Show system namespaces' pods when selecting with -l.
+    #[arg(long)]
+    pub include_system: bool,
+    /// Output of the final report: table or json.
+    #[arg(short = 'o', long, default_value = "table")]
+    pub output: String,
+    /// Progress on stderr: bars on a terminal, a line per target start and end
+    /// otherwise (auto), or always bars, lines, or nothing.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub progress: progress::Mode,
+    /// Arguments passed to the collector after `collect` (e.g. --profile full).
+    #[arg(last = true)]
+    pub collector_args: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_flag_is_defined_once_and_well_formed() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
+}

@@ -1,0 +1,227 @@
+//! `cairn collect`: targets are chosen (names and `-l`), planned (a route each, the
+//! permissions those routes need, checked once per namespace before any exec), and
+//! collected a few at once, each within `--timeout`; Ctrl-C cancels what runs. The
+//! final table or JSON lists every target, and the exit status says whether all went
+//! well.
+
+use crate::cli::CollectArgs;
+use crate::cluster::Cluster;
+use crate::collector::Collector;
+use crate::plan::{self, Job};
+use crate::progress::{Board, TargetBar};
+use crate::report::{self, Outcome};
+use crate::route::{default_image, Env};
+use crate::session::{self, Context, Failure};
+use crate::targets::{self, Target};
+use crate::{rbac, route};
+use cairn_protocol::exit;
+use futures_util::StreamExt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What selects targets, from the global flags.
+pub struct Selection<'a> {
+    pub namespace: &'a str,
+    /// `None` for all namespaces.
+    pub scope: Option<&'a str>,
+    pub selector: Option<&'a str>,
+}
+
+pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Result<i32> {
+    let mut collector = Collector::find(a.collector_bin.clone())?;
+    collector.url = a.collector_url.clone();
+    let dest = a.dest.choose()?;
+    let chosen = choose(&a, c, &sel).await?;
+    dest.check(chosen.len())?;
+    let image = a.collector_image.clone().unwrap_or_else(default_image);
+    let plan = plan::make(chosen, a.via, &image);
+    preflight(c, &plan).await?;
+    let cx = Context {
+        env: Env {
+            client: &c.client,
+            collector: &collector,
+        },
+        dest: dest.as_ref(),
+        extra: &a.collector_args,
+    };
+    let board = Board::new(a.progress, plan.jobs.len() as u64);
+    let now = Instant::now();
+    let mut outcomes: Vec<Outcome> = plan
+        .refused
+        .iter()
+        .map(|(t, method, why)| Outcome::failed(t, method, now, why.clone()))
+        .collect();
+    for o in &outcomes {
+        board.say(&format!(
+            "cairn: {} not collected: {}",
+            o.target,
+            o.error.as_deref().unwrap_or_default()
+        ));
+    }
+    let (mut done, interrupted) = run_jobs(&cx, plan.jobs, &board, a.timeout, a.concurrency).await;
+    board.finish();
+    outcomes.append(&mut done);
+    outcomes.sort_by(|a, b| a.target.cmp(&b.target));
+    report::print(&outcomes, &a.output);
+    let failed = outcomes.iter().filter(|o| o.error.is_some()).count();
+    if interrupted {
+        eprintln!("cairn: interrupted; {failed} target(s) not collected");
+        return Ok(exit::INTERRUPTED);
+    }
+    if failed > 0 {
+        eprintln!("cairn: {failed} of {} target(s) failed", outcomes.len());
+        return Ok(exit::FAILED);
+    }
+    Ok(exit::OK)
+}
+
+/// The targets named and those `-l` selects.
+async fn choose(a: &CollectArgs, c: &Cluster, sel: &Selection<'_>) -> anyhow::Result<Vec<Target>> {
+    let mut chosen = Vec::new();
+    for t in &a.targets {
+        chosen.push(targets::resolve(&c.client, sel.namespace, t).await?);
+    }
+    if let Some(s) = sel.selector {
+        let pods = targets::list(&c.client, sel.scope, Some(s), a.include_system).await?;
+        chosen.extend(pods.iter().flat_map(targets::containers));
+    }
+    if chosen.is_empty() {
+        anyhow::bail!("no targets: name POD[/CONTAINER] or select with -l");
+    }
+    Ok(chosen)
+}
+
+/// Permissions first, once per namespace: a clear refusal beats a failed exec.
+async fn preflight(c: &Cluster, plan: &plan::Plan) -> anyhow::Result<()> {
+    let mut namespaces: Vec<&str> = plan
+        .jobs
+        .iter()
+        .map(|j| j.target.namespace.as_str())
+        .chain(plan.refused.iter().map(|(t, _, _)| t.namespace.as_str()))
+        .collect();
+    namespaces.sort();
+    namespaces.dedup();
+    for n in namespaces {
+        let missing = rbac::missing(&c.client, n, &plan.needs).await?;
+        if !missing.is_empty() {
+            anyhow::bail!("{}", rbac::explain(n, &missing));
+        }
+    }
+    Ok(())
+}
+
+/// Collects every job, `concurrency` at once, until done or Ctrl-C; returns the
+/// outcomes and whether Ctrl-C cut the run short.
+async fn run_jobs(
+    cx: &Context<'_>,
+    jobs: Vec<Job>,
+    board: &Board,
+    timeout: Duration,
+    concurrency: usize,
+) -> (Vec<Outcome>, bool) {
+    let pending: Vec<(Target, &'static str)> = jobs
+        .iter()
+        .map(|j| (j.target.clone(), j.route.method()))
+        .collect();
+    let finished = Mutex::new(Vec::<Outcome>::new());
+    let work = futures_util::stream::iter(jobs)
+        .map(|job| run_job(cx, job, board, timeout))
+        .buffer_unordered(concurrency.max(1))
+        .for_each(|o| {
+            if let Ok(mut f) = finished.lock() {
+                f.push(o);
+            }
+            async {}
+        });
+    // Ctrl-C cancels what is running: dropping an exec stream closes it in the pod,
+    // the collector's output breaks and the bootstrap removes it.
+    let interrupted = tokio::select! {
+        _ = work => false,
+        _ = tokio::signal::ctrl_c() => true,
+    };
+    let mut done = finished.into_inner().unwrap_or_default();
+    if interrupted {
+        let now = Instant::now();
+        for (t, method) in pending {
+            if !done.iter().any(|o| o.target == t.name()) {
+                done.push(Outcome::failed(
+                    &t,
+                    method,
+                    now,
+                    "cancelled (Ctrl-C)".into(),
+                ));
+            }
+        }
+    }
+    (done, interrupted)
+}
+
+/// One target within `timeout`, with its fallback route where the first finds no shell.
+async fn run_job(cx: &Context<'_>, job: Job, board: &Board, timeout: Duration) -> Outcome {
+    let t = &job.target;
+    let bar = Arc::new(board.target(&t.name()));
+    let started = Instant::now();
+    let name = report::archive_name(t, time::OffsetDateTime::now_utc());
+    let attempt = async {
+        let first = attempt(cx, t, job.route.as_ref(), &bar, &name, started).await;
+        match (&first, &job.fallback) {
+            (Err((_, Failure::NoShell(_))), Some(f)) => {
+                attempt(cx, t, f.as_ref(), &bar, &name, started).await
+            }
+            _ => first,
+        }
+    };
+    let o = match tokio::time::timeout(timeout, attempt).await {
+        Ok(Ok(o)) => o,
+        Ok(Err((method, e))) => Outcome::failed(t, method, started, e.to_string()),
+        Err(_) => {
+            let kept = cx
+                .dest
+                .partial(&name)
+                .and_then(|p| Some((std::fs::metadata(&p).ok()?.len(), p)))
+                .map(|(n, p)| {
+                    format!(
+                        "; the {n} bytes that arrived are kept in {} (incomplete)",
+                        p.display()
+                    )
+                })
+                .unwrap_or_default();
+            Outcome::failed(
+                t,
+                job.route.method(),
+                started,
+                format!(
+                    "timed out after {}s (--timeout); the exec stream was closed{kept}",
+                    timeout.as_secs()
+                ),
+            )
+        }
+    };
+    bar.finish(o.bytes, o.seconds, o.error.as_deref());
+    o
+}
+
+type Attempt = Result<Outcome, (&'static str, Failure)>;
+
+async fn attempt(
+    cx: &Context<'_>,
+    t: &Target,
+    route: &dyn route::Route,
+    bar: &Arc<TargetBar>,
+    name: &str,
+    started: Instant,
+) -> Attempt {
+    match session::collect(cx, t, route, bar.clone(), name).await {
+        Ok(c) => Ok(Outcome {
+            target: t.name(),
+            method: route.method(),
+            archive: Some(c.delivered.location),
+            bytes: c.delivered.bytes,
+            sha256: Some(c.delivered.sha256),
+            seconds: started.elapsed().as_secs_f64(),
+            error: None,
+            phases: Some(c.phases),
+        }),
+        Err(e) => Err((route.method(), e)),
+    }
+}

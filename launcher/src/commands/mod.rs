@@ -1,0 +1,7 @@
+//! One file per `cairn` command: each takes its parsed arguments and returns the exit
+//! status.
+
+pub mod bootstrap;
+pub mod collect;
+pub mod pods;
+pub mod sidecar;

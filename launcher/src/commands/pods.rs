@@ -1,0 +1,118 @@
+//! `cairn pods`: the pods and containers a selection finds, each with a verdict
+//! (exec-able, distroless, not running), and with `--probe` whether `sh` really runs.
+
+use crate::cli::PodsArgs;
+use crate::cluster::Cluster;
+use crate::targets::{self, Target, Verdict};
+use futures_util::StreamExt;
+use kube::Client;
+use std::time::Duration;
+
+/// What a probe exec of `sh` found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Probe {
+    Shell,
+    NoShell,
+    /// The probe could not tell (denied, timed out, the runtime failed).
+    Failed(String),
+}
+
+impl Probe {
+    fn describe(&self) -> String {
+        match self {
+            Probe::Shell => "shell".into(),
+            Probe::NoShell => "no shell".into(),
+            Probe::Failed(w) => format!("failed: {w}"),
+        }
+    }
+}
+
+pub async fn run(
+    a: PodsArgs,
+    c: &Cluster,
+    scope: Option<&str>,
+    selector: Option<&str>,
+) -> anyhow::Result<i32> {
+    let pods = targets::list(&c.client, scope, selector, a.include_system).await?;
+    let mut all: Vec<Target> = pods.iter().flat_map(targets::containers).collect();
+    let mut probes = vec![None; all.len()];
+    if a.probe {
+        let client = &c.client;
+        let found: Vec<(usize, Probe)> = futures_util::stream::iter(
+            all.iter()
+                .enumerate()
+                .filter(|(_, t)| t.verdict == Verdict::Exec),
+        )
+        .map(|(i, t)| async move { (i, probe(client, t).await) })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+        for (i, p) in found {
+            if p == Probe::NoShell {
+                all[i].verdict = Verdict::Distroless;
+            }
+            if let Probe::Failed(why) = &p {
+                eprintln!("cairn: probe of {} failed: {why}", all[i].name());
+            }
+            probes[i] = Some(p);
+        }
+    }
+    if a.output == "json" {
+        let v: Vec<_> = all
+            .iter()
+            .zip(&probes)
+            .map(|(t, p)| {
+                let mut j = t.to_json();
+                if let Some(p) = p {
+                    j["probe"] = p.describe().into();
+                }
+                j
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!(
+            "{:<20} {:<30} {:<16} {:<12} {:<8} {:<12} IMAGE",
+            "NAMESPACE", "POD", "CONTAINER", "PHASE", "USER", "VERDICT"
+        );
+        for t in &all {
+            println!(
+                "{:<20} {:<30} {:<16} {:<12} {:<8} {:<12} {}",
+                t.namespace,
+                t.pod,
+                t.container,
+                t.phase,
+                t.user.map(|u| u.to_string()).unwrap_or_else(|| "-".into()),
+                t.verdict.name(),
+                t.image
+            );
+        }
+    }
+    Ok(cairn_protocol::exit::OK)
+}
+
+/// Runs `sh -c 'exit 0'` in the container: a runtime that cannot find `sh` (its Status,
+/// or 126/127 with no word from sh) means a distroless container, whatever its image
+/// is called.
+pub async fn probe(client: &Client, t: &Target) -> Probe {
+    use cairn_protocol::exit;
+    let status = crate::exec::run_quiet(
+        client,
+        &t.namespace,
+        &t.pod,
+        &t.container,
+        &["sh", "-c", "exit 0"],
+        Duration::from_secs(10),
+    )
+    .await;
+    match status {
+        Err(e) => Probe::Failed(e),
+        Ok(s) => match crate::exec::exit_code(&s) {
+            Some(0) => Probe::Shell,
+            Some(exit::CANNOT_EXECUTE | exit::NOT_FOUND) => Probe::NoShell,
+            Some(c) => Probe::Failed(format!("sh exited {c}")),
+            None if crate::exec::not_found(&s) => Probe::NoShell,
+            None => Probe::Failed(s.message.unwrap_or_default()),
+        },
+    }
+}

@@ -1,0 +1,93 @@
+//! `--output-dir DIR`: the archive comes back over the exec's stdout into DIR, hashed on
+//! arrival and compared with the sha256 the collector reports; a `.sha256` file beside
+//! it lets `sha256sum -c` check it later.
+
+use super::{Arrived, Delivered, Delivery, Destination, Opened};
+use crate::targets::Target;
+use anyhow::Context;
+use cairn_protocol::{flags, Done};
+use futures_util::future::BoxFuture;
+use std::path::PathBuf;
+
+pub const FLAG: &str = "--output-dir";
+
+#[derive(clap::Args, Debug)]
+#[group(skip)]
+pub struct Flags {
+    /// Directory for the archives (named namespace_pod_container_UTC.tar.zst).
+    #[arg(long, value_name = "DIR", help_heading = "Destination (one of)")]
+    pub output_dir: Option<PathBuf>,
+}
+
+impl Flags {
+    pub fn destination(&self) -> Option<anyhow::Result<Box<dyn Destination>>> {
+        let d = self.output_dir.as_ref()?;
+        Some(
+            std::fs::create_dir_all(d)
+                .with_context(|| format!("creating {}", d.display()))
+                .map(|_| Box::new(Dir(d.clone())) as Box<dyn Destination>),
+        )
+    }
+}
+
+pub struct Dir(pub PathBuf);
+
+impl Destination for Dir {
+    fn open<'a>(&'a self, _t: &'a Target, name: &'a str) -> BoxFuture<'a, anyhow::Result<Opened>> {
+        Box::pin(async move {
+            Ok(Opened {
+                args: vec![flags::OUTPUT.to_owned(), flags::STDIO.to_owned()],
+                payload: None,
+                keep: Some(self.part(name)),
+                delivery: Box::new(Local {
+                    dir: self.0.clone(),
+                    name: name.to_owned(),
+                }),
+            })
+        })
+    }
+
+    fn partial(&self, name: &str) -> Option<PathBuf> {
+        Some(self.part(name))
+    }
+}
+
+impl Dir {
+    /// Where the archive is written while it arrives (kept on failure: the bytes that
+    /// arrived are a valid zstd stream up to the break).
+    fn part(&self, name: &str) -> PathBuf {
+        self.0.join(format!("{name}.part"))
+    }
+}
+
+struct Local {
+    dir: PathBuf,
+    name: String,
+}
+
+impl Delivery for Local {
+    fn finish(self: Box<Self>, done: &Done, arrived: &Arrived) -> anyhow::Result<Delivered> {
+        let part = self.dir.join(format!("{}.part", self.name));
+        if done.sha256 != arrived.sha256 {
+            let _ = std::fs::rename(&part, self.dir.join(format!("{}.corrupt", self.name)));
+            anyhow::bail!(
+                "the archive arrived altered: the collector reported sha256 {}, {} bytes arrived with sha256 {}",
+                done.sha256,
+                arrived.bytes,
+                arrived.sha256
+            );
+        }
+        let final_path = self.dir.join(&self.name);
+        std::fs::rename(&part, &final_path)
+            .with_context(|| format!("renaming to {}", final_path.display()))?;
+        std::fs::write(
+            self.dir.join(format!("{}.sha256", self.name)),
+            format!("{}  {}\n", arrived.sha256, self.name),
+        )?;
+        Ok(Delivered {
+            location: final_path.display().to_string(),
+            bytes: arrived.bytes,
+            sha256: arrived.sha256.clone(),
+        })
+    }
+}

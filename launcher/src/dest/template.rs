@@ -1,0 +1,122 @@
+//! `--upload-url-template URL`: straight from each pod to a URL made per target, with
+//! `{namespace}`, `{pod}`, `{container}` and `{name}` filled in: for stores whose URLs
+//! allow any object name under one credential, e.g. an Azure container SAS with the
+//! blob path in it.
+
+use super::{Destination, Opened, Uploaded};
+use crate::targets::Target;
+use anyhow::bail;
+use futures_util::future::BoxFuture;
+
+pub const FLAG: &str = "--upload-url-template";
+
+/// The placeholders of `--upload-url-template`.
+pub const PLACEHOLDERS: [&str; 4] = ["{namespace}", "{pod}", "{container}", "{name}"];
+
+#[derive(clap::Args, Debug)]
+#[group(skip)]
+pub struct Flags {
+    /// Upload straight from each pod to this URL with {namespace}, {pod},
+    /// {container} and {name} (the archive's file name) filled in per target: for
+    /// stores whose URLs allow any object name under one credential, e.g. an Azure
+    /// container SAS with the blob path in it. The collector recognises the URL's
+    /// kind; pass `-- --upload-kind KIND` when it cannot.
+    #[arg(long, value_name = "URL", help_heading = "Destination (one of)")]
+    pub upload_url_template: Option<String>,
+}
+
+impl Flags {
+    pub fn destination(&self) -> Option<anyhow::Result<Box<dyn Destination>>> {
+        let t = self.upload_url_template.clone()?;
+        Some(Ok(Box::new(Template(t))))
+    }
+}
+
+pub struct Template(String);
+
+impl Destination for Template {
+    fn check(&self, targets: usize) -> anyhow::Result<()> {
+        check(&self.0, targets)
+    }
+
+    fn open<'a>(&'a self, t: &'a Target, name: &'a str) -> BoxFuture<'a, anyhow::Result<Opened>> {
+        Box::pin(async move {
+            Ok(Opened {
+                args: super::url_args(Some(name)),
+                payload: Some(expand(&self.0, t, name)),
+                keep: None,
+                delivery: Box::new(Uploaded { object: None }),
+            })
+        })
+    }
+}
+
+/// Fills the template for one target: `{namespace}`, `{pod}`, `{container}` and
+/// `{name}` (the archive's file name), each percent-encoded as a path segment.
+pub fn expand(template: &str, t: &Target, name: &str) -> String {
+    let enc = |v: &str| {
+        url::form_urlencoded::byte_serialize(v.as_bytes())
+            .collect::<String>()
+            .replace('+', "%20")
+    };
+    template
+        .replace("{namespace}", &enc(&t.namespace))
+        .replace("{pod}", &enc(&t.pod))
+        .replace("{container}", &enc(&t.container))
+        .replace("{name}", &enc(name))
+}
+
+/// Checks the template before anything runs: a URL once filled, and with a
+/// placeholder when several targets would otherwise overwrite one object.
+pub fn check(template: &str, targets: usize) -> anyhow::Result<()> {
+    let sample = template
+        .replace("{namespace}", "ns")
+        .replace("{pod}", "pod")
+        .replace("{container}", "c")
+        .replace("{name}", "a.tar.zst");
+    let u: url::Url = sample
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--upload-url-template is not a URL once filled ({e})"))?;
+    if !matches!(u.scheme(), "http" | "https") {
+        bail!("--upload-url-template must be an http(s) URL");
+    }
+    if targets > 1 && !PLACEHOLDERS.iter().any(|p| template.contains(p)) {
+        bail!("--upload-url-template has no placeholder ({}): the {targets} targets would overwrite one object", PLACEHOLDERS.join(", "));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::targets::Verdict;
+
+    #[test]
+    fn templates_fill_every_placeholder_encoded_and_refuse_one_object_for_many() {
+        let t = Target {
+            namespace: "shop".into(),
+            pod: "web 1".into(),
+            container: "app".into(),
+            image: String::new(),
+            node: String::new(),
+            phase: String::new(),
+            user: None,
+            container_id: None,
+            verdict: Verdict::Exec,
+        };
+        assert_eq!(
+            expand(
+                "https://h/c/{namespace}/{pod}/{container}/{name}?sig=a%2Bb",
+                &t,
+                "x.tar.zst"
+            ),
+            "https://h/c/shop/web%201/app/x.tar.zst?sig=a%2Bb"
+        );
+        assert!(check("https://h/c/{pod}?sig=x", 3).is_ok());
+        assert!(check("https://h/c/one.tar.zst?sig=x", 1).is_ok());
+        let e = check("https://h/c/one.tar.zst?sig=x", 2).unwrap_err();
+        assert!(e.to_string().contains("would overwrite one object"), "{e}");
+        assert!(check("ftp://h/{name}", 1).is_err());
+        assert!(check("not a url {name}", 1).is_err());
+    }
+}

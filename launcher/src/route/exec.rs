@@ -1,0 +1,82 @@
+//! The exec route: `pods/exec` into the target container itself. The bootstrap
+//! (`scripts/bootstrap.sh`) runs as the `sh -c` script and receives the collector on
+//! stdin (or downloads it with `--collector-url`), checks its sha256, runs it and
+//! removes it. Stdin stays open while the launcher is attached (`watch`): its end
+//! (cancel, timeout, lost connection) stops the collector, which runtimes would
+//! otherwise let run.
+
+use super::{Env, Place, Route};
+use crate::targets::{Target, Verdict};
+use futures_util::future::BoxFuture;
+
+pub const BOOTSTRAP: &str = include_str!("../../../scripts/bootstrap.sh");
+
+pub struct Exec;
+
+impl Route for Exec {
+    fn method(&self) -> &'static str {
+        "exec"
+    }
+
+    fn accepts(&self, t: &Target) -> Result<(), String> {
+        match t.verdict {
+            Verdict::Exec => Ok(()),
+            Verdict::Distroless => Err(format!("{} runs a distroless image ({}): it has no shell to exec; collect through an ephemeral container or the node instead (--via ephemeral, --via node)", t.name(), t.image)),
+            Verdict::NotRunning => Err(format!("{} is not running", t.name())),
+        }
+    }
+
+    fn prepare<'a>(
+        &'a self,
+        env: &'a Env<'a>,
+        t: &'a Target,
+        payload: Option<&'a str>,
+        _bar: &'a crate::progress::TargetBar,
+    ) -> BoxFuture<'a, anyhow::Result<Place>> {
+        Box::pin(async move {
+            let c = env.collector;
+            let mut command: Vec<String> = vec![
+                "sh".into(),
+                "-c".into(),
+                BOOTSTRAP.into(),
+                "cairn-bootstrap".into(),
+            ];
+            let mut stdin = Vec::new();
+            let phase = match &c.url {
+                Some(u) => {
+                    command.extend(["url".into(), u.clone()]);
+                    "the target downloads the collector".to_owned()
+                }
+                None => {
+                    command.extend(["stdin".into(), c.bytes.len().to_string()]);
+                    stdin.extend_from_slice(&c.bytes);
+                    format!(
+                        "delivering the collector ({:.1} MiB)",
+                        c.bytes.len() as f64 / 1048576.0
+                    )
+                }
+            };
+            command.push(c.sha256.clone());
+            // The bootstrap counts the payload's bytes and hands them to the collector
+            // from memory (its shell variable drops a trailing newline, so none is
+            // added here).
+            if let Some(p) = payload {
+                command.extend(["plan".into(), p.len().to_string()]);
+                stdin.extend_from_slice(p.as_bytes());
+            }
+            command.extend([
+                "watch".into(),
+                "--".into(),
+                cairn_protocol::flags::COLLECT.into(),
+            ]);
+            Ok(Place {
+                pod: t.pod.clone(),
+                container: t.container.clone(),
+                command,
+                stdin,
+                phase,
+                cleanup: None,
+            })
+        })
+    }
+}

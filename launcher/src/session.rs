@@ -1,0 +1,346 @@
+//! One collection through `pods/exec`, the same for every route and destination: the
+//! route's command runs with the destination's arguments, its stdin gets what the
+//! route gives (the collector, a plan), the archive arriving on stdout is hashed and
+//! kept or drained, and stderr is read line by line as the collector's progress
+//! stream, through [`cairn_protocol::Line`], which validates what the pod says. The
+//! exit status and the collector's `done` decide the outcome. Stdin stays open until
+//! the command ends: under v4.channel.k8s.io closing it early loses stdout.
+
+use crate::dest::{Arrived, Delivered, Destination};
+use crate::progress::TargetBar;
+use crate::route::{Env, Place, Route};
+use crate::targets::Target;
+use anyhow::Context as _;
+use cairn_protocol::{exit, flags, Done, Event, Line};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
+use kube::api::{Api, AttachParams};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+/// The longest line of a pod's stderr kept; the rest of a longer line is read and
+/// dropped, so one endless line neither exhausts memory nor stalls the stream.
+pub const MAX_LINE: usize = 64 << 10;
+/// How many of the last plain-text lines are kept to explain a failure.
+const LAST_WORDS: usize = 8;
+
+/// What every collection of one run shares.
+pub struct Context<'a> {
+    pub env: Env<'a>,
+    pub dest: &'a dyn Destination,
+    /// Arguments for the collector given after `--`.
+    pub extra: &'a [String],
+}
+
+/// Why a collection failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// The container has no shell to run the bootstrap: a route that brings its own
+    /// collector image can still reach it.
+    #[error("{0} has no shell (sh not found): a distroless container; collect through an ephemeral container or the node instead (--via ephemeral, --via node)")]
+    NoShell(String),
+    #[error("{0:#}")]
+    Other(#[from] anyhow::Error),
+}
+
+/// Where the time of one collection went, in milliseconds: opening the exec stream
+/// (API round trip and upgrade), delivering and checking the binary (until the
+/// bootstrap starts it), and the collection with the archive's transfer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Phases {
+    pub exec_open_ms: u64,
+    pub delivery_ms: u64,
+    pub collection_ms: u64,
+}
+
+/// A collection that ended well.
+pub struct Collected {
+    pub delivered: Delivered,
+    pub phases: Phases,
+}
+
+/// What the exec stream gave.
+struct Ended {
+    status: Option<Status>,
+    stderr: Stderr,
+    arrived: Arrived,
+    phases: Phases,
+}
+
+/// What the pod said on stderr.
+#[derive(Default)]
+struct Stderr {
+    done: Option<Done>,
+    /// The last plain-text lines (the bootstrap's or the collector's own words).
+    last: Vec<String>,
+    /// When the bootstrap said it started the collector.
+    running: Option<Duration>,
+}
+
+/// Collects `t` by `route` into the destination, the archive named `name`.
+pub async fn collect(
+    cx: &Context<'_>,
+    t: &Target,
+    route: &dyn Route,
+    bar: Arc<TargetBar>,
+    name: &str,
+) -> Result<Collected, Failure> {
+    let t0 = Instant::now();
+    let opened = cx.dest.open(t, name).await?;
+    let mut place = route
+        .prepare(&cx.env, t, opened.payload.as_deref(), &bar)
+        .await?;
+    place.command.extend(opened.args.iter().cloned());
+    place
+        .command
+        .extend([flags::PROGRESS.to_owned(), flags::PROGRESS_JSON.to_owned()]);
+    place.command.extend(cx.extra.iter().cloned());
+    let cleanup = place.cleanup.take();
+    let ended = stream(cx, t, place, opened.keep.as_deref(), bar, t0).await;
+    if let Some(c) = cleanup {
+        c.run().await;
+    }
+    let ended = ended?;
+    let done = judge(t, &ended)?;
+    let delivered = opened.delivery.finish(&done, &ended.arrived)?;
+    Ok(Collected {
+        delivered,
+        phases: ended.phases,
+    })
+}
+
+/// Runs the command and reads its streams to their end.
+async fn stream(
+    cx: &Context<'_>,
+    t: &Target,
+    place: Place,
+    keep: Option<&Path>,
+    bar: Arc<TargetBar>,
+    t0: Instant,
+) -> anyhow::Result<Ended> {
+    let api: Api<Pod> = Api::namespaced(cx.env.client.clone(), &t.namespace);
+    let params = AttachParams::default()
+        .container(place.container.clone())
+        .stdin(true)
+        .stdout(true)
+        .stderr(true)
+        .max_stdout_buf_size(1 << 20)
+        .max_stderr_buf_size(1 << 20);
+    let mut proc = api
+        .exec(&place.pod, place.command, &params)
+        .await
+        .with_context(|| format!("exec into {}", t.name()))?;
+    let opened = t0.elapsed();
+    bar.phase(&place.phase);
+    let mut stdin = proc.stdin().context("no stdin on the exec stream")?;
+    let stdout = proc.stdout().context("no stdout on the exec stream")?;
+    let stderr = proc.stderr().context("no stderr on the exec stream")?;
+    let status = proc.take_status();
+    // stdout (the archive) and stderr (progress, bootstrap messages) are read
+    // concurrently: kube-rs's pipes are bounded and one full pipe stalls the other.
+    let input = place.stdin;
+    let feed = tokio::spawn(async move {
+        stdin.write_all(&input).await?;
+        stdin.flush().await?;
+        // Not closed: v4 would lose stdout. It closes with the stream.
+        Ok::<_, std::io::Error>(stdin)
+    });
+    let errs = tokio::spawn(read_stderr(stderr, bar, t0));
+    let arrived = receive(stdout, keep).await?;
+    let stderr = errs.await.unwrap_or_default();
+    let total = t0.elapsed();
+    let started = stderr.running.unwrap_or(opened);
+    let phases = Phases {
+        exec_open_ms: opened.as_millis() as u64,
+        delivery_ms: started.saturating_sub(opened).as_millis() as u64,
+        collection_ms: total.saturating_sub(started).as_millis() as u64,
+    };
+    let status = match status {
+        Some(s) => s.await,
+        None => None,
+    };
+    // The command has ended: a feed still blocked (the command never read all of
+    // its stdin, e.g. no shell to start the bootstrap) must not hold us.
+    feed.abort();
+    let _ = proc.join().await;
+    Ok(Ended {
+        status,
+        stderr,
+        arrived,
+        phases,
+    })
+}
+
+/// Reads the archive from stdout, hashing it, into `keep` or nowhere.
+async fn receive(
+    mut stdout: impl AsyncRead + Unpin,
+    keep: Option<&Path>,
+) -> anyhow::Result<Arrived> {
+    let mut file = match keep {
+        Some(p) => Some(
+            tokio::fs::File::create(p)
+                .await
+                .with_context(|| format!("creating {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let mut h = Sha256::new();
+    let mut bytes = 0u64;
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        let n = stdout.read(&mut buf).await.context("reading the archive")?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        if let Some(f) = file.as_mut() {
+            f.write_all(&buf[..n])
+                .await
+                .context("writing the archive")?;
+        }
+        bytes += n as u64;
+    }
+    if let Some(mut f) = file {
+        f.flush().await?;
+        f.sync_all().await.ok();
+    }
+    Ok(Arrived {
+        bytes,
+        sha256: hex::encode(h.finalize()),
+    })
+}
+
+/// Reads the pod's stderr to its end, line by line, each line at most [`MAX_LINE`].
+async fn read_stderr(stderr: impl AsyncRead + Unpin, bar: Arc<TargetBar>, t0: Instant) -> Stderr {
+    let mut out = Stderr::default();
+    let mut reader = tokio::io::BufReader::new(stderr);
+    let mut line = Vec::new();
+    loop {
+        let (found, used) = match reader.fill_buf().await {
+            Ok([]) | Err(_) => break,
+            Ok(buf) => match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    take_capped(&mut line, &buf[..i]);
+                    (true, i + 1)
+                }
+                None => {
+                    take_capped(&mut line, buf);
+                    (false, buf.len())
+                }
+            },
+        };
+        reader.consume(used);
+        if found {
+            heard(&mut out, &line, &bar, t0);
+            line.clear();
+        }
+    }
+    if !line.is_empty() {
+        heard(&mut out, &line, &bar, t0);
+    }
+    out
+}
+
+fn take_capped(line: &mut Vec<u8>, bytes: &[u8]) {
+    let room = MAX_LINE.saturating_sub(line.len());
+    line.extend_from_slice(&bytes[..bytes.len().min(room)]);
+}
+
+/// One line of the pod's stderr.
+fn heard(out: &mut Stderr, line: &[u8], bar: &TargetBar, t0: Instant) {
+    if out.running.is_none() && line.starts_with(b"cairn-bootstrap: running ") {
+        out.running = Some(t0.elapsed());
+        bar.phase("collector started");
+    }
+    let said = match Line::parse(line) {
+        Line::Event(e) => {
+            bar.event(&e);
+            if let Event::Done(d) = *e {
+                out.done = Some(d);
+            }
+            return;
+        }
+        Line::Text(t) => t,
+        Line::Invalid(why) => format!("(a malformed progress line: {why})"),
+    };
+    out.last.push(said);
+    if out.last.len() > LAST_WORDS {
+        out.last.remove(0);
+    }
+}
+
+/// The outcome the exit status and the collector's own report give.
+fn judge(t: &Target, ended: &Ended) -> Result<Done, Failure> {
+    let code = ended.status.as_ref().and_then(crate::exec::exit_code);
+    let words = ended.stderr.last.join("\n");
+    let words = words.trim();
+    // No shell: the runtime says so in the Status, or the command ended 126/127 before
+    // the bootstrap said a word (it always speaks before failing).
+    let silent_start_failure = matches!(code, Some(exit::CANNOT_EXECUTE | exit::NOT_FOUND))
+        && ended.stderr.running.is_none()
+        && !words.contains("cairn-bootstrap:");
+    let runtime_not_found =
+        code.is_none() && ended.status.as_ref().is_some_and(crate::exec::not_found);
+    if runtime_not_found || silent_start_failure {
+        return Err(Failure::NoShell(t.name()));
+    }
+    match code {
+        Some(exit::OK | exit::UPLOAD_FELL_BACK) => {}
+        Some(exit::NO_PLACE_TO_RUN) => return Err(anyhow::anyhow!("{words}").into()),
+        Some(exit::CHECKSUM_MISMATCH) => {
+            return Err(anyhow::anyhow!(
+                "the collector that reached the target is not the one given (refused, not run): {words}"
+            )
+            .into())
+        }
+        Some(c) => {
+            return Err(anyhow::anyhow!("the collection exited with status {c}: {words}").into())
+        }
+        None => {
+            let message = ended
+                .status
+                .as_ref()
+                .and_then(|s| s.message.clone())
+                .unwrap_or_default();
+            return Err(anyhow::anyhow!(
+                "the exec ended without an exit status ({message}): {words}"
+            )
+            .into());
+        }
+    }
+    ended
+        .stderr
+        .done
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("the collector did not report its end: {words}").into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn one_endless_line_is_capped_and_the_lines_after_it_still_count() {
+        let board = crate::progress::Board::new(crate::progress::Mode::None, 1);
+        let bar = Arc::new(board.target("ns/p/c"));
+        let mut input = vec![b'x'; 3 * MAX_LINE];
+        input.extend_from_slice(b"\n\xff\xfe not utf-8\n");
+        input.extend_from_slice(
+            format!(
+                "{{\"event\":\"done\",\"sha256\":\"{}\",\"bytes\":1,\"files\":1,\"timed_out\":false}}\n",
+                "a".repeat(64)
+            )
+            .as_bytes(),
+        );
+        input.extend_from_slice(b"last words without a newline");
+        let out = read_stderr(&input[..], bar, Instant::now()).await;
+        assert!(out.done.is_some());
+        assert_eq!(out.last.len(), 3, "{:?}", out.last);
+        assert!(out.last[0].len() <= MAX_LINE);
+        assert!(out.last[1].contains("not utf-8"));
+        assert_eq!(out.last[2], "last words without a newline");
+    }
+}
