@@ -9,9 +9,12 @@
 //! [`archive`] (how they are packed: tar + zstd, manifest, log, summary) →
 //! [`sink`] (where the bytes go: a file or stdout, hashed on the way).
 //! [`verify`] reads an archive back and checks every hash.
+#![forbid(unsafe_code)]
 
 pub mod archive;
 pub mod collect;
+pub mod hash;
+pub mod lines;
 pub mod live;
 pub mod node;
 pub mod progress;

@@ -1,10 +1,10 @@
 //! The `cairn-collector` command line: collect, verify, and list built-in specs.
 
 use anyhow::{bail, Context, Result};
-use cairn_collector::collect::{collect, engine::default_workers, Options};
+use cairn_collector::collect::{collect, default_workers, Options};
 use cairn_collector::progress::{Progress, ProgressMode};
 use cairn_collector::sink::{upload, Target};
-use cairn_collector::source::Root;
+use cairn_collector::source::{procfs::ProcFs, Root};
 use cairn_collector::spec::{select, Catalog};
 use cairn_collector::{node, units, verify};
 use cairn_protocol::exit;
@@ -49,6 +49,9 @@ enum Command {
         /// Stop the other idle collectors of this container instead.
         #[arg(long)]
         stop: bool,
+        /// Where procfs is mounted (--stop finds the idle collectors there).
+        #[arg(long, default_value = "/proc")]
+        proc: PathBuf,
     },
     /// List built-in profiles.
     Profiles,
@@ -231,9 +234,15 @@ fn run(cli: Cli) -> Result<i32> {
             }
         }
         Command::Collect(a) => collect_cmd(*a),
-        Command::Idle { duration, stop } => {
+        Command::Idle {
+            duration,
+            stop,
+            proc,
+        } => {
             if stop {
-                let n = stop_idle();
+                let proc = ProcFs::open(&proc)
+                    .with_context(|| format!("opening procfs at {}", proc.display()))?;
+                let n = stop_idle(&proc);
                 eprintln!("cairn-collector: stopped {n} idle collector(s)");
                 return Ok(exit::OK);
             }
@@ -279,26 +288,24 @@ fn run(cli: Cli) -> Result<i32> {
 
 /// Sends SIGTERM to the other `cairn-collector idle` processes running this same
 /// executable; returns how many.
-fn stop_idle() -> usize {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(me) = std::fs::metadata("/proc/self/exe") else {
+fn stop_idle(proc: &ProcFs) -> usize {
+    let Ok(me) = proc.identity("self/exe") else {
         return 0;
     };
-    let own = std::process::id();
+    let own = std::process::id() as i32;
     let mut n = 0;
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
+    for pid in proc.pids().unwrap_or_default() {
         if pid == own {
             continue;
         }
-        let same_exe = std::fs::metadata(e.path().join("exe"))
-            .is_ok_and(|m| m.dev() == me.dev() && m.ino() == me.ino());
-        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let Ok(dir) = proc.process(pid) else {
+            continue;
+        };
+        let same_exe = dir.identity("exe").is_ok_and(|e| e == me);
+        let cmdline = dir.read("cmdline", 1 << 16).unwrap_or_default();
         let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
         if same_exe && args.get(1) == Some(&&b"idle"[..]) && !args.contains(&&b"--stop"[..]) {
-            if let Some(p) = rustix::process::Pid::from_raw(pid as i32) {
+            if let Some(p) = rustix::process::Pid::from_raw(pid) {
                 if rustix::process::kill_process(p, rustix::process::Signal::TERM).is_ok() {
                     n += 1;
                 }
@@ -411,11 +418,10 @@ fn collect_cmd(a: CollectArgs) -> Result<i32> {
                         anyhow::anyhow!("--target-pid takes auto or a PID, not {n}")
                     })?),
                 };
-                let (pid, all) = cairn_collector::source::target::choose(
-                    &a.proc,
-                    wanted,
-                    a.target_id.as_deref(),
-                )?;
+                let proc = ProcFs::open(&a.proc)
+                    .with_context(|| format!("opening procfs at {}", a.proc.display()))?;
+                let (pid, all) =
+                    cairn_collector::source::target::choose(&proc, wanted, a.target_id.as_deref())?;
                 if all.len() > 1 && wanted.is_none() && a.target_id.is_none() {
                     eprintln!(
                         "cairn-collector: {} containers share this PID namespace; collecting the one of PID {pid} ({}); others: {}",
@@ -424,7 +430,7 @@ fn collect_cmd(a: CollectArgs) -> Result<i32> {
                         all[1..].iter().map(|c| format!("PID {} ({})", c.pid, c.exe)).collect::<Vec<_>>().join(", ")
                     );
                 }
-                (Root::open_process(pid)?, None)
+                (Root::open_process(&proc, pid)?, None)
             }
             None => (Root::open(&a.root)?, None),
         },

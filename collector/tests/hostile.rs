@@ -299,7 +299,7 @@ fn shrinking_source_is_zero_filled_and_marked() {
 
 #[test]
 fn vanished_entries_are_reported_by_the_walk() {
-    use cairn_collector::source::walk::{walk, Entry, Flow, Visitor};
+    use cairn_collector::source::walk::{Entry, Flow, Visitor};
     use cairn_collector::source::Root;
     struct V(Vec<(Vec<u8>, std::io::ErrorKind)>, std::path::PathBuf);
     impl Visitor for V {
@@ -319,7 +319,7 @@ fn vanished_entries_are_reported_by_the_walk() {
     let root = Root::open(t.path()).unwrap();
     let r = root.resolve(b"/").unwrap();
     let mut v = V(Vec::new(), t.path().to_path_buf());
-    walk(r.dir(), r.name(), r.path(), None, &mut v);
+    root.walk(&r, None, &mut v);
     assert_eq!(v.0, vec![(b"/b".to_vec(), std::io::ErrorKind::NotFound)]);
 }
 

@@ -36,6 +36,18 @@ impl Status {
         }
     }
 
+    /// Adds one to this status's counter.
+    pub fn count(self, c: &mut cairn_protocol::Counts) {
+        match self {
+            Status::Complete => c.complete += 1,
+            Status::Truncated => c.truncated += 1,
+            Status::Changed => c.changed += 1,
+            Status::Skipped => c.skipped += 1,
+            Status::Denied => c.denied += 1,
+            Status::Error => c.errors += 1,
+        }
+    }
+
     /// The collection-log event of a record with this status.
     pub fn log_event(self) -> LogEvent {
         match self {

@@ -64,9 +64,6 @@ pub fn footprint() -> Value {
 /// The sha256 of the running executable, so the log names the exact binary that ran
 /// (a bootstrap checked the same hash before starting it).
 fn exe_sha256() -> Option<String> {
-    use sha2::{Digest, Sha256};
     let mut f = std::fs::File::open("/proc/self/exe").ok()?;
-    let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h).ok()?;
-    Some(hex::encode(h.finalize()))
+    crate::hash::sha256_all(&mut f).ok()
 }

@@ -1,11 +1,21 @@
-//! What collects the selected artifacts: the engine walks each artifact's paths in the
-//! root, applies UAC's filters ([`filter`]), and for each match copies the file, lists
-//! it, hashes it or writes its bodyfile line ([`engine`]), recording every decision in
-//! the manifest and the collection log.
+//! What collects the selected artifacts. [`engine`] holds one collection's state and
+//! runs it; [`runner`] runs each artifact entry against the root through UAC's filters
+//! ([`filter`]); [`files`] copies and hashes files with one rule for what became of
+//! each; [`emit`] lets the live response write; [`recorder`] writes the archive, the
+//! manifest and the collection log; [`summary`] seals it. [`identity`] describes the
+//! target and the collector's own footprint.
 
+pub mod emit;
 pub mod engine;
+pub mod files;
 pub mod filter;
 pub mod identity;
-pub mod lines;
+pub mod options;
+pub mod recorder;
+pub mod runner;
+pub mod summary;
 
-pub use engine::{collect, CollectError, Counts, Options, Report};
+pub use cairn_protocol::Counts;
+pub use engine::collect;
+pub use options::{default_workers, Options};
+pub use summary::{CollectError, Report};

@@ -20,13 +20,12 @@ use super::Emit;
 use crate::source::layers::{is_opaque, is_whiteout, WH_OPAQUE, WH_PREFIX};
 use crate::source::meta::{stat_at, Kind, Meta};
 use crate::source::open::{open_dir, open_regular};
+use crate::source::tree::PlainDir;
 use crate::source::walk::{walk, Entry, Flow, Visitor};
 use crate::source::{join, ResolveError, Root};
 use cairn_protocol::{Level, LogEvent};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd};
 
 /// A path that could not be examined, and why.
@@ -67,17 +66,7 @@ impl Change {
 /// sha256 of a regular file, read whole (drift files are the container's own).
 fn hash_at(dir: BorrowedFd<'_>, name: &[u8]) -> std::io::Result<String> {
     let f = open_regular(dir, name)?;
-    let mut f = std::fs::File::from(f);
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 64 << 10];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
+    crate::hash::sha256_all(&mut std::fs::File::from(f))
 }
 
 /// What lies below: the merged view of the lower layers.
@@ -296,7 +285,11 @@ pub fn find(root: &Root) -> Option<(Vec<Change>, Vec<PathError>)> {
         rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
         rustix::fs::Mode::empty(),
     ) {
-        Ok(fd) => walk(fd.as_fd(), b"", b"/", None, &mut f),
+        Ok(fd) => {
+            // The upper layer itself, as a plain tree: its markers are what drift reads.
+            let open = || open_dir(fd.as_fd(), b"").map(PlainDir);
+            walk(fd.as_fd(), b"", b"/", open, None, &mut f)
+        }
         Err(e) => f
             .errors
             .push((b"/".to_vec(), format!("open upper layer: {e}"))),

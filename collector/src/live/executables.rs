@@ -6,14 +6,12 @@
 //! `live_response/processes/executables/`.
 
 use super::processes::Scan;
-use super::procfs::ProcFs;
 use super::Emit;
-use crate::collect::lines::escape;
+use crate::lines::escape;
+use crate::source::procfs::ProcFs;
 use cairn_protocol::{Level, LogEvent};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::io::Read;
 
 /// Default cap on one executable copy.
 pub const DEFAULT_COPY_CAP: u64 = 100 << 20;
@@ -71,7 +69,7 @@ pub fn run(
         let mut file = match dir.open("exe") {
             Ok(f) => f,
             Err(e) => {
-                if !super::procfs::vanished(&e) {
+                if !crate::source::procfs::vanished(&e) {
                     denials.note("exe", &dir.path("exe"), &e);
                 }
                 continue;
@@ -154,17 +152,7 @@ pub fn run(
 }
 
 fn hash(file: &mut std::fs::File) -> std::io::Result<String> {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 256 << 10];
-    loop {
-        match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => h.update(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(hex::encode(h.finalize()))
+    crate::hash::sha256_all(file)
 }
 
 #[cfg(test)]

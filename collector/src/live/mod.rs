@@ -9,8 +9,8 @@
 //! interfaces, routes, ARP), [`mounts`] (mountinfo, overlay layers, capacity),
 //! [`system`] (host, kernel, modules, container and Kubernetes identity) and [`users`]
 //! (decoded utmp/wtmp/btmp/lastlog), and [`drift`] (what a container changed against its
-//! image, on a root rebuilt from a node's disk). [`parse`] holds the byte-level parsers and
-//! [`procfs`] the access to /proc. The engine hands each collector an [`Emit`] to
+//! image, on a root rebuilt from a node's disk). [`parse`] holds the byte-level parsers;
+//! /proc is read through [`crate::source::procfs`]. The engine hands each collector an [`Emit`] to
 //! write into the archive and the log.
 
 pub mod container;
@@ -20,7 +20,6 @@ pub mod mounts;
 pub mod network;
 pub mod parse;
 pub mod processes;
-pub mod procfs;
 pub mod redact;
 pub mod system;
 pub mod users;
@@ -190,7 +189,7 @@ pub fn errno_name(code: i32) -> String {
 #[derive(Default)]
 pub struct Session {
     pub options: LiveOptions,
-    proc: Option<Result<procfs::ProcFs, String>>,
+    proc: Option<Result<crate::source::procfs::ProcFs, String>>,
     scan: Option<processes::Scan>,
 }
 
@@ -206,7 +205,7 @@ impl Session {
 /// The process scan, made on first use.
 fn scan_once<'s>(
     slot: &'s mut Option<processes::Scan>,
-    proc: &procfs::ProcFs,
+    proc: &crate::source::procfs::ProcFs,
     options: &LiveOptions,
     emit: &mut dyn Emit,
 ) -> &'s mut processes::Scan {
@@ -243,7 +242,7 @@ pub fn run(
     } = session;
     let proc = if root.is_live() {
         let opened = proc.get_or_insert_with(|| {
-            procfs::ProcFs::open(&options.proc_path)
+            crate::source::procfs::ProcFs::open(&options.proc_path)
                 .map_err(|e| format!("cannot open {}: {e}", options.proc_path.display()))
         });
         match opened {

@@ -4,9 +4,9 @@
 //! the capacity of each filesystem. Written under `live_response/mounts/`.
 
 use super::parse;
-use super::procfs::ProcFs;
 use super::Emit;
-use crate::collect::lines::escape;
+use crate::lines::escape;
+use crate::source::procfs::ProcFs;
 use cairn_protocol::{Level, LogEvent};
 use serde_json::{json, Value};
 

@@ -7,9 +7,9 @@
 
 use super::parse::{self, InetSocket};
 use super::processes::{Proc, Scan};
-use super::procfs::ProcFs;
 use super::Emit;
-use crate::collect::lines::escape;
+use crate::lines::escape;
+use crate::source::procfs::ProcFs;
 use cairn_protocol::{Level, LogEvent};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -129,7 +129,7 @@ pub fn run(proc: &ProcFs, scan: &Scan, artifact: &str, emit: &mut dyn Emit) {
             match proc.read(&rel, LIMIT) {
                 Ok(v) => Some(v),
                 Err(e) => {
-                    if !super::procfs::vanished(&e) {
+                    if !crate::source::procfs::vanished(&e) {
                         denials.note("net table", &format!("{}/{rel}", proc.base().display()), &e);
                     }
                     None

@@ -5,10 +5,10 @@
 //! recorded with what was read before it went; a denied file is noted once per kind.
 
 use super::parse;
-use super::procfs::{self, ProcDir, ProcFs};
 use super::{redact, Denials, Emit, LiveOptions};
 use crate::archive::Spool;
-use crate::collect::lines::escape;
+use crate::lines::escape;
+use crate::source::procfs::{self, ProcDir, ProcFs};
 use cairn_protocol::{Level, LogEvent};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};

@@ -7,8 +7,8 @@
 
 use super::container;
 use super::parse;
-use super::procfs::ProcFs;
 use super::Emit;
+use crate::source::procfs::ProcFs;
 use crate::source::Root;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
@@ -166,7 +166,7 @@ pub fn run(root: &Root, proc: Option<&ProcFs>, artifact: &str, emit: &mut dyn Em
                 .and_then(|v| v.parse::<f64>().ok())
         });
         sys.insert("uptime_seconds".into(), json!(uptime));
-        let boot = super::procfs::boot_time(proc);
+        let boot = crate::source::procfs::boot_time(proc);
         sys.insert(
             "boot_time".into(),
             json!(boot.map(|b| crate::units::rfc3339(b, 0))),

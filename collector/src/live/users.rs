@@ -6,7 +6,7 @@
 
 use super::parse;
 use super::Emit;
-use crate::collect::lines::escape;
+use crate::lines::escape;
 use crate::source::open::open_regular;
 use crate::source::Root;
 use cairn_protocol::{Level, LogEvent};

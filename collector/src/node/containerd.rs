@@ -22,6 +22,19 @@ const DB_LIMIT: u64 = 1 << 30;
 const MAX_LAYERS: usize = 512;
 
 /// Every containerd container under `node_root`, and warnings.
+/// The Containerd explorer.
+pub struct Containerd;
+
+impl super::Explorer for Containerd {
+    fn state_dir(&self) -> &'static str {
+        "var/lib/containerd"
+    }
+
+    fn list(&self, node_root: &Path) -> (Vec<NodeContainer>, Vec<String>) {
+        list(node_root)
+    }
+}
+
 pub fn list(node_root: &Path) -> (Vec<NodeContainer>, Vec<String>) {
     let base = node_root.join("var/lib/containerd");
     let meta_path = base.join("io.containerd.metadata.v1.bolt/meta.db");

@@ -13,6 +13,19 @@ use std::path::{Path, PathBuf};
 const CONFIG_LIMIT: u64 = 16 << 20;
 
 /// Every Docker container under `node_root`, and warnings.
+/// The Docker explorer.
+pub struct Docker;
+
+impl super::Explorer for Docker {
+    fn state_dir(&self) -> &'static str {
+        "var/lib/docker"
+    }
+
+    fn list(&self, node_root: &Path) -> (Vec<NodeContainer>, Vec<String>) {
+        list(node_root)
+    }
+}
+
 pub fn list(node_root: &Path) -> (Vec<NodeContainer>, Vec<String>) {
     let base = node_root.join("var/lib/docker");
     let mut out = Vec::new();

@@ -89,22 +89,32 @@ pub(crate) fn read_limited(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> 
     Ok(out)
 }
 
+/// One container runtime's way of keeping containers on disk. Adding a runtime
+/// (CRI-O's containers-storage, say) is a module implementing this and its line in
+/// [`EXPLORERS`].
+pub trait Explorer: Sync {
+    /// The runtime's state directory, relative to the node's root.
+    fn state_dir(&self) -> &'static str;
+    /// Every container under `node_root`, with warnings for what could not be read.
+    fn list(&self, node_root: &Path) -> (Vec<NodeContainer>, Vec<String>);
+}
+
+/// Every runtime cairn can read offline, in the order listings show them.
+pub const EXPLORERS: &[&dyn Explorer] = &[&docker::Docker, &containerd::Containerd];
+
 /// Every container under `node_root`, with warnings for what could not be read.
 pub fn list(node_root: &Path) -> Result<(Vec<NodeContainer>, Vec<String>), NodeError> {
-    let docker_dir = node_root.join("var/lib/docker");
-    let containerd_dir = node_root.join("var/lib/containerd");
-    if !docker_dir.is_dir() && !containerd_dir.is_dir() {
+    let present: Vec<&&dyn Explorer> = EXPLORERS
+        .iter()
+        .filter(|e| node_root.join(e.state_dir()).is_dir())
+        .collect();
+    if present.is_empty() {
         return Err(NodeError::NoRuntime(node_root.display().to_string()));
     }
     let mut all = Vec::new();
     let mut warnings = Vec::new();
-    if docker_dir.is_dir() {
-        let (c, w) = docker::list(node_root);
-        all.extend(c);
-        warnings.extend(w);
-    }
-    if containerd_dir.is_dir() {
-        let (c, w) = containerd::list(node_root);
+    for e in present {
+        let (c, w) = e.list(node_root);
         all.extend(c);
         warnings.extend(w);
     }

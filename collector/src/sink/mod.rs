@@ -158,9 +158,7 @@ impl Sink {
         match &self.dest {
             Dest::Local(Out::File(f, _)) => {
                 let st = rustix::fs::fstat(f.get_ref()).ok()?;
-                let dev = (u64::from(rustix::fs::major(st.st_dev)) << 32)
-                    | u64::from(rustix::fs::minor(st.st_dev));
-                Some((dev, st.st_ino))
+                Some((crate::source::meta::dev_of(st.st_dev), st.st_ino))
             }
             _ => None,
         }

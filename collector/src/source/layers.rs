@@ -10,9 +10,9 @@
 //! for rootless runtimes, or a `.wh..wh..opq` file inside), or a lower layer holds a
 //! non-directory of that name. Whiteout files themselves never appear.
 
-use super::meta::{cstr, stat_at, Kind, Meta};
+use super::meta::{stat_at, Kind, Meta};
 use super::open::open_dir;
-use rustix::fs::{Dir, Mode, OFlags};
+use rustix::fs::Dir;
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -172,18 +172,33 @@ pub fn list(dir: &MergedDir) -> (Vec<Visible>, Vec<(usize, std::io::Error)>) {
     (names, errors)
 }
 
-/// Opens an O_PATH descriptor of a part's directory, for [`super::Resolved`].
-pub fn path_fd(dir: &MergedDir, part: usize) -> std::io::Result<OwnedFd> {
-    let (_, fd) = dir
-        .parts
-        .get(part)
-        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))?;
-    Ok(rustix::fs::openat(
-        fd,
-        cstr(b".")?,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?)
+impl super::tree::TreeDir for MergedDir {
+    fn list(&self) -> (Vec<(Vec<u8>, usize)>, Vec<std::io::Error>) {
+        let (names, errors) = list(self);
+        let errors = errors
+            .into_iter()
+            .map(|(layer, e)| std::io::Error::new(e.kind(), format!("layer {layer}: {e}")))
+            .collect();
+        (names, errors)
+    }
+
+    fn part(&self, part: usize) -> Option<BorrowedFd<'_>> {
+        self.parts.get(part).map(|(_, fd)| fd.as_fd())
+    }
+
+    fn lookup(&self, name: &[u8]) -> std::io::Result<Option<(usize, Meta)>> {
+        Ok(lookup(self, name))
+    }
+
+    fn child(&self, name: &[u8], part: usize) -> std::io::Result<Self> {
+        child(self, name, part)
+    }
+
+    /// Looking further into a merged directory needs its markers, so it is opened as
+    /// for listing.
+    fn step(&self, name: &[u8], part: usize) -> std::io::Result<Self> {
+        child(self, name, part)
+    }
 }
 
 #[cfg(test)]

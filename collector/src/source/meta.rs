@@ -65,7 +65,7 @@ impl Kind {
 pub type Time = (i64, u32);
 
 /// Metadata of one filesystem object.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Meta {
     pub mode: u32,
     pub uid: u32,
@@ -116,7 +116,7 @@ pub fn stat_at(dir: impl AsFd, name: &[u8]) -> std::io::Result<Meta> {
             size: s.stx_size,
             blocks: s.stx_blocks,
             ino: s.stx_ino,
-            dev: (u64::from(s.stx_dev_major) << 32) | u64::from(s.stx_dev_minor),
+            dev: dev_id(u64::from(s.stx_dev_major), u64::from(s.stx_dev_minor)),
             dev_pair: (s.stx_dev_major, s.stx_dev_minor),
             nlink: u64::from(s.stx_nlink),
             rdev: (s.stx_rdev_major, s.stx_rdev_minor),
@@ -138,7 +138,7 @@ pub fn stat_at(dir: impl AsFd, name: &[u8]) -> std::io::Result<Meta> {
                 size: s.st_size as u64,
                 blocks: s.st_blocks as u64,
                 ino: s.st_ino,
-                dev: (u64::from(major) << 32) | u64::from(minor),
+                dev: dev_id(u64::from(major), u64::from(minor)),
                 dev_pair: (major, minor),
                 nlink: s.st_nlink,
                 rdev: (rustix::fs::major(s.st_rdev), rustix::fs::minor(s.st_rdev)),
@@ -150,6 +150,20 @@ pub fn stat_at(dir: impl AsFd, name: &[u8]) -> std::io::Result<Meta> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// A device number as [`Meta::dev`] holds it: the major number in the high 32 bits,
+/// the minor in the low ones. The one place this encoding is written.
+pub fn dev_id(major: u64, minor: u64) -> u64 {
+    (major << 32) | (minor & 0xffff_ffff)
+}
+
+/// [`dev_id`] of a raw `st_dev`.
+pub fn dev_of(st_dev: u64) -> u64 {
+    dev_id(
+        u64::from(rustix::fs::major(st_dev)),
+        u64::from(rustix::fs::minor(st_dev)),
+    )
 }
 
 /// A path component as a C string; names with a NUL byte cannot exist on Linux.

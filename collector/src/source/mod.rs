@@ -1,19 +1,23 @@
 //! Where the root filesystem comes from, and how it is read without trusting it.
 //!
-//! A [`Root`] is either the live system (`/`, which inside a container is the
-//! container's own view) or an offline tree: any other directory, in which every path,
-//! including absolute symlink targets, resolves inside the tree ([`resolve`]). Directories
-//! are walked through file descriptors ([`walk`]), never by re-resolving path strings,
-//! so symlinks cannot redirect the walk and depth is not bounded by `PATH_MAX`. A root
-//! may also be the merged view of a container's overlay layers read offline from a
-//! node's disk ([`layers`]), resolved and walked with the same guarantees.
+//! A [`Root`] comes from one [`Origin`]: the live system (`/`, which inside a
+//! container is the container's own view), another container's root through procfs
+//! ([`procfs`]), an offline tree (any other directory, in which every path, including
+//! absolute symlink targets, resolves inside the tree), or the merged view of a
+//! container's overlay layers read offline from a node's disk ([`layers`]). Plain and
+//! merged trees are both [`tree::TreeDir`]s, so one resolver ([`resolve`]) and one
+//! walker ([`walk`]) serve them: directories are walked through file descriptors, never
+//! by re-resolving path strings, so symlinks cannot redirect the walk and depth is not
+//! bounded by `PATH_MAX`.
 
 pub mod layers;
 pub mod meta;
 pub mod mounts;
 pub mod open;
+pub mod procfs;
 pub mod resolve;
 pub mod target;
+pub mod tree;
 pub mod users;
 pub mod walk;
 
@@ -23,20 +27,37 @@ use std::path::{Path, PathBuf};
 
 pub use meta::{Kind, Meta};
 pub use resolve::{ResolveError, Resolved};
+use tree::{PlainDir, TreeDir};
+
+/// Where a root's files come from, which decides what else may be read with them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The running system's `/` (inside a container, the container's own view):
+    /// pseudo-filesystems are live and the live response is this system's.
+    Live,
+    /// Another container of this PID namespace, through `/proc/PID/root` (ephemeral
+    /// container, sidecar): its files, and this namespace's live response.
+    Process { pid: u32 },
+    /// A directory read offline: every path, absolute symlink targets included,
+    /// resolves inside it.
+    Offline,
+    /// The merged view of overlay layer directories, upper first, read offline.
+    Layers { dirs: Vec<PathBuf> },
+}
+
+/// The directories of a root, plain or merged.
+#[derive(Debug)]
+enum Tree {
+    Plain(OwnedFd),
+    Merged(Vec<OwnedFd>),
+}
 
 /// The filesystem tree being collected.
 #[derive(Debug)]
 pub struct Root {
     path: PathBuf,
-    fd: OwnedFd,
-    live: bool,
-    /// The process whose root this is, when collecting another container of a shared
-    /// PID namespace through `/proc/PID/root` (ephemeral container, sidecar).
-    target_pid: Option<u32>,
-    /// Overlay layers, upper first, when the tree is a merged view ([`layers`]);
-    /// empty for a plain tree.
-    layers: Vec<OwnedFd>,
-    layer_paths: Vec<PathBuf>,
+    origin: Origin,
+    tree: Tree,
 }
 
 /// Why a root could not be opened.
@@ -48,132 +69,86 @@ pub struct RootError {
     source: std::io::Error,
 }
 
+fn open_path(p: &Path) -> Result<OwnedFd, RootError> {
+    rustix::fs::open(
+        p,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| RootError {
+        path: p.display().to_string(),
+        source: e.into(),
+    })
+}
+
 impl Root {
     /// Opens `path` as the root. `/` is the live system; anything else is offline.
     pub fn open(path: &Path) -> Result<Root, RootError> {
-        let fd = rustix::fs::open(
-            path,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| RootError {
-            path: path.display().to_string(),
-            source: e.into(),
-        })?;
-        let live = path == Path::new("/");
         Ok(Root {
             path: path.to_path_buf(),
-            fd,
-            live,
-            target_pid: None,
-            layers: Vec::new(),
-            layer_paths: Vec::new(),
+            origin: if path == Path::new("/") {
+                Origin::Live
+            } else {
+                Origin::Offline
+            },
+            tree: Tree::Plain(open_path(path)?),
         })
     }
 
-    /// Opens the root filesystem of process `pid` (`/proc/PID/root`), another
+    /// Opens the root filesystem of process `pid` (`PID/root` under `proc`), another
     /// container of this PID namespace: its files are read through the kernel's view
     /// of that container, and the live response (processes, sockets) is this
     /// namespace's, which it shares.
-    pub fn open_process(pid: u32) -> Result<Root, RootError> {
-        let path = PathBuf::from(format!("/proc/{pid}/root"));
-        let mut root = Root::open(&path)?;
-        root.live = true;
-        root.target_pid = Some(pid);
-        Ok(root)
-    }
-
-    /// The process whose root this is, for a [`Root::open_process`] root.
-    pub fn target_pid(&self) -> Option<u32> {
-        self.target_pid
+    pub fn open_process(proc: &procfs::ProcFs, pid: u32) -> Result<Root, RootError> {
+        let path = proc.root_path(&pid.to_string());
+        Ok(Root {
+            tree: Tree::Plain(open_path(&path)?),
+            path,
+            origin: Origin::Process { pid },
+        })
     }
 
     /// Opens the merged view of overlay layer directories, upper first, as a root
     /// named `name` (e.g. `docker:ID`). Nothing is mounted or written.
     pub fn open_layers(name: &Path, layer_dirs: &[PathBuf]) -> Result<Root, RootError> {
-        let open = |p: &Path| {
-            rustix::fs::open(
-                p,
-                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(|e| RootError {
-                path: p.display().to_string(),
-                source: e.into(),
-            })
-        };
-        let first = layer_dirs.first().ok_or_else(|| RootError {
-            path: name.display().to_string(),
-            source: std::io::Error::other("no layers"),
-        })?;
-        let fd = open(first)?;
+        if layer_dirs.is_empty() {
+            return Err(RootError {
+                path: name.display().to_string(),
+                source: std::io::Error::other("no layers"),
+            });
+        }
         let layers = layer_dirs
             .iter()
-            .map(|p| open(p))
+            .map(|p| open_path(p))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Root {
             path: name.to_path_buf(),
-            fd,
-            live: false,
-            target_pid: None,
-            layers,
-            layer_paths: layer_dirs.to_vec(),
+            origin: Origin::Layers {
+                dirs: layer_dirs.to_vec(),
+            },
+            tree: Tree::Merged(layers),
         })
+    }
+
+    /// Where this root's files come from.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// The process whose root this is, for a [`Root::open_process`] root.
+    pub fn target_pid(&self) -> Option<u32> {
+        match self.origin {
+            Origin::Process { pid } => Some(pid),
+            _ => None,
+        }
     }
 
     /// The layer directories of a merged view, upper first; empty for a plain tree.
     pub fn layer_paths(&self) -> &[PathBuf] {
-        &self.layer_paths
-    }
-
-    /// Walks from a resolved object (see [`walk::walk`] and [`walk::walk_layers`]).
-    pub fn walk(&self, r: &Resolved, max_depth: Option<usize>, visitor: &mut dyn walk::Visitor) {
-        if self.layers.is_empty() {
-            walk::walk(r.dir(), r.name(), r.path(), max_depth, visitor);
-        } else {
-            let start = || {
-                resolve::merged_at(&self.layers, r.path()).map_err(|e| match e {
-                    ResolveError::Io(e) => e,
-                    other => std::io::Error::other(other.to_string()),
-                })
-            };
-            walk::walk_layers(r.dir(), r.name(), r.path(), start, max_depth, visitor);
+        match &self.origin {
+            Origin::Layers { dirs } => dirs,
+            _ => &[],
         }
-    }
-
-    /// The names in the directory `path` and their kinds (merged when layered).
-    pub fn list_dir(&self, path: &[u8]) -> Vec<(Vec<u8>, Kind)> {
-        let mut out = Vec::new();
-        if self.layers.is_empty() {
-            let Ok(r) = self.resolve(path) else {
-                return out;
-            };
-            let Ok(fd) = resolve::open_resolved_dir(&r) else {
-                return out;
-            };
-            if let Ok(mut dir) = rustix::fs::Dir::read_from(&fd) {
-                while let Some(Ok(e)) = dir.read() {
-                    let n = e.file_name().to_bytes();
-                    if n != b"." && n != b".." {
-                        if let Ok(m) = meta::stat_at(&fd, n) {
-                            out.push((n.to_vec(), m.kind()));
-                        }
-                    }
-                }
-            }
-        } else if let Ok(r) = self.resolve(path) {
-            if let Ok(d) = resolve::merged_at(&self.layers, r.path()) {
-                for (n, part) in layers::list(&d).0 {
-                    if let Some((_, fd)) = d.parts.get(part) {
-                        if let Ok(m) = meta::stat_at(fd, &n) {
-                            out.push((n, m.kind()));
-                        }
-                    }
-                }
-            }
-        }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
     }
 
     /// The directory given as root, as the user named it.
@@ -181,31 +156,23 @@ impl Root {
         &self.path
     }
 
-    /// True when this is the running system's `/` (pseudo-filesystems are live).
+    /// True when the kernel's live state goes with this root (pseudo-filesystems, the
+    /// live response): the running system or a process of it.
     pub fn is_live(&self) -> bool {
-        self.live
+        matches!(self.origin, Origin::Live | Origin::Process { .. })
     }
 
-    /// An `O_PATH` descriptor of the root directory.
-    pub fn fd(&self) -> &OwnedFd {
-        &self.fd
-    }
-
-    /// Resolves an absolute path inside the root (see [`resolve::resolve_in_root`]).
+    /// Resolves an absolute path inside the root (see [`resolve::resolve`]).
     pub fn resolve(&self, path: &[u8]) -> Result<Resolved, ResolveError> {
-        if self.layers.is_empty() {
-            resolve::resolve_in_root(&self.fd, path)
-        } else {
-            resolve::resolve_in_layers(&self.layers, path)
+        match &self.tree {
+            Tree::Plain(fd) => resolve::resolve(PlainDir(fd.try_clone()?), path),
+            Tree::Merged(layers) => resolve::resolve(layers::root(layers)?, path),
         }
     }
 
-    /// The object at the canonical `path` itself: symlinks in the parent directories
-    /// are followed (inside the root), a final symlink is not.
+    /// The object at `path` itself: symlinks in the parent directories are followed
+    /// (inside the root), a final symlink is not.
     pub fn resolve_nofollow(&self, path: &[u8]) -> Result<Resolved, ResolveError> {
-        if !self.layers.is_empty() {
-            return resolve::resolve_nofollow_in_layers(&self.layers, path);
-        }
         let (parent, name) = match path.iter().rposition(|&b| b == b'/') {
             Some(i) => (&path[..i.max(1)], &path[i + 1..]),
             None => (&b"/"[..], path),
@@ -214,31 +181,43 @@ impl Root {
             return self.resolve(path);
         }
         let p = self.resolve(parent)?;
-        let dir = resolve::open_resolved_dir(&p).map_err(ResolveError::Io)?;
-        meta::stat_at(&dir, name).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => ResolveError::NotFound,
-            _ => ResolveError::Io(e),
-        })?;
-        let dir = rustix::fs::openat(
-            &dir,
-            c".",
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| ResolveError::Io(e.into()))?;
-        Ok(resolve::Resolved::new(
-            dir,
-            name.to_vec(),
-            join(p.path(), name),
-        ))
+        match &self.tree {
+            Tree::Plain(_) => resolve::child_of(&plain_dir(&p)?, p.path(), name),
+            Tree::Merged(l) => resolve::child_of(&merged_dir(l, &p)?, p.path(), name),
+        }
+    }
+
+    /// Walks from a resolved object (see [`walk::walk`]).
+    pub fn walk(&self, r: &Resolved, max_depth: Option<usize>, visitor: &mut dyn walk::Visitor) {
+        let (dir, name, path) = (r.dir(), r.name(), r.path());
+        match &self.tree {
+            Tree::Plain(_) => walk::walk(dir, name, path, || plain_dir(r), max_depth, visitor),
+            Tree::Merged(l) => walk::walk(
+                dir,
+                name,
+                path,
+                || merged_dir(l, r).map_err(io_error),
+                max_depth,
+                visitor,
+            ),
+        }
+    }
+
+    /// The names in the directory `path` and their kinds (merged when layered).
+    pub fn list_dir(&self, path: &[u8]) -> Vec<(Vec<u8>, Kind)> {
+        let Ok(r) = self.resolve(path) else {
+            return Vec::new();
+        };
+        match &self.tree {
+            Tree::Plain(_) => plain_dir(&r).map(|d| kinds(&d)).unwrap_or_default(),
+            Tree::Merged(l) => merged_dir(l, &r).map(|d| kinds(&d)).unwrap_or_default(),
+        }
     }
 
     /// Reads a small file inside the root (such as `/etc/passwd`), at most `limit` bytes.
     pub fn read_small(&self, path: &[u8], limit: u64) -> std::io::Result<Vec<u8>> {
         use std::io::Read;
-        let resolved = self
-            .resolve(path)
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let resolved = self.resolve(path).map_err(io_error)?;
         let file = open::open_regular(resolved.dir(), resolved.name())?;
         let mut out = Vec::new();
         std::fs::File::from(file)
@@ -246,6 +225,35 @@ impl Root {
             .read_to_end(&mut out)?;
         Ok(out)
     }
+}
+
+/// The resolved directory of a plain tree, opened for listing.
+fn plain_dir(r: &Resolved) -> std::io::Result<PlainDir> {
+    open::open_dir(r.dir(), r.name()).map(PlainDir)
+}
+
+/// The resolved directory of a merged view (its canonical path), opened for listing.
+fn merged_dir(layers: &[OwnedFd], r: &Resolved) -> Result<layers::MergedDir, ResolveError> {
+    resolve::dir_at(layers::root(layers)?, r.path())
+}
+
+fn io_error(e: ResolveError) -> std::io::Error {
+    match e {
+        ResolveError::Io(e) => e,
+        other => std::io::Error::other(other.to_string()),
+    }
+}
+
+/// The names of a directory and their kinds, sorted.
+fn kinds<D: TreeDir>(d: &D) -> Vec<(Vec<u8>, Kind)> {
+    let (names, _) = d.list();
+    names
+        .into_iter()
+        .filter_map(|(n, part)| {
+            let m = meta::stat_at(d.part(part)?, &n).ok()?;
+            Some((n, m.kind()))
+        })
+        .collect()
 }
 
 /// Joins an absolute directory path and a child name with exactly one `/`.

@@ -1,5 +1,6 @@
-//! The mount table of a live root (`/proc/self/mountinfo`), so walks can refuse to
-//! descend into pseudo-filesystems and honour UAC's `exclude_file_system`.
+//! Mount tables: the parser of `/proc/PID/mountinfo` (see proc(5)), and the table of a
+//! live root by device number, so walks can refuse to descend into pseudo-filesystems
+//! and honour UAC's `exclude_file_system`.
 
 use std::collections::HashMap;
 
@@ -29,6 +30,89 @@ pub const PSEUDO_FILESYSTEMS: &[&str] = &[
     "selinuxfs",
 ];
 
+/// One line of /proc/PID/mountinfo (see proc(5)).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MountInfo {
+    pub id: u32,
+    pub parent: u32,
+    pub major: u64,
+    pub minor: u64,
+    /// The root of the mount within its filesystem, unescaped.
+    pub root: Vec<u8>,
+    /// Where it is mounted, unescaped.
+    pub mount_point: Vec<u8>,
+    pub options: String,
+    pub optional: Vec<String>,
+    pub fstype: String,
+    pub source: Vec<u8>,
+    pub super_options: Vec<u8>,
+}
+
+/// Undoes mountinfo's octal escapes (`\040` for a space, `\134` for a backslash).
+pub fn unescape_octal(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        if field[i] == b'\\' && i + 4 <= field.len() {
+            let digits = &field[i + 1..i + 4];
+            if digits.iter().all(|d| (b'0'..=b'7').contains(d)) {
+                let v = digits
+                    .iter()
+                    .fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
+                if v <= 255 {
+                    out.push(v as u8);
+                    i += 4;
+                    continue;
+                }
+            }
+        }
+        out.push(field[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Parses mountinfo content; malformed lines are skipped.
+pub fn mountinfo(content: &[u8]) -> Vec<MountInfo> {
+    let mut out = Vec::new();
+    for line in content.split(|&b| b == b'\n') {
+        let f: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+        let Some(sep) = f.iter().position(|x| *x == b"-") else {
+            continue;
+        };
+        if sep < 6 || f.len() < sep + 3 {
+            continue;
+        }
+        let s = |x: &[u8]| String::from_utf8_lossy(x).into_owned();
+        let Some((maj, min)) = s(f[2])
+            .split_once(':')
+            .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)))
+        else {
+            continue;
+        };
+        let (Ok(id), Ok(parent)) = (s(f[0]).parse(), s(f[1]).parse()) else {
+            continue;
+        };
+        out.push(MountInfo {
+            id,
+            parent,
+            major: maj,
+            minor: min,
+            root: unescape_octal(f[3]),
+            mount_point: unescape_octal(f[4]),
+            options: s(f[5]),
+            optional: f[6..sep].iter().map(|x| s(x)).collect(),
+            fstype: s(f[sep + 1]),
+            source: unescape_octal(f[sep + 2]),
+            super_options: f
+                .get(sep + 3)
+                .map(|x| unescape_octal(x))
+                .unwrap_or_default(),
+        });
+    }
+    out
+}
+
 /// Filesystem type per device number (`major << 32 | minor`, as in [`super::Meta::dev`]).
 #[derive(Debug, Default, Clone)]
 pub struct MountTable {
@@ -36,39 +120,20 @@ pub struct MountTable {
 }
 
 impl MountTable {
-    /// Reads the live mount table; empty when unavailable (offline roots, no /proc).
-    pub fn live() -> MountTable {
-        MountTable::of_process("self")
-    }
-
-    /// The mount table a process sees (`self` or a PID), empty when unreadable.
-    pub fn of_process(pid: &str) -> MountTable {
-        std::fs::read(format!("/proc/{pid}/mountinfo"))
+    /// The mount table process `pid` (`self` or a PID) sees, through `proc`; empty
+    /// when unreadable.
+    pub fn of_process(proc: &super::procfs::ProcFs, pid: &str) -> MountTable {
+        proc.read(&format!("{pid}/mountinfo"), super::procfs::READ_LIMIT)
             .map(|c| MountTable::parse(&c))
             .unwrap_or_default()
     }
 
-    /// Parses mountinfo content.
+    /// The table of mountinfo content.
     pub fn parse(content: &[u8]) -> MountTable {
-        let mut by_dev = HashMap::new();
-        for line in String::from_utf8_lossy(content).lines() {
-            let mut parts = line.split(" - ");
-            let (Some(left), Some(right)) = (parts.next(), parts.next()) else {
-                continue;
-            };
-            let Some(devs) = left.split(' ').nth(2) else {
-                continue;
-            };
-            let Some((maj, min)) = devs.split_once(':') else {
-                continue;
-            };
-            let (Ok(maj), Ok(min)) = (maj.parse::<u64>(), min.parse::<u64>()) else {
-                continue;
-            };
-            if let Some(fstype) = right.split(' ').next() {
-                by_dev.insert((maj << 32) | min, fstype.to_owned());
-            }
-        }
+        let by_dev = mountinfo(content)
+            .into_iter()
+            .map(|m| (super::meta::dev_id(m.major, m.minor), m.fstype))
+            .collect();
         MountTable { by_dev }
     }
 

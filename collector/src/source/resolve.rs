@@ -6,10 +6,8 @@
 //! target is spliced into the remaining path, an absolute target restarting from the root.
 //! At most 40 symlinks are followed (the kernel's own limit), so loops end in an error.
 
-use super::layers::{self, MergedDir};
-use super::meta::{cstr, stat_at, Kind};
-use super::open::open_dir;
-use rustix::fs::{Mode, OFlags};
+use super::meta::{cstr, Kind};
+use super::tree::TreeDir;
 use std::collections::VecDeque;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -73,9 +71,10 @@ fn components(path: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
 }
 
 /// Resolves the absolute (or root-relative) `path` inside the tree whose root directory
-/// is `root`, following symlinks but never leaving the tree.
-pub fn resolve_in_root(root: &OwnedFd, path: &[u8]) -> Result<Resolved, ResolveError> {
-    let mut dirs: Vec<OwnedFd> = vec![root.try_clone()?];
+/// is `root`, following symlinks but never leaving the tree. The result names the
+/// object in the part (layer) whose copy shows.
+pub fn resolve<D: TreeDir>(root: D, path: &[u8]) -> Result<Resolved, ResolveError> {
+    let mut dirs: Vec<D> = vec![root];
     let mut names: Vec<Vec<u8>> = Vec::new();
     let mut queue: VecDeque<Vec<u8>> = components(path).collect();
     let mut links = 0usize;
@@ -90,87 +89,7 @@ pub fn resolve_in_root(root: &OwnedFd, path: &[u8]) -> Result<Resolved, ResolveE
             continue;
         }
         let here = dirs.last().ok_or(ResolveError::NotFound)?;
-        let meta = match stat_at(here, &comp) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(ResolveError::NotFound)
-            }
-            Err(e) => return Err(e.into()),
-        };
-        match meta.kind() {
-            Kind::Symlink => {
-                links += 1;
-                if links > MAX_SYMLINKS {
-                    return Err(ResolveError::SymlinkLoop);
-                }
-                followed = true;
-                let target = rustix::fs::readlinkat(here, cstr(&comp)?, Vec::new())
-                    .map_err(std::io::Error::from)?;
-                let target = target.into_bytes();
-                if target.starts_with(b"/") {
-                    dirs.truncate(1);
-                    names.clear();
-                }
-                for c in components(&target).collect::<Vec<_>>().into_iter().rev() {
-                    queue.push_front(c);
-                }
-            }
-            Kind::Dir if !queue.is_empty() => {
-                // An O_PATH descriptor suffices to look further; it reads nothing.
-                let fd = rustix::fs::openat(
-                    here,
-                    cstr(&comp)?,
-                    OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(std::io::Error::from)?;
-                dirs.push(fd);
-                names.push(comp);
-            }
-            _ if !queue.is_empty() => return Err(ResolveError::NotADirectory),
-            _ => {
-                names.push(comp);
-                let name = names.last().cloned().unwrap_or_default();
-                return Ok(Resolved {
-                    dir: dirs.pop().ok_or(ResolveError::NotFound)?,
-                    name,
-                    path: canonical(&names),
-                    followed_symlinks: followed,
-                });
-            }
-        }
-    }
-    // The path ended on a directory reached through the queue (or on the root).
-    let path = canonical(&names);
-    let dir = dirs.pop().ok_or(ResolveError::NotFound)?;
-    Ok(Resolved {
-        dir,
-        name: Vec::new(),
-        path,
-        followed_symlinks: followed,
-    })
-}
-
-/// Resolves `path` in the merged view of overlay `layers` (upper first; see
-/// [`super::layers`]), with the same rules as [`resolve_in_root`]. The result names
-/// the object in the layer whose copy shows.
-pub fn resolve_in_layers(layers: &[OwnedFd], path: &[u8]) -> Result<Resolved, ResolveError> {
-    let mut dirs: Vec<MergedDir> = vec![layers::root(layers)?];
-    let mut names: Vec<Vec<u8>> = Vec::new();
-    let mut queue: VecDeque<Vec<u8>> = components(path).collect();
-    let mut links = 0usize;
-    let mut followed = false;
-
-    while let Some(comp) = queue.pop_front() {
-        if comp == b".." {
-            if !names.is_empty() {
-                names.pop();
-                dirs.pop();
-            }
-            continue;
-        }
-        let here = dirs.last().ok_or(ResolveError::NotFound)?;
-        let Some((part, meta)) = layers::lookup(here, &comp) else {
+        let Some((part, meta)) = here.lookup(&comp)? else {
             return Err(ResolveError::NotFound);
         };
         match meta.kind() {
@@ -180,8 +99,8 @@ pub fn resolve_in_layers(layers: &[OwnedFd], path: &[u8]) -> Result<Resolved, Re
                     return Err(ResolveError::SymlinkLoop);
                 }
                 followed = true;
-                let fd = &here.parts[part].1;
-                let target = rustix::fs::readlinkat(fd, cstr(&comp)?, Vec::new())
+                let holder = here.part(part).ok_or(ResolveError::NotFound)?;
+                let target = rustix::fs::readlinkat(holder, cstr(&comp)?, Vec::new())
                     .map_err(std::io::Error::from)?
                     .into_bytes();
                 if target.starts_with(b"/") {
@@ -193,13 +112,13 @@ pub fn resolve_in_layers(layers: &[OwnedFd], path: &[u8]) -> Result<Resolved, Re
                 }
             }
             Kind::Dir if !queue.is_empty() => {
-                let next = layers::child(here, &comp, part)?;
+                let next = here.step(&comp, part)?;
                 dirs.push(next);
                 names.push(comp);
             }
             _ if !queue.is_empty() => return Err(ResolveError::NotADirectory),
             _ => {
-                let dir = layers::path_fd(here, part)?;
+                let dir = here.part_fd(part)?;
                 names.push(comp);
                 let name = names.last().cloned().unwrap_or_default();
                 return Ok(Resolved {
@@ -211,53 +130,45 @@ pub fn resolve_in_layers(layers: &[OwnedFd], path: &[u8]) -> Result<Resolved, Re
             }
         }
     }
-    // Ended on a directory: the topmost part of it stands for it.
+    // Ended on a directory (or the root): its topmost part stands for it.
     let here = dirs.last().ok_or(ResolveError::NotFound)?;
     Ok(Resolved {
-        dir: layers::path_fd(here, 0)?,
+        dir: here.part_fd(0)?,
         name: Vec::new(),
         path: canonical(&names),
         followed_symlinks: followed,
     })
 }
 
-/// The object at the canonical `path` of `layers` itself, a final symlink not followed.
-pub fn resolve_nofollow_in_layers(
-    layers: &[OwnedFd],
-    path: &[u8],
-) -> Result<Resolved, ResolveError> {
-    let names: Vec<Vec<u8>> = components(path).collect();
-    let Some((last, parents)) = names.split_last() else {
-        return Ok(Resolved {
-            dir: layers::path_fd(&layers::root(layers)?, 0)?,
-            name: Vec::new(),
-            path: b"/".to_vec(),
-            followed_symlinks: false,
-        });
-    };
-    let parent = merged_at(layers, &canonical(parents))?;
-    let (part, _) = layers::lookup(&parent, last).ok_or(ResolveError::NotFound)?;
-    Ok(Resolved {
-        dir: layers::path_fd(&parent, part)?,
-        name: last.clone(),
-        path: canonical(&names),
-        followed_symlinks: false,
-    })
-}
-
-/// The merged directory at the canonical (symlink-free) `path` of `layers`.
-pub fn merged_at(layers: &[OwnedFd], path: &[u8]) -> Result<MergedDir, ResolveError> {
-    let mut dir = layers::root(layers)?;
+/// The directory at the canonical (symlink-free) `path` below `root`, opened for
+/// listing.
+pub fn dir_at<D: TreeDir>(root: D, path: &[u8]) -> Result<D, ResolveError> {
+    let mut dir = root;
     for comp in components(path) {
-        let Some((part, meta)) = layers::lookup(&dir, &comp) else {
+        let Some((part, meta)) = dir.lookup(&comp)? else {
             return Err(ResolveError::NotFound);
         };
         if meta.kind() != Kind::Dir {
             return Err(ResolveError::NotADirectory);
         }
-        dir = layers::child(&dir, &comp, part)?;
+        dir = dir.child(&comp, part)?;
     }
     Ok(dir)
+}
+
+/// The object `name` in `parent` (the directory at canonical `parent_path`, opened
+/// for listing) itself: a symlink is not followed.
+pub fn child_of<D: TreeDir>(
+    parent: &D,
+    parent_path: &[u8],
+    name: &[u8],
+) -> Result<Resolved, ResolveError> {
+    let (part, _) = parent.lookup(name)?.ok_or(ResolveError::NotFound)?;
+    Ok(Resolved::new(
+        parent.part_fd(part)?,
+        name.to_vec(),
+        super::join(parent_path, name),
+    ))
 }
 
 fn canonical(names: &[Vec<u8>]) -> Vec<u8> {
@@ -272,18 +183,20 @@ fn canonical(names: &[Vec<u8>]) -> Vec<u8> {
     p
 }
 
-/// Opens the resolved object as a directory for listing.
-pub fn open_resolved_dir(r: &Resolved) -> std::io::Result<OwnedFd> {
-    open_dir(r.dir(), r.name())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
 
+    use crate::source::tree::PlainDir;
+    use rustix::fs::{Mode, OFlags};
+
     fn root(dir: &std::path::Path) -> OwnedFd {
         rustix::fs::open(dir, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).unwrap()
+    }
+
+    fn resolve_in_root(fd: &OwnedFd, path: &[u8]) -> Result<Resolved, ResolveError> {
+        resolve(PlainDir(fd.try_clone().unwrap()), path)
     }
 
     #[test]

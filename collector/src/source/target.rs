@@ -4,8 +4,7 @@
 //! the collector's own; the pod's `pause` process is left out. Its root filesystem is
 //! then read through `/proc/PID/root` ([`super::Root::open_process`]).
 
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use super::procfs::ProcFs;
 
 /// A container seen in this PID namespace: its lowest PID and that process's executable.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,28 +25,19 @@ pub enum TargetError {
     NoContainer(String),
 }
 
-/// The containers visible in `/proc` (another procfs mount may be given), lowest PID
-/// first, and how many processes' roots could not be examined.
-pub fn candidates(proc: &Path) -> (Vec<Candidate>, usize) {
-    let own = std::fs::metadata(proc.join("self/root"))
-        .map(|m| (m.dev(), m.ino()))
-        .ok();
+/// The containers visible in procfs (`--proc`), lowest PID first, and how many
+/// processes' roots could not be examined.
+pub fn candidates(proc: &ProcFs) -> (Vec<Candidate>, usize) {
+    let own = proc.identity("self/root").ok();
     let me = std::process::id();
     let mut groups: Vec<((u64, u64), Candidate)> = Vec::new();
     let mut denied = 0;
-    let Ok(dir) = std::fs::read_dir(proc) else {
-        return (Vec::new(), 0);
-    };
-    let mut pids: Vec<u32> = dir
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .filter(|&p| p != me)
-        .collect();
-    pids.sort_unstable();
-    for pid in pids {
-        let base = proc.join(pid.to_string());
-        let root = match std::fs::metadata(base.join("root")) {
-            Ok(m) => (m.dev(), m.ino()),
+    for pid in pids(proc).into_iter().filter(|&p| p != me) {
+        let Ok(dir) = proc.process(pid as i32) else {
+            continue;
+        };
+        let root = match dir.identity("root") {
+            Ok(r) => r,
             Err(_) => {
                 denied += 1;
                 continue;
@@ -56,8 +46,9 @@ pub fn candidates(proc: &Path) -> (Vec<Candidate>, usize) {
         if Some(root) == own {
             continue;
         }
-        let exe = std::fs::read_link(base.join("exe"))
-            .map(|p| p.to_string_lossy().into_owned())
+        let exe = dir
+            .readlink("exe")
+            .map(|p| String::from_utf8_lossy(&p).into_owned())
             .unwrap_or_default();
         match groups.iter_mut().find(|(r, _)| *r == root) {
             Some((_, c)) => c.processes += 1,
@@ -80,10 +71,19 @@ pub fn candidates(proc: &Path) -> (Vec<Candidate>, usize) {
     (out, denied)
 }
 
+/// Every PID visible, ascending.
+fn pids(proc: &ProcFs) -> Vec<u32> {
+    proc.pids()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| u32::try_from(p).ok())
+        .collect()
+}
+
 /// True when process `pid`'s cgroup path names container `id` (runtimes put the
 /// container ID in it: `/docker/ID`, `cri-containerd-ID.scope`, ...).
-fn in_container(proc: &Path, pid: u32, id: &str) -> bool {
-    std::fs::read(proc.join(pid.to_string()).join("cgroup"))
+fn in_container(proc: &ProcFs, pid: u32, id: &str) -> bool {
+    proc.read(&format!("{pid}/cgroup"), 1 << 20)
         .map(|c| String::from_utf8_lossy(&c).contains(id))
         .unwrap_or(false)
 }
@@ -92,27 +92,20 @@ fn in_container(proc: &Path, pid: u32, id: &str) -> bool {
 /// ID is `container_id`, or the lowest PID of the first other container. Returns it with
 /// every candidate, for the log.
 pub fn choose(
-    proc: &Path,
+    proc: &ProcFs,
     wanted: Option<u32>,
     container_id: Option<&str>,
 ) -> Result<(u32, Vec<Candidate>), TargetError> {
     let (all, denied) = candidates(proc);
     if let Some(id) = container_id.filter(|i| i.len() >= 12) {
         // Every PID, not only each container's lowest: any of its processes will do.
-        let mut pids: Vec<u32> = std::fs::read_dir(proc)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse().ok())
-            .collect();
-        pids.sort_unstable();
-        return match pids.into_iter().find(|&p| in_container(proc, p, id)) {
+        return match pids(proc).into_iter().find(|&p| in_container(proc, p, id)) {
             Some(pid) => Ok((pid, all)),
             None => Err(TargetError::NoContainer(id.to_owned())),
         };
     }
     if let Some(pid) = wanted {
-        return match std::fs::metadata(proc.join(pid.to_string()).join("root")) {
+        return match proc.process(pid as i32).and_then(|d| d.identity("root")) {
             Ok(_) => Ok((pid, all)),
             Err(e) => Err(TargetError::NoSuchPid(pid, e.to_string())),
         };

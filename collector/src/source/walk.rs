@@ -6,11 +6,9 @@
 //! renamed or symlinked parent cannot redirect reads), and exact byte names. Symlinks are
 //! reported, never followed, so loops cannot occur. Entries are visited in byte order.
 
-use super::layers::{self, MergedDir};
 use super::meta::{stat_at, Kind, Meta};
-use super::open::open_dir;
-use rustix::fs::Dir;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use super::tree::TreeDir;
+use std::os::fd::BorrowedFd;
 
 /// One object met by the walk.
 pub struct Entry<'a> {
@@ -43,148 +41,20 @@ pub trait Visitor {
     fn error(&mut self, path: &[u8], action: &'static str, err: &std::io::Error);
 }
 
-struct Frame {
-    fd: OwnedFd,
+struct Frame<D> {
+    dir: D,
     path: Vec<u8>,
-    names: Vec<Vec<u8>>,
+    names: Vec<(Vec<u8>, usize)>,
     next: usize,
     depth: usize,
 }
 
-fn list(fd: &OwnedFd) -> std::io::Result<Vec<Vec<u8>>> {
-    let mut dir = Dir::read_from(fd)?;
-    let mut names = Vec::new();
-    while let Some(entry) = dir.read() {
-        let entry = entry?;
-        let name = entry.file_name().to_bytes();
-        if name != b"." && name != b".." {
-            names.push(name.to_vec());
-        }
-    }
-    names.sort_unstable();
-    Ok(names)
-}
-
-fn open_frame(
-    parent: BorrowedFd<'_>,
-    name: &[u8],
-    path: Vec<u8>,
-    depth: usize,
-    visitor: &mut dyn Visitor,
-) -> Option<Frame> {
-    let fd = match open_dir(parent, name) {
-        Ok(fd) => fd,
-        Err(e) => {
-            visitor.error(&path, "open directory", &e);
-            return None;
-        }
-    };
-    match list(&fd) {
-        Ok(names) => Some(Frame {
-            fd,
-            path,
-            names,
-            next: 0,
-            depth,
-        }),
-        Err(e) => {
-            visitor.error(&path, "list directory", &e);
-            None
-        }
-    }
-}
-
-/// Walks from the object `name` in `dir` (whose absolute path inside the root is
-/// `path`), descending at most `max_depth` levels below it.
-pub fn walk(
-    dir: BorrowedFd<'_>,
-    name: &[u8],
-    path: &[u8],
-    max_depth: Option<usize>,
-    visitor: &mut dyn Visitor,
-) {
-    let meta = match stat_at(dir, name) {
-        Ok(m) => m,
-        Err(e) => {
-            visitor.error(path, "stat", &e);
-            return;
-        }
-    };
-    let start = Entry {
-        dir,
-        name,
-        path,
-        meta: &meta,
-        depth: 0,
-    };
-    match visitor.entry(&start) {
-        Flow::Descend if meta.kind() == Kind::Dir && max_depth != Some(0) => {}
-        _ => return,
-    }
-    let mut stack: Vec<Frame> = Vec::new();
-    match open_frame(dir, name, path.to_vec(), 0, visitor) {
-        Some(f) => stack.push(f),
-        None => return,
-    }
-    while let Some(frame) = stack.last_mut() {
-        if frame.next >= frame.names.len() {
-            stack.pop();
-            continue;
-        }
-        let child_name = std::mem::take(&mut frame.names[frame.next]);
-        frame.next += 1;
-        let child_path = super::join(&frame.path, &child_name);
-        let depth = frame.depth + 1;
-        let meta = match stat_at(frame.fd.as_fd(), &child_name) {
-            Ok(m) => m,
-            Err(e) => {
-                // Vanished between listing and examining: report, go on.
-                visitor.error(&child_path, "stat", &e);
-                continue;
-            }
-        };
-        let entry = Entry {
-            dir: frame.fd.as_fd(),
-            name: &child_name,
-            path: &child_path,
-            meta: &meta,
-            depth,
-        };
-        match visitor.entry(&entry) {
-            Flow::Stop => return,
-            Flow::Prune => continue,
-            Flow::Descend => {}
-        }
-        if meta.kind() != Kind::Dir || max_depth.is_some_and(|m| depth >= m) {
-            continue;
-        }
-        let parent = frame.fd.as_fd();
-        if let Some(child) = open_frame(parent, &child_name, child_path, depth, visitor) {
-            stack.push(child);
-        }
-    }
-}
-
-struct LayerFrame {
-    dir: MergedDir,
-    path: Vec<u8>,
-    names: Vec<layers::Visible>,
-    next: usize,
-    depth: usize,
-}
-
-fn layer_frame(
-    dir: MergedDir,
-    path: Vec<u8>,
-    depth: usize,
-    visitor: &mut dyn Visitor,
-) -> LayerFrame {
-    let (names, errors) = layers::list(&dir);
-    for (layer, e) in errors {
-        let e = std::io::Error::new(e.kind(), format!("layer {layer}: {e}"));
+fn frame<D: TreeDir>(dir: D, path: Vec<u8>, depth: usize, visitor: &mut dyn Visitor) -> Frame<D> {
+    let (names, errors) = dir.list();
+    for e in errors {
         visitor.error(&path, "list directory", &e);
     }
-    LayerFrame {
+    Frame {
         dir,
         path,
         names,
@@ -193,14 +63,15 @@ fn layer_frame(
     }
 }
 
-/// [`walk`] over the merged view of overlay layers: `start` is the merged directory
-/// at `path` when the starting object is a directory, which `dir`/`name` name in the
-/// layer whose copy shows. Entries name their objects in the layer that shows them.
-pub fn walk_layers(
+/// Walks from the resolved object `start` (named `name` in `dir`, at absolute `path`
+/// inside the root), descending at most `max_depth` levels below it. `open` opens the
+/// starting object as a directory of the tree when it is one. Entries name their
+/// objects in the part (layer) that shows them.
+pub fn walk<D: TreeDir>(
     dir: BorrowedFd<'_>,
     name: &[u8],
     path: &[u8],
-    start: impl FnOnce() -> std::io::Result<MergedDir>,
+    open: impl FnOnce() -> std::io::Result<D>,
     max_depth: Option<usize>,
     visitor: &mut dyn Visitor,
 ) {
@@ -222,35 +93,36 @@ pub fn walk_layers(
         Flow::Descend if meta.kind() == Kind::Dir && max_depth != Some(0) => {}
         _ => return,
     }
-    let merged = match start() {
+    let start = match open() {
         Ok(d) => d,
         Err(e) => {
             visitor.error(path, "open directory", &e);
             return;
         }
     };
-    let mut stack = vec![layer_frame(merged, path.to_vec(), 0, visitor)];
-    while let Some(frame) = stack.last_mut() {
-        if frame.next >= frame.names.len() {
+    let mut stack = vec![frame(start, path.to_vec(), 0, visitor)];
+    while let Some(frame_now) = stack.last_mut() {
+        if frame_now.next >= frame_now.names.len() {
             stack.pop();
             continue;
         }
-        let (child_name, part) = std::mem::take(&mut frame.names[frame.next]);
-        frame.next += 1;
-        let child_path = super::join(&frame.path, &child_name);
-        let depth = frame.depth + 1;
-        let Some((_, part_fd)) = frame.dir.parts.get(part) else {
+        let (child_name, part) = std::mem::take(&mut frame_now.names[frame_now.next]);
+        frame_now.next += 1;
+        let child_path = super::join(&frame_now.path, &child_name);
+        let depth = frame_now.depth + 1;
+        let Some(holder) = frame_now.dir.part(part) else {
             continue;
         };
-        let meta = match stat_at(part_fd.as_fd(), &child_name) {
+        let meta = match stat_at(holder, &child_name) {
             Ok(m) => m,
             Err(e) => {
+                // Vanished between listing and examining: report, go on.
                 visitor.error(&child_path, "stat", &e);
                 continue;
             }
         };
         let entry = Entry {
-            dir: part_fd.as_fd(),
+            dir: holder,
             name: &child_name,
             path: &child_path,
             meta: &meta,
@@ -264,9 +136,9 @@ pub fn walk_layers(
         if meta.kind() != Kind::Dir || max_depth.is_some_and(|m| depth >= m) {
             continue;
         }
-        match layers::child(&frame.dir, &child_name, part) {
+        match frame_now.dir.child(&child_name, part) {
             Ok(d) => {
-                let f = layer_frame(d, child_path, depth, visitor);
+                let f = frame(d, child_path, depth, visitor);
                 stack.push(f);
             }
             Err(e) => visitor.error(&child_path, "open directory", &e),
@@ -293,7 +165,9 @@ pub fn raise_fd_limit() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::tree::PlainDir;
     use rustix::fs::{Mode, OFlags};
+    use std::os::fd::AsFd;
 
     struct Collect(Vec<(Vec<u8>, usize)>, usize);
     impl Visitor for Collect {
@@ -314,8 +188,9 @@ mod tests {
         std::os::unix::fs::symlink(".", t.path().join("a/loop")).unwrap();
         let root =
             rustix::fs::open(t.path(), OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        let open = || crate::source::open::open_dir(root.as_fd(), b"").map(PlainDir);
         let mut c = Collect(Vec::new(), 0);
-        walk(root.as_fd(), b"", b"/", None, &mut c);
+        walk(root.as_fd(), b"", b"/", open, None, &mut c);
         let paths: Vec<_> =
             c.0.iter()
                 .map(|(p, d)| (String::from_utf8_lossy(p).into_owned(), *d))
@@ -331,7 +206,7 @@ mod tests {
             ]
         );
         let mut c = Collect(Vec::new(), 0);
-        walk(root.as_fd(), b"", b"/", Some(2), &mut c);
+        walk(root.as_fd(), b"", b"/", open, Some(2), &mut c);
         assert_eq!(c.0.len(), 4);
     }
 }

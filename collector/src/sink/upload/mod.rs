@@ -7,7 +7,8 @@
 //! fails, what was not uploaded goes to `--fallback-output`, and what was uploaded is
 //! committed, so no byte of evidence is lost.
 //!
-//! [`destination`] recognises URL kinds and redacts them, [`plan`] reads upload plans,
+//! [`presigned`] recognises URL kinds, expiries and redacts them, [`destination`] decides where
+//! an upload goes, [`plan`] reads upload plans,
 //! [`http`] sends requests with retries, and [`s3`], [`azure`], [`gcs`], [`single`]
 //! speak each service's protocol behind the [`Protocol`] trait.
 
@@ -17,6 +18,7 @@ pub mod gcs;
 pub mod http;
 pub mod pipeline;
 pub mod plan;
+pub mod presigned;
 pub mod s3;
 pub mod single;
 

@@ -4,7 +4,7 @@
 //! parts; `s3-post` carries a presigned POST policy (URL plus form fields). The format
 //! is specified in docs/upload-plan.md; the launcher writes it.
 
-use super::destination::{expiry_of, iso_time, redact_text, Kind};
+use super::presigned::{expiry_of, iso_time, redact_text, Kind};
 use super::UploadError;
 use base64::Engine as _;
 use serde::Deserialize;

@@ -1,6 +1,7 @@
-//! Access to the kernel's /proc: bounded reads of its files, and per-process
-//! directories held open by descriptor, so a PID reused by a new process mid-scan is
-//! never confused with the one being read (its files then fail with ESRCH).
+//! Access to the kernel's /proc, wherever `--proc` says it is mounted: bounded reads of
+//! its files, and per-process directories held open by descriptor, so a PID reused by
+//! a new process mid-scan is never confused with the one being read (its files then
+//! fail with ESRCH). Every read of procfs in the collector goes through [`ProcFs`].
 
 use rustix::fs::{Mode, OFlags};
 use std::io::{self, Read};
@@ -88,7 +89,23 @@ impl ProcFs {
             &pid.to_string(),
             OFlags::RDONLY | OFlags::DIRECTORY,
         )?;
-        Ok(ProcDir { pid, fd })
+        Ok(ProcDir {
+            pid,
+            fd,
+            base: self.base.clone(),
+        })
+    }
+
+    /// `PID/root` (or `self/root`) under the mount: another process's root directory.
+    pub fn root_path(&self, pid: &str) -> PathBuf {
+        self.base.join(pid).join("root")
+    }
+
+    /// (device, inode) of what `rel` (such as `self/exe`) points to, links followed,
+    /// in [`super::meta::dev_id`] form.
+    pub fn identity(&self, rel: &str) -> io::Result<(u64, u64)> {
+        let st = rustix::fs::statat(&self.dir, rel, rustix::fs::AtFlags::empty())?;
+        Ok((super::meta::dev_of(st.st_dev), st.st_ino))
     }
 }
 
@@ -97,12 +114,19 @@ impl ProcFs {
 pub struct ProcDir {
     pub pid: i32,
     fd: OwnedFd,
+    base: PathBuf,
 }
 
 impl ProcDir {
     /// `/proc/PID/<name>` as a display path.
     pub fn path(&self, name: &str) -> String {
-        format!("/proc/{}/{name}", self.pid)
+        format!("{}/{}/{name}", self.base.display(), self.pid)
+    }
+
+    /// (device, inode) of what `name` (such as `root` or `exe`) points to.
+    pub fn identity(&self, name: &str) -> io::Result<(u64, u64)> {
+        let st = rustix::fs::statat(&self.fd, name, rustix::fs::AtFlags::empty())?;
+        Ok((super::meta::dev_of(st.st_dev), st.st_ino))
     }
 
     pub fn read(&self, name: &str, limit: usize) -> io::Result<Vec<u8>> {

@@ -1,0 +1,55 @@
+//! How the native live-response collectors ([`crate::live`]) write into a collection:
+//! generated files under `live_response/`, copies of open files, log records, and the
+//! deadline, all through the engine's recorder.
+
+use super::engine::Engine;
+use crate::archive::Spool;
+use cairn_protocol::{Level, LogEvent};
+use std::io;
+
+fn live_path(rel: &[u8]) -> Vec<u8> {
+    let mut p = format!("{}/", crate::live::LIVE_DIR).into_bytes();
+    p.extend_from_slice(rel);
+    p
+}
+
+impl crate::live::Emit for Engine<'_> {
+    fn output(&mut self, artifact: &str, rel: &str, data: &[u8]) {
+        self.rec.output(artifact, &live_path(rel.as_bytes()), data);
+    }
+
+    fn output_spool(&mut self, artifact: &str, rel: &str, spool: &mut Spool) {
+        self.rec
+            .output_spool(artifact, &live_path(rel.as_bytes()), spool);
+    }
+
+    fn copy(
+        &mut self,
+        artifact: &str,
+        rel: &[u8],
+        source: &[u8],
+        file: &mut std::fs::File,
+        cap: u64,
+    ) -> io::Result<crate::live::Copied> {
+        self.copy_open(artifact, &live_path(rel), source, file, cap)
+    }
+
+    fn log(
+        &mut self,
+        level: Level,
+        event: LogEvent,
+        artifact: &str,
+        path: Option<&[u8]>,
+        message: String,
+    ) {
+        self.rec.log(level, event, Some(artifact), path, message);
+    }
+
+    fn expired(&mut self) -> bool {
+        Engine::expired(self)
+    }
+
+    fn count_denied(&mut self, items: u64) {
+        self.rec.counts.live_denied += items;
+    }
+}

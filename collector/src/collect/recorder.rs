@@ -1,0 +1,230 @@
+//! Everything a collection writes: the archive writer, the manifest and the
+//! collection log (held compressed in memory and flushed in parts), the counters, and
+//! the progress stream. Entries go in through [`Recorder`]'s methods, which note them
+//! in the manifest, count them, log what was not stored whole, and keep the first
+//! write error, after which nothing more is written.
+
+use crate::archive::{
+    manifest_part_name, ArchiveWriter, CollectionLog, EntryHeader, ManifestRecord, Spool,
+    StreamOutcome,
+};
+use crate::progress::Progress;
+use crate::source::Meta;
+use cairn_protocol::event::{self, Event};
+use cairn_protocol::{Counts, Level, LogEvent};
+use std::io::{self, Read};
+
+pub struct Recorder<'a> {
+    pub archive: ArchiveWriter,
+    pub manifest: Spool,
+    pub log: CollectionLog,
+    pub counts: Counts,
+    pub progress: &'a mut Progress,
+    /// Manifest parts already written: (name, sha256, bytes).
+    pub manifest_parts: Vec<(String, String, u64)>,
+    /// First write error: the archive is broken, stop everything.
+    pub failed: Option<io::Error>,
+    /// Records of the uploader, moved into the log as they come.
+    pub upload_events: crate::sink::upload::Events,
+    /// Compressed manifest bytes held before a part is written.
+    part_bytes: usize,
+}
+
+/// The tar header of an object copied from the root.
+pub fn header_of(meta: &Meta) -> EntryHeader {
+    EntryHeader {
+        mode: meta.mode,
+        uid: meta.uid,
+        gid: meta.gid,
+        mtime: meta.mtime.0,
+    }
+}
+
+/// The tar header of a file the collector generates.
+pub fn generated_header() -> EntryHeader {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    EntryHeader {
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        mtime: now,
+    }
+}
+
+impl<'a> Recorder<'a> {
+    pub fn new(
+        archive: ArchiveWriter,
+        progress: &'a mut Progress,
+        upload_events: crate::sink::upload::Events,
+        part_bytes: usize,
+    ) -> Recorder<'a> {
+        Recorder {
+            archive,
+            manifest: Spool::new(),
+            log: CollectionLog::default(),
+            counts: Counts::default(),
+            progress,
+            manifest_parts: Vec::new(),
+            failed: None,
+            upload_events,
+            part_bytes,
+        }
+    }
+
+    /// A collection-log record.
+    pub fn log(
+        &mut self,
+        level: Level,
+        event: LogEvent,
+        artifact: Option<&str>,
+        path: Option<&[u8]>,
+        message: impl Into<String>,
+    ) {
+        self.log.record(level, event, artifact, path, message);
+    }
+
+    /// Adds a manifest record, counts it, and logs it unless it was stored whole.
+    pub fn note(&mut self, rec: ManifestRecord) {
+        if let Some(status) = rec.status {
+            status.count(&mut self.counts);
+            if status != crate::archive::Status::Complete {
+                let src = rec.source_hex.as_ref().and_then(|h| hex::decode(h).ok());
+                let src = src.as_deref().unwrap_or(rec.source.as_bytes());
+                self.log.record(
+                    status.log_level(),
+                    status.log_event(),
+                    Some(&rec.artifact),
+                    Some(src),
+                    rec.reason.clone().unwrap_or_default(),
+                );
+            }
+        }
+        if let Ok(mut line) = serde_json::to_vec(&rec) {
+            line.push(b'\n');
+            self.manifest.push(&line);
+        }
+        if self.manifest.compressed_len() >= self.part_bytes {
+            self.flush_manifest_part();
+        }
+    }
+
+    /// Writes the manifest so far as the next numbered part and starts a new one.
+    fn flush_manifest_part(&mut self) {
+        let name = manifest_part_name(self.manifest_parts.len() + 1);
+        let size = self.manifest.len();
+        let mut part = std::mem::take(&mut self.manifest);
+        match self
+            .archive
+            .append_spool(name.as_bytes(), &generated_header(), &mut part)
+        {
+            Ok(sha) => self.manifest_parts.push((name, sha, size)),
+            Err(e) => self.write_failed(e),
+        }
+    }
+
+    /// Keeps the first write error.
+    pub fn write_failed(&mut self, e: io::Error) {
+        if self.failed.is_none() {
+            self.failed = Some(e);
+        }
+    }
+
+    /// A generated file, noted in the manifest as an output of `artifact`.
+    pub fn output(&mut self, artifact: &str, path: &[u8], data: &[u8]) {
+        if self.failed.is_some() {
+            return;
+        }
+        match self.archive.append_bytes(path, &generated_header(), data) {
+            Ok(sha) => self.note_output(artifact, path, data.len() as u64, sha),
+            Err(e) => self.write_failed(e),
+        }
+    }
+
+    /// A generated file from a spool, noted as an output of `artifact`.
+    pub fn output_spool(&mut self, artifact: &str, path: &[u8], spool: &mut Spool) {
+        if self.failed.is_some() {
+            return;
+        }
+        match self.archive.append_spool(path, &generated_header(), spool) {
+            Ok(sha) => self.note_output(artifact, path, spool.len(), sha),
+            Err(e) => self.write_failed(e),
+        }
+    }
+
+    fn note_output(&mut self, artifact: &str, path: &[u8], size: u64, sha: String) {
+        self.counts.outputs += 1;
+        let (p, p_hex) = crate::units::lossless(path);
+        self.note(ManifestRecord {
+            path: Some(p),
+            path_hex: p_hex,
+            source: String::new(),
+            kind: "output",
+            size,
+            mode: "0644".into(),
+            mtime: crate::units::rfc3339(generated_header().mtime, 0),
+            sha256: Some(sha),
+            artifact: artifact.to_owned(),
+            status: Some(crate::archive::Status::Complete),
+            ..ManifestRecord::default()
+        });
+    }
+
+    /// Streams `size` bytes of `file` into the archive at `path`, counting what was
+    /// read and stored; `None` after a write error (recorded).
+    pub fn stream(
+        &mut self,
+        path: &[u8],
+        meta: &Meta,
+        size: u64,
+        file: &mut dyn Read,
+        stop: &dyn Fn() -> bool,
+    ) -> Option<StreamOutcome> {
+        if self.failed.is_some() {
+            return None;
+        }
+        match self
+            .archive
+            .append_stream(path, &header_of(meta), size, file, stop)
+        {
+            Ok(o) => {
+                self.counts.files += 1;
+                self.counts.bytes_read += o.read;
+                self.counts.bytes_stored += size;
+                Some(o)
+            }
+            Err(e) => {
+                self.write_failed(e);
+                None
+            }
+        }
+    }
+
+    /// Moves the uploader's records (preflight, retries, failures) into the
+    /// collection log and the progress stream.
+    pub fn drain_upload_events(&mut self) {
+        for (level, event, message) in self.upload_events.take() {
+            if let Some(e) = Event::of_upload_record(event, level, message.clone()) {
+                self.progress.emit(&e);
+            }
+            self.log.record(level, event, None, None, message);
+        }
+    }
+
+    /// A throttled progress update while `set` runs.
+    pub fn tick(&mut self, set: &str) {
+        self.drain_upload_events();
+        let read = self.counts.bytes_read;
+        let out = self.archive.compressed_bytes();
+        self.progress.tick(set, self.counts.files, read, out);
+    }
+
+    /// The progress event of the next artifact.
+    pub fn begin(&mut self, set: &str) {
+        self.progress.emit(&Event::Artifact(event::ArtifactBegun {
+            name: set.to_owned(),
+        }));
+    }
+}

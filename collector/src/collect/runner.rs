@@ -1,0 +1,435 @@
+//! The artifact runner: each entry of an artifact set is run against the root in
+//! order. `file`, `find`, `hash` and `stat` entries walk their paths (`%user_home%`
+//! expanded per user, or a file list an earlier entry produced) through UAC's filters
+//! ([`super::filter`]); `native` entries run a live-response collector; `command`
+//! entries are recorded and never run. find/hash/stat outputs are gathered per output
+//! file and written when the set ends.
+
+use super::engine::Engine;
+use super::filter::{matches, prunes};
+use crate::archive::{ManifestRecord, Spool, OUTPUTS_DIR};
+use crate::lines::{escape, unescape};
+use crate::source::mounts::PSEUDO_FILESYSTEMS;
+use crate::source::walk::{Entry, Flow, Visitor};
+use crate::source::{Kind, Meta, ResolveError};
+use crate::spec::{Artifact, ArtifactSet, CollectorKind};
+use cairn_protocol::{Level, LogEvent};
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+
+impl Engine<'_> {
+    /// Runs every entry of `set`.
+    pub fn run_set(&mut self, set: &ArtifactSet) {
+        let mut outputs: BTreeMap<Vec<u8>, Spool> = BTreeMap::new();
+        for art in &set.entries {
+            if self.expired() {
+                self.rec.log(
+                    Level::Warn,
+                    LogEvent::NotRun,
+                    Some(&set.name),
+                    None,
+                    format!("entry at line {} not run: timeout", art.line),
+                );
+                continue;
+            }
+            if self.rec.failed.is_some() {
+                return;
+            }
+            if !art.supports_linux() {
+                continue;
+            }
+            self.rec.counts.entries_run += 1;
+            match art.collector {
+                CollectorKind::Command => self.not_run_command(set, art),
+                CollectorKind::Native => self.run_native(set, art),
+                _ => self.run_walk(set, art, &mut outputs),
+            }
+        }
+        for (path, mut spool) in outputs {
+            self.rec.output_spool(&set.name, &path, &mut spool);
+        }
+    }
+
+    fn not_run_command(&mut self, set: &ArtifactSet, art: &Artifact) {
+        self.rec.log(
+            Level::Info,
+            LogEvent::NotRun,
+            Some(&set.name),
+            None,
+            format!(
+                "command collector at {}:{} not run: cairn never runs shell commands on the target (native collectors cover live response): {}",
+                set.origin,
+                art.line,
+                art.command.as_deref().unwrap_or("")
+            ),
+        );
+    }
+
+    fn run_native(&mut self, set: &ArtifactSet, art: &Artifact) {
+        let name = art.native.clone().unwrap_or_default();
+        let mut session = std::mem::take(&mut self.live);
+        let root = self.root;
+        crate::live::run(
+            &name,
+            &set.name,
+            art.max_file_size,
+            root,
+            &mut session,
+            self,
+        );
+        self.live = session;
+        self.rec.tick(&set.name);
+    }
+
+    /// The paths an entry starts from: its own (expanded per user), or the lines of
+    /// the file list an earlier entry of the set wrote.
+    fn starts(
+        &mut self,
+        set: &ArtifactSet,
+        art: &Artifact,
+        outputs: &mut BTreeMap<Vec<u8>, Spool>,
+    ) -> Option<Vec<Vec<u8>>> {
+        if !art.is_file_list {
+            return Some(self.expand(art));
+        }
+        let list_name = art.path.as_bytes();
+        match outputs.iter_mut().find(|(k, _)| k.ends_with(list_name)) {
+            Some((_, spool)) => {
+                let mut text = String::new();
+                let _ = spool.reader().and_then(|mut r| r.read_to_string(&mut text));
+                Some(
+                    text.lines()
+                        .filter(|l| !l.is_empty())
+                        .map(unescape)
+                        .collect(),
+                )
+            }
+            None => {
+                self.rec.log(
+                    Level::Warn,
+                    LogEvent::Spec,
+                    Some(&set.name),
+                    None,
+                    format!(
+                        "{}:{}: file list `{}` was not produced by an earlier entry",
+                        set.origin, art.line, art.path
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// Runs a `file`, `find`, `hash` or `stat` entry: walks each start path.
+    fn run_walk(
+        &mut self,
+        set: &ArtifactSet,
+        art: &Artifact,
+        outputs: &mut BTreeMap<Vec<u8>, Spool>,
+    ) {
+        let out_key = output_path(set, art);
+        let Some(starts) = self.starts(set, art, outputs) else {
+            return;
+        };
+        let mut out = out_key
+            .as_ref()
+            .map(|k| outputs.remove(k).unwrap_or_default());
+        for start in starts {
+            if self.expired() || self.rec.failed.is_some() {
+                break;
+            }
+            self.walk_from(set, art, &start, out.as_mut());
+        }
+        if let (Some(k), Some(spool)) = (out_key, out) {
+            outputs.insert(k, spool);
+        }
+    }
+
+    /// Resolves `start` inside the root and walks from it.
+    fn walk_from(
+        &mut self,
+        set: &ArtifactSet,
+        art: &Artifact,
+        start: &[u8],
+        out: Option<&mut Spool>,
+    ) {
+        let resolved = match self.root.resolve(start) {
+            Ok(r) => r,
+            Err(ResolveError::NotFound) => {
+                let msg = "not present on this root";
+                self.rec.log(
+                    Level::Info,
+                    LogEvent::Absent,
+                    Some(&set.name),
+                    Some(start),
+                    msg,
+                );
+                return;
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                self.rec.log(
+                    Level::Warn,
+                    LogEvent::Resolve,
+                    Some(&set.name),
+                    Some(start),
+                    msg,
+                );
+                return;
+            }
+        };
+        if resolved.followed_symlinks() {
+            let msg = format!(
+                "resolved inside the root to {}",
+                String::from_utf8_lossy(resolved.path())
+            );
+            self.rec.log(
+                Level::Info,
+                LogEvent::Symlink,
+                Some(&set.name),
+                Some(start),
+                msg,
+            );
+        }
+        let start_meta = crate::source::meta::stat_at(resolved.dir(), resolved.name()).ok();
+        let start_pseudo = start_meta
+            .as_ref()
+            .map(|m| self.is_pseudo(m.dev))
+            .unwrap_or(false);
+        let max_depth = if art.is_file_list {
+            Some(0)
+        } else {
+            art.max_depth
+        };
+        let root = self.root;
+        let mut v = ArtifactVisitor {
+            engine: self,
+            art,
+            set: &set.name,
+            start_pseudo,
+            start_dev: start_meta.map(|m| m.dev),
+            out,
+        };
+        root.walk(&resolved, max_depth, &mut v);
+    }
+
+    /// Expands `%user_home%` and `%user%` into one path per user.
+    fn expand(&mut self, art: &Artifact) -> Vec<Vec<u8>> {
+        if !art.path.contains("%user") {
+            return vec![art.path.as_bytes().to_vec()];
+        }
+        let skip_nologin = art.exclude_nologin_users;
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        for u in self.users().to_vec() {
+            if skip_nologin && u.is_nologin() {
+                continue;
+            }
+            let mut p = art.path.as_bytes().to_vec();
+            p = replace(&p, b"%user_home%", &u.home);
+            p = replace(&p, b"%user%", &u.name);
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        out
+    }
+}
+
+fn replace(hay: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(hay.len());
+    let mut i = 0;
+    while i < hay.len() {
+        if hay[i..].starts_with(needle) {
+            out.extend_from_slice(with);
+            i += needle.len();
+        } else {
+            out.push(hay[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Where a find/hash/stat entry's output goes in the archive.
+fn output_path(set: &ArtifactSet, art: &Artifact) -> Option<Vec<u8>> {
+    let default = match art.collector {
+        CollectorKind::Find => "find.txt",
+        CollectorKind::Hash => "hash",
+        CollectorKind::Stat => "bodyfile.txt",
+        _ => return None,
+    };
+    let dir = art
+        .output_directory
+        .as_deref()
+        .map(|d| d.trim_matches('/').to_owned())
+        .filter(|d| !d.is_empty() && !d.split('/').any(|c| c == ".."))
+        .unwrap_or_else(|| set.name.clone());
+    let mut file = art
+        .output_file
+        .clone()
+        .unwrap_or_else(|| default.to_owned());
+    file = file.replace('/', "_");
+    if art.collector == CollectorKind::Hash && !file.ends_with(".sha256") {
+        file.push_str(".sha256");
+    }
+    Some(format!("{OUTPUTS_DIR}/{dir}/{file}").into_bytes())
+}
+
+/// A TSK 3.x bodyfile line; the first column is the sha256 when known, else 0.
+fn bodyfile_line(path: &[u8], meta: &Meta, sha: Option<&str>, link: Option<&[u8]>) -> String {
+    let mut name = escape(path);
+    if let Some(l) = link {
+        name.push_str(" -> ");
+        name.push_str(&escape(l));
+    }
+    format!(
+        "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}\n",
+        sha.unwrap_or("0"),
+        name,
+        meta.ino,
+        crate::units::mode_string(meta.mode),
+        meta.uid,
+        meta.gid,
+        meta.size,
+        meta.atime.0,
+        meta.mtime.0,
+        meta.ctime.0,
+        meta.btime.map(|b| b.0).unwrap_or(0)
+    )
+}
+
+/// Walks one start path of one entry: applies the entry's filters, does what its
+/// collector does with each match, and decides where to descend.
+struct ArtifactVisitor<'e, 'a> {
+    engine: &'e mut Engine<'a>,
+    art: &'e Artifact,
+    set: &'e str,
+    start_pseudo: bool,
+    start_dev: Option<u64>,
+    out: Option<&'e mut Spool>,
+}
+
+impl ArtifactVisitor<'_, '_> {
+    /// What the entry's collector does with a matching object.
+    fn take(&mut self, entry: &Entry<'_>) {
+        let e = &mut *self.engine;
+        match self.art.collector {
+            CollectorKind::File => e.collect_entry(self.set, entry, self.art.truncate_size),
+            CollectorKind::Find => {
+                if let Some(out) = self.out.as_deref_mut() {
+                    let mut line = escape(entry.path);
+                    line.push('\n');
+                    out.push(line.as_bytes());
+                }
+            }
+            CollectorKind::Hash => match e.hash_file(self.set, entry) {
+                Ok(sha) => {
+                    if let Some(out) = self.out.as_deref_mut() {
+                        out.push(format!("{sha}  {}\n", escape(entry.path)).as_bytes());
+                    }
+                }
+                Err((status, reason)) => {
+                    let mut rec = ManifestRecord::for_source(entry.path, entry.meta, self.set);
+                    rec.status = Some(status);
+                    rec.reason = Some(format!("hash: {reason}"));
+                    e.rec.note(rec);
+                }
+            },
+            CollectorKind::Stat => {
+                let link = (entry.meta.kind() == Kind::Symlink)
+                    .then(|| {
+                        rustix::fs::readlinkat(
+                            entry.dir,
+                            crate::source::meta::cstr(entry.name).unwrap_or_default(),
+                            Vec::new(),
+                        )
+                        .ok()
+                        .map(|t| t.into_bytes())
+                    })
+                    .flatten();
+                if let Some(out) = self.out.as_deref_mut() {
+                    out.push(
+                        bodyfile_line(entry.path, entry.meta, None, link.as_deref()).as_bytes(),
+                    );
+                }
+            }
+            CollectorKind::Command | CollectorKind::Native => {}
+        }
+        e.rec.tick(self.set);
+    }
+
+    /// Whether to descend into the directory `entry`: not into another filesystem
+    /// with `one_file_system`, a pseudo-filesystem the walk did not start in, or a
+    /// filesystem type the entry excludes.
+    fn descend(&mut self, entry: &Entry<'_>) -> Flow {
+        if entry.depth == 0 {
+            return Flow::Descend;
+        }
+        let e = &mut *self.engine;
+        if self.art.one_file_system && self.start_dev.is_some_and(|d| d != entry.meta.dev) {
+            e.rec.log(
+                Level::Info,
+                LogEvent::Skipped,
+                Some(self.set),
+                Some(entry.path),
+                "another filesystem is mounted here; not descending (one_file_system)",
+            );
+            return Flow::Prune;
+        }
+        if let Some(fstype) = e.mounts.fstype(entry.meta.dev) {
+            let pseudo = PSEUDO_FILESYSTEMS.contains(&fstype);
+            if (pseudo && !self.start_pseudo)
+                || self.art.exclude_file_system.iter().any(|x| x == fstype)
+            {
+                let msg = format!("not descending into a {fstype} filesystem");
+                e.rec.log(
+                    Level::Info,
+                    LogEvent::Skipped,
+                    Some(self.set),
+                    Some(entry.path),
+                    msg,
+                );
+                return Flow::Prune;
+            }
+        }
+        Flow::Descend
+    }
+}
+
+impl Visitor for ArtifactVisitor<'_, '_> {
+    fn entry(&mut self, entry: &Entry<'_>) -> Flow {
+        if self.engine.rec.failed.is_some() || self.engine.expired() {
+            return Flow::Stop;
+        }
+        if matches(self.art, entry, self.engine.opts.date_range) {
+            self.take(entry);
+        }
+        if entry.meta.kind() != Kind::Dir {
+            return Flow::Descend;
+        }
+        if prunes(self.art, entry) {
+            return Flow::Prune;
+        }
+        self.descend(entry)
+    }
+
+    fn error(&mut self, path: &[u8], action: &'static str, err: &io::Error) {
+        let (status, reason) = super::files::classify(err);
+        let c = &mut self.engine.rec.counts;
+        // A walk that cannot go on is an error unless refused.
+        let (level, event) = if status == crate::archive::Status::Denied {
+            c.denied += 1;
+            (Level::Warn, LogEvent::Denied)
+        } else {
+            c.errors += 1;
+            (Level::Error, LogEvent::Error)
+        };
+        self.engine.rec.log(
+            level,
+            event,
+            Some(self.set),
+            Some(path),
+            format!("{action}: {reason}"),
+        );
+    }
+}

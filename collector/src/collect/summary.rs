@@ -1,0 +1,147 @@
+//! The end of a collection: the collection log and the manifest are written into the
+//! archive, then `summary.json` (what was collected, from where, how, with which
+//! limits, and the hashes of the log and manifest), and the archive is sealed and
+//! delivered; the `done` event carries its sha256.
+
+use super::engine::Engine;
+use super::identity;
+use super::options::Options;
+use super::recorder::generated_header;
+use crate::archive::{LOG_NAME, MANIFEST_NAME, SUMMARY_NAME};
+use crate::sink::Delivered;
+use crate::source::Root;
+use crate::spec::Selection;
+use cairn_protocol::event::{self, Event};
+use cairn_protocol::Counts;
+use serde_json::{json, Value};
+use std::io::{self, Write};
+use std::time::Instant;
+
+/// What a finished collection reports.
+#[derive(Debug)]
+pub struct Report {
+    pub delivered: Delivered,
+    pub counts: Counts,
+    pub timed_out: bool,
+    pub warnings: u64,
+}
+
+/// A collection that could not produce an archive.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    #[error("cannot open output: {0}")]
+    Output(io::Error),
+    #[error("writing the archive failed: {0}")]
+    Write(io::Error),
+}
+
+/// When and how a collection ran, for the summary.
+pub struct Run<'s> {
+    pub selection: &'s Selection,
+    pub opts: &'s Options,
+    pub started: String,
+    pub ended: String,
+    pub clock: Instant,
+    pub invocation: Value,
+}
+
+/// Writes the log, the manifest and the summary, seals the archive and delivers it.
+pub fn finish(mut e: Engine<'_>, run: Run<'_>) -> Result<Report, CollectError> {
+    let h = generated_header();
+    let r = &mut e.rec;
+    r.drain_upload_events();
+    let destination = match r.archive.sink().upload_report() {
+        Some(u) => {
+            json!({"kind": u.kind, "location": u.location, "object": u.object, "preflight": u.preflight, "error_so_far": u.error, "fallback": u.fallback})
+        }
+        None => json!({"kind": "local", "location": r.archive.sink().describe_target()}),
+    };
+    let warnings = r.log.warnings + r.log.errors;
+    let log_len = r.log.spool().len();
+    let log_sha = r
+        .archive
+        .append_spool(LOG_NAME.as_bytes(), &h, r.log.spool())
+        .map_err(CollectError::Write)?;
+    let manifest_len = r.manifest.len();
+    let manifest_sha = r
+        .archive
+        .append_spool(MANIFEST_NAME.as_bytes(), &h, &mut r.manifest)
+        .map_err(CollectError::Write)?;
+    let records = json!({
+        "log": {"path": LOG_NAME, "sha256": log_sha, "size": log_len, "warnings": r.log.warnings, "errors": r.log.errors},
+        "manifest": {
+            "path": MANIFEST_NAME,
+            "sha256": manifest_sha,
+            "size": manifest_len,
+            "earlier_parts": r.manifest_parts.iter().map(|(p, sha, size)| json!({"path": p, "sha256": sha, "size": size})).collect::<Vec<_>>(),
+        },
+    });
+    let summary = summary(&e, &run, destination, records);
+    let mut text = serde_json::to_vec_pretty(&summary).unwrap_or_default();
+    text.push(b'\n');
+    let r = e.rec;
+    let mut archive = r.archive;
+    archive
+        .append_bytes(SUMMARY_NAME.as_bytes(), &h, &text)
+        .map_err(CollectError::Write)?;
+    let (counts, timed_out, progress, events) =
+        (r.counts, e.timed_out, r.progress, r.upload_events);
+    let mut sink = archive.finish().map_err(CollectError::Write)?;
+    sink.flush().map_err(CollectError::Write)?;
+    let closed = sink.close();
+    // The log is sealed by now: what the last parts of an upload did goes to progress
+    // (and the final line) only.
+    for (level, event, message) in events.take() {
+        if let Some(e) = Event::of_upload_record(event, level, message) {
+            progress.emit(&e);
+        }
+    }
+    let delivered = closed.map_err(CollectError::Write)?;
+    progress.emit(&Event::Done(event::Done {
+        sha256: delivered.sha256.clone(),
+        bytes: delivered.bytes,
+        files: counts.files,
+        timed_out,
+        upload: delivered.upload.clone(),
+    }));
+    Ok(Report {
+        delivered,
+        counts,
+        timed_out,
+        warnings,
+    })
+}
+
+/// `summary.json`.
+fn summary(e: &Engine<'_>, run: &Run<'_>, destination: Value, records: Value) -> Value {
+    let root: &Root = e.root;
+    let opts = run.opts;
+    let mut s = json!({
+        "tool": "cairn-collector",
+        "version": env!("CARGO_PKG_VERSION"),
+        "started": run.started,
+        "ended": run.ended,
+        "duration_seconds": run.clock.elapsed().as_secs_f64(),
+        "root": root.path().display().to_string(),
+        "live": root.is_live(),
+        "identity": identity::identity(root),
+        "collector": identity::footprint(),
+        "profile": run.selection.profile,
+        "artifacts": run.selection.sets.iter().map(|s| json!({"name": s.name, "origin": s.origin})).collect::<Vec<_>>(),
+        "options": {
+            "max_file_size": opts.max_file_size,
+            "max_total_size": opts.max_total_size,
+            "timeout_seconds": opts.timeout.map(|t| t.as_secs_f64()),
+            "date_range": opts.date_range,
+            "invocation": run.invocation,
+        },
+        "destination": destination,
+        "counts": e.rec.counts,
+        "timed_out": e.timed_out,
+        "archive": {"tar_bytes_before_summary": e.rec.archive.uncompressed_bytes()},
+    });
+    if let (Some(o), Value::Object(r)) = (s.as_object_mut(), records) {
+        o.extend(r);
+    }
+    s
+}
