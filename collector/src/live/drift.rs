@@ -129,6 +129,93 @@ fn parent_of(path: &[u8]) -> &[u8] {
     }
 }
 
+impl Finder<'_> {
+    /// A change of `e` with everything but what says what changed.
+    fn change(e: &Entry<'_>, change: &'static str) -> Change {
+        Change {
+            change,
+            path: e.path.to_vec(),
+            kind: e.meta.kind(),
+            sha256: None,
+            lower_sha256: None,
+            size: None,
+            detail: None,
+        }
+    }
+
+    /// `e` also exists below, as `m` (with its sha256 when a file): what differs.
+    fn compare(&mut self, e: &Entry<'_>, m: &Meta, lower_sha: Option<String>) {
+        let content_differs = match e.meta.kind() {
+            Kind::File => self.file_differs(e, lower_sha),
+            Kind::Symlink => self.symlink_differs(e),
+            _ => false,
+        };
+        let meta_differs = m.mode != e.meta.mode || m.uid != e.meta.uid || m.gid != e.meta.gid;
+        if !content_differs && meta_differs {
+            self.changes.push(Change {
+                detail: Some(format!(
+                    "mode {:o} uid {} gid {} (was mode {:o} uid {} gid {})",
+                    e.meta.mode & 0o7777,
+                    e.meta.uid,
+                    e.meta.gid,
+                    m.mode & 0o7777,
+                    m.uid,
+                    m.gid
+                )),
+                ..Finder::change(e, "metadata")
+            });
+        }
+        if e.meta.kind() == Kind::Dir {
+            if let Ok(d) = open_dir(e.dir, e.name) {
+                if is_opaque(d.as_fd()) {
+                    self.opaque_dirs.push(e.path.to_vec());
+                }
+            }
+        }
+    }
+
+    /// A file whose content differs from the layer below (or cannot be read).
+    fn file_differs(&mut self, e: &Entry<'_>, lower_sha: Option<String>) -> bool {
+        let mine = hash_at(e.dir, e.name).ok();
+        if mine == lower_sha && mine.is_some() {
+            return false;
+        }
+        self.changes.push(Change {
+            sha256: mine,
+            lower_sha256: lower_sha,
+            size: Some(e.meta.size),
+            ..Finder::change(e, "modified")
+        });
+        true
+    }
+
+    /// A symlink whose target differs from the layer below.
+    fn symlink_differs(&mut self, e: &Entry<'_>) -> bool {
+        let target = |dir: BorrowedFd<'_>, name: &[u8]| {
+            crate::source::meta::cstr(name)
+                .ok()
+                .and_then(|c| rustix::fs::readlinkat(dir, c, Vec::new()).ok())
+                .map(|t| t.into_bytes())
+        };
+        let mine = target(e.dir, e.name);
+        let theirs = self.below.root.as_ref().and_then(|r| {
+            let r = r.resolve_nofollow(e.path).ok()?;
+            target(r.dir(), r.name())
+        });
+        if mine == theirs {
+            return false;
+        }
+        self.changes.push(Change {
+            detail: Some(format!(
+                "symlink now to {}",
+                String::from_utf8_lossy(&mine.unwrap_or_default())
+            )),
+            ..Finder::change(e, "modified")
+        });
+        true
+    }
+}
+
 impl Visitor for Finder<'_> {
     fn entry(&mut self, e: &Entry<'_>) -> Flow {
         if e.depth == 0 {
@@ -147,111 +234,25 @@ impl Visitor for Finder<'_> {
             return Flow::Prune;
         }
         let kind = e.meta.kind();
-        let below = self.below.get(e.path, kind == Kind::File);
-        let sha = |e: &Entry<'_>| {
+        let sha = || {
             (kind == Kind::File)
                 .then(|| hash_at(e.dir, e.name).ok())
                 .flatten()
         };
-        match below {
+        match self.below.get(e.path, kind == Kind::File) {
             None => self.changes.push(Change {
-                change: "added",
-                path: e.path.to_vec(),
-                kind,
-                sha256: sha(e),
-                lower_sha256: None,
+                sha256: sha(),
                 size: Some(e.meta.size),
-                detail: None,
+                ..Finder::change(e, "added")
             }),
             Some((m, lower_sha)) if m.kind() != kind => self.changes.push(Change {
-                change: "modified",
-                path: e.path.to_vec(),
-                kind,
-                sha256: sha(e),
+                sha256: sha(),
                 lower_sha256: lower_sha,
                 size: Some(e.meta.size),
                 detail: Some(format!("was a {}", m.kind().as_str())),
+                ..Finder::change(e, "modified")
             }),
-            Some((m, lower_sha)) => {
-                let content_differs = match kind {
-                    Kind::File => {
-                        let mine = sha(e);
-                        if mine != lower_sha || mine.is_none() {
-                            self.changes.push(Change {
-                                change: "modified",
-                                path: e.path.to_vec(),
-                                kind,
-                                sha256: mine,
-                                lower_sha256: lower_sha,
-                                size: Some(e.meta.size),
-                                detail: None,
-                            });
-                            true
-                        } else {
-                            false
-                        }
-                    }
-                    Kind::Symlink => {
-                        let target = |dir: BorrowedFd<'_>, name: &[u8]| {
-                            crate::source::meta::cstr(name)
-                                .ok()
-                                .and_then(|c| rustix::fs::readlinkat(dir, c, Vec::new()).ok())
-                                .map(|t| t.into_bytes())
-                        };
-                        let mine = target(e.dir, e.name);
-                        let theirs = self.below.root.as_ref().and_then(|r| {
-                            let r = r.resolve_nofollow(e.path).ok()?;
-                            target(r.dir(), r.name())
-                        });
-                        if mine != theirs {
-                            self.changes.push(Change {
-                                change: "modified",
-                                path: e.path.to_vec(),
-                                kind,
-                                sha256: None,
-                                lower_sha256: None,
-                                size: None,
-                                detail: Some(format!(
-                                    "symlink now to {}",
-                                    String::from_utf8_lossy(&mine.unwrap_or_default())
-                                )),
-                            });
-                            true
-                        } else {
-                            false
-                        }
-                    }
-                    _ => false,
-                };
-                let meta_differs =
-                    m.mode != e.meta.mode || m.uid != e.meta.uid || m.gid != e.meta.gid;
-                if !content_differs && meta_differs {
-                    self.changes.push(Change {
-                        change: "metadata",
-                        path: e.path.to_vec(),
-                        kind,
-                        sha256: None,
-                        lower_sha256: None,
-                        size: None,
-                        detail: Some(format!(
-                            "mode {:o} uid {} gid {} (was mode {:o} uid {} gid {})",
-                            e.meta.mode & 0o7777,
-                            e.meta.uid,
-                            e.meta.gid,
-                            m.mode & 0o7777,
-                            m.uid,
-                            m.gid
-                        )),
-                    });
-                }
-                if kind == Kind::Dir {
-                    if let Ok(d) = open_dir(e.dir, e.name) {
-                        if is_opaque(d.as_fd()) {
-                            self.opaque_dirs.push(e.path.to_vec());
-                        }
-                    }
-                }
-            }
+            Some((m, lower_sha)) => self.compare(e, &m, lower_sha),
         }
         Flow::Descend
     }

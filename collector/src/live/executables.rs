@@ -5,10 +5,10 @@
 //! `live_response/processes/executables.jsonl` plus the copies under
 //! `live_response/processes/executables/`.
 
-use super::processes::Scan;
+use super::processes::{Proc, Scan};
 use super::Emit;
 use crate::lines::escape;
-use crate::source::procfs::ProcFs;
+use crate::source::procfs::{ProcDir, ProcFs};
 use cairn_protocol::{Level, LogEvent};
 use serde_json::json;
 use std::collections::HashMap;
@@ -44,6 +44,16 @@ fn basename(path: &[u8]) -> Vec<u8> {
     }
 }
 
+/// The sha256 of an executable (when read whole) and the archive path of its copy.
+type Result_ = (Option<String>, Option<String>);
+
+/// What a pass over the executables needs.
+struct Pass<'p> {
+    cap: u64,
+    artifact: &'p str,
+    denials: super::Denials,
+}
+
 /// Hashes, and copies where warranted, the executable of every scanned process.
 pub fn run(
     proc: &ProcFs,
@@ -55,22 +65,25 @@ pub fn run(
 ) {
     let mut out = Vec::new();
     // (dev, ino) → the record already written, so a binary run 50 times is read once.
-    let mut done: HashMap<(u64, u64), (Option<String>, Option<String>)> = HashMap::new();
-    let mut denials = super::Denials::default();
+    let mut done: HashMap<(u64, u64), Result_> = HashMap::new();
+    let mut pass = Pass {
+        cap,
+        artifact,
+        denials: super::Denials::default(),
+    };
     for p in &scan.procs {
         let Some(exe) = &p.exe else { continue };
         if emit.expired() {
             break;
         }
-        let dir = match proc.process(p.pid) {
-            Ok(d) => d,
-            Err(_) => continue,
+        let Ok(dir) = proc.process(p.pid) else {
+            continue;
         };
         let mut file = match dir.open("exe") {
             Ok(f) => f,
             Err(e) => {
                 if !crate::source::procfs::vanished(&e) {
-                    denials.note("exe", &dir.path("exe"), &e);
+                    pass.denials.note("exe", &dir.path("exe"), &e);
                 }
                 continue;
             }
@@ -78,60 +91,19 @@ pub fn run(
         let meta = match crate::source::meta::stat_at(&file, b"") {
             Ok(m) => m,
             Err(e) => {
-                denials.note("exe", &dir.path("exe"), &e);
+                pass.denials.note("exe", &dir.path("exe"), &e);
                 continue;
             }
         };
-        let key = (meta.dev, meta.ino);
         let place = suspicious_place(exe, homes);
         // The collector itself, dropped by a bootstrap in /dev/shm or /tmp: hashed, not
         // copied (the footprint in the log names it and its sha256).
         let is_self = p.pid as i64 == i64::from(std::process::id());
-        let (sha, copied) = if let Some(prev) = done.get(&key) {
-            prev.clone()
-        } else {
-            let want_copy = (p.exe_deleted || place) && !is_self;
-            let result = if want_copy && meta.size <= cap {
-                let mut rel = format!("processes/executables/{}_", p.pid).into_bytes();
-                rel.extend_from_slice(&basename(exe));
-                match emit.copy(
-                    artifact,
-                    &rel,
-                    &dir.path("exe").into_bytes(),
-                    &mut file,
-                    cap,
-                ) {
-                    Ok(c) if c.complete => (Some(c.sha256), Some(c.archive_path)),
-                    Ok(c) => (None, Some(c.archive_path)),
-                    Err(e) => {
-                        denials.note("exe copy", &dir.path("exe"), &e);
-                        (None, None)
-                    }
-                }
-            } else {
-                if want_copy {
-                    emit.log(
-                        Level::Warn,
-                        LogEvent::Skipped,
-                        artifact,
-                        Some(exe),
-                        format!(
-                            "executable of pid {} not copied: {} bytes exceed the cap of {cap}; hashed only",
-                            p.pid, meta.size
-                        ),
-                    );
-                }
-                match hash(&mut file) {
-                    Ok(h) => (Some(h), None),
-                    Err(e) => {
-                        denials.note("exe read", &dir.path("exe"), &e);
-                        (None, None)
-                    }
-                }
-            };
-            done.insert(key, result.clone());
-            result
-        };
+        let want_copy = (p.exe_deleted || place) && !is_self;
+        let (sha, copied) = done
+            .entry((meta.dev, meta.ino))
+            .or_insert_with(|| pass.take(p, exe, &dir, &mut file, meta.size, want_copy, emit))
+            .clone();
         let line = json!({
             "pid": p.pid,
             "comm": p.comm,
@@ -148,11 +120,56 @@ pub fn run(
         out.push(b'\n');
     }
     emit.output(artifact, "processes/executables.jsonl", &out);
-    denials.flush(emit, artifact);
+    pass.denials.flush(emit, artifact);
 }
 
-fn hash(file: &mut std::fs::File) -> std::io::Result<String> {
-    crate::hash::sha256_all(file)
+impl Pass<'_> {
+    /// Copies the executable when warranted and small enough, else hashes it.
+    #[allow(clippy::too_many_arguments)]
+    fn take(
+        &mut self,
+        p: &Proc,
+        exe: &[u8],
+        dir: &ProcDir,
+        file: &mut std::fs::File,
+        size: u64,
+        want_copy: bool,
+        emit: &mut dyn Emit,
+    ) -> Result_ {
+        let cap = self.cap;
+        if want_copy && size <= cap {
+            let mut rel = format!("processes/executables/{}_", p.pid).into_bytes();
+            rel.extend_from_slice(&basename(exe));
+            let source = dir.path("exe").into_bytes();
+            return match emit.copy(self.artifact, &rel, &source, file, cap) {
+                Ok(c) if c.complete => (Some(c.sha256), Some(c.archive_path)),
+                Ok(c) => (None, Some(c.archive_path)),
+                Err(e) => {
+                    self.denials.note("exe copy", &dir.path("exe"), &e);
+                    (None, None)
+                }
+            };
+        }
+        if want_copy {
+            emit.log(
+                Level::Warn,
+                LogEvent::Skipped,
+                self.artifact,
+                Some(exe),
+                format!(
+                    "executable of pid {} not copied: {size} bytes exceed the cap of {cap}; hashed only",
+                    p.pid
+                ),
+            );
+        }
+        match crate::hash::sha256_all(file) {
+            Ok(h) => (Some(h), None),
+            Err(e) => {
+                self.denials.note("exe read", &dir.path("exe"), &e);
+                (None, None)
+            }
+        }
+    }
 }
 
 #[cfg(test)]

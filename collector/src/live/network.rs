@@ -86,17 +86,68 @@ fn owner_text(v: &Value) -> String {
     }
 }
 
+/// What the network state is written into, accumulated over namespaces.
+struct Tables<'s> {
+    scan: &'s Scan,
+    by_pid: HashMap<i32, &'s Proc>,
+    sockets: Vec<u8>,
+    listening: String,
+    established: String,
+    counts: BTreeMap<&'static str, u64>,
+    routes: Vec<Value>,
+    arp: Vec<Value>,
+    interfaces: Vec<Value>,
+}
+
 /// Collects the network state.
 pub fn run(proc: &ProcFs, scan: &Scan, artifact: &str, emit: &mut dyn Emit) {
-    let by_pid: HashMap<i32, &Proc> = scan.procs.iter().map(|p| (p.pid, p)).collect();
-    // Network namespaces: our own (/proc/net = /proc/self/net), then one process per
-    // other namespace seen in the scan.
+    let spaces = namespaces(proc, scan);
+    let header = String::from("NETNS\tPROTO\tLOCAL\tREMOTE\tSTATE\tUID\tINODE\tPROCESSES\n");
+    let mut t = Tables {
+        scan,
+        by_pid: scan.procs.iter().map(|p| (p.pid, p)).collect(),
+        sockets: Vec::new(),
+        listening: header.clone(),
+        established: header,
+        counts: BTreeMap::new(),
+        routes: Vec::new(),
+        arp: Vec::new(),
+        interfaces: Vec::new(),
+    };
+    let mut denials = super::Denials::default();
+    for (label, dir) in &spaces {
+        let raw = read_raw(proc, dir, &mut denials);
+        t.inet(label, &raw);
+        t.unix(label, &raw);
+        t.routing(label, &raw);
+        t.interfaces(label, &raw);
+        for (name, content) in &raw {
+            emit.output(artifact, &format!("network/proc/{label}/{name}"), content);
+        }
+    }
+    let summary = format!(
+        "sockets in {} network namespace(s): {}",
+        spaces.len(),
+        t.counts
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    t.write(artifact, emit);
+    denials.flush(emit, artifact);
+    emit.log(Level::Info, LogEvent::Live, artifact, None, summary);
+}
+
+/// Network namespaces, by label (their inode), each with the procfs directory that
+/// shows it: our own (`self/net`), then one process per other namespace of the scan.
+fn namespaces(proc: &ProcFs, scan: &Scan) -> BTreeMap<String, String> {
     let own_ns = proc
         .process(std::process::id() as i32)
         .ok()
         .and_then(|d| d.namespaces().ok())
         .and_then(|n| n.into_iter().find(|(k, _)| k == "net").map(|(_, v)| v));
-    let mut spaces: BTreeMap<String, String> = BTreeMap::new(); // label → dir under /proc
+    let mut spaces: BTreeMap<String, String> = BTreeMap::new();
     spaces.insert(
         own_ns
             .map(|n| n.to_string())
@@ -114,42 +165,48 @@ pub fn run(proc: &ProcFs, scan: &Scan, artifact: &str, emit: &mut dyn Emit) {
     for (ns, pid) in &pid_per_ns {
         spaces.insert(ns.to_string(), format!("{pid}/net"));
     }
+    spaces
+}
 
-    let mut sockets = Vec::<u8>::new();
-    let mut listening = String::from("NETNS\tPROTO\tLOCAL\tREMOTE\tSTATE\tUID\tINODE\tPROCESSES\n");
-    let mut established = listening.clone();
-    let mut denials = super::Denials::default();
-    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut routes = Vec::new();
-    let mut arp = Vec::new();
-    let mut interfaces = Vec::new();
-    for (label, dir) in &spaces {
-        let read = |name: &str, denials: &mut super::Denials| -> Option<Vec<u8>> {
-            let rel = format!("{dir}/{name}");
-            match proc.read(&rel, LIMIT) {
-                Ok(v) => Some(v),
-                Err(e) => {
-                    if !crate::source::procfs::vanished(&e) {
-                        denials.note("net table", &format!("{}/{rel}", proc.base().display()), &e);
-                    }
-                    None
+/// The kernel's network tables of one namespace, as read.
+fn read_raw(
+    proc: &ProcFs,
+    dir: &str,
+    denials: &mut super::Denials,
+) -> BTreeMap<&'static str, Vec<u8>> {
+    let mut raw = BTreeMap::new();
+    for name in RAW_FILES {
+        let rel = format!("{dir}/{name}");
+        match proc.read(&rel, LIMIT) {
+            Ok(v) => {
+                raw.insert(*name, v);
+            }
+            Err(e) => {
+                if !crate::source::procfs::vanished(&e) {
+                    denials.note("net table", &format!("{}/{rel}", proc.base().display()), &e);
                 }
             }
-        };
-        let mut raw: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
-        for name in RAW_FILES {
-            if let Some(v) = read(name, &mut denials) {
-                raw.insert(name, v);
-            }
         }
+    }
+    raw
+}
+
+impl Tables<'_> {
+    fn socket(&mut self, v: &Value) {
+        self.sockets.extend_from_slice(v.to_string().as_bytes());
+        self.sockets.push(b'\n');
+    }
+
+    /// TCP and UDP sockets, v4 and v6, with their processes.
+    fn inet(&mut self, label: &str, raw: &BTreeMap<&'static str, Vec<u8>>) {
         for (proto, file) in INET_TABLES {
             let Some(content) = raw.get(file) else {
                 continue;
             };
             for s in parse::inet_table(content) {
-                let o = owners(scan, &by_pid, s.inode);
+                let o = owners(self.scan, &self.by_pid, s.inode);
                 let v = inet_json(proto, label, &s, o.clone());
-                *counts.entry(proto).or_default() += 1;
+                *self.counts.entry(proto).or_default() += 1;
                 let row = format!(
                     "{label}\t{proto}\t{}\t{}\t{}\t{}\t{}\t{}\n",
                     fmt_addr(&s.local, s.local_port),
@@ -162,67 +219,78 @@ pub fn run(proc: &ProcFs, scan: &Scan, artifact: &str, emit: &mut dyn Emit) {
                 let is_listen = (proto.starts_with("tcp") && s.state == 10)
                     || (!proto.starts_with("tcp") && s.state == 7 && s.remote_port == 0);
                 if is_listen {
-                    listening.push_str(&row);
+                    self.listening.push_str(&row);
                 } else if s.state == 1 {
-                    established.push_str(&row);
+                    self.established.push_str(&row);
                 }
-                sockets.extend_from_slice(v.to_string().as_bytes());
-                sockets.push(b'\n');
+                self.socket(&v);
             }
         }
-        if let Some(content) = raw.get("unix") {
-            for u in parse::unix_table(content) {
-                let o = owners(scan, &by_pid, u.inode);
-                let kind = match u.kind {
-                    1 => "stream",
-                    2 => "dgram",
-                    5 => "seqpacket",
-                    _ => "other",
-                };
-                // __SO_ACCEPTCON marks a listening stream socket.
-                let listen = u.flags & 0x10000 != 0;
-                let state = if listen {
-                    "LISTEN"
-                } else {
-                    match u.state {
-                        1 => "UNCONNECTED",
-                        2 => "CONNECTING",
-                        3 => "CONNECTED",
-                        4 => "DISCONNECTING",
-                        _ => "UNKNOWN",
-                    }
-                };
-                *counts.entry("unix").or_default() += 1;
-                let path = u.path.as_deref().map(escape);
-                if listen {
-                    listening.push_str(&format!(
-                        "{label}\tunix\t{}\t-\tLISTEN\t-\t{}\t{}\n",
-                        path.clone().unwrap_or_default(),
-                        u.inode,
-                        owner_text(&o)
-                    ));
+    }
+
+    /// Unix sockets, with their processes.
+    fn unix(&mut self, label: &str, raw: &BTreeMap<&'static str, Vec<u8>>) {
+        let Some(content) = raw.get("unix") else {
+            return;
+        };
+        for u in parse::unix_table(content) {
+            let o = owners(self.scan, &self.by_pid, u.inode);
+            let kind = match u.kind {
+                1 => "stream",
+                2 => "dgram",
+                5 => "seqpacket",
+                _ => "other",
+            };
+            // __SO_ACCEPTCON marks a listening stream socket.
+            let listen = u.flags & 0x10000 != 0;
+            let state = if listen {
+                "LISTEN"
+            } else {
+                match u.state {
+                    1 => "UNCONNECTED",
+                    2 => "CONNECTING",
+                    3 => "CONNECTED",
+                    4 => "DISCONNECTING",
+                    _ => "UNKNOWN",
                 }
-                let v = json!({
-                    "netns": label, "proto": "unix", "type": kind, "state": state,
-                    "path": path, "inode": u.inode, "ref_count": u.ref_count,
-                    "processes": o,
-                });
-                sockets.extend_from_slice(v.to_string().as_bytes());
-                sockets.push(b'\n');
+            };
+            *self.counts.entry("unix").or_default() += 1;
+            let path = u.path.as_deref().map(escape);
+            if listen {
+                self.listening.push_str(&format!(
+                    "{label}\tunix\t{}\t-\tLISTEN\t-\t{}\t{}\n",
+                    path.clone().unwrap_or_default(),
+                    u.inode,
+                    owner_text(&o)
+                ));
             }
+            let v = json!({
+                "netns": label, "proto": "unix", "type": kind, "state": state,
+                "path": path, "inode": u.inode, "ref_count": u.ref_count,
+                "processes": o,
+            });
+            self.socket(&v);
         }
+    }
+
+    /// Routes and the ARP cache.
+    fn routing(&mut self, label: &str, raw: &BTreeMap<&'static str, Vec<u8>>) {
         if let Some(c) = raw.get("route") {
             for r in parse::routes(c) {
-                routes.push(json!({"netns": label, "interface": r.iface, "destination": r.destination.to_string(), "gateway": r.gateway.to_string(), "mask": r.mask.to_string(), "flags": r.flags, "metric": r.metric}));
+                self.routes.push(json!({"netns": label, "interface": r.iface, "destination": r.destination.to_string(), "gateway": r.gateway.to_string(), "mask": r.mask.to_string(), "flags": r.flags, "metric": r.metric}));
             }
         }
         if let Some(c) = raw.get("arp") {
             for f in parse::table(c) {
                 if f.len() >= 6 {
-                    arp.push(json!({"netns": label, "ip": f[0], "hw_type": f[1], "flags": f[2], "mac": f[3], "mask": f[4], "interface": f[5]}));
+                    self.arp.push(json!({"netns": label, "ip": f[0], "hw_type": f[1], "flags": f[2], "mac": f[3], "mask": f[4], "interface": f[5]}));
                 }
             }
         }
+    }
+
+    /// Interfaces with their counters and addresses.
+    fn interfaces(&mut self, label: &str, raw: &BTreeMap<&'static str, Vec<u8>>) {
         let v6 = raw
             .get("if_inet6")
             .map(|c| parse::if_inet6(c))
@@ -245,42 +313,34 @@ pub fn run(proc: &ProcFs, scan: &Scan, artifact: &str, emit: &mut dyn Emit) {
                 json!({"name": d.name, "ipv6": addrs, "rx_bytes": d.rx_bytes, "rx_packets": d.rx_packets, "tx_bytes": d.tx_bytes, "tx_packets": d.tx_packets})
             })
             .collect();
-        interfaces.push(json!({
+        self.interfaces.push(json!({
             "netns": label,
             "interfaces": devs,
             "ipv4_local_addresses": v4.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
         }));
-        for (name, content) in &raw {
-            emit.output(artifact, &format!("network/proc/{label}/{name}"), content);
-        }
     }
-    emit.output(artifact, "network/sockets.jsonl", &sockets);
-    emit.output(artifact, "network/listening.txt", listening.as_bytes());
-    emit.output(artifact, "network/established.txt", established.as_bytes());
-    let pretty = |v: &Value| serde_json::to_vec_pretty(v).unwrap_or_default();
-    emit.output(
-        artifact,
-        "network/interfaces.json",
-        &pretty(&json!(interfaces)),
-    );
-    emit.output(artifact, "network/routes.json", &pretty(&json!(routes)));
-    emit.output(artifact, "network/arp.json", &pretty(&json!(arp)));
-    denials.flush(emit, artifact);
-    emit.log(
-        Level::Info,
-        LogEvent::Live,
-        artifact,
-        None,
-        format!(
-            "sockets in {} network namespace(s): {}",
-            spaces.len(),
-            counts
-                .iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    );
+
+    fn write(self, artifact: &str, emit: &mut dyn Emit) {
+        emit.output(artifact, "network/sockets.jsonl", &self.sockets);
+        emit.output(artifact, "network/listening.txt", self.listening.as_bytes());
+        emit.output(
+            artifact,
+            "network/established.txt",
+            self.established.as_bytes(),
+        );
+        let pretty = |v: &Value| serde_json::to_vec_pretty(v).unwrap_or_default();
+        emit.output(
+            artifact,
+            "network/interfaces.json",
+            &pretty(&json!(self.interfaces)),
+        );
+        emit.output(
+            artifact,
+            "network/routes.json",
+            &pretty(&json!(self.routes)),
+        );
+        emit.output(artifact, "network/arp.json", &pretty(&json!(self.arp)));
+    }
 }
 
 fn fmt_addr(ip: &std::net::IpAddr, port: u16) -> String {

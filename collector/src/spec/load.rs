@@ -276,114 +276,21 @@ pub fn parse_artifact_file(name: &str, origin: &str, text: &str) -> Result<Artif
     })
 }
 
+/// Builds a field error at entry `i`.
+type FieldErr<'f> = &'f dyn Fn(usize, &str, String) -> SpecError;
+
 fn compile(
     set: &str,
     i: usize,
     line: usize,
     a: ArtifactYaml,
     file_output_dir: &Option<String>,
-    field_err: &dyn Fn(usize, &str, String) -> SpecError,
+    field_err: FieldErr<'_>,
 ) -> Result<Artifact, SpecError> {
-    let collector = match a.collector.as_deref() {
-        Some("file") => CollectorKind::File,
-        Some("find") => CollectorKind::Find,
-        Some("hash") => CollectorKind::Hash,
-        Some("stat") => CollectorKind::Stat,
-        Some("command") => CollectorKind::Command,
-        Some("native") => CollectorKind::Native,
-        Some(other) => {
-            return Err(field_err(
-                i,
-                "collector",
-                format!(
-                "unknown collector `{other}` (expected file, find, hash, stat, command or native)"
-            ),
-            ))
-        }
-        None => return Err(field_err(i, "collector", "missing".into())),
-    };
-    if collector == CollectorKind::Native {
-        match a.native.as_deref() {
-            Some(n) if crate::live::NATIVE_NAMES.contains(&n) => {}
-            Some(n) => {
-                return Err(field_err(
-                    i,
-                    "native",
-                    format!(
-                        "unknown native collector `{n}` (expected one of {})",
-                        crate::live::NATIVE_NAMES.join(", ")
-                    ),
-                ))
-            }
-            None => {
-                return Err(field_err(
-                    i,
-                    "native",
-                    "missing for a native collector".into(),
-                ))
-            }
-        }
-    } else if collector == CollectorKind::Command {
-        if a.command.is_none() {
-            return Err(field_err(
-                i,
-                "command",
-                "missing for a command collector".into(),
-            ));
-        }
-    } else {
-        match a.path.as_deref() {
-            None | Some("") => {
-                return Err(field_err(
-                    i,
-                    "path",
-                    format!("missing for a {} collector", collector.as_str()),
-                ))
-            }
-            Some(p) if !p.starts_with('/') && !a.is_file_list.unwrap_or(false) => {
-                return Err(field_err(i, "path", format!("`{p}` must be absolute")))
-            }
-            _ => {}
-        }
-    }
-    let file_type = match &a.file_type {
-        None => None,
-        Some(list) => {
-            let mut letters = Vec::new();
-            for t in list.to_vec() {
-                let t = t.trim();
-                match t {
-                    "f" | "d" | "l" | "p" | "s" | "b" | "c" => {
-                        letters.push(t.as_bytes()[0] as char)
-                    }
-                    _ => {
-                        return Err(field_err(
-                            i,
-                            "file_type",
-                            format!("`{t}` is not one of f, d, l, p, s, b, c"),
-                        ))
-                    }
-                }
-            }
-            Some(letters)
-        }
-    };
-    let mut permissions = Vec::new();
-    for p in a
-        .permissions
-        .as_ref()
-        .map(|p| p.to_vec())
-        .unwrap_or_default()
-    {
-        let text = p.as_text();
-        permissions.push(PermTest::parse(&text).ok_or_else(|| {
-            field_err(
-                i,
-                "permissions",
-                format!("`{text}` is not an octal mode like 755, -001 or /111"),
-            )
-        })?);
-    }
+    let collector = collector_kind(i, &a, field_err)?;
+    required_fields(i, &a, collector, field_err)?;
+    let file_type = file_types(i, &a, field_err)?;
+    let permissions = permission_tests(i, &a, field_err)?;
     let g = |field: &str, v: &Option<super::model::OneOrMany<String>>| {
         globs(v).map_err(|m| field_err(i, field, m))
     };
@@ -418,6 +325,128 @@ fn compile(
         one_file_system: a.one_file_system.unwrap_or(false),
         truncate_size: a.truncate_size,
     })
+}
+
+/// The entry's `collector`.
+fn collector_kind(
+    i: usize,
+    a: &ArtifactYaml,
+    field_err: FieldErr<'_>,
+) -> Result<CollectorKind, SpecError> {
+    Ok(match a.collector.as_deref() {
+        Some("file") => CollectorKind::File,
+        Some("find") => CollectorKind::Find,
+        Some("hash") => CollectorKind::Hash,
+        Some("stat") => CollectorKind::Stat,
+        Some("command") => CollectorKind::Command,
+        Some("native") => CollectorKind::Native,
+        Some(other) => {
+            return Err(field_err(
+                i,
+                "collector",
+                format!(
+                "unknown collector `{other}` (expected file, find, hash, stat, command or native)"
+            ),
+            ))
+        }
+        None => return Err(field_err(i, "collector", "missing".into())),
+    })
+}
+
+/// What each kind of collector needs: a known `native` name, a `command`, or an
+/// absolute `path`.
+fn required_fields(
+    i: usize,
+    a: &ArtifactYaml,
+    collector: CollectorKind,
+    field_err: FieldErr<'_>,
+) -> Result<(), SpecError> {
+    match collector {
+        CollectorKind::Native => match a.native.as_deref() {
+            Some(n) if crate::live::NATIVE_NAMES.contains(&n) => Ok(()),
+            Some(n) => Err(field_err(
+                i,
+                "native",
+                format!(
+                    "unknown native collector `{n}` (expected one of {})",
+                    crate::live::NATIVE_NAMES.join(", ")
+                ),
+            )),
+            None => Err(field_err(
+                i,
+                "native",
+                "missing for a native collector".into(),
+            )),
+        },
+        CollectorKind::Command if a.command.is_none() => Err(field_err(
+            i,
+            "command",
+            "missing for a command collector".into(),
+        )),
+        CollectorKind::Command => Ok(()),
+        _ => match a.path.as_deref() {
+            None | Some("") => Err(field_err(
+                i,
+                "path",
+                format!("missing for a {} collector", collector.as_str()),
+            )),
+            Some(p) if !p.starts_with('/') && !a.is_file_list.unwrap_or(false) => {
+                Err(field_err(i, "path", format!("`{p}` must be absolute")))
+            }
+            _ => Ok(()),
+        },
+    }
+}
+
+/// `file_type` as letters (f, d, l, p, s, b, c).
+fn file_types(
+    i: usize,
+    a: &ArtifactYaml,
+    field_err: FieldErr<'_>,
+) -> Result<Option<Vec<char>>, SpecError> {
+    let Some(list) = &a.file_type else {
+        return Ok(None);
+    };
+    let mut letters = Vec::new();
+    for t in list.to_vec() {
+        let t = t.trim();
+        match t {
+            "f" | "d" | "l" | "p" | "s" | "b" | "c" => letters.push(t.as_bytes()[0] as char),
+            _ => {
+                return Err(field_err(
+                    i,
+                    "file_type",
+                    format!("`{t}` is not one of f, d, l, p, s, b, c"),
+                ))
+            }
+        }
+    }
+    Ok(Some(letters))
+}
+
+/// `permissions` as tests (exact, any-of, all-of).
+fn permission_tests(
+    i: usize,
+    a: &ArtifactYaml,
+    field_err: FieldErr<'_>,
+) -> Result<Vec<PermTest>, SpecError> {
+    let mut permissions = Vec::new();
+    for p in a
+        .permissions
+        .as_ref()
+        .map(|p| p.to_vec())
+        .unwrap_or_default()
+    {
+        let text = p.as_text();
+        permissions.push(PermTest::parse(&text).ok_or_else(|| {
+            field_err(
+                i,
+                "permissions",
+                format!("`{text}` is not an octal mode like 755, -001 or /111"),
+            )
+        })?);
+    }
+    Ok(permissions)
 }
 
 #[cfg(test)]

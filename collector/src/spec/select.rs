@@ -108,6 +108,15 @@ fn looks_like_file(item: &str) -> bool {
     item.ends_with(".yaml") || item.ends_with(".yml") || item.contains("./")
 }
 
+/// Artifact sets chosen so far, the exclusions to apply, and the profile entries that
+/// matched nothing.
+#[derive(Default)]
+struct Chosen {
+    sets: BTreeMap<String, ArtifactSet>,
+    excludes: Vec<String>,
+    unmatched: Vec<String>,
+}
+
 /// Resolves the selection. `profile` is a built-in name or a profile file; `artifacts`
 /// is the comma-separated `--artifacts` list.
 pub fn select(
@@ -129,108 +138,118 @@ pub fn select(
         None if !adds_any => Some(builtin::DEFAULT_PROFILE),
         None => None,
     };
-    let profile = match profile_name {
-        None => None,
-        Some(p) => Some(match catalog.profiles.get(p) {
-            Some(found) => found.clone(),
-            None if Path::new(p).is_file() => {
-                let text = std::fs::read_to_string(p).map_err(|e| SpecError::File {
-                    file: p.to_owned(),
-                    message: e.to_string(),
-                })?;
-                parse_profile(p, &text, Path::new(p).parent())?
-            }
-            None => {
-                return Err(SpecError::Selection(format!(
-                    "unknown profile `{p}` (built-in: {}; or give a profile YAML file)",
-                    catalog
-                        .profiles
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )))
-            }
-        }),
-    };
-
-    let mut chosen: BTreeMap<String, ArtifactSet> = BTreeMap::new();
-    let mut excludes: Vec<String> = Vec::new();
-    let mut unmatched = Vec::new();
+    let profile = profile_name.map(|p| load_profile(catalog, p)).transpose()?;
+    let mut chosen = Chosen::default();
     if let Some(p) = &profile {
-        for entry in &p.entries {
-            if let Some(ex) = entry.strip_prefix('!') {
-                excludes.push(ex.to_owned());
-                continue;
-            }
-            let names = catalog.matching(entry)?;
-            if !names.is_empty() {
-                for n in names {
-                    chosen.insert(n.clone(), catalog.artifacts[&n].clone());
-                }
-                continue;
-            }
-            // A UAC profile names files relative to UAC's artifacts/ directory.
-            let file = p.base.as_ref().and_then(|b| {
-                [b.join(entry), b.join("../artifacts").join(entry)]
-                    .into_iter()
-                    .find(|f| f.is_file())
-            });
-            match file {
-                Some(f) => {
-                    let set =
-                        load_file(&f, entry.trim_end_matches(".yaml").trim_end_matches(".yml"))?;
-                    chosen.insert(set.name.clone(), set);
-                }
-                None => unmatched.push(entry.clone()),
-            }
-        }
+        add_profile(catalog, p, &mut chosen)?;
     }
     for item in items {
-        if let Some(ex) = item.strip_prefix('!') {
-            excludes.push(ex.to_owned());
-            continue;
-        }
-        let names = if looks_like_file(item) && Path::new(item).is_file() {
-            Vec::new()
-        } else {
-            catalog.matching(item)?
-        };
-        if names.is_empty() {
-            if Path::new(item).is_file() {
-                let stem = Path::new(item)
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| item.to_owned());
-                let set = load_file(Path::new(item), &stem)?;
-                chosen.insert(set.name.clone(), set);
-            } else {
-                return Err(SpecError::Selection(format!(
-                    "`{item}` is neither a built-in artifact (see `cairn-collector artifacts`) nor an artifact YAML file"
-                )));
-            }
-        }
-        for n in names {
-            chosen.insert(n.clone(), catalog.artifacts[&n].clone());
-        }
+        add_item(catalog, item, &mut chosen)?;
     }
-    for ex in excludes {
+    for ex in &chosen.excludes {
         let pattern = ex.trim_end_matches(".yaml");
         let glob = GlobBuilder::new(pattern)
             .literal_separator(false)
             .build()
             .map_err(|e| SpecError::Selection(format!("bad exclusion `!{ex}`: {e}")))?
             .compile_matcher();
-        chosen.retain(|name, _| !glob.is_match(name.as_str()) && name != &ex);
+        chosen
+            .sets
+            .retain(|name, _| !glob.is_match(name.as_str()) && name != ex);
     }
-    if chosen.is_empty() {
+    if chosen.sets.is_empty() {
         return Err(SpecError::Selection(
             "the selection is empty: nothing to collect".into(),
         ));
     }
     Ok(Selection {
-        sets: chosen.into_values().collect(),
+        sets: chosen.sets.into_values().collect(),
         profile: profile.map(|p| p.name),
-        unmatched,
+        unmatched: chosen.unmatched,
     })
+}
+
+/// A built-in profile by name, or a profile file.
+fn load_profile(catalog: &Catalog, p: &str) -> Result<Profile, SpecError> {
+    if let Some(found) = catalog.profiles.get(p) {
+        return Ok(found.clone());
+    }
+    if Path::new(p).is_file() {
+        let text = std::fs::read_to_string(p).map_err(|e| SpecError::File {
+            file: p.to_owned(),
+            message: e.to_string(),
+        })?;
+        return parse_profile(p, &text, Path::new(p).parent());
+    }
+    Err(SpecError::Selection(format!(
+        "unknown profile `{p}` (built-in: {}; or give a profile YAML file)",
+        catalog
+            .profiles
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
+}
+
+/// The profile's entries: built-in names or globs, files relative to it (or to UAC's
+/// `artifacts/` beside it), `!` exclusions.
+fn add_profile(catalog: &Catalog, p: &Profile, chosen: &mut Chosen) -> Result<(), SpecError> {
+    for entry in &p.entries {
+        if let Some(ex) = entry.strip_prefix('!') {
+            chosen.excludes.push(ex.to_owned());
+            continue;
+        }
+        let names = catalog.matching(entry)?;
+        if !names.is_empty() {
+            for n in names {
+                chosen.sets.insert(n.clone(), catalog.artifacts[&n].clone());
+            }
+            continue;
+        }
+        // A UAC profile names files relative to UAC's artifacts/ directory.
+        let file = p.base.as_ref().and_then(|b| {
+            [b.join(entry), b.join("../artifacts").join(entry)]
+                .into_iter()
+                .find(|f| f.is_file())
+        });
+        match file {
+            Some(f) => {
+                let set = load_file(&f, entry.trim_end_matches(".yaml").trim_end_matches(".yml"))?;
+                chosen.sets.insert(set.name.clone(), set);
+            }
+            None => chosen.unmatched.push(entry.clone()),
+        }
+    }
+    Ok(())
+}
+
+/// One `--artifacts` item: a built-in name or glob, an artifact file, or `!NAME`.
+fn add_item(catalog: &Catalog, item: &str, chosen: &mut Chosen) -> Result<(), SpecError> {
+    if let Some(ex) = item.strip_prefix('!') {
+        chosen.excludes.push(ex.to_owned());
+        return Ok(());
+    }
+    let names = if looks_like_file(item) && Path::new(item).is_file() {
+        Vec::new()
+    } else {
+        catalog.matching(item)?
+    };
+    if names.is_empty() {
+        if !Path::new(item).is_file() {
+            return Err(SpecError::Selection(format!(
+                "`{item}` is neither a built-in artifact (see `cairn-collector artifacts`) nor an artifact YAML file"
+            )));
+        }
+        let stem = Path::new(item)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| item.to_owned());
+        let set = load_file(Path::new(item), &stem)?;
+        chosen.sets.insert(set.name.clone(), set);
+    }
+    for n in names {
+        chosen.sets.insert(n.clone(), catalog.artifacts[&n].clone());
+    }
+    Ok(())
 }

@@ -1,0 +1,176 @@
+//! The command line of `cairn-collector`, each flag defined once.
+
+use cairn_collector::progress::ProgressMode;
+use cairn_collector::sink::upload;
+use cairn_collector::units;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// In-container forensic evidence collection: one static binary, one verified archive.
+#[derive(Parser, Debug)]
+#[command(name = "cairn-collector", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Collect artifacts from a root into one tar+zstd archive with manifest and log.
+    Collect(Box<CollectArgs>),
+    /// Recompute every hash of an archive and check it against its manifest.
+    Verify {
+        /// The archive (`-` for standard input).
+        archive: String,
+    },
+    /// List the containers on a node's disk (Docker and containerd), offline.
+    Containers {
+        /// The node's root filesystem: `/` on the node itself, or a copy of its disk
+        /// mounted read-only anywhere.
+        #[arg(long)]
+        node_root: PathBuf,
+        /// Output: table or json.
+        #[arg(short = 'o', long, default_value = "table")]
+        output: String,
+    },
+    /// Wait, doing nothing, for up to --for: the command of a collector sidecar or
+    /// ephemeral container, into which collections are then exec'd. `--stop` ends the
+    /// idle collectors of this container once the collection is done.
+    Idle {
+        /// How long to wait at most.
+        #[arg(long = "for", default_value = "1h", value_parser = cairn_protocol::duration::parse_arg)]
+        duration: Duration,
+        /// Stop the other idle collectors of this container instead.
+        #[arg(long)]
+        stop: bool,
+        /// Where procfs is mounted (--stop finds the idle collectors there).
+        #[arg(long, default_value = "/proc")]
+        proc: PathBuf,
+    },
+    /// List built-in profiles.
+    Profiles,
+    /// List built-in artifacts.
+    Artifacts,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CollectArgs {
+    /// Root to collect. `/` is the live system (or the container the collector runs in);
+    /// any other directory is an offline tree in which every path, symlink targets
+    /// included, resolves inside it.
+    #[arg(long, default_value = "/")]
+    pub root: PathBuf,
+    /// Collect a container from a node's disk instead (a live node's `/` or a mounted
+    /// copy): its filesystem is rebuilt from its overlay layers without mounting.
+    /// Needs --container.
+    #[arg(long, requires = "container", conflicts_with = "root")]
+    pub node_root: Option<PathBuf>,
+    /// The container to collect under --node-root: its ID, a unique prefix, or its name
+    /// (`cairn-collector containers --node-root DIR` lists them).
+    #[arg(long, requires = "node_root")]
+    pub container: Option<String>,
+    /// Collect another container of this PID namespace through /proc/PID/root, with the
+    /// namespace's live response: from an ephemeral container (targetContainerName) or
+    /// a sidecar (shareProcessNamespace). `auto` takes the first process whose root is
+    /// not the collector's own (the pod's pause process left out).
+    #[arg(long, value_name = "auto|PID", conflicts_with_all = ["root", "node_root"])]
+    pub target_pid: Option<String>,
+    /// With --target-pid auto: the container to collect, by its runtime ID (as in the
+    /// pod's containerStatuses), found in the processes' cgroups.
+    #[arg(long, value_name = "ID", requires = "target_pid")]
+    pub target_id: Option<String>,
+    /// Built-in profile name or a profile YAML file (UAC profiles work).
+    /// Default: container-triage, unless --artifacts adds artifacts.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Comma-separated built-in artifact names or globs, or artifact YAML files;
+    /// `!NAME` excludes. Adds to --profile.
+    #[arg(long)]
+    pub artifacts: Option<String>,
+    /// Where the archive goes: a file, or `-` for standard output. Not with an upload.
+    #[arg(long, short = 'o', required_unless_present_any = ["upload_url", "upload_plan"], conflicts_with_all = ["upload_url", "upload_plan"])]
+    pub output: Option<String>,
+    /// Upload the archive, while it is produced, to this presigned URL: S3 (SigV4 PUT),
+    /// Azure Blob SAS (blob or container), GCS (V4 signed PUT, or a resumable session
+    /// URL). The kind is recognised from the URL; the URL is never printed whole.
+    /// `-` reads it from stdin (one line), which keeps it out of the process list.
+    #[arg(long, value_name = "URL", help_heading = "Upload")]
+    pub upload_url: Option<String>,
+    /// An upload plan (JSON, `-` for stdin) for S3 multipart or S3 POST: see
+    /// docs/upload-plan.md.
+    #[arg(
+        long,
+        value_name = "FILE|-",
+        conflicts_with = "upload_url",
+        help_heading = "Upload"
+    )]
+    pub upload_plan: Option<String>,
+    /// The kind of --upload-url when it cannot be recognised.
+    #[arg(long, value_enum, help_heading = "Upload")]
+    pub upload_kind: Option<upload::destination::Kind>,
+    /// Object name: the blob added to an Azure container SAS URL, the S3 POST filename.
+    /// Default: cairn-HOSTNAME-UTCTIME.tar.zst.
+    #[arg(long, help_heading = "Upload")]
+    pub upload_name: Option<String>,
+    /// Where the archive goes if the upload fails (a file, or `-` for standard output):
+    /// all of it when the URL fails its check before collection, otherwise the part
+    /// not uploaded, while the uploaded part is committed as the object.
+    #[arg(long, value_name = "FILE|-", help_heading = "Upload")]
+    pub fallback_output: Option<String>,
+    /// PEM file of CA certificates to trust instead of the built-in web PKI roots
+    /// (private object stores, TLS-intercepting proxies).
+    #[arg(long, value_name = "PEM", help_heading = "Upload")]
+    pub ca_file: Option<PathBuf>,
+    /// Attempts after the first, per request, with exponential backoff and jitter.
+    #[arg(long, default_value = "6", help_heading = "Upload")]
+    pub upload_retries: u32,
+    /// Longest wait for a response or for the next bytes of one.
+    #[arg(long, default_value = "60s", value_parser = cairn_protocol::duration::parse_arg, help_heading = "Upload")]
+    pub upload_timeout: Duration,
+    /// Longest wait to connect.
+    #[arg(long, default_value = "10s", value_parser = cairn_protocol::duration::parse_arg, help_heading = "Upload")]
+    pub connect_timeout: Duration,
+    /// First retry wait; doubles per attempt (tests shorten it).
+    #[arg(long, hide = true, default_value = "500ms", value_parser = cairn_protocol::duration::parse_arg)]
+    pub upload_backoff: Duration,
+    /// Files larger than this are stored truncated to it (e.g. 512M, 1G).
+    #[arg(long, default_value = "1G", value_parser = units::parse_size)]
+    pub max_file_size: u64,
+    /// Stop storing file content after this many bytes (e.g. 10G). Default: no limit.
+    #[arg(long, value_parser = units::parse_size)]
+    pub max_total_size: Option<u64>,
+    /// Stop collecting after this long (e.g. 90s, 10m); the archive is still complete
+    /// and valid, and the log records what was cut.
+    #[arg(long, value_parser = cairn_protocol::duration::parse_arg)]
+    pub timeout: Option<Duration>,
+    /// Only files with a time (m, a or c) on or after this date (YYYY-MM-DD, UTC).
+    #[arg(long, value_parser = parse_date)]
+    pub date_range_start: Option<i64>,
+    /// Only files with a time (m, a or c) before the end of this date (YYYY-MM-DD, UTC).
+    #[arg(long, value_parser = parse_date)]
+    pub date_range_end: Option<i64>,
+    /// Progress on stderr: auto (human when a terminal), human, json, none.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub progress: ProgressMode,
+    /// Compression threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<u32>,
+    /// Keep the values of environment variables whose names look secret (TOKEN,
+    /// SECRET, PASSWORD, KEY...) in the process listing. By default they are redacted.
+    #[arg(long)]
+    pub no_redact: bool,
+    /// Where procfs is mounted (the live response reads processes and sockets there).
+    #[arg(long, default_value = "/proc")]
+    pub proc: PathBuf,
+    /// Compressed bytes of manifest held in memory before a part is written (tests).
+    #[arg(long, hide = true, value_parser = units::parse_size)]
+    pub manifest_part_size: Option<u64>,
+}
+
+pub fn parse_date(s: &str) -> Result<i64, String> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s, &fmt)
+        .map(|d| d.midnight().assume_utc().unix_timestamp())
+        .map_err(|e| format!("`{s}` is not a date like 2026-01-31: {e}"))
+}

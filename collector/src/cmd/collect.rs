@@ -1,0 +1,237 @@
+//! `cairn-collector collect`: where the root comes from (the live system, an offline
+//! tree, another container through procfs, a container on a node's disk), where the
+//! archive goes (a file, stdout, an upload checked before collecting), the limits, and
+//! the final lines that say what was stored and delivered.
+
+use super::cli::CollectArgs;
+use anyhow::{bail, Context, Result};
+use cairn_collector::collect::{collect, default_workers, Options, Report};
+use cairn_collector::node;
+use cairn_collector::progress::Progress;
+use cairn_collector::sink::{upload, Target};
+use cairn_collector::source::{procfs::ProcFs, Root};
+use cairn_collector::spec::{select, Catalog};
+use cairn_protocol::exit;
+use std::path::PathBuf;
+
+pub fn run(a: CollectArgs) -> Result<i32> {
+    let target = target_of(&a)?;
+    let catalog = Catalog::builtin()?;
+    let selection = select(&catalog, a.profile.as_deref(), a.artifacts.as_deref())?;
+    let (root, container) = root_of(&a)?;
+    let opts = options(&a);
+    let invocation = serde_json::json!({
+        "root": root.path().display().to_string(),
+        "node_root": a.node_root.as_ref().map(|p| p.display().to_string()),
+        "container": container,
+        "target_pid": root.target_pid(),
+        "profile": a.profile,
+        "artifacts": a.artifacts,
+        "output": a.output,
+        "upload": a.upload_url.as_deref().map(|u| if u == "-" { "URL from stdin".to_owned() } else { upload::destination::redact_text(u) }).or(a.upload_plan.as_ref().map(|p| format!("plan {p}"))),
+        "fallback_output": a.fallback_output,
+    });
+    let mut progress = Progress::new(a.progress);
+    let report = collect(&root, &selection, &opts, target, &mut progress, invocation)?;
+    Ok(tell(&report))
+}
+
+/// The root to collect, and the node container it was rebuilt from.
+fn root_of(a: &CollectArgs) -> Result<(Root, Option<node::NodeContainer>)> {
+    if let (Some(node_root), Some(id)) = (&a.node_root, &a.container) {
+        let (c, warnings) = node::find(node_root, id)?;
+        for w in &warnings {
+            eprintln!("cairn-collector: warning: {w}");
+        }
+        let name = PathBuf::from(format!(
+            "{}:{}",
+            format!("{:?}", c.runtime).to_lowercase(),
+            c.id
+        ));
+        return Ok((Root::open_layers(&name, &c.layers)?, Some(c)));
+    }
+    let Some(t) = a.target_pid.as_deref() else {
+        return Ok((Root::open(&a.root)?, None));
+    };
+    let wanted = match t {
+        "auto" => None,
+        n => Some(
+            n.parse::<u32>()
+                .map_err(|_| anyhow::anyhow!("--target-pid takes auto or a PID, not {n}"))?,
+        ),
+    };
+    let proc =
+        ProcFs::open(&a.proc).with_context(|| format!("opening procfs at {}", a.proc.display()))?;
+    let (pid, all) =
+        cairn_collector::source::target::choose(&proc, wanted, a.target_id.as_deref())?;
+    if all.len() > 1 && wanted.is_none() && a.target_id.is_none() {
+        eprintln!(
+            "cairn-collector: {} containers share this PID namespace; collecting the one of PID {pid} ({}); others: {}",
+            all.len(),
+            all[0].exe,
+            all[1..].iter().map(|c| format!("PID {} ({})", c.pid, c.exe)).collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok((Root::open_process(&proc, pid)?, None))
+}
+
+/// The limits and filters the flags give.
+fn options(a: &CollectArgs) -> Options {
+    let date_range = match (a.date_range_start, a.date_range_end) {
+        (None, None) => None,
+        (s, e) => Some((
+            s.unwrap_or(i64::MIN),
+            e.map(|e| e + 86_399).unwrap_or(i64::MAX),
+        )),
+    };
+    Options {
+        max_file_size: a.max_file_size,
+        max_total_size: a.max_total_size,
+        timeout: a.timeout,
+        date_range,
+        workers: a.threads.unwrap_or_else(default_workers),
+        manifest_part_bytes: a
+            .manifest_part_size
+            .map(|b| b as usize)
+            .unwrap_or(Options::default().manifest_part_bytes),
+        live: cairn_collector::live::LiveOptions {
+            redact: !a.no_redact,
+            proc_path: a.proc.clone(),
+        },
+        ..Options::default()
+    }
+}
+
+/// The final lines on stderr; returns the exit status.
+fn tell(report: &Report) -> i32 {
+    let c = &report.counts;
+    eprintln!(
+        "cairn-collector: {} files ({} bytes) stored; {} skipped, {} denied, {} errors, {} truncated, {} changed{}",
+        c.files,
+        c.bytes_stored,
+        c.skipped,
+        c.denied,
+        c.errors,
+        c.truncated,
+        c.changed,
+        if report.timed_out { "; TIMED OUT (archive complete up to the deadline)" } else { "" }
+    );
+    let d = &report.delivered;
+    match &d.upload {
+        None => {
+            eprintln!(
+                "cairn-collector: archive {} {} bytes sha256 {}",
+                d.target.describe(),
+                d.bytes,
+                d.sha256
+            );
+        }
+        Some(u) if u.complete => {
+            eprintln!(
+                "cairn-collector: uploaded {} ({}) {} bytes in {} part(s), {} retries, sha256 {}",
+                u.object.as_deref().unwrap_or(&u.location),
+                u.kind,
+                u.uploaded_bytes,
+                u.parts,
+                u.retries,
+                d.sha256
+            );
+        }
+        Some(u) => {
+            eprintln!(
+                "cairn-collector: UPLOAD FAILED to {} ({}): {}",
+                u.object.as_deref().unwrap_or(&u.location),
+                u.kind,
+                u.error.as_deref().unwrap_or("unknown error")
+            );
+            eprintln!(
+                "cairn-collector: fallback {} holds the archive from byte {} ({} bytes in all, sha256 {}); the object holds {} bytes",
+                u.fallback.as_deref().unwrap_or("-"),
+                u.fallback_from.unwrap_or(0),
+                d.bytes,
+                d.sha256,
+                u.uploaded_bytes
+            );
+            return exit::UPLOAD_FELL_BACK;
+        }
+    }
+    exit::OK
+}
+
+/// The target: a local output, or an upload (checked here, before collecting).
+fn target_of(a: &CollectArgs) -> Result<Target> {
+    use std::io::IsTerminal;
+    let fallback = a.fallback_output.as_deref().map(Target::parse);
+    for out in [a.output.as_deref(), a.fallback_output.as_deref()] {
+        if out == Some("-") && std::io::stdout().is_terminal() {
+            bail!(
+                "refusing to write a binary archive to a terminal: redirect stdout or give a file"
+            );
+        }
+    }
+    if a.upload_url.is_none() && a.upload_plan.is_none() {
+        if fallback.is_some() {
+            bail!("--fallback-output is for uploads (--upload-url or --upload-plan)");
+        }
+        return Ok(Target::parse(a.output.as_deref().unwrap_or("-")));
+    }
+    let plan = match a.upload_plan.as_deref() {
+        None => None,
+        Some(src) => {
+            let text = if src == "-" {
+                // One JSON document, read up to its end: stdin may stay open (a
+                // launcher keeps its exec stream's stdin open while attached).
+                let mut de = serde_json::Deserializer::from_reader(std::io::stdin().lock());
+                let v = <serde_json::Value as serde::Deserialize>::deserialize(&mut de)
+                    .context("reading the upload plan from stdin")?;
+                serde_json::to_vec(&v)?
+            } else {
+                std::fs::read(src).with_context(|| format!("reading --upload-plan {src}"))?
+            };
+            Some(upload::plan::Plan::parse(&text)?)
+        }
+    };
+    let url = match a.upload_url.as_deref() {
+        Some("-") => {
+            // One line: stdin may stay open after it.
+            let mut v = String::new();
+            std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut v)
+                .context("reading --upload-url from stdin")?;
+            let v = v.trim().to_owned();
+            if v.is_empty() {
+                bail!("--upload-url -: stdin held no URL");
+            }
+            Some(v)
+        }
+        other => other.map(str::to_owned),
+    };
+    let name = a.upload_name.clone().unwrap_or_else(default_object_name);
+    let destination =
+        upload::destination::Destination::new(url.as_deref(), plan, a.upload_kind, &name)?;
+    Ok(Target::Upload(Box::new(upload::UploadConfig {
+        destination,
+        http: upload::http::HttpConfig {
+            connect_timeout: a.connect_timeout,
+            read_timeout: a.upload_timeout,
+            retries: a.upload_retries,
+            backoff: a.upload_backoff,
+            ca_file: a.ca_file.clone(),
+        },
+        fallback,
+        name,
+    })))
+}
+
+/// `cairn-HOSTNAME-20261123T101500Z.tar.zst`.
+fn default_object_name() -> String {
+    let host = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .replace(
+            |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '.',
+            "_",
+        );
+    let now = cairn_collector::units::now_rfc3339().replace([':', '-'], "");
+    let stamp = now.split('.').next().unwrap_or(&now).trim_end_matches('Z');
+    format!("cairn-{host}-{stamp}Z.tar.zst")
+}

@@ -1,0 +1,53 @@
+//! `cairn-collector idle`: the command of a collector sidecar or ephemeral container,
+//! which waits doing nothing until collections are exec'd into it; `idle --stop` ends
+//! the other idle collectors of the container.
+
+use anyhow::{Context, Result};
+use cairn_collector::source::procfs::ProcFs;
+use cairn_protocol::exit;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+pub fn run(duration: Duration, stop: bool, proc: &Path) -> Result<i32> {
+    if stop {
+        let proc =
+            ProcFs::open(proc).with_context(|| format!("opening procfs at {}", proc.display()))?;
+        let n = stop_idle(&proc);
+        eprintln!("cairn-collector: stopped {n} idle collector(s)");
+        return Ok(exit::OK);
+    }
+    let until = Instant::now() + duration;
+    while Instant::now() < until {
+        std::thread::sleep(Duration::from_secs(1).min(until - Instant::now()));
+    }
+    Ok(exit::OK)
+}
+
+/// Sends SIGTERM to the other `cairn-collector idle` processes running this same
+/// executable; returns how many.
+fn stop_idle(proc: &ProcFs) -> usize {
+    let Ok(me) = proc.identity("self/exe") else {
+        return 0;
+    };
+    let own = std::process::id() as i32;
+    let mut n = 0;
+    for pid in proc.pids().unwrap_or_default() {
+        if pid == own {
+            continue;
+        }
+        let Ok(dir) = proc.process(pid) else {
+            continue;
+        };
+        let same_exe = dir.identity("exe").is_ok_and(|e| e == me);
+        let cmdline = dir.read("cmdline", 1 << 16).unwrap_or_default();
+        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+        if same_exe && args.get(1) == Some(&&b"idle"[..]) && !args.contains(&&b"--stop"[..]) {
+            if let Some(p) = rustix::process::Pid::from_raw(pid) {
+                if rustix::process::kill_process(p, rustix::process::Signal::TERM).is_ok() {
+                    n += 1;
+                }
+            }
+        }
+    }
+    n
+}
