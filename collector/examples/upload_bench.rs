@@ -12,9 +12,7 @@
 //! It prints medians and ratios, and measures the collector's peak RSS during the
 //! 500 MiB S3 upload and a 200 MiB Azurite block upload, failing if either passes 64 MiB.
 
-#[path = "../tests/common/stores.rs"]
-mod stores;
-
+use cairn_testkit::stores;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -72,11 +70,52 @@ fn run_collector(
     (secs, kib, commit_ms as f64 / 1000.0)
 }
 
+/// Throughputs (bytes per second) and the figures around them, one value per run.
+#[derive(Default)]
+struct Runs {
+    curl: Vec<f64>,
+    cairn: Vec<f64>,
+    rss: Vec<u64>,
+    then: Vec<f64>,
+    curl_mp: Vec<f64>,
+    complete: Vec<f64>,
+    cairn_parts: Vec<f64>,
+    cairn_commit: Vec<f64>,
+}
+
+/// Where the benchmark works: the tree, the spec, and the archive built once.
+struct Setup {
+    bin: String,
+    work: std::path::PathBuf,
+    root: std::path::PathBuf,
+    spec: std::path::PathBuf,
+    archive: std::path::PathBuf,
+    size: f64,
+}
+
 fn main() {
     let runs: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(5);
+    let setup = setup();
+    let s3 = stores::Server::s3().expect("s3s-fs (run tests/run-all.sh once to install it)");
+    let mut r = Runs::default();
+    for i in 0..runs {
+        one_run(&setup, &s3, i, &mut r);
+    }
+    drop(s3);
+    let peak = report(&setup, runs, r);
+    let az_peak = azure_rss(&setup);
+    println!("peak RSS, 200 MiB Azure block upload: {az_peak:.1} MiB");
+    if peak >= 64.0 || az_peak >= 64.0 {
+        eprintln!("FAIL: peak RSS is over the 64 MiB bound");
+        std::process::exit(1);
+    }
+}
+
+/// Builds the 500 MiB tree and, once, its archive.
+fn setup() -> Setup {
     let bin = std::env::var("CAIRN_BIN").expect("CAIRN_BIN: the release collector");
     let work = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/work/upload");
     let root = work.join("root");
@@ -84,72 +123,82 @@ fn main() {
     let spec = work.join("spec.yaml");
     std::fs::write(&spec, "artifacts:\n  - collector: file\n    path: /data\n").unwrap();
     let archive = work.join("archive.tar.zst");
-    let st = Command::new(&bin)
+    collect_to(&bin, &root, &spec, &archive);
+    let size = std::fs::metadata(&archive).unwrap().len() as f64;
+    Setup {
+        bin,
+        work,
+        root,
+        spec,
+        archive,
+        size,
+    }
+}
+
+fn collect_to(bin: &str, root: &Path, spec: &Path, out: &Path) {
+    let st = Command::new(bin)
         .args(["collect", "--progress", "none", "--root"])
-        .arg(&root)
+        .arg(root)
         .arg("--artifacts")
-        .arg(&spec)
+        .arg(spec)
         .arg("--output")
-        .arg(&archive)
+        .arg(out)
         .status()
         .unwrap();
     assert!(st.success());
-    let size = std::fs::metadata(&archive).unwrap().len() as f64;
-    let s3 = stores::Server::s3().expect("s3s-fs (run tests/run-all.sh once to install it)");
+}
 
-    let (mut curl, mut cairn, mut rss) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut then, mut curl_mp, mut complete) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut cairn_parts, mut cairn_commit) = (Vec::new(), Vec::new());
-    for i in 0..runs {
-        let url = s3.put_url(&format!("bench/curl{i}.tar.zst"));
-        let t = Instant::now();
-        curl_put(&archive, &url);
-        curl.push(size / t.elapsed().as_secs_f64());
+/// One run of every contender.
+fn one_run(su: &Setup, s3: &stores::Server, i: usize, r: &mut Runs) {
+    let size = su.size;
+    let url = s3.put_url(&format!("bench/curl{i}.tar.zst"));
+    let t = Instant::now();
+    curl_put(&su.archive, &url);
+    r.curl.push(size / t.elapsed().as_secs_f64());
 
-        let plan = s3.multipart_plan(s3.port, &format!("bench/cairn{i}.tar.zst"), 8 << 20, 100);
-        let (secs, kib, commit) = run_collector(&bin, &root, &spec, &["--upload-plan", "-"], &plan);
-        cairn.push(size / secs);
-        cairn_parts.push(size / (secs - commit));
-        cairn_commit.push(commit);
-        rss.push(kib);
+    let plan = s3.multipart_plan(s3.port, &format!("bench/cairn{i}.tar.zst"), 8 << 20, 100);
+    let (secs, kib, commit) =
+        run_collector(&su.bin, &su.root, &su.spec, &["--upload-plan", "-"], &plan);
+    r.cairn.push(size / secs);
+    r.cairn_parts.push(size / (secs - commit));
+    r.cairn_commit.push(commit);
+    r.rss.push(kib);
 
-        let url = s3.put_url(&format!("bench/then{i}.tar.zst"));
-        let staged = work.join("staged.tar.zst");
-        let t = Instant::now();
-        let st = Command::new(&bin)
-            .args(["collect", "--progress", "none", "--root"])
-            .arg(&root)
-            .arg("--artifacts")
-            .arg(&spec)
-            .arg("--output")
-            .arg(&staged)
-            .status()
-            .unwrap();
-        assert!(st.success());
-        curl_put(&staged, &url);
-        then.push(size / t.elapsed().as_secs_f64());
+    let url = s3.put_url(&format!("bench/then{i}.tar.zst"));
+    let staged = su.work.join("staged.tar.zst");
+    let t = Instant::now();
+    collect_to(&su.bin, &su.root, &su.spec, &staged);
+    curl_put(&staged, &url);
+    r.then.push(size / t.elapsed().as_secs_f64());
 
-        let plan = s3.multipart_plan(s3.port, &format!("bench/curlmp{i}.tar.zst"), 8 << 20, 100);
-        let (secs, commit) = curl_multipart(&archive, &plan, &work);
-        curl_mp.push(size / secs);
-        complete.push(commit);
-        eprintln!(
-            "run {i}: curl -T {:.0} MiB/s, collect then curl -T {:.0} MiB/s, curl multipart {:.0} MiB/s (its CompleteMultipartUpload {:.2} s), cairn {:.0} MiB/s ({:.0} MiB/s to the last part, CompleteMultipartUpload {:.2} s), peak RSS {:.1} MiB",
-            curl[i] / 1048576.0,
-            then[i] / 1048576.0,
-            curl_mp[i] / 1048576.0,
-            commit,
-            cairn[i] / 1048576.0,
-            cairn_parts[i] / 1048576.0,
-            cairn_commit[i],
-            kib as f64 / 1024.0
-        );
-    }
-    drop(s3);
+    let plan = s3.multipart_plan(s3.port, &format!("bench/curlmp{i}.tar.zst"), 8 << 20, 100);
+    let (secs, commit) = curl_multipart(&su.archive, &plan, &su.work);
+    r.curl_mp.push(size / secs);
+    r.complete.push(commit);
+    eprintln!(
+        "run {i}: curl -T {:.0} MiB/s, collect then curl -T {:.0} MiB/s, curl multipart {:.0} MiB/s (its CompleteMultipartUpload {:.2} s), cairn {:.0} MiB/s ({:.0} MiB/s to the last part, CompleteMultipartUpload {:.2} s), peak RSS {:.1} MiB",
+        r.curl[i] / 1048576.0,
+        r.then[i] / 1048576.0,
+        r.curl_mp[i] / 1048576.0,
+        commit,
+        r.cairn[i] / 1048576.0,
+        r.cairn_parts[i] / 1048576.0,
+        r.cairn_commit[i],
+        kib as f64 / 1024.0
+    );
+}
+
+/// Prints medians and ratios; returns the peak RSS in MiB.
+fn report(su: &Setup, runs: usize, r: Runs) -> f64 {
     let mib = |v: f64| v / 1048576.0;
-    let (c, k, t, m) = (median(curl), median(cairn), median(then), median(curl_mp));
-    let peak = *rss.iter().max().unwrap() as f64 / 1024.0;
-    println!("archive: {:.0} MiB, medians of {runs} runs", mib(size));
+    let peak = *r.rss.iter().max().unwrap() as f64 / 1024.0;
+    let (c, k, t, m) = (
+        median(r.curl),
+        median(r.cairn),
+        median(r.then),
+        median(r.curl_mp),
+    );
+    println!("archive: {:.0} MiB, medians of {runs} runs", mib(su.size));
     println!(
         "curl -T of the built archive:              {:.0} MiB/s",
         mib(c)
@@ -161,17 +210,17 @@ fn main() {
     println!(
         "curl multipart of the built archive:       {:.0} MiB/s (s3s-fs assembles on completion: {:.2} s)",
         mib(m),
-        median(complete)
+        median(r.complete)
     );
     println!(
         "cairn collect + compress + upload at once: {:.0} MiB/s",
         mib(k)
     );
-    let kp = median(cairn_parts);
+    let kp = median(r.cairn_parts);
     println!(
         "  the same, until the last part is stored:  {:.0} MiB/s (then CompleteMultipartUpload: {:.2} s)",
         mib(kp),
-        median(cairn_commit)
+        median(r.cairn_commit)
     );
     println!(
         "ratio cairn / curl -T:                     {:.2} (issue target >= 0.9)",
@@ -184,24 +233,23 @@ fn main() {
         kp / c
     );
     println!("peak RSS, 500 MiB S3 multipart upload: {peak:.1} MiB (max of {runs} runs)");
+    peak
+}
 
+/// Peak RSS (MiB) of a 200 MiB upload into Azurite's block API.
+fn azure_rss(su: &Setup) -> f64 {
     let az = stores::Server::azurite().expect("azurite");
-    let small = work.join("root200");
+    let small = su.work.join("root200");
     make_root(&small, 200);
     let sas = az.azure_sas(None, "cw", 3600);
     let (_, kib, _) = run_collector(
-        &bin,
+        &su.bin,
         &small,
-        &spec,
+        &su.spec,
         &["--upload-url", &sas, "--upload-name", "bench.tar.zst"],
         "",
     );
-    let az_peak = kib as f64 / 1024.0;
-    println!("peak RSS, 200 MiB Azure block upload: {az_peak:.1} MiB");
-    if peak >= 64.0 || az_peak >= 64.0 {
-        eprintln!("FAIL: peak RSS is over the 64 MiB bound");
-        std::process::exit(1);
-    }
+    kib as f64 / 1024.0
 }
 
 fn curl_put(file: &Path, url: &str) {

@@ -4,13 +4,11 @@
 mod common;
 use common::*;
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 
-fn planted() -> tempfile::TempDir {
-    let t = tempfile::tempdir().unwrap();
+fn planted() -> TestDir {
+    let t = TestDir::new("cli");
     let r = t.path();
-    std::fs::set_permissions(r, std::fs::Permissions::from_mode(0o755)).unwrap();
     for d in [
         "etc",
         "root",
@@ -42,7 +40,7 @@ fn planted() -> tempfile::TempDir {
 #[test]
 fn default_profile_collects_the_planted_evidence() {
     let t = planted();
-    let out = t.path().join("../cli-default.tar.zst");
+    let out = t.out("cli-default.tar.zst");
     collect(t.path(), &out, &[]);
     verify_ok(&out);
     let a = Archive::read(&out);
@@ -109,7 +107,7 @@ fn uac_artifact_and_profile_files_work_and_commands_are_not_run() {
     std::fs::create_dir_all(&profiles).unwrap();
     let profile = profiles.join("mine.yaml");
     std::fs::write(&profile, "name: mine\ndescription: test\nartifacts:\n  - live_response/mixed.yaml\n  - files/logs/*\n  - chkrootkit/chkrootkit.yaml\n").unwrap();
-    let out = t.path().join("../cli-uac.tar.zst");
+    let out = t.out("cli-uac.tar.zst");
     collect(t.path(), &out, &["--profile", profile.to_str().unwrap()]);
     verify_ok(&out);
     let a = Archive::read(&out);
@@ -195,7 +193,7 @@ fn bad_specs_name_file_line_and_field() {
 #[test]
 fn exclusions_limits_and_timeout() {
     let t = planted();
-    let out = t.path().join("../cli-ex.tar.zst");
+    let out = t.out("cli-ex.tar.zst");
     collect(
         t.path(),
         &out,
@@ -217,7 +215,7 @@ fn exclusions_limits_and_timeout() {
         .iter()
         .any(|r| r["reason"] == "--max-total-size reached"));
     // A zero timeout still yields a complete, valid archive that says it was cut.
-    let out2 = t.path().join("../cli-to.tar.zst");
+    let out2 = t.out("cli-to.tar.zst");
     collect(t.path(), &out2, &["--timeout", "0s"]);
     verify_ok(&out2);
     let a = Archive::read(&out2);

@@ -10,10 +10,8 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn tree() -> tempfile::TempDir {
-    let t = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    t
+fn tree() -> TestDir {
+    TestDir::new("hostile")
 }
 
 #[test]
@@ -30,7 +28,7 @@ fn symlink_loops_and_escapes_stay_inside_the_root() {
     // A spec whose path itself goes through an absolute symlink must resolve inside.
     symlink("/data", r.join("datalink")).unwrap();
     let spec = spec_all(r, "/datalink");
-    let out = r.join("../out-loop.tar.zst");
+    let out = root.out("out-loop.tar.zst");
     let start = Instant::now();
     collect(r, &out, &["--artifacts", &spec]);
     assert!(start.elapsed() < Duration::from_secs(20));
@@ -56,7 +54,7 @@ fn symlink_loops_and_escapes_stay_inside_the_root() {
         "artifacts:\n  - collector: file\n    path: /data/abs\n",
     )
     .unwrap();
-    let out2 = r.join("../out-loop2.tar.zst");
+    let out2 = root.out("out-loop2.tar.zst");
     collect(r, &out2, &["--artifacts", spec.to_str().unwrap()]);
     let a = Archive::read(&out2);
     assert_eq!(a.text("files/etc/passwd"), "inside:x:0:0::/root:/bin/sh\n");
@@ -91,7 +89,7 @@ fn fifos_sockets_and_devices_are_recorded_not_read() {
     }
     std::fs::write(r.join("x/plain"), "ok").unwrap();
     let spec = spec_all(r, "/x");
-    let out = r.join("../out-fifo.tar.zst");
+    let out = root.out("out-fifo.tar.zst");
     let start = Instant::now();
     collect(r, &out, &["--artifacts", &spec]);
     assert!(
@@ -126,7 +124,7 @@ fn sparse_multi_terabyte_file_is_capped_quickly() {
     let f = std::fs::File::create(r.join("var/log/sparse.db")).unwrap();
     f.set_len(4 << 40).unwrap();
     drop(f);
-    let out = r.join("../out-sparse.tar.zst");
+    let out = root.out("out-sparse.tar.zst");
     let start = Instant::now();
     collect(
         r,
@@ -176,7 +174,7 @@ fn sparse_lastlog_is_decoded_from_its_data_only() {
     )
     .unwrap();
     drop(f);
-    let out = r.join("../out-lastlog.tar.zst");
+    let out = root.out("out-lastlog.tar.zst");
     let start = Instant::now();
     collect(r, &out, &["--artifacts", "live/users"]);
     assert!(
@@ -257,7 +255,7 @@ fn file_growing_while_read_is_marked_changed() {
     });
     std::thread::sleep(Duration::from_millis(20));
     let spec = spec_all(&r, "/g");
-    let out = r.join("../out-grow.tar.zst");
+    let out = root.out("out-grow.tar.zst");
     collect(&r, &out, &["--artifacts", &spec, "--threads", "1"]);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     writer.join().unwrap();
@@ -342,7 +340,7 @@ fn odd_names_survive_byte_exactly_through_standard_tar() {
     std::fs::create_dir_all(&long_dir).unwrap();
     std::fs::write(long_dir.join("deep.txt"), "long").unwrap();
     let spec = spec_all(r, "/n");
-    let out = r.join("../out-names.tar.zst");
+    let out = root.out("out-names.tar.zst");
     collect(r, &out, &["--artifacts", &spec]);
     verify_ok(&out);
     let a = Archive::read(&out);
@@ -438,7 +436,7 @@ fn deep_and_wide_trees() {
         "artifacts:\n  - collector: file\n    path: /deep\n  - collector: file\n    path: /wide\n",
     )
     .unwrap();
-    let out = r.join("../out-deep.tar.zst");
+    let out = root.out("out-deep.tar.zst");
     // Small manifest parts, so this tree exercises the bounded-memory manifest.
     collect(
         r,

@@ -1,14 +1,11 @@
-//! Shared helpers: run the real binary, read an archive back with the library.
-#![allow(dead_code)]
+//! What the collector's tests share: the kit ([`cairn_testkit`]), the binary under
+//! test, and running it.
+#![allow(dead_code, unused_imports)]
 
-pub mod docker;
-pub mod env;
-pub mod faults;
-pub mod stores;
-pub mod tls;
+pub use cairn_testkit::archive::{spec_all, Archive, EntryData};
+pub use cairn_testkit::dir::TestDir;
+pub use cairn_testkit::{docker, env, faults, stores, tls};
 
-use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 use std::process::Output;
 
@@ -42,87 +39,7 @@ pub fn collect(root: &Path, out: &Path, extra: &[&str]) -> Output {
     o
 }
 
-/// Content and link target of one archive entry.
-pub type EntryData = (Vec<u8>, Option<Vec<u8>>);
-
-/// Every regular/symlink entry of an archive, by exact path bytes.
-pub struct Archive {
-    pub entries: BTreeMap<Vec<u8>, EntryData>,
-}
-
-impl Archive {
-    pub fn read(path: &Path) -> Archive {
-        let f = std::fs::File::open(path).unwrap();
-        let mut ar = tar::Archive::new(zstd::stream::read::Decoder::new(f).unwrap());
-        let mut entries = BTreeMap::new();
-        for e in ar.entries().unwrap() {
-            let mut e = e.unwrap();
-            let p = e.path_bytes().into_owned();
-            let link = e.link_name_bytes().map(|l| l.into_owned());
-            let mut data = Vec::new();
-            e.read_to_end(&mut data).unwrap();
-            entries.insert(p, (data, link));
-        }
-        Archive { entries }
-    }
-
-    /// True when any entry's content contains `needle`.
-    pub fn contains_bytes(&self, needle: &[u8]) -> bool {
-        self.entries
-            .values()
-            .any(|(d, _)| d.windows(needle.len()).any(|w| w == needle))
-    }
-
-    pub fn get(&self, p: &str) -> Option<&Vec<u8>> {
-        self.entries.get(p.as_bytes()).map(|(d, _)| d)
-    }
-
-    pub fn text(&self, p: &str) -> String {
-        String::from_utf8_lossy(self.get(p).unwrap_or_else(|| panic!("{p} missing"))).into_owned()
-    }
-
-    pub fn manifest(&self) -> Vec<serde_json::Value> {
-        self.text("manifest.jsonl")
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-
-    pub fn log(&self) -> Vec<serde_json::Value> {
-        self.text("collection.log")
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-
-    pub fn summary(&self) -> serde_json::Value {
-        serde_json::from_str(&self.text("summary.json")).unwrap()
-    }
-
-    pub fn record(&self, source: &str) -> serde_json::Value {
-        self.manifest()
-            .into_iter()
-            .find(|r| r["source"] == source)
-            .unwrap_or_else(|| panic!("no manifest record for {source}"))
-    }
-}
-
+/// Verifies an archive with the collector under test.
 pub fn verify_ok(path: &Path) {
-    let o = run(&["verify", path.to_str().unwrap()]);
-    assert!(
-        o.status.success(),
-        "verify failed: {}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-}
-
-/// Writes an artifact YAML that copies everything under `path`.
-pub fn spec_all(dir: &Path, path: &str) -> String {
-    let f = dir.join("all.yaml");
-    std::fs::write(
-        &f,
-        format!("artifacts:\n  - description: all\n    collector: file\n    path: {path}\n"),
-    )
-    .unwrap();
-    f.to_str().unwrap().to_owned()
+    cairn_testkit::verify_ok(Path::new(BIN), path);
 }

@@ -2,7 +2,6 @@
 //! shell may carry that cairn or its libraries read (cloud credentials, a kubeconfig,
 //! in-cluster variables, HTTP proxies, cairn's own settings). Each test sets what it
 //! means to give, so a run behaves the same on a laptop as on a fresh CI machine.
-#![allow(dead_code)]
 
 use std::ffi::OsStr;
 use std::process::Command;

@@ -2,7 +2,6 @@
 //! store (made with the `openssl` command), so `--ca-file` is tested against a real
 //! handshake; and an HTTP CONNECT proxy that counts its tunnels, so `HTTPS_PROXY` and
 //! `NO_PROXY` are tested by what went through it.
-#![allow(dead_code)]
 
 use super::faults::{content_length, read_head};
 use std::io::{Read, Write};

@@ -1,32 +1,10 @@
-//! Shared by the launcher's end-to-end tests: the collector tests' Docker and object
-//! store helpers (images built from Debian packages, containers removed on drop,
-//! s3s-fs), archive checks with the static collector's own `verify`, a TCP relay that
-//! lets containers reach a server listening on 127.0.0.1, and the test API server.
-#![allow(dead_code)]
-
-#[path = "../../../collector/tests/common/docker.rs"]
-pub mod docker;
-#[path = "../../../collector/tests/common/env.rs"]
-pub mod env;
-#[path = "../../../collector/tests/common/stores.rs"]
-pub mod stores;
+//! The test Kubernetes API server (`cairn-test-apiserver`, built by cargo for the
+//! workspace's tests), started per test with its own kubeconfig and log; and a TCP
+//! relay that lets containers reach a server listening on 127.0.0.1.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// Verifies an archive with the static collector (`CAIRN_MUSL_BIN`).
-pub fn verify_ok(path: &Path) {
-    let bin = std::env::var("CAIRN_MUSL_BIN").expect("CAIRN_MUSL_BIN");
-    let o = Command::new(bin).arg("verify").arg(path).output().unwrap();
-    assert!(
-        o.status.success(),
-        "verify {}: {}{}",
-        path.display(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
 
 pub struct ApiServer {
     child: Child,
@@ -46,7 +24,7 @@ impl ApiServer {
     /// Starts `cairn-test-apiserver` (built by cargo for the workspace's tests).
     pub fn start(extra: &[&str]) -> ApiServer {
         let bin =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/cairn-test-apiserver");
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/cairn-test-apiserver");
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("kubeconfig");
         let log = dir.path().join("server.log");

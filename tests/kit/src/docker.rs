@@ -1,9 +1,7 @@
 //! Real Docker containers for tests: images built locally from Debian packages (no
 //! registry), containers removed on drop, and collection through `docker exec`.
 //! Needs `CAIRN_MUSL_BIN` and a Docker daemon; under `CI=true` their absence fails.
-#![allow(dead_code)]
 
-use super::verify_ok;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -124,7 +122,7 @@ pub fn collect_via_exec(ct: &str, exe: &str, user: Option<&str>, dir: &Path) -> 
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "collect in {ct}: {err}");
     assert!(err.contains("\"event\":\"done\""), "{err}");
-    verify_ok(&out);
+    crate::verify_ok(&crate::musl_bin(), &out);
     out
 }
 

@@ -1,0 +1,240 @@
+//! Reaching the cluster: exec credential plugins, the in-cluster service account, and
+//! `cairn` as a kubectl plugin.
+
+use super::*;
+
+/// A kubeconfig whose users authenticate through an exec credential plugin, as EKS
+/// (`aws eks get-token`), AKS (`kubelogin`) and GKE (`gke-gcloud-auth-plugin`) ones do:
+/// the plugin prints an ExecCredential holding the token it is given, and counts its calls.
+fn plugin_kubeconfig(s: &ApiServer, dir: &Path) -> (PathBuf, PathBuf) {
+    let kc = std::fs::read_to_string(&s.kubeconfig).unwrap();
+    let field = |key: &str| -> Vec<String> {
+        kc.lines()
+            .filter_map(|l| l.trim().strip_prefix(key))
+            .map(|v| v.trim().to_owned())
+            .collect()
+    };
+    let (server, ca, tokens) = (
+        field("server:")[0].clone(),
+        field("certificate-authority-data:")[0].clone(),
+        field("token:"),
+    );
+    let calls = dir.join("plugin-calls");
+    let plugin = dir.join("get-token");
+    std::fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> {}\nprintf '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"%s\"}}}}' \"$2\"\n",
+            calls.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let user = |name: &str, token: &str| {
+        format!(
+            "- name: {name}\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      args: [\"--token\", \"{token}\"]\n      interactiveMode: Never\n",
+            plugin.display()
+        )
+    };
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n{}{}contexts:\n- name: plugin\n  context: {{cluster: c, user: plugin}}\n- name: plugin-denied\n  context: {{cluster: c, user: plugin-denied}}\ncurrent-context: plugin\n",
+        user("plugin", &tokens[0]),
+        user("plugin-denied", &tokens[1]),
+    );
+    let path = dir.join("plugin-kubeconfig");
+    std::fs::write(&path, text).unwrap();
+    (path, calls)
+}
+
+#[test]
+fn exec_credential_plugins_and_in_cluster_service_accounts_reach_the_cluster() {
+    let Some(_) = docker::setup() else { return };
+    let tag = format!("k{}", std::process::id());
+    let ns = format!("ir-{tag}");
+    let bb = pod(&ns, "bb", docker::busybox_image(), &[]);
+    let gateway = docker::bridge_gateway();
+    let work = tempfile::tempdir().unwrap();
+    let sa = work.path().join("serviceaccount");
+    let s = ApiServer::start(&[
+        "--listen",
+        "0.0.0.0:0",
+        "--tls-san",
+        &gateway,
+        "--service-account-out",
+        sa.to_str().unwrap(),
+    ]);
+    let bin = std::env::var("CAIRN_MUSL_BIN").unwrap();
+
+    // Through the plugin: the token it hands over is the one used.
+    let (kc, calls) = plugin_kubeconfig(&s, work.path());
+    let out = work.path().join("out");
+    let o = common::env::command(CAIRN)
+        .args([
+            "--kubeconfig",
+            kc.to_str().unwrap(),
+            "-n",
+            &ns,
+            "collect",
+            "bb",
+        ])
+        .args(["--output-dir", out.to_str().unwrap()])
+        .env("CAIRN_COLLECTOR_BIN", &bin)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(archives(&out).len(), 1);
+    assert!(std::fs::read_to_string(&calls)
+        .unwrap()
+        .starts_with("--token "));
+    // The denied user's plugin: refused with the RBAC message, no exec tried.
+    let o = common::env::command(CAIRN)
+        .args([
+            "--kubeconfig",
+            kc.to_str().unwrap(),
+            "--context",
+            "plugin-denied",
+        ])
+        .args([
+            "-n",
+            &ns,
+            "collect",
+            "bb",
+            "--output-dir",
+            out.to_str().unwrap(),
+        ])
+        .env("CAIRN_COLLECTOR_BIN", &bin)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("lacks 'create' on 'pods/exec'"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    // In a pod: no kubeconfig, the service account the kubelet mounts and the
+    // KUBERNETES_SERVICE_* variables; the collector found next to cairn.
+    let Some(img) = docker::debian_image() else {
+        return;
+    };
+    let port = std::fs::read_to_string(&s.kubeconfig)
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("server: https://127.0.0.1:")
+                .map(str::to_owned)
+        })
+        .unwrap();
+    let out_pod = work.path().join("out-pod");
+    std::fs::create_dir_all(&out_pod).unwrap();
+    let o = docker::docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!(
+            "{}:/var/run/secrets/kubernetes.io/serviceaccount:ro",
+            sa.display()
+        ),
+        "-v",
+        &format!("{CAIRN}:/usr/local/bin/cairn:ro"),
+        "-v",
+        &format!("{bin}:/usr/local/bin/cairn-collector:ro"),
+        "-v",
+        &format!("{}:/out", out_pod.display()),
+        "-e",
+        &format!("KUBERNETES_SERVICE_HOST={gateway}"),
+        "-e",
+        &format!("KUBERNETES_SERVICE_PORT={port}"),
+        img,
+        "cairn",
+        "-n",
+        &ns,
+        "collect",
+        "bb",
+        "--output-dir",
+        "/out",
+        "-o",
+        "json",
+    ]);
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    let names = archives(&out_pod);
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].starts_with(&format!("{ns}_bb_main_")));
+    assert_eq!(docker::leftovers(&bb.0), "");
+}
+
+#[test]
+fn as_kubectl_cairn_it_runs_as_a_kubectl_plugin() {
+    let Some(_) = docker::setup() else { return };
+    let kubectl = match std::env::var("CAIRN_KUBECTL") {
+        Ok(k) => PathBuf::from(k),
+        Err(_) => {
+            let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/.work/py/bin/kubectl");
+            if !venv.exists() {
+                docker::require("kubectl (tests/run-all.sh installs it)");
+                return;
+            }
+            venv
+        }
+    };
+    let ns = format!("kp-{}", std::process::id());
+    let _p = pod(&ns, "web", docker::busybox_image(), &[]);
+    let s = ApiServer::start(&[]);
+    // Installed the documented way: a link named kubectl-cairn on PATH.
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(CAIRN, bin.path().join("kubectl-cairn")).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = |args: &[&str]| {
+        common::env::command(&kubectl)
+            .args(args)
+            .env("PATH", &path)
+            .env("KUBECONFIG", &s.kubeconfig)
+            .env(
+                "CAIRN_COLLECTOR_BIN",
+                std::env::var("CAIRN_MUSL_BIN").unwrap(),
+            )
+            .output()
+            .unwrap()
+    };
+    let o = run(&["plugin", "list"]);
+    assert!(
+        text(&o.stdout).contains("kubectl-cairn"),
+        "{}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    let o = run(&["cairn", "-n", &ns, "pods", "-o", "json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["pod"], "web");
+    assert_eq!(v[0]["verdict"], "exec-able");
+    let out = s.dir.path().join("plugin-out");
+    let o = run(&[
+        "cairn",
+        "-n",
+        &ns,
+        "collect",
+        "web",
+        "--output-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(archives(&out).len(), 1);
+    let o = run(&["cairn", "--help"]);
+    assert!(
+        text(&o.stdout).contains("Usage: kubectl cairn"),
+        "{}",
+        text(&o.stdout)
+    );
+}

@@ -1,0 +1,412 @@
+//! The exec route: busybox as root and Debian as uid 1000 on a read-only root, a pod
+//! where nothing allows execution, a denied user, ten pods by label over the v4
+//! protocol, a timeout, and the collector downloaded instead of streamed.
+
+use super::*;
+
+#[test]
+fn collects_through_exec_from_busybox_root_and_debian_uid_1000_read_only() {
+    let Some(_) = docker::setup() else { return };
+    let tag = format!("e{}", std::process::id());
+    let ns = format!("ir-{tag}");
+    let bb = pod(&ns, "bb", docker::busybox_image(), &["--label", "app=bb"]);
+    let deb = docker::debian_image().map(|img| {
+        pod(
+            &ns,
+            "deb",
+            img,
+            &[
+                "--user",
+                "1000:1000",
+                "--read-only",
+                "--tmpfs",
+                "/tmp:rw,exec,mode=1777",
+            ],
+        )
+    });
+    let s = ApiServer::start(&[]);
+    let out = s.dir.path().join("out");
+
+    // `pods` shows both as exec-able, with the user Debian runs as.
+    let o = cairn(&s, &["-n", &ns, "pods", "-o", "json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["verdict"] == "exec-able"));
+
+    let mut args = vec!["-n", &ns, "collect", "bb", "--output-dir"];
+    let out_s = out.to_str().unwrap().to_owned();
+    args.push(&out_s);
+    if deb.is_some() {
+        args.push("deb/main");
+    }
+    args.extend(["-o", "json"]);
+    let o = cairn(&s, &args);
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // Not a terminal: a line as each target starts and ends.
+    let err = text(&o.stderr);
+    assert!(
+        err.contains(&format!("cairn: collecting {ns}/bb/main\n")),
+        "{err}"
+    );
+    assert!(err.contains(&format!("cairn: {ns}/bb/main ok: ")), "{err}");
+    let names = archives(&out);
+    assert_eq!(names.len(), if deb.is_some() { 2 } else { 1 }, "{names:?}");
+    assert!(names[0].starts_with(&format!("{ns}_bb_main_")), "{names:?}");
+    for r in report.as_array().unwrap() {
+        assert_eq!(r["status"], "ok", "{r}");
+        assert_eq!(r["method"], "exec");
+    }
+    assert_eq!(docker::leftovers(&bb.0), "");
+    if let Some(d) = &deb {
+        assert_eq!(docker::leftovers(&d.0), "");
+        assert!(
+            names[1].starts_with(&format!("{ns}_deb_main_")),
+            "{names:?}"
+        );
+    }
+
+    // On a terminal (a pty from script(1)): a bar per target fed by the collector's
+    // progress, ending on its outcome, and the total.
+    let out2 = s.dir.path().join("out2");
+    let command = format!(
+        "{CAIRN} --kubeconfig {} -n {ns} collect bb --output-dir {}",
+        s.kubeconfig.display(),
+        out2.display()
+    );
+    let o = common::env::command("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env(
+            "CAIRN_COLLECTOR_BIN",
+            std::env::var("CAIRN_MUSL_BIN").unwrap(),
+        )
+        .env("COLUMNS", "160")
+        .output()
+        .unwrap();
+    let screen = text(&o.stdout);
+    assert!(o.status.success(), "{screen}");
+    assert_eq!(archives(&out2).len(), 1);
+    assert!(screen.contains("1/1 targets"), "{screen}");
+    assert!(screen.contains(&format!("{ns}/bb/main")), "{screen}");
+    let ok = screen.rfind(" ok: ").expect("the bar's end");
+    assert!(screen[ok..].contains("iB in "), "{screen}");
+    assert!(!screen.contains("cairn: collecting"), "{screen}");
+}
+
+#[test]
+fn no_executable_place_distroless_and_denied_say_what_to_do() {
+    let Some(_) = docker::setup() else { return };
+    let tag = format!("f{}", std::process::id());
+    let ns = format!("ir-{tag}");
+    let s = ApiServer::start(&[]);
+    let out = s.dir.path().join("out");
+    let out_s = out.to_str().unwrap();
+
+    // A distroless image (by name): reported with the hint, not exec'd.
+    docker::ok(&[
+        "tag",
+        docker::busybox_image(),
+        "gcr.io/distroless/static-debian12:cairn-test",
+    ]);
+    let _d = pod(
+        &ns,
+        "dl",
+        "gcr.io/distroless/static-debian12:cairn-test",
+        &[],
+    );
+    let o = cairn(&s, &["-n", &ns, "collect", "dl", "--output-dir", out_s]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let all = text(&o.stdout) + &text(&o.stderr);
+    assert!(
+        all.contains("distroless") && all.contains("--via ephemeral"),
+        "{all}"
+    );
+
+    // Read-only root, noexec /tmp and /dev/shm, uid 1000: the bootstrap's plain words.
+    if let Some(img) = docker::debian_image() {
+        let ro = pod(
+            &ns,
+            "ro",
+            img,
+            &[
+                "--user",
+                "1000:1000",
+                "--read-only",
+                "--tmpfs",
+                "/tmp:rw,noexec,mode=1777",
+            ],
+        );
+        let o = cairn(&s, &["-n", &ns, "collect", "ro", "--output-dir", out_s]);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+        let all = text(&o.stdout);
+        assert!(
+            all.contains("no writable place here allows execution")
+                && all.contains("--via ephemeral"),
+            "{all}"
+        );
+        assert_eq!(docker::leftovers(&ro.0), "");
+    }
+
+    // The denied user: refused before any exec, naming verb, resource and namespace.
+    let _b = pod(&ns, "bb", docker::busybox_image(), &[]);
+    let execs_before = s.log().matches("exec protocol").count();
+    let o = cairn(
+        &s,
+        &[
+            "--context",
+            "cairn-test-denied",
+            "-n",
+            &ns,
+            "collect",
+            "bb",
+            "--output-dir",
+            out_s,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let e = text(&o.stderr);
+    assert!(
+        e.contains(&format!(
+            "lacks 'create' on 'pods/exec' in namespace '{ns}'"
+        )) && e.contains("deploy/rbac.yaml"),
+        "{e}"
+    );
+    assert_eq!(
+        s.log().matches("exec protocol").count(),
+        execs_before,
+        "an exec was attempted"
+    );
+}
+
+#[test]
+fn ten_pods_by_label_with_concurrency_4_over_the_v4_protocol() {
+    let Some(_) = docker::setup() else { return };
+    let tag = format!("g{}", std::process::id());
+    let ns = format!("fleet-{tag}");
+    let pods: Vec<Container> = (0..10)
+        .map(|i| {
+            pod(
+                &ns,
+                &format!("web-{i}"),
+                docker::busybox_image(),
+                &["--label", "app=web"],
+            )
+        })
+        .collect();
+    let _other = pod(&ns, "db", docker::busybox_image(), &["--label", "app=db"]);
+    let s = ApiServer::start(&["--v4-only"]);
+    let out = s.dir.path().join("out");
+    let o = cairn(
+        &s,
+        &[
+            "-n",
+            &ns,
+            "-l",
+            "app=web",
+            "collect",
+            "--concurrency",
+            "4",
+            "--output-dir",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    let names = archives(&out);
+    assert_eq!(names.len(), 10, "{names:?}");
+    assert!(names.iter().all(|n| n.contains("_web-")), "{names:?}");
+    // Every exec went over v4 (stdin never closed early, stdout complete).
+    let log = s.log();
+    assert_eq!(
+        log.matches("protocol=\"v4.channel.k8s.io\"").count()
+            + log.matches("protocol=v4.channel.k8s.io").count(),
+        10,
+        "{log}"
+    );
+    for p in &pods {
+        assert_eq!(docker::leftovers(&p.0), "");
+    }
+}
+
+#[test]
+fn a_target_past_its_timeout_is_cut_off_and_the_pod_is_left_clean() {
+    let Some(_) = docker::setup() else { return };
+    let ns = format!("slow-{}", std::process::id());
+    let p = pod(&ns, "slow", docker::busybox_image(), &[]);
+    let s = ApiServer::start(&[]);
+    // A stand-in collector that never ends but keeps writing, as a long collection does.
+    let fake = s.dir.path().join("slow-collector");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\n[ \"$1\" = --version ] && exit 0\nwhile :; do echo chunk; sleep 0.05; done\n",
+    )
+    .unwrap();
+    let out = s.dir.path().join("out");
+    let o = common::env::command(CAIRN)
+        .arg("--kubeconfig")
+        .arg(&s.kubeconfig)
+        .args([
+            "-n",
+            &ns,
+            "collect",
+            "slow",
+            "--timeout",
+            "3s",
+            "--collector-bin",
+        ])
+        .arg(&fake)
+        .arg("--output-dir")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("timed out after 3s"),
+        "{}",
+        text(&o.stdout)
+    );
+    // What arrived is kept, named in the report, and not taken for a whole archive.
+    let report = text(&o.stdout);
+    let kept = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".tar.zst.part"))
+        .expect("the partial archive");
+    assert!(
+        report.contains(&format!("kept in {} (incomplete)", kept.display())),
+        "{report}"
+    );
+    assert!(archives(&out).is_empty());
+    // The closed stream breaks the stand-in's stdout; the bootstrap removes it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let left = docker::leftovers(&p.0);
+        let running = docker::ok(&[
+            "exec",
+            &p.0,
+            "sh",
+            "-c",
+            "ps | grep -c 'slow-collecto[r]\\|cairn-collecto[r]' || true",
+        ]);
+        if left.is_empty() && running == "0" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left behind: {left} / {running} running"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn by_download_the_printed_bootstrap_line_and_collector_url_collect_and_refuse_a_wrong_file() {
+    let Some(bin) = docker::setup() else { return };
+    let port = docker::serve(std::fs::read(&bin).unwrap());
+    let gw = docker::bridge_gateway();
+    let url = format!("http://{gw}:{port}/cairn-collector?x='quoted'&y=1");
+    let o = common::env::command(CAIRN)
+        .args([
+            "bootstrap",
+            "--print",
+            "--collector-url",
+            &url,
+            "--collector-bin",
+        ])
+        .arg(&bin)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let line = text(&o.stdout).trim().to_owned();
+    assert_eq!(line.lines().count(), 1);
+    let bb = docker::ok(&["run", "-d", docker::busybox_image(), "sleep", "600"]);
+    let _bb = Container(bb.clone());
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("manual.tar.zst");
+    let o = Command::new("docker")
+        .args(["exec", &bb, "sh", "-c", &line])
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    verify_ok(&out);
+    assert_eq!(docker::leftovers(&bb), "");
+
+    // The launcher with --collector-url: the pod downloads the collector, checks it
+    // and runs it; a different file at the URL is refused and not run.
+    let ns = format!("ir-u{}", std::process::id());
+    let p = pod(&ns, "dl", docker::busybox_image(), &[]);
+    let s = ApiServer::start(&[]);
+    let dir = t.path().join("out");
+    let url = format!("http://{gw}:{port}/cairn-collector");
+    let o = cairn(
+        &s,
+        &[
+            "-n",
+            &ns,
+            "collect",
+            "dl",
+            "--collector-url",
+            &url,
+            "--output-dir",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "--output-dir needs its value");
+    let o = cairn(
+        &s,
+        &[
+            "-n",
+            &ns,
+            "collect",
+            "dl",
+            "--collector-url",
+            &url,
+            "--output-dir",
+            dir.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(archives(&dir).len(), 1);
+    assert!(
+        s.log().contains("cairn-bootstrap url"),
+        "the exec did not ask for a download: {}",
+        s.log()
+    );
+    let wrong = docker::serve(b"#!/bin/sh\necho not the collector\n".to_vec());
+    let o = cairn(
+        &s,
+        &[
+            "-n",
+            &ns,
+            "collect",
+            "dl",
+            "--collector-url",
+            &format!("http://{gw}:{wrong}/cairn-collector"),
+            "--output-dir",
+            dir.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let all = text(&o.stdout);
+    assert!(
+        all.contains("is not the one given (refused, not run)") && all.contains("sha256 mismatch"),
+        "{all}"
+    );
+    assert_eq!(archives(&dir).len(), 1);
+    assert_eq!(docker::leftovers(&p.0), "");
+}

@@ -1,0 +1,461 @@
+//! Containers without a shell: named distroless with the routes that work, and
+//! collected through an ephemeral container (`--via ephemeral` and `--via auto`), the
+//! pod's collector sidecar, and a short-lived pod on the node.
+
+use super::*;
+
+#[test]
+fn a_container_without_a_shell_is_named_distroless_with_the_routes_that_work() {
+    let Some(bin) = docker::setup() else { return };
+    // FROM scratch with only a static binary, under a name no list knows.
+    let t = tempfile::tempdir().unwrap();
+    std::fs::copy(&bin, t.path().join("app")).unwrap();
+    std::fs::write(
+        t.path().join("Dockerfile"),
+        "FROM scratch\nCOPY app /app\nUSER 65532\nENTRYPOINT [\"/app\"]\n",
+    )
+    .unwrap();
+    let img = "cairn-launcher-noshell:1";
+    let st = Command::new("docker")
+        .args(["build", "-q", "-t", img])
+        .arg(t.path())
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", text(&st.stderr));
+    let ns = format!("ns-{}", std::process::id());
+    // `verify -` blocks on its open stdin: it stands in for the application.
+    let args = [
+        "run",
+        "-d",
+        "-i",
+        "--network",
+        "none",
+        "--label",
+        &format!("io.kubernetes.pod.namespace={ns}"),
+        "--label",
+        "io.kubernetes.pod.name=api",
+        "--label",
+        "io.kubernetes.container.name=main",
+        img,
+        "verify",
+        "-",
+    ];
+    let _c = Container(docker::ok(&args));
+    let s = ApiServer::start(&[]);
+    let out = s.dir.path().join("out");
+    let o = cairn(
+        &s,
+        &[
+            "-n",
+            &ns,
+            "collect",
+            "api",
+            "--output-dir",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let report = text(&o.stdout);
+    assert!(
+        report.contains("has no shell") && report.contains("--via ephemeral"),
+        "{report}"
+    );
+
+    // `pods` knows it only by name (unknown here) until it probes: then the probe
+    // exec of sh fails and the verdict is distroless; a busybox pod has its shell.
+    let _bb = pod(&ns, "bb", docker::busybox_image(), &[]);
+    let verdicts = |extra: &[&str]| {
+        let mut a = vec!["-n", ns.as_str(), "pods", "-o", "json"];
+        a.extend(extra);
+        let o = cairn(&s, &a);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let mut pairs: Vec<(String, String, String)> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["pod"].as_str().unwrap().to_owned(),
+                    t["verdict"].as_str().unwrap().to_owned(),
+                    t["probe"].as_str().unwrap_or("-").to_owned(),
+                )
+            })
+            .collect();
+        pairs.sort();
+        pairs
+    };
+    let s3 = |a: &str, b: &str, c: &str| (a.to_owned(), b.to_owned(), c.to_owned());
+    assert_eq!(
+        verdicts(&[]),
+        [s3("api", "exec-able", "-"), s3("bb", "exec-able", "-")]
+    );
+    assert_eq!(
+        verdicts(&["--probe"]),
+        [
+            s3("api", "distroless", "no shell"),
+            s3("bb", "exec-able", "shell")
+        ]
+    );
+}
+
+/// The collector image as a responder builds it (`scripts/build-image.sh`), and a
+/// FROM-scratch application under uid 65532 with a planted file and no shell; the
+/// collector image and every container of `ns` are removed on drop.
+struct Images {
+    collector: String,
+    app: &'static str,
+    ns: String,
+}
+
+impl Images {
+    fn build(bin: &Path, test: &str) -> Images {
+        let pid = std::process::id();
+        let collector = format!("cairn-collector:e2e-{test}-{pid}");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-image.sh");
+        let o = Command::new("bash")
+            .arg(&script)
+            .args(["--bin", bin.to_str().unwrap(), "--tag", &collector])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let t = tempfile::tempdir().unwrap();
+        std::fs::copy(bin, t.path().join("app")).unwrap();
+        std::fs::write(
+            t.path().join("evidence-planted.txt"),
+            "dropped by the attacker\n",
+        )
+        .unwrap();
+        std::fs::write(
+            t.path().join("Dockerfile"),
+            "FROM scratch\nCOPY app /app\nCOPY evidence-planted.txt /evidence-planted.txt\nUSER 65532\nENTRYPOINT [\"/app\"]\n",
+        )
+        .unwrap();
+        let app = "cairn-launcher-distroless-evidence:1";
+        let st = Command::new("docker")
+            .args(["build", "-q", "-t", app])
+            .arg(t.path())
+            .env("DOCKER_BUILDKIT", "0")
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{}", text(&st.stderr));
+        Images {
+            collector,
+            app,
+            ns: format!("{test}-{pid}"),
+        }
+    }
+
+    /// A pod of the application (`verify -` blocks on its open stdin: it stands in
+    /// for the application); returns the container's ID.
+    fn app_pod(&self, pod: &str) -> String {
+        docker::ok(&[
+            "run",
+            "-d",
+            "-i",
+            "--network",
+            "none",
+            "--label",
+            &format!("io.kubernetes.pod.namespace={}", self.ns),
+            "--label",
+            &format!("io.kubernetes.pod.name={pod}"),
+            "--label",
+            "io.kubernetes.container.name=main",
+            self.app,
+            "verify",
+            "-",
+        ])
+    }
+}
+
+impl Drop for Images {
+    fn drop(&mut self) {
+        let ids = docker::docker(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=io.kubernetes.pod.namespace={}", self.ns),
+        ]);
+        for id in text(&ids.stdout).split_whitespace() {
+            let _ = docker::docker(&["rm", "-f", id]);
+        }
+        let _ = docker::docker(&["rmi", "-f", &self.collector]);
+    }
+}
+
+/// How many archive entries name the planted file (0 when it is not there).
+fn planted_in(archive: &str) -> String {
+    let z = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "zstd -dc '{archive}' | grep -ac evidence-planted.txt"
+        ))
+        .output()
+        .unwrap();
+    text(&z.stdout).trim().to_owned()
+}
+
+#[test]
+fn a_distroless_container_by_an_ephemeral_container_directly_or_by_auto() {
+    let Some(bin) = docker::setup() else { return };
+    let img = Images::build(&bin, "eph");
+    let ns = img.ns.clone();
+    for name in ["api", "auto"] {
+        img.app_pod(name);
+    }
+    let s = ApiServer::start(&[]);
+    let out = s.dir.path().join("out");
+    for (pod, via) in [("api", "ephemeral"), ("auto", "auto")] {
+        let o = cairn(
+            &s,
+            &[
+                "-n",
+                &ns,
+                "collect",
+                pod,
+                "--via",
+                via,
+                "--collector-image",
+                &img.collector,
+                "--output-dir",
+                out.to_str().unwrap(),
+                "-o",
+                "json",
+            ],
+        );
+        assert!(
+            o.status.success(),
+            "{}\n{}",
+            text(&o.stdout),
+            text(&o.stderr)
+        );
+        let r = &serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()[0];
+        assert_eq!(r["method"], "ephemeral", "{r}");
+        // The target's own filesystem, through /proc/PID/root.
+        assert_ne!(
+            planted_in(r["archive"].as_str().unwrap()),
+            "0",
+            "the target's files are not in the archive"
+        );
+    }
+    assert_eq!(archives(&out).len(), 2);
+    // The ephemeral containers' idle commands were ended.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let running = docker::ok(&[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=io.kubernetes.pod.namespace={ns}"),
+            "--filter",
+            "label=cairn.test/ephemeral-target",
+        ]);
+        if running.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ephemeral containers still running: {running}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn each_container_of_a_pod_by_its_collector_sidecar_and_the_patch_that_adds_one() {
+    let Some(bin) = docker::setup() else { return };
+    let img = Images::build(&bin, "sc");
+    let ns = img.ns.clone();
+    // A pod with a collector sidecar (shareProcessNamespace): the application, a
+    // second container, and the sidecar waiting. Each container is found by its ID.
+    let app = img.app_pod("sc");
+    let shared = format!("container:{app}");
+    docker::ok(&[
+        "run",
+        "-d",
+        "--pid",
+        &shared,
+        "--network",
+        "none",
+        "--label",
+        &format!("io.kubernetes.pod.namespace={ns}"),
+        "--label",
+        "io.kubernetes.pod.name=sc",
+        "--label",
+        "io.kubernetes.container.name=other",
+        docker::busybox_image(),
+        "sleep",
+        "3600",
+    ]);
+    docker::ok(&[
+        "run",
+        "-d",
+        "--pid",
+        &shared,
+        "--network",
+        "none",
+        "--user",
+        "0",
+        "--cap-add",
+        "SYS_PTRACE",
+        "--label",
+        &format!("io.kubernetes.pod.namespace={ns}"),
+        "--label",
+        "io.kubernetes.pod.name=sc",
+        "--label",
+        "io.kubernetes.container.name=cairn-collector",
+        &img.collector,
+        "idle",
+        "--for",
+        "10m",
+    ]);
+    let s = ApiServer::start(&[]);
+    let out_sc = s.dir.path().join("out-sidecar");
+    for (target, planted) in [("sc/main", true), ("sc/other", false)] {
+        let o = cairn(
+            &s,
+            &[
+                "-n",
+                &ns,
+                "collect",
+                target,
+                "--via",
+                "sidecar",
+                "--output-dir",
+                out_sc.to_str().unwrap(),
+                "-o",
+                "json",
+            ],
+        );
+        assert!(
+            o.status.success(),
+            "{}\n{}",
+            text(&o.stdout),
+            text(&o.stderr)
+        );
+        let r = &serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()[0];
+        assert_eq!(r["method"], "sidecar", "{r}");
+        assert_eq!(
+            planted_in(r["archive"].as_str().unwrap()) != "0",
+            planted,
+            "{target}: the wrong container was collected"
+        );
+    }
+    // The patch that adds such a sidecar to a workload.
+    let o = common::env::command(CAIRN)
+        .args([
+            "-n",
+            "shop",
+            "sidecar",
+            "--for",
+            "deployment/web",
+            "--collector-image",
+            &img.collector,
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let printed = text(&o.stdout);
+    assert!(
+        printed.contains("kubectl -n shop patch deployment web --patch-file"),
+        "{printed}"
+    );
+    let json: String = printed
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let patch: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let spec = &patch["spec"]["template"]["spec"];
+    assert_eq!(spec["shareProcessNamespace"], true);
+    assert_eq!(spec["containers"][0]["image"], img.collector.as_str());
+    assert_eq!(
+        spec["containers"][0]["securityContext"]["capabilities"]["add"][0],
+        "SYS_PTRACE"
+    );
+}
+
+#[test]
+fn a_container_by_a_short_lived_pod_on_its_node_with_its_drift() {
+    let Some(bin) = docker::setup() else { return };
+    let img = Images::build(&bin, "node");
+    let ns = img.ns.clone();
+    // The node route: a short-lived pod with the runtime's directories read-only
+    // rebuilds the container from its layers; drift names what was dropped in it.
+    let bb = docker::ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--label",
+        &format!("io.kubernetes.pod.namespace={ns}"),
+        "--label",
+        "io.kubernetes.pod.name=bb",
+        "--label",
+        "io.kubernetes.container.name=main",
+        docker::busybox_image(),
+        "sleep",
+        "3600",
+    ]);
+    docker::ok(&[
+        "exec",
+        &bb,
+        "sh",
+        "-c",
+        "echo implant > /tmp/dropped-by-attacker.sh; rm /etc/group",
+    ]);
+    let s = ApiServer::start(&[]);
+    let out_node = s.dir.path().join("out-node");
+    let o = cairn(
+        &s,
+        &[
+            "-n",
+            &ns,
+            "collect",
+            "bb",
+            "--via",
+            "node",
+            "--collector-image",
+            &img.collector,
+            "--output-dir",
+            out_node.to_str().unwrap(),
+            "-o",
+            "json",
+        ],
+    );
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    let r = &serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()[0];
+    assert_eq!(r["method"], "node", "{r}");
+    let drift = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "zstd -dc '{}' | grep -a '\"change\"'",
+            r["archive"].as_str().unwrap()
+        ))
+        .output()
+        .unwrap();
+    let drift = text(&drift.stdout);
+    let line = |change: &str, path: &str| {
+        drift.lines().any(|l| {
+            l.contains(&format!("\"change\":\"{change}\""))
+                && l.contains(&format!("\"path\":\"{path}\""))
+        })
+    };
+    assert!(line("added", "/tmp/dropped-by-attacker.sh"), "{drift}");
+    assert!(line("deleted", "/etc/group"), "{drift}");
+    let left = docker::ok(&[
+        "ps",
+        "-aq",
+        "--filter",
+        "label=app.kubernetes.io/name=cairn-node-collector",
+        "--filter",
+        &format!("label=io.kubernetes.pod.namespace={ns}"),
+    ]);
+    assert_eq!(left, "", "the collector pod was left behind");
+}
