@@ -8,7 +8,7 @@
 use super::identity;
 use super::options::Options;
 use super::recorder::Recorder;
-use super::summary::{finish, CollectError, Report, Run};
+use super::summary::{finish, CollectError, Ended, Report, Run};
 use crate::archive::ArchiveWriter;
 use crate::progress::Progress;
 use crate::sink::{Sink, Target};
@@ -153,7 +153,12 @@ pub fn collect(
         clock,
         invocation,
     };
-    finish(engine, run)
+    let ended = Ended {
+        rec: engine.rec,
+        root,
+        timed_out: engine.timed_out,
+    };
+    finish(ended, run)
 }
 
 /// The log's first records and the `start` event.

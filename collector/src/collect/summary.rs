@@ -3,10 +3,10 @@
 //! limits, and the hashes of the log and manifest), and the archive is sealed and
 //! delivered; the `done` event carries its sha256.
 
-use super::engine::Engine;
 use super::identity;
 use super::options::Options;
 use super::recorder::generated_header;
+use super::recorder::Recorder;
 use crate::archive::{LOG_NAME, MANIFEST_NAME, SUMMARY_NAME};
 use crate::sink::Delivered;
 use crate::source::Root;
@@ -45,8 +45,15 @@ pub struct Run<'s> {
     pub invocation: Value,
 }
 
+/// What the collection ended as.
+pub struct Ended<'a> {
+    pub rec: Recorder<'a>,
+    pub root: &'a Root,
+    pub timed_out: bool,
+}
+
 /// Writes the log, the manifest and the summary, seals the archive and delivers it.
-pub fn finish(mut e: Engine<'_>, run: Run<'_>) -> Result<Report, CollectError> {
+pub fn finish(mut e: Ended<'_>, run: Run<'_>) -> Result<Report, CollectError> {
     let h = generated_header();
     let r = &mut e.rec;
     r.drain_upload_events();
@@ -113,7 +120,7 @@ pub fn finish(mut e: Engine<'_>, run: Run<'_>) -> Result<Report, CollectError> {
 }
 
 /// `summary.json`.
-fn summary(e: &Engine<'_>, run: &Run<'_>, destination: Value, records: Value) -> Value {
+fn summary(e: &Ended<'_>, run: &Run<'_>, destination: Value, records: Value) -> Value {
     let root: &Root = e.root;
     let opts = run.opts;
     let mut s = json!({

@@ -159,177 +159,22 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body>
     let parts: Vec<&str> = path.split('/').skip(1).collect();
     match (method.as_str(), parts.as_slice()) {
         ("POST", ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"]) => {
-            let protobuf = req.headers().get("content-type").is_some_and(|v| {
-                v.as_bytes()
-                    .starts_with(b"application/vnd.kubernetes.protobuf")
-            });
-            let body = match req.into_body().collect().await {
-                Ok(b) => b.to_bytes(),
-                Err(_) => {
-                    return status(auth::status(
-                        400,
-                        "BadRequest",
-                        "unreadable body",
-                        json!({}),
-                    ))
-                }
-            };
-            let review = if protobuf {
-                crate::proto::access_review(&body)
-            } else {
-                serde_json::from_slice::<Value>(&body).ok()
-            };
-            let Some(mut review) = review else {
-                return status(auth::status(
-                    400,
-                    "BadRequest",
-                    "the body is not a SelfSubjectAccessReview",
-                    json!({}),
-                ));
-            };
-            let a = &review["spec"]["resourceAttributes"];
-            let s = |k: &str| a[k].as_str().unwrap_or("").to_owned();
-            let ok = auth::allowed(user, &s("verb"), &s("resource"), &s("subresource"));
-            review["status"] = if ok {
-                json!({"allowed": true, "reason": "cairn-test-apiserver: allowed"})
-            } else {
-                json!({"allowed": false})
-            };
-            respond(201, &review)
+            access_review(req, user).await
         }
-        ("GET", ["api", "v1", "namespaces"]) => {
-            let pods = match pods::all().await {
-                Ok(p) => p,
-                Err(e) => {
-                    return status(auth::status(
-                        500,
-                        "InternalError",
-                        &e.to_string(),
-                        json!({}),
-                    ))
-                }
-            };
-            let mut names: Vec<String> = pods.iter().map(|p| p.namespace.clone()).collect();
-            names.sort();
-            names.dedup();
-            let items: Vec<Value> = names
-                .iter()
-                .map(|n| json!({"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": n}, "status": {"phase": "Active"}}))
-                .collect();
-            respond(
-                200,
-                &json!({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {}, "items": items}),
-            )
-        }
+        ("GET", ["api", "v1", "namespaces"]) => namespaces().await,
         ("POST", ["api", "v1", "namespaces", ns, "pods"]) => {
             let ns = ns.to_string();
-            if !auth::allowed(user, "create", "pods", "") {
-                return status(auth::forbidden(user, "create", "pods", "", "", Some(&ns)));
-            }
-            let pod = match json_body(req, "the body is not a JSON Pod").await {
-                Ok(v) => v,
-                Err(refusal) => return refusal,
-            };
-            match crate::create::create(&ns, &pod).await {
-                Ok(name) => match find(&ns, &name).await {
-                    Ok(Some(p)) => respond(201, &p.to_json()),
-                    _ => respond(201, &pod),
-                },
-                Err((code, reason, message)) => status(auth::status(
-                    code,
-                    reason,
-                    &message,
-                    json!({"kind": "pods"}),
-                )),
-            }
+            create_pod(req, user, &ns).await
         }
         ("DELETE", ["api", "v1", "namespaces", ns, "pods", name]) => {
-            let (ns, name) = (ns.to_string(), name.to_string());
-            if !auth::allowed(user, "delete", "pods", "") {
-                return status(auth::forbidden(
-                    user,
-                    "delete",
-                    "pods",
-                    "",
-                    &name,
-                    Some(&ns),
-                ));
-            }
-            let found = find(&ns, &name).await.ok().flatten();
-            if crate::create::delete(&ns, &name).await == 0 {
-                return not_found("pods", &name);
-            }
-            match found {
-                Some(p) => respond(200, &p.to_json()),
-                None => respond(
-                    200,
-                    &json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
-                ),
-            }
+            delete_pod(user, ns, name).await
         }
         ("GET", ["api", "v1", "pods"]) => list(&req, user, None).await,
         ("GET", ["api", "v1", "namespaces", ns, "pods"]) => list(&req, user, Some(ns)).await,
-        ("GET", ["api", "v1", "namespaces", ns, "pods", name]) => {
-            if !auth::allowed(user, "get", "pods", "") {
-                return status(auth::forbidden(user, "get", "pods", "", name, Some(ns)));
-            }
-            match find(ns, name).await {
-                Ok(Some(p)) => respond(200, &p.to_json()),
-                Ok(None) => not_found("pods", name),
-                Err(e) => status(auth::status(
-                    500,
-                    "InternalError",
-                    &e.to_string(),
-                    json!({}),
-                )),
-            }
-        }
+        ("GET", ["api", "v1", "namespaces", ns, "pods", name]) => get_pod(user, ns, name).await,
         ("PATCH", ["api", "v1", "namespaces", ns, "pods", name, "ephemeralcontainers"]) => {
             let (ns, name) = (ns.to_string(), name.to_string());
-            if !auth::allowed(user, "patch", "pods", "ephemeralcontainers") {
-                return status(auth::forbidden(
-                    user,
-                    "patch",
-                    "pods",
-                    "ephemeralcontainers",
-                    &name,
-                    Some(&ns),
-                ));
-            }
-            let patch = match json_body(req, "the patch is not JSON").await {
-                Ok(v) => v,
-                Err(refusal) => return refusal,
-            };
-            let pod = match find(&ns, &name).await {
-                Ok(Some(p)) => p,
-                Ok(None) => return not_found("pods", &name),
-                Err(e) => {
-                    return status(auth::status(
-                        500,
-                        "InternalError",
-                        &e.to_string(),
-                        json!({}),
-                    ))
-                }
-            };
-            if let Err((code, reason, message)) = crate::ephemeral::apply(&pod, &patch).await {
-                return status(auth::status(
-                    code,
-                    reason,
-                    &message,
-                    json!({"name": name, "kind": "pods"}),
-                ));
-            }
-            match find(&ns, &name).await {
-                Ok(Some(p)) => respond(200, &crate::ephemeral::answer(&p)),
-                Ok(None) => not_found("pods", &name),
-                Err(e) => status(auth::status(
-                    500,
-                    "InternalError",
-                    &e.to_string(),
-                    json!({}),
-                )),
-            }
+            patch_ephemeral(req, user, &ns, &name).await
         }
         ("GET" | "POST", ["api", "v1", "namespaces", ns, "pods", name, "exec"]) => {
             let (ns, name) = (ns.to_string(), name.to_string());
@@ -341,6 +186,159 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body>
             "the server could not find the requested resource",
             json!({}),
         )),
+    }
+}
+
+/// A 500 Status for an error of the server itself (Docker failing).
+fn internal(e: impl std::fmt::Display) -> Response<Body> {
+    status(auth::status(
+        500,
+        "InternalError",
+        &e.to_string(),
+        json!({}),
+    ))
+}
+
+/// SelfSubjectAccessReview, in JSON or protobuf: allowed or not, by the user's role.
+async fn access_review(req: Request<Incoming>, user: &str) -> Response<Body> {
+    let protobuf = req.headers().get("content-type").is_some_and(|v| {
+        v.as_bytes()
+            .starts_with(b"application/vnd.kubernetes.protobuf")
+    });
+    let bad = |m: &str| status(auth::status(400, "BadRequest", m, json!({})));
+    let body = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return bad("unreadable body"),
+    };
+    let review = if protobuf {
+        crate::proto::access_review(&body)
+    } else {
+        serde_json::from_slice::<Value>(&body).ok()
+    };
+    let Some(mut review) = review else {
+        return bad("the body is not a SelfSubjectAccessReview");
+    };
+    let a = &review["spec"]["resourceAttributes"];
+    let s = |k: &str| a[k].as_str().unwrap_or("").to_owned();
+    let ok = auth::allowed(user, &s("verb"), &s("resource"), &s("subresource"));
+    review["status"] = if ok {
+        json!({"allowed": true, "reason": "cairn-test-apiserver: allowed"})
+    } else {
+        json!({"allowed": false})
+    };
+    respond(201, &review)
+}
+
+/// The namespaces that hold pods.
+async fn namespaces() -> Response<Body> {
+    let pods = match pods::all().await {
+        Ok(p) => p,
+        Err(e) => return internal(e),
+    };
+    let mut names: Vec<String> = pods.iter().map(|p| p.namespace.clone()).collect();
+    names.sort();
+    names.dedup();
+    let items: Vec<Value> = names
+        .iter()
+        .map(|n| json!({"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": n}, "status": {"phase": "Active"}}))
+        .collect();
+    respond(
+        200,
+        &json!({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {}, "items": items}),
+    )
+}
+
+/// Creates a pod of Docker containers.
+async fn create_pod(req: Request<Incoming>, user: &str, ns: &str) -> Response<Body> {
+    if !auth::allowed(user, "create", "pods", "") {
+        return status(auth::forbidden(user, "create", "pods", "", "", Some(ns)));
+    }
+    let pod = match json_body(req, "the body is not a JSON Pod").await {
+        Ok(v) => v,
+        Err(refusal) => return refusal,
+    };
+    match crate::create::create(ns, &pod).await {
+        Ok(name) => match find(ns, &name).await {
+            Ok(Some(p)) => respond(201, &p.to_json()),
+            _ => respond(201, &pod),
+        },
+        Err((code, reason, message)) => status(auth::status(
+            code,
+            reason,
+            &message,
+            json!({"kind": "pods"}),
+        )),
+    }
+}
+
+/// Deletes a pod's containers.
+async fn delete_pod(user: &str, ns: &str, name: &str) -> Response<Body> {
+    if !auth::allowed(user, "delete", "pods", "") {
+        return status(auth::forbidden(user, "delete", "pods", "", name, Some(ns)));
+    }
+    let found = find(ns, name).await.ok().flatten();
+    if crate::create::delete(ns, name).await == 0 {
+        return not_found("pods", name);
+    }
+    match found {
+        Some(p) => respond(200, &p.to_json()),
+        None => respond(
+            200,
+            &json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
+        ),
+    }
+}
+
+/// One pod.
+async fn get_pod(user: &str, ns: &str, name: &str) -> Response<Body> {
+    if !auth::allowed(user, "get", "pods", "") {
+        return status(auth::forbidden(user, "get", "pods", "", name, Some(ns)));
+    }
+    match find(ns, name).await {
+        Ok(Some(p)) => respond(200, &p.to_json()),
+        Ok(None) => not_found("pods", name),
+        Err(e) => internal(e),
+    }
+}
+
+/// The ephemeralcontainers subresource: adds the patch's new ephemeral containers.
+async fn patch_ephemeral(
+    req: Request<Incoming>,
+    user: &str,
+    ns: &str,
+    name: &str,
+) -> Response<Body> {
+    if !auth::allowed(user, "patch", "pods", "ephemeralcontainers") {
+        return status(auth::forbidden(
+            user,
+            "patch",
+            "pods",
+            "ephemeralcontainers",
+            name,
+            Some(ns),
+        ));
+    }
+    let patch = match json_body(req, "the patch is not JSON").await {
+        Ok(v) => v,
+        Err(refusal) => return refusal,
+    };
+    let pod = match find(ns, name).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return not_found("pods", name),
+        Err(e) => return internal(e),
+    };
+    if let Err((code, reason, message)) = crate::ephemeral::apply(&pod, &patch).await {
+        return status(auth::status(
+            code,
+            reason,
+            &message,
+            json!({"name": name, "kind": "pods"}),
+        ));
+    }
+    match find(ns, name).await {
+        Ok(Some(p)) => respond(200, &crate::ephemeral::answer(&p)),
+        Ok(None) => not_found("pods", name),
+        Err(e) => internal(e),
     }
 }
 
@@ -429,6 +427,8 @@ async fn list(req: &Request<Incoming>, user: &str, ns: Option<&str>) -> Response
     )
 }
 
+/// pods/exec: checks the request, picks the container, and upgrades the connection
+/// to a WebSocket on which [`exec::run`] runs the command.
 async fn exec_upgrade(
     state: Arc<State>,
     mut req: Request<Incoming>,
@@ -446,6 +446,7 @@ async fn exec_upgrade(
             Some(ns),
         ));
     }
+    let bad = |m: &str| status(auth::status(400, "BadRequest", m, json!({})));
     let q = query(&req);
     let get = |k: &str| q.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
     let command: Vec<String> = q
@@ -454,87 +455,16 @@ async fn exec_upgrade(
         .map(|(_, v)| v.clone())
         .collect();
     if command.is_empty() {
-        return status(auth::status(
-            400,
-            "BadRequest",
-            "you must specify at least 1 command",
-            json!({}),
-        ));
+        return bad("you must specify at least 1 command");
     }
-    let pod = match find(ns, name).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return not_found("pods", name),
-        Err(e) => {
-            return status(auth::status(
-                500,
-                "InternalError",
-                &e.to_string(),
-                json!({}),
-            ))
-        }
+    let container = match exec_container(ns, name, get("container")).await {
+        Ok(c) => c,
+        Err(refusal) => return refusal,
     };
-    let container = match get("container").filter(|c| !c.is_empty()) {
-        Some(c) => match pod.containers.iter().find(|x| x.name == c) {
-            Some(x) => x.clone(),
-            None => {
-                return status(auth::status(
-                    400,
-                    "BadRequest",
-                    &format!("container {c} is not valid for pod {name}"),
-                    json!({}),
-                ))
-            }
-        },
-        None if pod.regular().count() == 1 => match pod.regular().next() {
-            Some(c) => c.clone(),
-            None => return not_found("pods", name),
-        },
-        None => {
-            return status(auth::status(
-                400,
-                "BadRequest",
-                &format!("a container name must be specified for pod {name}"),
-                json!({}),
-            ))
-        }
+    let (key, protocol) = match websocket(&req, state.v4_only) {
+        Ok(k) => k,
+        Err(why) => return bad(&why),
     };
-    if !container.running {
-        return status(auth::status(
-            400,
-            "BadRequest",
-            &format!("container {} is not running", container.name),
-            json!({}),
-        ));
-    }
-    let h = req.headers();
-    let is_ws = h
-        .get("upgrade")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-    let key = h.get("sec-websocket-key").cloned();
-    let offered = h
-        .get("sec-websocket-protocol")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let (true, Some(key)) = (is_ws, key) else {
-        // SPDY and plain requests: refused, as a server without SPDY would.
-        return status(auth::status(
-            400,
-            "BadRequest",
-            "cairn-test-apiserver serves exec over WebSocket only (v5.channel.k8s.io, v4.channel.k8s.io)",
-            json!({}),
-        ));
-    };
-    let Some(protocol) = exec::choose(&offered, state.v4_only) else {
-        return status(auth::status(
-            400,
-            "BadRequest",
-            &format!("none of the offered subprotocols ({offered}) is served"),
-            json!({}),
-        ));
-    };
-    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     let request = exec::ExecRequest {
         container_id: container.id.clone(),
         command,
@@ -557,6 +487,7 @@ async fn exec_upgrade(
             Err(e) => tracing::warn!("exec upgrade failed: {e}"),
         }
     });
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header("upgrade", "websocket")
@@ -565,4 +496,62 @@ async fn exec_upgrade(
         .header("sec-websocket-protocol", protocol)
         .body(Full::new(Bytes::new()).boxed_unsync())
         .unwrap_or_default()
+}
+
+/// The running container an exec names (or the pod's only one), or the refusal.
+async fn exec_container(
+    ns: &str,
+    name: &str,
+    wanted: Option<String>,
+) -> Result<pods::Container, Response<Body>> {
+    let bad = |m: &str| status(auth::status(400, "BadRequest", m, json!({})));
+    let pod = match find(ns, name).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return Err(not_found("pods", name)),
+        Err(e) => return Err(internal(e)),
+    };
+    let container = match wanted.filter(|c| !c.is_empty()) {
+        Some(c) => match pod.containers.iter().find(|x| x.name == c) {
+            Some(x) => x.clone(),
+            None => return Err(bad(&format!("container {c} is not valid for pod {name}"))),
+        },
+        None if pod.regular().count() == 1 => match pod.regular().next() {
+            Some(c) => c.clone(),
+            None => return Err(not_found("pods", name)),
+        },
+        None => {
+            return Err(bad(&format!(
+                "a container name must be specified for pod {name}"
+            )))
+        }
+    };
+    if !container.running {
+        return Err(bad(&format!("container {} is not running", container.name)));
+    }
+    Ok(container)
+}
+
+/// The WebSocket key and the exec subprotocol chosen from those offered; SPDY and plain
+/// requests are refused, as a server without SPDY would.
+fn websocket(req: &Request<Incoming>, v4_only: bool) -> Result<(String, &'static str), String> {
+    let h = req.headers();
+    let is_ws = h
+        .get("upgrade")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let key = h
+        .get("sec-websocket-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let offered = h
+        .get("sec-websocket-protocol")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let (true, Some(key)) = (is_ws, key) else {
+        return Err("cairn-test-apiserver serves exec over WebSocket only (v5.channel.k8s.io, v4.channel.k8s.io)".into());
+    };
+    let protocol = exec::choose(&offered, v4_only)
+        .ok_or_else(|| format!("none of the offered subprotocols ({offered}) is served"))?;
+    Ok((key, protocol))
 }

@@ -67,6 +67,9 @@ fn final_status(code: Option<i32>, stderr_tail: &str) -> serde_json::Value {
     }
 }
 
+/// The stderr tail kept for the final Status (the runtime's own complaint).
+type Tail = std::sync::Arc<std::sync::Mutex<Vec<u8>>>;
+
 /// Runs the command and pumps the channels until it ends and the Status is sent.
 pub async fn run<S>(ws: WebSocketStream<S>, req: ExecRequest)
 where
@@ -82,22 +85,8 @@ where
         })
         .collect();
     tracing::info!(protocol = req.protocol, container = %req.container_id, command = %shown.join(" "), "exec");
-    let (mut sink, mut stream) = ws.split();
-    let mut cmd = Command::new("docker");
-    cmd.arg("exec");
-    if req.stdin {
-        cmd.arg("-i");
-    }
-    cmd.arg(&req.container_id).args(&req.command);
-    cmd.stdin(if req.stdin {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .kill_on_drop(true);
-    let mut child = match cmd.spawn() {
+    let (mut sink, stream) = ws.split();
+    let mut child = match spawn(&req) {
         Ok(c) => c,
         Err(e) => {
             let st = json!({"metadata": {}, "status": "Failure", "message": format!("cannot run docker exec: {e}"), "reason": "InternalError"});
@@ -109,79 +98,15 @@ where
         }
     };
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(16);
-    let mut pumps = Vec::new();
-    let tail = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
-    for (channel, out) in [
-        (
-            1u8,
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-        ),
-        (
-            2u8,
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-        ),
-    ] {
-        let Some(mut out) = out else { continue };
-        let tx = tx.clone();
-        let tail = tail.clone();
-        pumps.push(tokio::spawn(async move {
-            let mut buf = vec![0u8; 32 << 10];
-            loop {
-                match out.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        if channel == 2 {
-                            if let Ok(mut t) = tail.lock() {
-                                t.extend_from_slice(&buf[..n]);
-                                let drop_n = t.len().saturating_sub(4096);
-                                t.drain(..drop_n);
-                            }
-                        }
-                        let mut m = Vec::with_capacity(n + 1);
-                        m.push(channel);
-                        m.extend_from_slice(&buf[..n]);
-                        if tx.send(m).await.is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-        }));
-    }
-    drop(tx);
-    // The client's messages: stdin data, CLOSE of stdin (v5), resize (ignored).
-    let mut stdin = child.stdin.take();
-    let v5 = req.protocol == V5;
+    let tail: Tail = Default::default();
+    let pumps = pump_outputs(&mut child, tx, &tail);
     let (gone_tx, mut gone) = tokio::sync::oneshot::channel::<()>();
-    let reader = tokio::spawn(async move {
-        while let Some(Ok(msg)) = stream.next().await {
-            match msg {
-                Message::Binary(b) if b.first() == Some(&0) => {
-                    if let Some(s) = stdin.as_mut() {
-                        if s.write_all(&b[1..]).await.is_err() {
-                            stdin = None;
-                        }
-                    }
-                }
-                Message::Binary(b) if v5 && b.as_ref() == [255, 0] => {
-                    if let Some(mut s) = stdin.take() {
-                        let _ = s.shutdown().await;
-                    }
-                }
-                Message::Close(_) => break,
-                _ => {}
-            }
-        }
-        // The client went away (or closed): no more input.
-        drop(stdin);
-        let _ = gone_tx.send(());
-    });
+    let reader = tokio::spawn(read_client(
+        stream,
+        child.stdin.take(),
+        req.protocol == V5,
+        gone_tx,
+    ));
     // Until the command's output ends, or the client goes away: then, as when a
     // kubelet's stream is torn down, the exec's streams close (the command gets EPIPE
     // on its next write) and no Status is sent.
@@ -236,6 +161,112 @@ where
         tracing::warn!("exec client did not close within 10 s");
         reader.abort();
     }
+}
+
+/// `docker exec` of the command in the container.
+fn spawn(req: &ExecRequest) -> std::io::Result<tokio::process::Child> {
+    let mut cmd = Command::new("docker");
+    cmd.arg("exec");
+    if req.stdin {
+        cmd.arg("-i");
+    }
+    cmd.arg(&req.container_id).args(&req.command);
+    cmd.stdin(if req.stdin {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true);
+    cmd.spawn()
+}
+
+/// Pumps stdout (channel 1) and stderr (channel 2) into `tx`, keeping stderr's tail.
+fn pump_outputs(
+    child: &mut tokio::process::Child,
+    tx: mpsc::Sender<Vec<u8>>,
+    tail: &Tail,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut pumps = Vec::new();
+    let outs: [(u8, Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>); 2] = [
+        (
+            1,
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        ),
+        (
+            2,
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        ),
+    ];
+    for (channel, out) in outs {
+        let Some(mut out) = out else { continue };
+        let tx = tx.clone();
+        let tail = tail.clone();
+        pumps.push(tokio::spawn(async move {
+            let mut buf = vec![0u8; 32 << 10];
+            loop {
+                match out.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if channel == 2 {
+                            if let Ok(mut t) = tail.lock() {
+                                t.extend_from_slice(&buf[..n]);
+                                let drop_n = t.len().saturating_sub(4096);
+                                t.drain(..drop_n);
+                            }
+                        }
+                        let mut m = Vec::with_capacity(n + 1);
+                        m.push(channel);
+                        m.extend_from_slice(&buf[..n]);
+                        if tx.send(m).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    pumps
+}
+
+/// The client's messages: stdin data, CLOSE of stdin (v5), resize (ignored); `gone`
+/// fires when the client goes away or closes.
+async fn read_client<St>(
+    mut stream: St,
+    mut stdin: Option<tokio::process::ChildStdin>,
+    v5: bool,
+    gone: tokio::sync::oneshot::Sender<()>,
+) where
+    St: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    while let Some(Ok(msg)) = stream.next().await {
+        match msg {
+            Message::Binary(b) if b.first() == Some(&0) => {
+                if let Some(s) = stdin.as_mut() {
+                    if s.write_all(&b[1..]).await.is_err() {
+                        stdin = None;
+                    }
+                }
+            }
+            Message::Binary(b) if v5 && b.as_ref() == [255, 0] => {
+                if let Some(mut s) = stdin.take() {
+                    let _ = s.shutdown().await;
+                }
+            }
+            Message::Close(_) => break,
+            _ => {}
+        }
+    }
+    // The client went away (or closed): no more input.
+    drop(stdin);
+    let _ = gone.send(());
 }
 
 /// A normal closure (1000). Without a status code (1005) kubectl's client reports

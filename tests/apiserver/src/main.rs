@@ -4,6 +4,7 @@
 //! v5.channel.k8s.io and v4.channel.k8s.io. It serves TLS with a CA generated at start
 //! and writes a kubeconfig (an allowed and a denied user) for kubectl, kube-rs and cairn.
 //! See tests/README.md.
+#![forbid(unsafe_code)]
 
 mod api;
 mod auth;
