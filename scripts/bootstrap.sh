@@ -156,12 +156,19 @@ if [ -n "$plan_size" ]; then
   [ ${#plan} -eq "$plan_size" ] || die 93 "the upload plan arrived short: ${#plan} of $plan_size bytes"
 fi
 
-have=$(sha256_of "$bin") || die 92 "no sha256sum, busybox, openssl or shasum here to check the collector: refusing to run it unchecked"
-[ "$have" = "$want" ] || die 91 "sha256 mismatch: expected $want, got $have; refusing to run it"
+# The file at $bin must be what the launcher sent. Checked on arrival, after every
+# copy, and right before it runs. (A root attacker in the container can still swap it
+# between the check and the exec: docs/threat-model.md says what this does not stop.)
+check() {
+  have=$(sha256_of "$bin") || die 92 "no sha256sum, busybox, openssl or shasum here to check the collector: refusing to run it unchecked"
+  [ "$have" = "$want" ] || die 91 "sha256 mismatch${1:+ $1}: expected $want, got $have; refusing to run it"
+}
+check
 chmod 700 "$bin" || die 90 "cannot make $bin executable"
 
 # Run it where execution is allowed: a noexec mount refuses, so move on.
 for p in $places; do
+  check "before trying $bin"
   if "$bin" --version >/dev/null 2>&1; then
     break
   fi
@@ -177,6 +184,7 @@ for p in $places; do
 done
 "$bin" --version >/dev/null 2>&1 || die 90 "no writable place here allows execution (tried: $places; read-only or noexec). Collect through an ephemeral container or the node instead (cairn collect --via ephemeral, or --via node)"
 
+check "right before running it"
 say "running $bin (sha256 $have)"
 # In the background so that a signal reaches the trap at once. A background command
 # gets /dev/null as stdin, and ash does that before `<&0` would apply: pass the real

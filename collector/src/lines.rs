@@ -1,15 +1,24 @@
 //! Line-oriented outputs (find lists, hash lists, bodyfiles) must survive names with
-//! newlines, pipes and non-UTF-8 bytes: such bytes are escaped as `\xHH` (and `\` as `\\`).
+//! newlines, pipes and non-UTF-8 bytes, and must be safe to read in a terminal: such
+//! bytes, every control character, DEL, C1 controls and bidirectional formatting
+//! characters (each by its UTF-8 bytes) are escaped as `\xHH`, and `\` as `\\`, so
+//! the escaping reverses exactly ([`unescape`]).
 
 /// Escapes a path for a one-line-per-entry text output.
 pub fn escape(path: &[u8]) -> String {
     let mut out = String::with_capacity(path.len());
     let text = String::from_utf8_lossy(path);
     if matches!(text, std::borrow::Cow::Borrowed(_)) {
+        let mut utf8 = [0u8; 4];
         for c in text.chars() {
             match c {
                 '\\' => out.push_str("\\\\"),
-                '\n' | '\r' | '|' => out.push_str(&format!("\\x{:02x}", c as u32)),
+                '|' => out.push_str("\\x7c"),
+                c if cairn_protocol::bounded::is_unsafe_char(c) => {
+                    for b in c.encode_utf8(&mut utf8).bytes() {
+                        out.push_str(&format!("\\x{b:02x}"));
+                    }
+                }
                 c => out.push(c),
             }
         }
@@ -17,7 +26,7 @@ pub fn escape(path: &[u8]) -> String {
         for &b in path {
             match b {
                 b'\\' => out.push_str("\\\\"),
-                b'\n' | b'\r' | b'|' | 0x80..=0xff => out.push_str(&format!("\\x{b:02x}")),
+                b'|' | 0x00..=0x1f | 0x7f..=0xff => out.push_str(&format!("\\x{b:02x}")),
                 b => out.push(b as char),
             }
         }
@@ -63,9 +72,14 @@ mod tests {
             b"/pi|pe",
             b"/bad\xff\xfe",
             b"/back\\slash",
+            "/term\x1b]0;owned\x07\ttab\u{202e}gpj.exe\u{85}".as_bytes(),
         ] {
             let e = escape(p);
             assert!(!e.contains('\n'));
+            assert!(
+                !e.chars().any(cairn_protocol::bounded::is_unsafe_char),
+                "{e}"
+            );
             assert_eq!(unescape(&e), p);
         }
     }

@@ -21,7 +21,12 @@ fn main() {
     match run(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("cairn-collector: error: {e:#}");
+            // Errors may name attacker-made paths: never raw to the terminal.
+            let text = format!("{e:#}");
+            eprintln!(
+                "cairn-collector: error: {}",
+                cairn_protocol::bounded::printable(&text)
+            );
             std::process::exit(exit::ERROR);
         }
     }

@@ -2,6 +2,7 @@
 //! progress stream of [`cairn_protocol::Event`] lines (`--progress json`) for the
 //! launcher. Counter updates are throttled to a few per second.
 
+use cairn_protocol::bounded::printable;
 use cairn_protocol::event::{self, Event};
 use serde_json::Value;
 use std::io::{IsTerminal, Write};
@@ -58,7 +59,8 @@ impl Progress {
                     self.line_open = false;
                 }
                 if !matches!(e, Event::Progress(_)) {
-                    let _ = writeln!(err, "cairn: {} {}", e.name(), human(e));
+                    let line = human(e);
+                    let _ = writeln!(err, "cairn: {} {}", e.name(), printable(&line));
                 }
             }
             _ => {}
@@ -82,7 +84,8 @@ impl Progress {
                 let mut err = std::io::stderr().lock();
                 let _ = write!(
                     err,
-                    "\r\x1b[2Kcairn: {artifact}: {files} files, {} MiB read, {} MiB out",
+                    "\r\x1b[2Kcairn: {}: {files} files, {} MiB read, {} MiB out",
+                    printable(artifact),
                     bytes_read >> 20,
                     compressed >> 20
                 );

@@ -1,13 +1,30 @@
 //! Reading an archive back: recomputes the sha256 of every entry, checks them against
 //! the manifest, checks the manifest and log against the summary, the zstd checksum, and
 //! the archive's own sha256 against `ARCHIVE.sha256` when that file is beside it.
+//!
+//! An archive to verify may be hostile (a small file that decompresses into a huge
+//! manifest, millions of entries), so memory stays bounded: the manifest is checked
+//! line by line as it streams past (its records always name entries written before it),
+//! each line is capped, what is remembered per entry is a digest of its name and of its
+//! content, at most [`MAX_ENTRIES`] of them, and at most [`MAX_PROBLEMS`] problems are
+//! kept (the rest are counted).
 
 use crate::archive::{is_manifest_name, ManifestRecord, LOG_NAME, MANIFEST_NAME, SUMMARY_NAME};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
-use std::io::{self, Read};
+use std::collections::{HashMap, HashSet};
+use std::io::{self, BufRead, Read};
 use std::path::Path;
+
+/// The most entries whose hashes are remembered for the manifest to be checked against
+/// (about 90 bytes each); past it, verification fails, saying so.
+pub const MAX_ENTRIES: usize = 2_000_000;
+/// The longest manifest line read; a longer one is a problem and skipped.
+pub const MAX_LINE: usize = 1 << 20;
+/// The most problems kept in full.
+pub const MAX_PROBLEMS: usize = 1000;
+/// The largest summary read.
+pub const MAX_SUMMARY: u64 = 16 << 20;
 
 /// The outcome of a verification.
 #[derive(Debug, Default)]
@@ -15,12 +32,23 @@ pub struct Verification {
     pub entries: u64,
     pub manifest_records: u64,
     pub archive_sha256: String,
+    /// The first [`MAX_PROBLEMS`] problems.
     pub problems: Vec<String>,
+    /// Problems beyond those kept.
+    pub more_problems: u64,
 }
 
 impl Verification {
     pub fn ok(&self) -> bool {
         self.problems.is_empty()
+    }
+
+    fn problem(&mut self, p: String) {
+        if self.problems.len() < MAX_PROBLEMS {
+            self.problems.push(p);
+        } else {
+            self.more_problems += 1;
+        }
     }
 }
 
@@ -47,34 +75,50 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-fn sha_of(r: &mut dyn Read) -> io::Result<(String, u64, Vec<u8>)> {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 256 << 10];
-    let mut n = 0u64;
-    loop {
-        match r.read(&mut buf) {
-            Ok(0) => break,
-            Ok(k) => {
-                h.update(&buf[..k]);
-                n += k as u64;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok((hex::encode(h.finalize()), n, Vec::new()))
+/// A reader that hashes what passes through it and counts it.
+struct Tee<'r> {
+    inner: &'r mut dyn Read,
+    hasher: Sha256,
+    n: u64,
 }
 
-/// Each entry's (sha256, size) by exact name; empty sha256 for non-regular entries.
-type Seen = BTreeMap<Vec<u8>, (String, u64)>;
+impl Read for Tee<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.hasher.update(&buf[..k]);
+        self.n += k as u64;
+        Ok(k)
+    }
+}
 
-/// What reading the archive gave: every entry hashed, the manifest parts' text and
-/// the summary's.
+/// A 128-bit digest of an entry's name: what is remembered instead of the name.
+type Key = [u8; 16];
+
+fn key(name: &[u8]) -> Key {
+    let d = Sha256::digest(name);
+    let mut k = [0u8; 16];
+    k.copy_from_slice(&d[..16]);
+    k
+}
+
+/// An entry's content as remembered: its sha256 (`None` for a non-regular entry) and
+/// size.
+type Seen = HashMap<Key, (Option<[u8; 32]>, u64)>;
+
+/// What reading the archive gave, beyond the per-entry hashes.
 #[derive(Default)]
 struct Gathered {
     seen: Seen,
-    manifest: Vec<u8>,
+    /// Every name the manifest lists.
+    listed: HashSet<Key>,
+    /// Names of entries that are the collector's own records (manifest parts, log,
+    /// summary), which the manifest does not list.
+    records: Vec<(Vec<u8>, String)>,
+    /// Names of the other entries, in order, only while few enough to name them in a
+    /// problem; a digest of each is in `seen`.
+    names: Vec<Vec<u8>>,
     summary: Vec<u8>,
+    too_many: bool,
 }
 
 /// Verifies the archive at `path` (`-` for standard input).
@@ -92,11 +136,14 @@ pub fn verify(path: &str) -> io::Result<Verification> {
     let read = read_entries(&mut hr, &mut v)?;
     let _ = io::copy(&mut hr.inner, &mut io::sink());
     v.archive_sha256 = hex::encode(hr.hasher.finalize());
-    if !read.seen.contains_key(MANIFEST_NAME.as_bytes()) {
-        v.problems.push(format!("{MANIFEST_NAME} missing"));
+    if !read
+        .records
+        .iter()
+        .any(|(n, _)| n == MANIFEST_NAME.as_bytes())
+    {
+        v.problem(format!("{MANIFEST_NAME} missing"));
     }
-    let listed = check_manifest(&read, &mut v);
-    check_unlisted(&read.seen, &listed, &mut v);
+    check_unlisted(&read, &mut v);
     check_summary(&read, &mut v);
     if path != "-" {
         check_sidecar(path, &mut v);
@@ -104,7 +151,8 @@ pub fn verify(path: &str) -> io::Result<Verification> {
     Ok(v)
 }
 
-/// Reads every entry, hashing each; keeps the manifest and summary texts.
+/// Reads every entry, hashing each; checks the manifest's records as they stream past
+/// and keeps the summary's text.
 fn read_entries(
     hr: &mut HashingReader<Box<dyn Read + '_>>,
     v: &mut Verification,
@@ -116,110 +164,222 @@ fn read_entries(
         let mut entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                v.problems.push(format!("archive unreadable: {e}"));
+                v.problem(format!("archive unreadable: {e}"));
                 break;
             }
         };
         v.entries += 1;
         let name = entry.path_bytes().into_owned();
-        if entry.header().entry_type() != tar::EntryType::Regular {
-            out.seen.insert(name, (String::new(), 0));
-            continue;
-        }
-        if is_manifest_name(&name) || name == SUMMARY_NAME.as_bytes() {
-            let mut buf = Vec::new();
-            entry.read_to_end(&mut buf)?;
-            let sha = hex::encode(Sha256::digest(&buf));
-            out.seen.insert(name.clone(), (sha, buf.len() as u64));
-            if is_manifest_name(&name) {
-                out.manifest.extend_from_slice(&buf);
-            } else {
-                out.summary = buf;
-            }
-            continue;
-        }
-        match sha_of(&mut entry) {
-            Ok((sha, n, _)) => {
-                out.seen.insert(name, (sha, n));
-            }
+        let regular = entry.header().entry_type() == tar::EntryType::Regular;
+        let result = if regular && is_manifest_name(&name) {
+            check_manifest_part(&mut entry, &mut out, v)
+        } else if regular && name == SUMMARY_NAME.as_bytes() {
+            read_summary(&mut entry, &mut out)
+        } else if regular {
+            hash(&mut entry)
+        } else {
+            Ok((None, 0))
+        };
+        let (sha, n) = match result {
+            Ok(r) => r,
             Err(e) => {
-                v.problems.push(format!(
+                v.problem(format!(
                     "{}: unreadable: {e}",
                     String::from_utf8_lossy(&name)
                 ));
                 break;
             }
-        }
+        };
+        remember(&mut out, &name, sha, n, v);
     }
     // Drain to the end so the zstd frame checksum is checked and the file hash is whole.
     let mut rest = ar.into_inner();
     if let Err(e) = io::copy(&mut rest, &mut io::sink()) {
-        v.problems.push(format!("compressed stream damaged: {e}"));
+        v.problem(format!("compressed stream damaged: {e}"));
     }
     Ok(out)
 }
 
-/// Checks each manifest record against the entry it names; returns the names listed.
-fn check_manifest(read: &Gathered, v: &mut Verification) -> BTreeMap<Vec<u8>, ()> {
-    let mut in_manifest: BTreeMap<Vec<u8>, ()> = BTreeMap::new();
-    for (i, line) in read.manifest.split(|&b| b == b'\n').enumerate() {
-        if line.is_empty() {
+/// Remembers one entry's hash, within [`MAX_ENTRIES`].
+fn remember(out: &mut Gathered, name: &[u8], sha: Option<[u8; 32]>, n: u64, v: &mut Verification) {
+    let special =
+        is_manifest_name(name) || name == LOG_NAME.as_bytes() || name == SUMMARY_NAME.as_bytes();
+    if special {
+        out.records
+            .push((name.to_vec(), sha.map(hex::encode).unwrap_or_default()));
+    }
+    if out.seen.len() >= MAX_ENTRIES {
+        if !out.too_many {
+            out.too_many = true;
+            v.problem(format!(
+                "more than {MAX_ENTRIES} entries: the rest are hashed but not checked against the manifest"
+            ));
+        }
+        return;
+    }
+    out.seen.insert(key(name), (sha, n));
+    if !special && out.names.len() < MAX_PROBLEMS * 10 {
+        out.names.push(name.to_vec());
+    }
+}
+
+/// Hashes an entry to its end.
+fn hash(r: &mut dyn Read) -> io::Result<(Option<[u8; 32]>, u64)> {
+    let mut tee = Tee {
+        inner: r,
+        hasher: Sha256::new(),
+        n: 0,
+    };
+    io::copy(&mut tee, &mut io::sink())?;
+    Ok((Some(tee.hasher.finalize().into()), tee.n))
+}
+
+/// Reads the summary (at most [`MAX_SUMMARY`] bytes are kept), hashing all of it.
+fn read_summary(r: &mut dyn Read, out: &mut Gathered) -> io::Result<(Option<[u8; 32]>, u64)> {
+    let mut tee = Tee {
+        inner: r,
+        hasher: Sha256::new(),
+        n: 0,
+    };
+    out.summary.clear();
+    (&mut tee).take(MAX_SUMMARY).read_to_end(&mut out.summary)?;
+    io::copy(&mut tee, &mut io::sink())?;
+    Ok((Some(tee.hasher.finalize().into()), tee.n))
+}
+
+/// Streams one manifest part, checking each record against the entries already seen
+/// (records are written after the entries they name), hashing the part as it goes.
+fn check_manifest_part(
+    r: &mut dyn Read,
+    out: &mut Gathered,
+    v: &mut Verification,
+) -> io::Result<(Option<[u8; 32]>, u64)> {
+    let mut tee = Tee {
+        inner: r,
+        hasher: Sha256::new(),
+        n: 0,
+    };
+    let mut lines = io::BufReader::new(&mut tee);
+    let mut line = Vec::new();
+    let mut number = 0u64;
+    loop {
+        line.clear();
+        let n = (&mut lines)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut line)?;
+        if n == 0 {
+            break;
+        }
+        number += 1;
+        if line.len() > MAX_LINE && !line.ends_with(b"\n") {
+            v.problem(format!(
+                "{MANIFEST_NAME}:{number}: a line longer than {MAX_LINE} bytes"
+            ));
+            skip_line(&mut lines)?;
             continue;
         }
-        v.manifest_records += 1;
-        let rec: ManifestLine = match serde_json::from_slice(line) {
-            Ok(r) => r,
-            Err(e) => {
-                v.problems
-                    .push(format!("{MANIFEST_NAME}:{}: not a record: {e}", i + 1));
-                continue;
-            }
-        };
-        let bytes = ManifestRecord {
-            path: rec.path.clone(),
-            path_hex: rec.path_hex.clone(),
-            ..ManifestRecord::default()
-        }
-        .path_bytes();
-        let Some(p) = bytes else { continue };
-        let shown = String::from_utf8_lossy(&p).into_owned();
-        in_manifest.insert(p.clone(), ());
-        match (read.seen.get(&p), &rec.sha256) {
-            (None, _) => v.problems.push(format!(
-                "{shown}: in the manifest, missing from the archive"
-            )),
-            (Some((sha, n)), Some(want)) if rec.kind != "symlink" => {
-                if sha != want {
-                    v.problems.push(format!(
-                        "{shown}: sha256 {sha} does not match the manifest's {want}"
-                    ));
-                }
-                if *n != rec.size {
-                    v.problems.push(format!(
-                        "{shown}: {n} bytes, the manifest says {}",
-                        rec.size
-                    ));
-                }
-            }
-            _ => {}
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        if !text.is_empty() {
+            check_record(text, number, out, v);
         }
     }
-    in_manifest
+    drop(lines);
+    Ok((Some(tee.hasher.finalize().into()), tee.n))
+}
+
+fn skip_line(r: &mut impl BufRead) -> io::Result<()> {
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                r.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let n = buf.len();
+                r.consume(n);
+            }
+        }
+    }
+}
+
+/// One manifest record against the entry it names.
+fn check_record(line: &[u8], number: u64, out: &mut Gathered, v: &mut Verification) {
+    v.manifest_records += 1;
+    let rec: ManifestLine = match serde_json::from_slice(line) {
+        Ok(r) => r,
+        Err(e) => {
+            v.problem(format!("{MANIFEST_NAME}:{number}: not a record: {e}"));
+            return;
+        }
+    };
+    let bytes = ManifestRecord {
+        path: rec.path.clone(),
+        path_hex: rec.path_hex.clone(),
+        ..ManifestRecord::default()
+    }
+    .path_bytes();
+    let Some(p) = bytes else { return };
+    let shown = String::from_utf8_lossy(&p).into_owned();
+    let k = key(&p);
+    if out.listed.len() < MAX_ENTRIES {
+        out.listed.insert(k);
+    }
+    match (out.seen.get(&k), &rec.sha256) {
+        (None, _) if !out.too_many => v.problem(format!(
+            "{shown}: in the manifest, missing from the archive"
+        )),
+        (Some((sha, n)), Some(want)) if rec.kind != "symlink" => {
+            let have = sha.map(hex::encode).unwrap_or_default();
+            if &have != want {
+                v.problem(format!(
+                    "{shown}: sha256 {have} does not match the manifest's {want}"
+                ));
+            }
+            if *n != rec.size {
+                v.problem(format!(
+                    "{shown}: {n} bytes, the manifest says {}",
+                    rec.size
+                ));
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Entries the manifest does not list (other than the records themselves).
-fn check_unlisted(seen: &Seen, in_manifest: &BTreeMap<Vec<u8>, ()>, v: &mut Verification) {
-    for name in seen.keys() {
-        let special = is_manifest_name(name)
-            || [LOG_NAME, SUMMARY_NAME]
-                .iter()
-                .any(|s| s.as_bytes() == name.as_slice());
-        if !special && !in_manifest.contains_key(name) {
-            v.problems.push(format!(
+fn check_unlisted(read: &Gathered, v: &mut Verification) {
+    if read.too_many {
+        return;
+    }
+    let unlisted = read
+        .seen
+        .keys()
+        .filter(|k| !read.listed.contains(*k))
+        .count();
+    let records = read.records.len();
+    if unlisted <= records {
+        return;
+    }
+    // Name them where the names were kept; count them otherwise.
+    let mut named = 0;
+    for name in &read.names {
+        if !read.listed.contains(&key(name)) {
+            v.problem(format!(
                 "{}: in the archive, not in the manifest",
                 String::from_utf8_lossy(name)
             ));
+            named += 1;
         }
+    }
+    let rest = unlisted - records - named;
+    if rest > 0 {
+        v.problem(format!(
+            "{rest} more entries in the archive, not in the manifest"
+        ));
     }
 }
 
@@ -228,12 +388,16 @@ fn check_summary(read: &Gathered, v: &mut Verification) {
     let s = match serde_json::from_slice::<serde_json::Value>(&read.summary) {
         Ok(s) => s,
         Err(e) => {
-            v.problems
-                .push(format!("{SUMMARY_NAME} missing or unreadable: {e}"));
+            v.problem(format!("{SUMMARY_NAME} missing or unreadable: {e}"));
             return;
         }
     };
-    let seen = &read.seen;
+    let sha_of = |file: &str| {
+        read.records
+            .iter()
+            .find(|(n, _)| n == file.as_bytes())
+            .map(|(_, sha)| sha.as_str())
+    };
     let parts = s["manifest"]["earlier_parts"]
         .as_array()
         .cloned()
@@ -241,31 +405,35 @@ fn check_summary(read: &Gathered, v: &mut Verification) {
     for part in &parts {
         let file = part["path"].as_str().unwrap_or("");
         let want = part["sha256"].as_str().unwrap_or("");
-        match seen.get(file.as_bytes()) {
-            Some((sha, _)) if sha == want => {}
-            Some((sha, _)) => v.problems.push(format!(
+        match sha_of(file) {
+            Some(sha) if sha == want => {}
+            Some(sha) => v.problem(format!(
                 "{file}: sha256 {sha} does not match the summary's {want}"
             )),
-            None => v.problems.push(format!(
+            None => v.problem(format!(
                 "{file}: listed in the summary, missing from the archive"
             )),
         }
     }
     let listed = parts.len() + 1;
-    let present = seen.keys().filter(|k| is_manifest_name(k)).count();
+    let present = read
+        .records
+        .iter()
+        .filter(|(n, _)| is_manifest_name(n))
+        .count();
     if present != listed {
-        v.problems.push(format!(
+        v.problem(format!(
             "{present} manifest parts in the archive, the summary lists {listed}"
         ));
     }
     for (key, file) in [("manifest", MANIFEST_NAME), ("log", LOG_NAME)] {
         let want = s[key]["sha256"].as_str().unwrap_or("");
-        match seen.get(file.as_bytes()) {
-            Some((sha, _)) if sha == want => {}
-            Some((sha, _)) => v.problems.push(format!(
+        match sha_of(file) {
+            Some(sha) if sha == want => {}
+            Some(sha) => v.problem(format!(
                 "{file}: sha256 {sha} does not match the summary's {want}"
             )),
-            None => v.problems.push(format!("{file} missing")),
+            None => v.problem(format!("{file} missing")),
         }
     }
 }
@@ -274,14 +442,19 @@ fn check_summary(read: &Gathered, v: &mut Verification) {
 fn check_sidecar(path: &str, v: &mut Verification) {
     let mut side = std::ffi::OsString::from(path);
     side.push(".sha256");
-    if let Ok(text) = std::fs::read_to_string(Path::new(&side)) {
-        let want = text.split_whitespace().next().unwrap_or("");
-        if want != v.archive_sha256 {
-            v.problems.push(format!(
-                "archive sha256 {} does not match {} ({want})",
-                v.archive_sha256,
-                Path::new(&side).display()
-            ));
-        }
+    let Ok(f) = std::fs::File::open(Path::new(&side)) else {
+        return;
+    };
+    let mut text = String::new();
+    if f.take(4096).read_to_string(&mut text).is_err() {
+        return;
+    }
+    let want = text.split_whitespace().next().unwrap_or("");
+    if want != v.archive_sha256 {
+        v.problem(format!(
+            "archive sha256 {} does not match {} ({want})",
+            v.archive_sha256,
+            Path::new(&side).display()
+        ));
     }
 }

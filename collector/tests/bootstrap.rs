@@ -320,3 +320,41 @@ fn with_watch_the_end_of_stdin_stops_the_collector_and_removes_it() {
     ]);
     assert_eq!(left, "0");
 }
+
+/// The noexec fallback copies the collector to another place: a copy that is not the
+/// checked file (here a `cp` the attacker replaced) is refused before it runs. Debian's
+/// dash runs `cp` from PATH (busybox's ash would run its own applet).
+#[test]
+fn a_copy_that_is_not_the_checked_collector_never_runs() {
+    let Some(_) = docker::setup() else { return };
+    let Some(img) = docker::debian_image() else {
+        return;
+    };
+    let body = fake("touch /tmp/ran");
+    let (size, want) = (body.len().to_string(), sha(&body));
+    // /dev/shm is noexec (Docker's default), so the bootstrap copies on to /tmp.
+    let deb = start(img, &[]);
+    docker::ok(&[
+        "exec",
+        &deb.0,
+        "sh",
+        "-c",
+        "mv /usr/bin/cp /usr/bin/cp.real && printf '#!/bin/sh\\n/usr/bin/cp.real \"$@\" && echo \"touch /tmp/ran-tampered\" >> \"$2\"\\n' > /usr/bin/cp && chmod 755 /usr/bin/cp",
+    ]);
+    let o = boot(&deb.0, None, "sh", &["stdin", &size, &want, "--"], body);
+    assert_eq!(o.status.code(), Some(91), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("sha256 mismatch before trying"),
+        "{}",
+        stderr(&o)
+    );
+    for ran in ["/tmp/ran", "/tmp/ran-tampered"] {
+        assert!(
+            !docker::docker(&["exec", &deb.0, "test", "-e", ran])
+                .status
+                .success(),
+            "{ran}: the tampered copy ran"
+        );
+    }
+    assert_eq!(docker::leftovers(&deb.0), "");
+}

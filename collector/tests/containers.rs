@@ -302,3 +302,94 @@ fn containers_reach_the_host_on_a_network_whose_inspect_has_no_gateway() {
     // The default bridge is found the same way, whatever this daemon recorded for it.
     assert!(bridge_gateway().parse::<std::net::Ipv4Addr>().is_ok());
 }
+
+/// `deploy/seccomp/cairn-node.json`, the profile for the node route's pods: with
+/// CAP_DAC_READ_SEARCH, Docker's default profile lets `open_by_handle_at` through
+/// (with a guessed handle it reaches any file of the filesystem, outside the mount:
+/// "shocker"); this one refuses it with EPERM, and the collector still collects under it.
+#[test]
+fn the_node_collectors_seccomp_profile_refuses_file_handles_and_the_collector_still_works() {
+    let Some(bin) = setup() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("h.c");
+    std::fs::write(
+        &src,
+        "#define _GNU_SOURCE\n#include <fcntl.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <errno.h>\nint main(void) { int fd = open(\"/\", O_RDONLY); struct file_handle *h = malloc(sizeof(*h) + 8); h->handle_bytes = 8; h->handle_type = 1; memset(h->f_handle, 0, 8); h->f_handle[0] = 2; if (open_by_handle_at(fd, h, O_RDONLY) < 0) { printf(\"errno %d\\n\", errno); return 1; } printf(\"opened\\n\"); return 0; }\n",
+    )
+    .unwrap();
+    let prog = t.path().join("h");
+    let o = Command::new("musl-gcc")
+        .args(["-static", "-o"])
+        .arg(&prog)
+        .arg(&src)
+        .output()
+        .expect("musl-gcc");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let profile = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy/seccomp/cairn-node.json")
+        .canonicalize()
+        .unwrap();
+    let seccomp = format!("seccomp={}", profile.display());
+    let mount = format!("{}:/h:ro", prog.display());
+    let run = |opts: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--cap-drop",
+            "ALL",
+            "--cap-add",
+            "DAC_READ_SEARCH",
+            "-v",
+            &mount,
+        ];
+        args.extend_from_slice(opts);
+        args.extend([busybox_image(), "/h"]);
+        docker(&args)
+    };
+    // EPERM (1) is seccomp's refusal; anything else means the kernel was asked.
+    let default = run(&[]);
+    let default_said = String::from_utf8_lossy(&default.stdout).trim().to_owned();
+    assert!(
+        !default_said.is_empty() && default_said != "errno 1",
+        "Docker's default profile refused file handles itself: {default_said} {}",
+        String::from_utf8_lossy(&default.stderr)
+    );
+    let confined = run(&["--security-opt", &seccomp]);
+    assert_eq!(
+        String::from_utf8_lossy(&confined.stdout).trim(),
+        "errno 1",
+        "{}",
+        String::from_utf8_lossy(&confined.stderr)
+    );
+    let collector = format!("{}:/c:ro", bin.display());
+    let o = docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--cap-drop",
+        "ALL",
+        "--cap-add",
+        "DAC_READ_SEARCH",
+        "--security-opt",
+        &seccomp,
+        "-v",
+        &collector,
+        busybox_image(),
+        "/c",
+        "collect",
+        "--artifacts",
+        "files/system/etc",
+        "--output",
+        "-",
+        "--progress",
+        "none",
+    ]);
+    assert!(
+        o.status.success() && o.stdout.len() > 1000,
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

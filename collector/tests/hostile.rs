@@ -574,3 +574,146 @@ fn snapshot(r: &Path) -> Vec<(std::path::PathBuf, u64, i64, i64, u32)> {
     v.sort();
     v
 }
+
+#[test]
+fn setuid_bits_never_reach_a_tar_header_and_the_manifest_keeps_them() {
+    let root = tree();
+    let r = root.path();
+    std::fs::write(r.join("suid"), "#!/bin/sh\necho attacker\n").unwrap();
+    std::fs::set_permissions(r.join("suid"), std::fs::Permissions::from_mode(0o4755)).unwrap();
+    std::fs::write(r.join("sgid"), "x").unwrap();
+    std::fs::set_permissions(r.join("sgid"), std::fs::Permissions::from_mode(0o2711)).unwrap();
+    let spec = spec_all(r, "/");
+    let out = root.out("suid.tar.zst");
+    collect(r, &out, &["--artifacts", &spec]);
+    verify_ok(&out);
+    let f = std::fs::File::open(&out).unwrap();
+    let mut ar = tar::Archive::new(zstd::stream::read::Decoder::new(f).unwrap());
+    for e in ar.entries().unwrap() {
+        let e = e.unwrap();
+        let mode = e.header().mode().unwrap();
+        assert_eq!(
+            mode & 0o7000,
+            0,
+            "{} has mode {mode:o} in its header",
+            String::from_utf8_lossy(&e.path_bytes())
+        );
+    }
+    let a = Archive::read(&out);
+    assert_eq!(a.record("/suid")["mode"], "4755");
+    assert_eq!(a.record("/sgid")["mode"], "2711");
+    // Extracted as root with permissions kept, nothing is setuid.
+    let x = root.out("extracted");
+    std::fs::create_dir_all(&x).unwrap();
+    let st = std::process::Command::new("tar")
+        .arg("--zstd")
+        .arg("-xpf")
+        .arg(&out)
+        .arg("-C")
+        .arg(&x)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let m = std::fs::metadata(x.join("files/suid"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(m & 0o7777, 0o755, "{m:o}");
+}
+
+/// A small archive whose manifest decompresses to 256 MiB on one line: verify reads it
+/// as a stream, under an address-space limit that holding it (as verify once did)
+/// exceeds, and says what is wrong.
+#[test]
+fn a_manifest_bomb_is_refused_within_bounded_memory() {
+    use std::io::Read;
+    let root = tree();
+    let bomb = root.out("bomb.tar.zst");
+    {
+        let f = std::fs::File::create(&bomb).unwrap();
+        let z = zstd::stream::write::Encoder::new(f, 1)
+            .unwrap()
+            .auto_finish();
+        let mut b = tar::Builder::new(z);
+        let mut h = tar::Header::new_ustar();
+        h.set_size(256 << 20);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(
+            &mut h,
+            "manifest.jsonl",
+            std::io::repeat(b'x').take(256 << 20),
+        )
+        .unwrap();
+        let summary = b"{}";
+        let mut h = tar::Header::new_ustar();
+        h.set_size(summary.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, "summary.json", &summary[..]).unwrap();
+        b.finish().unwrap();
+    }
+    let small = std::fs::metadata(&bomb).unwrap().len();
+    assert!(small < 1 << 20, "the bomb is {small} bytes");
+    let start = Instant::now();
+    let o = std::process::Command::new("prlimit")
+        .arg("--as=400000000")
+        .arg(BIN)
+        .arg("verify")
+        .arg(&bomb)
+        .output()
+        .expect("prlimit (util-linux)");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("a line longer than"), "{out}");
+    assert!(out.contains("FAILED"), "{out}");
+    assert!(start.elapsed() < Duration::from_secs(120));
+}
+
+/// Entry names are the archive's, which an attacker may have chosen: `verify` prints
+/// them escaped, so a name cannot retitle or clear the responder's terminal.
+#[test]
+fn verify_never_prints_an_entry_name_raw() {
+    let root = tree();
+    let out = root.out("names.tar.zst");
+    let evil = "files/x\u{1b}]0;owned\u{7}\u{1b}[2J\u{202e}gpj.exe";
+    {
+        let f = std::fs::File::create(&out).unwrap();
+        let z = zstd::stream::write::Encoder::new(f, 1)
+            .unwrap()
+            .auto_finish();
+        let mut b = tar::Builder::new(z);
+        let mut add = |name: &str, data: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, name, data).unwrap();
+        };
+        add(evil, b"payload");
+        let rec = format!(
+            "{{\"path\":{},\"source\":\"/x\",\"type\":\"file\",\"size\":7,\"sha256\":\"{}\"}}\n",
+            serde_json::to_string(evil).unwrap(),
+            "0".repeat(64)
+        );
+        add("manifest.jsonl", rec.as_bytes());
+        add("summary.json", b"{}");
+        b.finish().unwrap();
+    }
+    let o = run(&["verify", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !o.stdout.contains(&0x1b) && !text.contains('\u{202e}'),
+        "raw control characters reached the terminal: {text:?}"
+    );
+    assert!(
+        text.contains("x\\x1b]0;owned\\x07\\x1b[2J\\u{202e}gpj.exe"),
+        "{text}"
+    );
+}

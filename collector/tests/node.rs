@@ -405,3 +405,139 @@ fn a_corrupt_meta_db_is_a_clear_warning_and_an_empty_node_a_clear_error() {
         );
     }
 }
+
+/// A static `setxattr PATH NAME VALUE`, built with musl-gcc, so a busybox container can
+/// set an extended attribute from inside.
+fn setxattr_tool(dir: &Path) -> std::path::PathBuf {
+    let src = dir.join("setx.c");
+    std::fs::write(
+        &src,
+        "#include <string.h>\n#include <sys/xattr.h>\nint main(int c, char **v) { return c == 4 && setxattr(v[1], v[2], v[3], strlen(v[3]), 0) == 0 ? 0 : 1; }\n",
+    )
+    .unwrap();
+    let bin = dir.join("setx");
+    let o = Command::new("musl-gcc")
+        .args(["-static", "-O1", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .output()
+        .expect("musl-gcc (musl-tools)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    bin
+}
+
+/// What an attacker inside writes to hide evidence from tools that merge layers
+/// naively: a file and a whiteout for it, an opaque marker over the image's /bin, and
+/// `user.overlay.opaque` on /etc; after the ordinary changes.
+const MARKERS: &str = "echo evil > /tmp/evil; : > /tmp/.wh.evil; : > /bin/.wh..wh..opq; \
+    /setx /etc user.overlay.opaque y";
+
+fn changes_and_markers() -> String {
+    format!("{CHANGES}; {MARKERS}")
+}
+
+/// The markers hide nothing (the offline view still equals what the kernel shows the
+/// container) and drift flags each of them.
+fn markers_are_flagged(offline: &Path) {
+    let d = drift(offline);
+    for (change, path) in [
+        ("added", "/tmp/evil"),
+        ("added", "/tmp/.wh.evil"),
+        ("marker", "/tmp/.wh.evil"),
+        ("added", "/bin/.wh..wh..opq"),
+        ("marker", "/bin/.wh..wh..opq"),
+        ("marker", "/etc"),
+    ] {
+        assert!(
+            d.contains(&(change.to_owned(), path.to_owned())),
+            "{change} {path} not in {d:?}"
+        );
+    }
+    // Only what CHANGES deleted is deleted; nothing is opaque.
+    let gone: Vec<&String> = d
+        .iter()
+        .filter(|(c, _)| c == "deleted" || c == "opaque")
+        .map(|(_, p)| p)
+        .collect();
+    assert_eq!(
+        gone,
+        ["/bin/ls", "/etc/group"],
+        "a marker was obeyed: {d:?}"
+    );
+    let a = Archive::read(offline);
+    assert_eq!(a.text("files/tmp/evil"), "evil\n");
+    assert!(a.entries.contains_key(b"files/bin/sh".as_slice()));
+    assert!(a.text("files/etc/passwd").contains("root:"));
+    assert_eq!(a.text("live_response/drift/files/tmp/evil"), "evil\n");
+}
+
+#[test]
+fn overlay_markers_written_inside_a_container_hide_nothing_and_are_flagged() {
+    let Some(_) = docker::setup() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let setx = setxattr_tool(t.path());
+    let mount = format!("{}:/setx:ro", setx.display());
+    let id = docker::ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "-v",
+        &mount,
+        docker::busybox_image(),
+        "sleep",
+        "3600",
+    ]);
+    let _c = Container(id.clone());
+    docker::ok(&["exec", &id, "sh", "-c", &changes_and_markers()]);
+    let pid = inspect(&id, "{{.State.Pid}}");
+    let dir = t.path().join("docker");
+    std::fs::create_dir_all(&dir).unwrap();
+    markers_are_flagged(&offline_equals_live(&id[..12], &pid, &dir));
+
+    // The same inside a containerd container (the overlayfs snapshotter).
+    if !ctr(&["version"]).status.success() {
+        docker::require("containerd (ctr)");
+        return;
+    }
+    let tar = t.path().join("bb.tar");
+    docker::ok(&["save", "-o", tar.to_str().unwrap(), docker::busybox_image()]);
+    ctr_ok(&["images", "import", tar.to_str().unwrap()]);
+    let image = format!("docker.io/library/{}", docker::busybox_image());
+    let cid = format!("cairn-markers-{}", std::process::id());
+    let bind = format!(
+        "type=bind,src={},dst=/setx,options=rbind:ro",
+        setx.display()
+    );
+    ctr_ok(&[
+        "run",
+        "-d",
+        "--snapshotter",
+        "overlayfs",
+        "--mount",
+        &bind,
+        &image,
+        &cid,
+        "sleep",
+        "3600",
+    ]);
+    let _c2 = Ctr(cid.clone());
+    ctr_ok(&[
+        "tasks",
+        "exec",
+        "--exec-id",
+        "plant",
+        &cid,
+        "sh",
+        "-c",
+        &changes_and_markers(),
+    ]);
+    let pid = ctr_ok(&["tasks", "ls"])
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(cid.as_str()))
+        .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
+        .unwrap();
+    let dir = t.path().join("containerd");
+    std::fs::create_dir_all(&dir).unwrap();
+    markers_are_flagged(&offline_equals_live(&cid, &pid, &dir));
+}

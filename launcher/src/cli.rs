@@ -118,10 +118,20 @@ pub struct CollectArgs {
     /// included; it is deleted afterwards).
     #[arg(long, value_enum, default_value = "exec")]
     pub via: Via,
-    /// The collector image for --via ephemeral (scripts/build-image.sh builds it;
-    /// push it where the cluster pulls from).
+    /// The collector image for --via ephemeral and --via node
+    /// (scripts/build-image.sh builds it; push it where the cluster pulls from; give it
+    /// by digest, NAME@sha256:..., so cairn checks the pod runs exactly that).
     #[arg(long)]
     pub collector_image: Option<String>,
+    /// Where --via node runs its collector pods: a namespace of their own, never the
+    /// target's (deploy/rbac.yaml creates it and grants the rights there).
+    #[arg(long, default_value = crate::route::node::DEFAULT_NAMESPACE)]
+    pub collector_namespace: String,
+    /// A Localhost seccomp profile for --via node's pods (relative to the kubelet's
+    /// seccomp directory), e.g. the one in deploy/seccomp/cairn-node.json installed as
+    /// cairn-node.json, which also refuses open_by_handle_at. Default: RuntimeDefault.
+    #[arg(long, value_name = "PROFILE")]
+    pub seccomp_profile: Option<String>,
     /// Targets collected at once.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,

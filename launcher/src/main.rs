@@ -42,7 +42,12 @@ async fn main() -> ExitCode {
     let code = match run(cli).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("cairn: error: {e:#}");
+            // An error may carry a pod's words: never raw to the terminal.
+            let text = format!("{e:#}");
+            eprintln!(
+                "cairn: error: {}",
+                cairn_protocol::bounded::printable(&text)
+            );
             cairn_protocol::exit::ERROR
         }
     };

@@ -5,7 +5,22 @@
 use crate::rbac::{self, Need};
 use crate::route::{ephemeral::Ephemeral, exec::Exec, node::Node, sidecar::Sidecar, Route, Via};
 use crate::targets::{Target, Verdict};
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// What the routes that bring their own container are given.
+#[derive(Debug, Clone)]
+pub struct RouteOptions {
+    /// The collector image.
+    pub image: String,
+    /// Where the node route's pods run.
+    pub collector_namespace: String,
+    /// How long what a route creates may live: the collection's timeout and a margin.
+    pub lifetime: Duration,
+    /// A Localhost seccomp profile for collector pods.
+    pub seccomp: Option<String>,
+}
 
 /// One target and how to reach it.
 pub struct Job {
@@ -19,44 +34,56 @@ pub struct Plan {
     pub jobs: Vec<Job>,
     /// Targets no route can reach, with the reason and the route that refused.
     pub refused: Vec<(Target, &'static str, String)>,
-    /// Every permission the jobs need, in each namespace.
-    pub needs: Vec<Need>,
+    /// Every permission the jobs need, by namespace.
+    pub needs: BTreeMap<String, Vec<Need>>,
 }
 
-/// Plans `targets` for `via`; `image` is the collector image of the routes that
-/// bring their own container.
-pub fn make(targets: Vec<Target>, via: Via, image: &str) -> Plan {
+impl Plan {
+    fn need(&mut self, namespace: &str, needs: &[Need]) {
+        let list = self.needs.entry(namespace.to_owned()).or_default();
+        for n in needs {
+            if !list.contains(n) {
+                list.push(n.clone());
+            }
+        }
+    }
+}
+
+/// Plans `targets` for `via`.
+pub fn make(targets: Vec<Target>, via: Via, o: &RouteOptions) -> Plan {
     let exec: Arc<dyn Route> = Arc::new(Exec);
     let ephemeral: Arc<dyn Route> = Arc::new(Ephemeral {
-        image: image.to_owned(),
+        image: o.image.clone(),
+        idle: o.lifetime,
+    });
+    let node: Arc<dyn Route> = Arc::new(Node {
+        image: o.image.clone(),
+        namespace: o.collector_namespace.clone(),
+        deadline: o.lifetime,
+        seccomp: o.seccomp.clone(),
     });
     let mut plan = Plan {
         jobs: Vec::new(),
         refused: Vec::new(),
-        needs: rbac::EXEC.to_vec(),
+        needs: BTreeMap::new(),
     };
     for t in targets {
         let (route, fallback): (Arc<dyn Route>, Option<Arc<dyn Route>>) = match via {
             Via::Exec => (exec.clone(), None),
             Via::Ephemeral => (ephemeral.clone(), None),
             Via::Sidecar => (Arc::new(Sidecar), None),
-            Via::Node => (
-                Arc::new(Node {
-                    image: image.to_owned(),
-                }),
-                None,
-            ),
+            Via::Node => (node.clone(), None),
             Via::Auto if t.verdict == Verdict::Distroless => (ephemeral.clone(), None),
             Via::Auto => (exec.clone(), Some(ephemeral.clone())),
         };
+        plan.need(&t.namespace, rbac::READ);
         if let Err(why) = route.accepts(&t) {
             plan.refused.push((t, route.method(), why));
             continue;
         }
-        for n in route.needs() {
-            if !plan.needs.contains(n) {
-                plan.needs.push(n.clone());
-            }
+        plan.need(&t.namespace, route.needs());
+        if let Some((ns, needs)) = route.own_namespace() {
+            plan.need(ns, needs);
         }
         plan.jobs.push(Job {
             target: t,
@@ -85,6 +112,22 @@ mod tests {
         }
     }
 
+    fn options() -> RouteOptions {
+        RouteOptions {
+            image: "img".into(),
+            collector_namespace: "cairn-system".into(),
+            lifetime: Duration::from_secs(600),
+            seccomp: None,
+        }
+    }
+
+    fn needs(p: &Plan, ns: &str) -> Vec<String> {
+        p.needs[ns]
+            .iter()
+            .map(|n| format!("{} {}/{}", n.verb, n.resource, n.subresource))
+            .collect()
+    }
+
     #[test]
     fn each_target_gets_the_route_its_verdict_allows_and_the_preflight_asks_only_for_those() {
         let all = || {
@@ -94,7 +137,8 @@ mod tests {
                 target("stopped", Verdict::NotRunning),
             ]
         };
-        let p = make(all(), Via::Exec, "img");
+        let o = options();
+        let p = make(all(), Via::Exec, &o);
         assert_eq!(p.jobs.len(), 1);
         assert_eq!(p.refused.len(), 2);
         assert!(
@@ -103,30 +147,41 @@ mod tests {
             p.refused[0].2
         );
         assert!(p.refused[1].2.contains("is not running"));
-        assert_eq!(p.needs, rbac::EXEC);
+        assert_eq!(
+            needs(&p, "shop"),
+            ["get pods/", "list pods/", "create pods/exec"]
+        );
 
-        let p = make(all(), Via::Auto, "img");
+        let p = make(all(), Via::Auto, &o);
         let methods: Vec<_> = p.jobs.iter().map(|j| j.route.method()).collect();
         assert_eq!(methods, ["exec", "ephemeral"]);
         assert!(p.jobs[0].fallback.is_some() && p.jobs[1].fallback.is_none());
-        assert!(p
-            .needs
-            .iter()
-            .any(|n| n.subresource == "ephemeralcontainers"));
+        assert!(needs(&p, "shop").contains(&"patch pods/ephemeralcontainers".to_owned()));
 
-        let p = make(all(), Via::Node, "img");
+        // The node route creates its pods in the collector namespace only; in the
+        // target's namespace it reads.
+        let p = make(all(), Via::Node, &o);
         assert_eq!(
             p.jobs.len(),
             3,
             "a stopped container is read from the node's disk"
         );
-        assert!(p
-            .needs
-            .iter()
-            .any(|n| n.verb == "create" && n.resource == "pods"));
+        assert_eq!(needs(&p, "shop"), ["get pods/", "list pods/"]);
+        assert_eq!(
+            needs(&p, "cairn-system"),
+            [
+                "create pods/",
+                "get pods/",
+                "delete pods/",
+                "create pods/exec"
+            ]
+        );
 
-        let p = make(all(), Via::Sidecar, "img");
+        let p = make(all(), Via::Sidecar, &o);
         assert_eq!(p.jobs.len(), 2);
-        assert_eq!(p.needs, rbac::EXEC);
+        assert_eq!(
+            needs(&p, "shop"),
+            ["get pods/", "list pods/", "create pods/exec"]
+        );
     }
 }

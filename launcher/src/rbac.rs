@@ -1,7 +1,8 @@
-//! The permission preflight: before any exec, SelfSubjectAccessReview asks the API
-//! server whether the current user may list and get pods and create `pods/exec` in each
-//! target namespace, and a refusal names the verb, resource and namespace and points to
-//! `deploy/rbac.yaml`, the minimal role shipped with cairn.
+//! The permission preflight: before anything runs, SelfSubjectAccessReview asks the API
+//! server whether the current user may do what the chosen routes need, in each
+//! namespace where they need it (the targets' namespaces, and the collector namespace
+//! for the node route), and a refusal names the verb, resource and namespace and points
+//! to `deploy/rbac.yaml`, the minimal roles shipped with cairn, one per route.
 
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
@@ -17,8 +18,9 @@ pub struct Need {
     pub subresource: &'static str,
 }
 
-/// What every collection needs (each route adds its own: [`crate::route::Route::needs`]).
-pub const EXEC: &[Need] = &[
+/// What every collection needs in a target's namespace: finding its pod (each route
+/// adds its own: [`crate::route::Route::needs`]).
+pub const READ: &[Need] = &[
     Need {
         verb: "get",
         resource: "pods",
@@ -29,12 +31,14 @@ pub const EXEC: &[Need] = &[
         resource: "pods",
         subresource: "",
     },
-    Need {
-        verb: "create",
-        resource: "pods",
-        subresource: "exec",
-    },
 ];
+
+/// Running a command in a pod.
+pub const EXEC: Need = Need {
+    verb: "create",
+    resource: "pods",
+    subresource: "exec",
+};
 
 impl Need {
     pub fn describe(&self, namespace: &str) -> String {

@@ -2,6 +2,7 @@
 
 use crate::session::Phases;
 use crate::targets::Target;
+use cairn_protocol::bounded::printable;
 use std::time::Instant;
 
 /// What one collection gave.
@@ -58,17 +59,18 @@ pub fn print(outcomes: &[Outcome], output: &str) {
         "TARGET", "METHOD", "BYTES", "SHA256", "SECONDS"
     );
     for o in outcomes {
+        let status = match &o.error {
+            None => "ok".to_owned(),
+            Some(e) => format!("failed: {e}"),
+        };
         println!(
             "{:<40} {:<7} {:>12} {:<64} {:>8.1} {}",
-            o.target,
+            printable(&o.target),
             o.method,
             o.bytes,
             o.sha256.as_deref().unwrap_or("-"),
             o.seconds,
-            match &o.error {
-                None => "ok".to_owned(),
-                Some(e) => format!("failed: {e}"),
-            }
+            printable(&status)
         );
     }
 }

@@ -121,7 +121,7 @@ async fn stream(
     bar: Arc<TargetBar>,
     t0: Instant,
 ) -> anyhow::Result<Ended> {
-    let api: Api<Pod> = Api::namespaced(cx.env.client.clone(), &t.namespace);
+    let api: Api<Pod> = Api::namespaced(cx.env.client.clone(), &place.namespace);
     let params = AttachParams::default()
         .container(place.container.clone())
         .stdin(true)

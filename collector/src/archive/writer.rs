@@ -145,7 +145,10 @@ impl ArchiveWriter {
         let mut th = Header::new_ustar();
         set_name(&mut th, path);
         th.set_entry_type(kind);
-        th.set_mode(h.mode & 0o7777);
+        // Permission bits only: setuid, setgid and sticky never reach a tar header, so
+        // extracting an archive as root cannot create a setuid file with an attacker's
+        // content. The manifest keeps the real mode.
+        th.set_mode(h.mode & 0o777);
         th.set_uid(u64::from(h.uid));
         th.set_gid(u64::from(h.gid));
         th.set_mtime(h.mtime.max(0) as u64);

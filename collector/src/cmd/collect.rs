@@ -41,7 +41,10 @@ fn root_of(a: &CollectArgs) -> Result<(Root, Option<node::NodeContainer>)> {
     if let (Some(node_root), Some(id)) = (&a.node_root, &a.container) {
         let (c, warnings) = node::find(node_root, id)?;
         for w in &warnings {
-            eprintln!("cairn-collector: warning: {w}");
+            eprintln!(
+                "cairn-collector: warning: {}",
+                cairn_protocol::bounded::printable(w)
+            );
         }
         let name = PathBuf::from(format!(
             "{}:{}",

@@ -8,7 +8,10 @@ use std::path::Path;
 pub fn run(node_root: &Path, output: &str) -> Result<i32> {
     let (all, warnings) = node::list(node_root)?;
     for w in &warnings {
-        eprintln!("cairn-collector: warning: {w}");
+        eprintln!(
+            "cairn-collector: warning: {}",
+            cairn_protocol::bounded::printable(w)
+        );
     }
     if output == "json" {
         println!("{}", serde_json::to_string_pretty(&all)?);

@@ -27,10 +27,13 @@ pub struct Engine<'a> {
     pub root: &'a Root,
     pub opts: &'a Options,
     pub rec: Recorder<'a>,
-    /// Paths already collected, by a 128-bit digest of the path: overlapping artifacts
-    /// store each file once. 128 bits make a collision, which would skip a file, as
-    /// good as impossible (a 64-bit hash would not be, over millions of paths).
-    seen: HashSet<[u8; 16]>,
+    /// Paths already collected, by the first 64 bits of the path's sha256: overlapping
+    /// artifacts store each file once. A path that would be skipped for another must
+    /// share those 64 bits with it: by chance, under one in ten million over a million
+    /// paths; on purpose (an attacker naming a file to hide an evidence file), a search
+    /// of 2^64 sha256 computations. (A keyless 64-bit hash, as std's default, can be
+    /// collided at will.)
+    seen: HashSet<u64>,
     /// The (device, inode) of the collector's own output file, never collected.
     pub own_output: Option<(u64, u64)>,
     /// The collector's own executable (a bootstrap drops it in /dev/shm or /tmp, which
@@ -69,9 +72,9 @@ impl Engine<'_> {
     /// True the first time `path` is met in this collection.
     pub fn first_time(&mut self, path: &[u8]) -> bool {
         let digest = Sha256::digest(path);
-        let mut key = [0u8; 16];
-        key.copy_from_slice(&digest[..16]);
-        self.seen.insert(key)
+        let mut key = [0u8; 8];
+        key.copy_from_slice(&digest[..8]);
+        self.seen.insert(u64::from_le_bytes(key))
     }
 
     /// The root's users (from its own /etc/passwd), read once.

@@ -8,16 +8,22 @@
 //! - `modified`: a regular file whose content differs (both sha256 given), or an object
 //!   whose kind changed;
 //! - `metadata`: same content, different mode or owner (a chmod or chown copied it up);
-//! - `deleted`: a whiteout (character device 0/0, or `.wh.NAME`) over something below,
-//!   with the sha256 of the deleted file, which the image layer still holds;
-//! - `opaque`: a directory replaced whole; what it hid below is listed as deleted.
+//! - `deleted`: a whiteout (character device 0/0, as overlayfs writes it) over something
+//!   below, with the sha256 of the deleted file, which the image layer still holds;
+//! - `opaque`: a directory replaced whole (`trusted.overlay.opaque`); what it hid below
+//!   is listed as deleted;
+//! - `marker`: an overlay marker the container wrote itself, which neither the kernel
+//!   nor cairn obeys (see [`crate::source::layers`]): a `.wh.NAME` file (it would hide
+//!   NAME from tools that honour the tar format's whiteouts), a `.wh..wh..opq` file, a
+//!   `user.overlay.*` attribute. These are attempts to hide evidence: the marker is
+//!   reported, collected like an added file, and what it names stays in view.
 //!
-//! Added and modified regular files are also copied into the archive under
+//! Added, modified and marker regular files are also copied into the archive under
 //! `live_response/drift/files/`, up to the size cap. Lines go to
 //! `live_response/drift/drift.jsonl`, counts to `live_response/drift/summary.json`.
 
 use super::Emit;
-use crate::source::layers::{is_opaque, is_whiteout, WH_OPAQUE, WH_PREFIX};
+use crate::source::layers::{is_opaque, is_whiteout, user_overlay_xattrs, WH_OPAQUE, WH_PREFIX};
 use crate::source::meta::{stat_at, Kind, Meta};
 use crate::source::open::{open_dir, open_regular};
 use crate::source::tree::PlainDir;
@@ -122,14 +128,41 @@ impl Finder<'_> {
     }
 }
 
-fn parent_of(path: &[u8]) -> &[u8] {
-    match path.iter().rposition(|&b| b == b'/') {
-        Some(0) | None => b"/",
-        Some(i) => &path[..i],
-    }
-}
-
 impl Finder<'_> {
+    /// The overlay markers `e` is or carries, each reported as a `marker` change.
+    fn markers(&mut self, e: &Entry<'_>) {
+        let mut said = Vec::new();
+        if e.name == WH_OPAQUE {
+            said.push(
+                "an old-format opaque marker (`.wh..wh..opq`) written inside the container; neither overlayfs nor cairn obeys it, and the directory's image content stays in view".to_owned(),
+            );
+        } else if let Some(hidden) = e.name.strip_prefix(WH_PREFIX) {
+            said.push(format!(
+                "an old-format whiteout (`.wh.{}`) written inside the container, which would hide `{}` from tools that obey it; neither overlayfs nor cairn does",
+                String::from_utf8_lossy(hidden),
+                String::from_utf8_lossy(hidden)
+            ));
+        }
+        let attrs = user_overlay_xattrs(e.dir, e.name, e.meta.kind());
+        if !attrs.is_empty() {
+            said.push(format!(
+                "overlay attribute(s) {} set inside the container; rootful overlayfs and cairn ignore them",
+                attrs.join(", ")
+            ));
+        }
+        for detail in said {
+            let sha = (e.meta.kind() == Kind::File)
+                .then(|| hash_at(e.dir, e.name).ok())
+                .flatten();
+            self.changes.push(Change {
+                sha256: sha,
+                size: Some(e.meta.size),
+                detail: Some(detail),
+                ..Finder::change(e, "marker")
+            });
+        }
+    }
+
     /// A change of `e` with everything but what says what changed.
     fn change(e: &Entry<'_>, change: &'static str) -> Change {
         Change {
@@ -221,18 +254,11 @@ impl Visitor for Finder<'_> {
         if e.depth == 0 {
             return Flow::Descend;
         }
-        if e.name == WH_OPAQUE {
-            return Flow::Prune;
-        }
-        if let Some(hidden) = e.name.strip_prefix(WH_PREFIX) {
-            let p = join(parent_of(e.path), hidden);
-            self.deleted(p);
-            return Flow::Prune;
-        }
         if is_whiteout(e.meta) {
             self.deleted(e.path.to_vec());
             return Flow::Prune;
         }
+        self.markers(e);
         let kind = e.meta.kind();
         let sha = || {
             (kind == Kind::File)
@@ -354,10 +380,15 @@ pub fn run(root: &Root, cap: u64, artifact: &str, emit: &mut dyn Emit) {
     }
     let mut lines = String::new();
     let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    // A file both added and a marker is copied once; its lines share the copy.
+    let mut copies: BTreeMap<Vec<u8>, (String, bool)> = BTreeMap::new();
     for c in &changes {
         *counts.entry(c.change).or_default() += 1;
         let mut v = c.to_json();
-        if matches!(c.change, "added" | "modified") && c.kind == Kind::File {
+        if let Some((archive_path, complete)) = copies.get(&c.path) {
+            v["archive_path"] = json!(archive_path);
+            v["complete"] = json!(complete);
+        } else if matches!(c.change, "added" | "modified" | "marker") && c.kind == Kind::File {
             if let Ok(r) = root.resolve_nofollow(&c.path) {
                 if let Ok(fd) = open_regular(r.dir(), r.name()) {
                     let mut file = std::fs::File::from(fd);
@@ -366,6 +397,7 @@ pub fn run(root: &Root, cap: u64, artifact: &str, emit: &mut dyn Emit) {
                     if let Ok(copied) = emit.copy(artifact, &rel, &c.path, &mut file, cap) {
                         v["archive_path"] = json!(copied.archive_path);
                         v["complete"] = json!(copied.complete);
+                        copies.insert(c.path.clone(), (copied.archive_path, copied.complete));
                     }
                 }
             }

@@ -20,8 +20,11 @@
 //!   header `root u64, sequence u64`; `root = 0` means an inline bucket, whose own leaf
 //!   page follows the header inside the value.
 //!
-//! Reading is bounded: a tree deeper than [`MAX_DEPTH`] or a page met twice on one path
-//! is an error, so a corrupt file cannot loop or exhaust the stack.
+//! Reading is bounded: a tree deeper than [`MAX_DEPTH`], a page met twice in one
+//! bucket's tree (in bbolt each page has one parent), or more than [`MAX_ELEMENTS`]
+//! elements read from one file is an error, so a corrupt or hostile file cannot loop,
+//! exhaust the stack, or make a few kilobytes of pages that all point at one child
+//! into millions of entries.
 
 use std::collections::BTreeMap;
 
@@ -35,6 +38,9 @@ const META: u16 = 0x04;
 const BUCKET_LEAF: u32 = 0x01;
 /// Deeper trees are refused (a real one of billions of keys is under 10 levels).
 pub const MAX_DEPTH: usize = 32;
+/// The most page elements read from one file, over all its buckets (containerd's
+/// metadata of thousands of containers reads a few hundred thousand).
+pub const MAX_ELEMENTS: u64 = 4_000_000;
 
 /// Why a bbolt file could not be read.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -79,6 +85,7 @@ pub struct Db {
     data: Vec<u8>,
     page_size: usize,
     root: u64,
+    budget: std::cell::Cell<u64>,
 }
 
 /// A value in a bucket: bytes, or a nested bucket.
@@ -94,6 +101,8 @@ pub struct Bucket<'a> {
     db: &'a [u8],
     page_size: usize,
     root: Root<'a>,
+    /// Elements the file may still have read from it.
+    budget: &'a std::cell::Cell<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -143,7 +152,15 @@ impl Db {
             data,
             page_size,
             root: chosen.1,
+            budget: std::cell::Cell::new(MAX_ELEMENTS),
         })
+    }
+
+    /// [`Db::open`] with another element budget than [`MAX_ELEMENTS`].
+    pub fn open_with_budget(data: Vec<u8>, elements: u64) -> Result<Db, BoltError> {
+        let db = Db::open(data)?;
+        db.budget.set(elements);
+        Ok(db)
     }
 
     /// The top-level bucket (holding the named top-level buckets).
@@ -152,6 +169,7 @@ impl Db {
             db: &self.data,
             page_size: self.page_size,
             root: Root::Page(self.root),
+            budget: &self.budget,
         }
     }
 }
@@ -186,16 +204,31 @@ impl<'a> Bucket<'a> {
             Root::Inline(p) => self.leaf(p, &mut out)?,
             Root::Page(id) => {
                 let mut path = Vec::new();
-                self.descend(*id, &mut path, &mut out)?;
+                let mut visited = std::collections::HashSet::new();
+                self.descend(*id, &mut path, &mut visited, &mut out)?;
             }
         }
         Ok(out)
+    }
+
+    /// Takes `n` elements from the file's budget.
+    fn spend(&self, n: usize) -> Result<(), BoltError> {
+        let left = self.budget.get();
+        if (n as u64) > left {
+            self.budget.set(0);
+            return Err(corrupt(format!(
+                "more than {MAX_ELEMENTS} elements read from one file: refusing to go on"
+            )));
+        }
+        self.budget.set(left - n as u64);
+        Ok(())
     }
 
     fn descend(
         &self,
         id: u64,
         path: &mut Vec<u64>,
+        visited: &mut std::collections::HashSet<u64>,
         out: &mut Vec<(&'a [u8], Value<'a>)>,
     ) -> Result<(), BoltError> {
         if path.len() >= MAX_DEPTH {
@@ -203,6 +236,11 @@ impl<'a> Bucket<'a> {
         }
         if path.contains(&id) || id < 2 {
             return Err(corrupt(format!("page {id} refers back into its own path")));
+        }
+        if !visited.insert(id) {
+            return Err(corrupt(format!(
+                "page {id} is reached twice in one bucket (a page has one parent)"
+            )));
         }
         let page = self.page(id)?;
         let flags = u16_at(page, 8).ok_or_else(|| corrupt("short page"))?;
@@ -215,12 +253,13 @@ impl<'a> Bucket<'a> {
             )));
         }
         let count = usize::from(u16_at(page, 10).ok_or_else(|| corrupt("short page"))?);
+        self.spend(count)?;
         path.push(id);
         for i in 0..count {
             let e = PAGE_HEADER + i * ELEMENT;
             let child = u64_at(page, e + 8)
                 .ok_or_else(|| corrupt(format!("branch element {i} of page {id} out of range")))?;
-            self.descend(child, path, out)?;
+            self.descend(child, path, visited, out)?;
         }
         path.pop();
         Ok(())
@@ -232,6 +271,7 @@ impl<'a> Bucket<'a> {
             return Err(corrupt(format!("expected a leaf page, flags {flags:#x}")));
         }
         let count = usize::from(u16_at(page, 10).ok_or_else(|| corrupt("short leaf page"))?);
+        self.spend(count)?;
         for i in 0..count {
             let e = PAGE_HEADER + i * ELEMENT;
             let bad = || corrupt(format!("leaf element {i} out of range"));
@@ -254,6 +294,7 @@ impl<'a> Bucket<'a> {
                 Value::Bucket(Bucket {
                     db: self.db,
                     page_size: self.page_size,
+                    budget: self.budget,
                     root: if root == 0 {
                         Root::Inline(value.get(16..).unwrap_or_default())
                     } else {
@@ -489,5 +530,51 @@ mod tests {
         let d = Db::open(f).unwrap();
         let e = d.root().entries().unwrap_err();
         assert!(e.to_string().contains("refers back"), "{e}");
+    }
+
+    /// A branch page whose children are one page, over and over: a few kilobytes that
+    /// a naive reader turns into a tree of 255^3 leaves.
+    #[test]
+    fn pages_shared_between_parents_are_refused_and_reading_is_bounded() {
+        let ps = 4096;
+        let mut f = sample();
+        let leaf_at = f[3 * ps..4 * ps].to_vec();
+        f.resize(7 * ps, 0);
+        let branch = |id: u64, child: u64| {
+            let mut p = vec![0u8; ps];
+            p[0..8].copy_from_slice(&id.to_le_bytes());
+            p[8..10].copy_from_slice(&0x01u16.to_le_bytes());
+            p[10..12].copy_from_slice(&255u16.to_le_bytes());
+            for i in 0..255 {
+                let e = 16 + 16 * i;
+                p[e + 8..e + 16].copy_from_slice(&child.to_le_bytes());
+            }
+            p
+        };
+        // Root 3 -> 255 x page 4 -> 255 x page 5 -> 255 x leaf 6.
+        f[3 * ps..4 * ps].copy_from_slice(&branch(3, 4));
+        f[4 * ps..5 * ps].copy_from_slice(&branch(4, 5));
+        f[5 * ps..6 * ps].copy_from_slice(&branch(5, 6));
+        f[6 * ps..7 * ps].copy_from_slice(&leaf_at);
+        f[6 * ps..6 * ps + 8].copy_from_slice(&6u64.to_le_bytes());
+        let d = Db::open(f).unwrap();
+        let e = d.root().entries().unwrap_err();
+        assert!(e.to_string().contains("reached twice"), "{e}");
+
+        // Many buckets sharing one subtree: each read alone is fine, together they
+        // exhaust the file's budget.
+        let big: Vec<(Vec<u8>, Node)> = (0..200)
+            .map(|i| (format!("k{i:03}").into_bytes(), Node::Bytes(b("v"))))
+            .collect();
+        let d = Db::open_with_budget(db(&big), 1000).unwrap();
+        let mut result = Ok(());
+        for _ in 0..10 {
+            if let Err(e) = d.root().entries() {
+                result = Err(e);
+                break;
+            }
+        }
+        let e = result.unwrap_err();
+        assert!(e.to_string().contains("refusing to go on"), "{e}");
     }
 }

@@ -33,8 +33,14 @@ pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Res
     let dest = a.dest.choose()?;
     let chosen = choose(&a, c, &sel).await?;
     dest.check(chosen.len())?;
-    let image = a.collector_image.clone().unwrap_or_else(default_image);
-    let plan = plan::make(chosen, a.via, &image);
+    let options = plan::RouteOptions {
+        image: a.collector_image.clone().unwrap_or_else(default_image),
+        collector_namespace: a.collector_namespace.clone(),
+        // What a route creates outlives the collection by a little at most.
+        lifetime: a.timeout + std::time::Duration::from_secs(120),
+        seccomp: a.seccomp_profile.clone(),
+    };
+    let plan = plan::make(chosen, a.via, &options);
     preflight(c, &plan).await?;
     let cx = Context {
         env: Env {
@@ -93,18 +99,10 @@ async fn choose(a: &CollectArgs, c: &Cluster, sel: &Selection<'_>) -> anyhow::Re
 
 /// Permissions first, once per namespace: a clear refusal beats a failed exec.
 async fn preflight(c: &Cluster, plan: &plan::Plan) -> anyhow::Result<()> {
-    let mut namespaces: Vec<&str> = plan
-        .jobs
-        .iter()
-        .map(|j| j.target.namespace.as_str())
-        .chain(plan.refused.iter().map(|(t, _, _)| t.namespace.as_str()))
-        .collect();
-    namespaces.sort();
-    namespaces.dedup();
-    for n in namespaces {
-        let missing = rbac::missing(&c.client, n, &plan.needs).await?;
+    for (ns, needs) in &plan.needs {
+        let missing = rbac::missing(&c.client, ns, needs).await?;
         if !missing.is_empty() {
-            anyhow::bail!("{}", rbac::explain(n, &missing));
+            anyhow::bail!("{}", rbac::explain(ns, &missing));
         }
     }
     Ok(())

@@ -4,6 +4,7 @@
 use crate::cli::PodsArgs;
 use crate::cluster::Cluster;
 use crate::targets::{self, Target, Verdict};
+use cairn_protocol::bounded::printable;
 use futures_util::StreamExt;
 use kube::Client;
 use std::time::Duration;
@@ -52,7 +53,8 @@ pub async fn run(
                 all[i].verdict = Verdict::Distroless;
             }
             if let Probe::Failed(why) = &p {
-                eprintln!("cairn: probe of {} failed: {why}", all[i].name());
+                let line = format!("cairn: probe of {} failed: {why}", all[i].name());
+                eprintln!("{}", printable(&line));
             }
             probes[i] = Some(p);
         }
@@ -78,13 +80,13 @@ pub async fn run(
         for t in &all {
             println!(
                 "{:<20} {:<30} {:<16} {:<12} {:<8} {:<12} {}",
-                t.namespace,
-                t.pod,
-                t.container,
-                t.phase,
+                printable(&t.namespace),
+                printable(&t.pod),
+                printable(&t.container),
+                printable(&t.phase),
                 t.user.map(|u| u.to_string()).unwrap_or_else(|| "-".into()),
                 t.verdict.name(),
-                t.image
+                printable(&t.image)
             );
         }
     }

@@ -2,12 +2,17 @@
 //! ephemeral container of the collector image is added to the pod with
 //! `targetContainerName`, so it shares the target's PID namespace, and waits (`idle`).
 //! The collection is then exec'd into it: the collector finds the target's processes
-//! and reads its filesystem through `/proc/PID/root` (`--target-pid auto`). It runs as
-//! root with CAP_SYS_PTRACE, which reading another process's root needs.
+//! and reads its filesystem through `/proc/PID/root` (`--target-pid auto`).
+//!
+//! It runs as root with every capability dropped but two, and no privilege escalation:
+//! CAP_SYS_PTRACE, which reading another process's `/proc/PID/root`, `environ`, file
+//! descriptors and maps needs, and CAP_DAC_READ_SEARCH, which reading the target's
+//! files of any owner needs (read only: it grants no write).
 //!
 //! Kubernetes never removes an ephemeral container: it stays in the pod's spec,
 //! terminated once its command ends. cairn ends it after the collection (`idle --stop`),
-//! and it ends by itself after `--timeout` otherwise.
+//! also when the collection is cut off (timeout, Ctrl-C); its idle command ends by
+//! itself shortly after `--timeout` whatever happens.
 
 use super::{Cleanup, Env, Place, Route};
 use crate::progress::TargetBar;
@@ -25,15 +30,22 @@ pub const COLLECTOR_PATH: &str = "/cairn-collector";
 /// How long the ephemeral container may take to start (image pull included).
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// What this route needs besides exec.
-pub const NEEDS: &[Need] = &[Need {
-    verb: "patch",
-    resource: "pods",
-    subresource: "ephemeralcontainers",
-}];
+/// What this route needs in the target's namespace: adding the ephemeral container,
+/// and exec into it.
+pub const NEEDS: &[Need] = &[
+    Need {
+        verb: "patch",
+        resource: "pods",
+        subresource: "ephemeralcontainers",
+    },
+    crate::rbac::EXEC,
+];
 
 pub struct Ephemeral {
     pub image: String,
+    /// How long the ephemeral container waits at most: the collection's timeout and a
+    /// margin.
+    pub idle: Duration,
 }
 
 impl Route for Ephemeral {
@@ -54,15 +66,16 @@ impl Route for Ephemeral {
     ) -> BoxFuture<'a, anyhow::Result<Place>> {
         Box::pin(async move {
             bar.phase("starting an ephemeral container");
-            let container = start(env.client, t, &self.image, bar).await?;
+            let container = start(env.client, t, self, bar).await?;
             Ok(Place {
+                namespace: t.namespace.clone(),
                 pod: t.pod.clone(),
                 container: container.clone(),
                 command: super::image_command(super::target_flags(t)),
                 stdin: super::line_payload(payload),
                 phase: "collector started".into(),
                 cleanup: Some(Box::new(Stop {
-                    client: env.client.clone(),
+                    client: Some(env.client.clone()),
                     namespace: t.namespace.clone(),
                     pod: t.pod.clone(),
                     container,
@@ -72,28 +85,41 @@ impl Route for Ephemeral {
     }
 }
 
+/// The ephemeral container of `name` for target `t`.
+pub fn container(name: &str, t: &Target, e: &Ephemeral) -> serde_json::Value {
+    serde_json::json!({
+        "name": name,
+        "image": e.image,
+        "imagePullPolicy": "IfNotPresent",
+        "targetContainerName": t.container,
+        "command": [
+            COLLECTOR_PATH,
+            cairn_protocol::flags::IDLE,
+            cairn_protocol::flags::IDLE_FOR,
+            cairn_protocol::duration::format(e.idle),
+        ],
+        "securityContext": {
+            "runAsUser": 0,
+            "allowPrivilegeEscalation": false,
+            "readOnlyRootFilesystem": true,
+            "capabilities": {"drop": ["ALL"], "add": ["SYS_PTRACE", "DAC_READ_SEARCH"]},
+        },
+        "terminationMessagePolicy": "File",
+    })
+}
+
 /// Adds the ephemeral container and waits until it runs; returns its name.
 async fn start(
     client: &Client,
     t: &Target,
-    image: &str,
+    e: &Ephemeral,
     bar: &TargetBar,
 ) -> anyhow::Result<String> {
+    let image = &e.image;
     let api: Api<Pod> = Api::namespaced(client.clone(), &t.namespace);
     let name = super::unique_name("cairn");
     let patch = serde_json::json!({
-        "spec": {"ephemeralContainers": [{
-            "name": name,
-            "image": image,
-            "imagePullPolicy": "IfNotPresent",
-            "targetContainerName": t.container,
-            "command": [COLLECTOR_PATH, "idle", "--for", "2h"],
-            "securityContext": {
-                "runAsUser": 0,
-                "capabilities": {"add": ["SYS_PTRACE"]},
-            },
-            "terminationMessagePolicy": "File",
-        }]}
+        "spec": {"ephemeralContainers": [container(&name, t, e)]}
     });
     api.patch_subresource(
         "ephemeralcontainers",
@@ -150,18 +176,25 @@ async fn start(
     }
 }
 
-/// Ends the ephemeral container's idle command; Kubernetes cannot remove it.
+/// Ends the ephemeral container's idle command; Kubernetes cannot remove it. When
+/// dropped without being run (a collection cut off), it still ends it.
 struct Stop {
-    client: Client,
+    /// `None` once the stop has been started.
+    client: Option<Client>,
     namespace: String,
     pod: String,
     container: String,
 }
 
-impl Cleanup for Stop {
+impl Stop {
     /// Best effort, at most 10 s: the exec may end with the container it stops, and
     /// runtimes do not always say so.
-    fn run(self: Box<Self>) -> BoxFuture<'static, ()> {
+    fn stop(
+        client: Client,
+        namespace: String,
+        pod: String,
+        container: String,
+    ) -> BoxFuture<'static, ()> {
         Box::pin(async move {
             let stop = [
                 COLLECTOR_PATH,
@@ -169,20 +202,80 @@ impl Cleanup for Stop {
                 cairn_protocol::flags::IDLE_STOP,
             ];
             let r = crate::exec::run_quiet(
-                &self.client,
-                &self.namespace,
-                &self.pod,
-                &self.container,
+                &client,
+                &namespace,
+                &pod,
+                &container,
                 &stop,
                 Duration::from_secs(10),
             )
             .await;
             if let Err(e) = r {
-                tracing::debug!(
-                    "idle --stop in {}: {e}; left to its own timeout",
-                    self.container
-                );
+                tracing::debug!("idle --stop in {container}: {e}; left to its own timeout");
             }
         })
+    }
+}
+
+impl Cleanup for Stop {
+    fn run(mut self: Box<Self>) -> BoxFuture<'static, ()> {
+        match self.client.take() {
+            Some(c) => Stop::stop(
+                c,
+                self.namespace.clone(),
+                self.pod.clone(),
+                self.container.clone(),
+            ),
+            None => Box::pin(async {}),
+        }
+    }
+}
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        if let Some(c) = self.client.take() {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(Stop::stop(
+                    c,
+                    self.namespace.clone(),
+                    self.pod.clone(),
+                    self.container.clone(),
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ephemeral_container_has_two_capabilities_and_waits_no_longer_than_the_collection() {
+        let t = Target {
+            namespace: "shop".into(),
+            pod: "web".into(),
+            container: "app".into(),
+            image: String::new(),
+            node: "n1".into(),
+            phase: String::new(),
+            user: None,
+            container_id: None,
+            verdict: crate::targets::Verdict::Distroless,
+        };
+        let e = Ephemeral {
+            image: "img:1".into(),
+            idle: Duration::from_secs(31 * 60),
+        };
+        let c = container("cairn-1", &t, &e);
+        let sc = &c["securityContext"];
+        assert_eq!(sc["capabilities"]["drop"], serde_json::json!(["ALL"]));
+        assert_eq!(
+            sc["capabilities"]["add"],
+            serde_json::json!(["SYS_PTRACE", "DAC_READ_SEARCH"])
+        );
+        assert_eq!(sc["allowPrivilegeEscalation"], false);
+        assert_eq!(c["targetContainerName"], "app");
+        assert_eq!(c["command"][3], "31m");
     }
 }

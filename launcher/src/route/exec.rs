@@ -6,6 +6,7 @@
 //! otherwise let run.
 
 use super::{Env, Place, Route};
+use crate::rbac::Need;
 use crate::targets::{Target, Verdict};
 use futures_util::future::BoxFuture;
 
@@ -14,6 +15,10 @@ pub const BOOTSTRAP: &str = include_str!("../../../scripts/bootstrap.sh");
 pub struct Exec;
 
 impl Route for Exec {
+    fn needs(&self) -> &'static [Need] {
+        std::slice::from_ref(&crate::rbac::EXEC)
+    }
+
     fn method(&self) -> &'static str {
         "exec"
     }
@@ -70,6 +75,7 @@ impl Route for Exec {
                 cairn_protocol::flags::COLLECT.into(),
             ]);
             Ok(Place {
+                namespace: t.namespace.clone(),
                 pod: t.pod.clone(),
                 container: t.container.clone(),
                 command,

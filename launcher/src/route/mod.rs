@@ -38,6 +38,8 @@ pub struct Env<'a> {
 
 /// Where and how the collector runs for one target.
 pub struct Place {
+    /// The namespace of `pod` (the target's, or the collector namespace).
+    pub namespace: String,
     pub pod: String,
     pub container: String,
     /// The command up to the collector's own arguments, which the session appends.
@@ -62,9 +64,13 @@ pub trait Cleanup: Send {
 pub trait Route: Send + Sync {
     /// The name in reports (`exec`, `ephemeral`, `sidecar`, `node`).
     fn method(&self) -> &'static str;
-    /// Permissions this route needs besides [`crate::rbac::EXEC`].
-    fn needs(&self) -> &'static [Need] {
-        &[]
+    /// Permissions this route needs in the target's namespace, besides
+    /// [`crate::rbac::READ`].
+    fn needs(&self) -> &'static [Need];
+    /// A namespace of its own the route works in (the node route's collector pods), and
+    /// what it needs there.
+    fn own_namespace(&self) -> Option<(&str, &'static [Need])> {
+        None
     }
     /// Whether this route can collect `t`, or why not.
     fn accepts(&self, t: &Target) -> Result<(), String> {

@@ -1,13 +1,26 @@
 //! The node route, for containers that can be neither exec'd nor joined: a short-lived
-//! pod on the target's node mounts the runtime's directories read-only (hostPath
-//! `/var/lib/docker`, or `/var/lib/containerd` and `/run/containerd`, by the runtime
-//! the container ID names) under `/node`, and the collection is exec'd into it: the
-//! collector rebuilds the container's filesystem from its layers
-//! (`collect --node-root /node --container ID`), drift included. The pod is deleted
-//! afterwards, also when the collection is cut off.
+//! pod on the target's node mounts the runtime's state directory read-only (hostPath
+//! `/var/lib/docker` or `/var/lib/containerd`, by the runtime the container ID names)
+//! under `/node`, and the collection is exec'd into it: the collector rebuilds the
+//! container's filesystem from its layers (`collect --node-root /node --container ID`),
+//! drift included. The pod is deleted afterwards, also when the collection is cut off.
 //!
-//! The pod runs as root with every capability dropped except DAC_READ_SEARCH (to read
-//! files of any owner in the layers), on a read-only root, with no service-account token.
+//! The pod is a path to the node's disk, so it is kept from everyone but the responder:
+//! - it runs in a namespace of its own (`--collector-namespace`, `cairn-system` by
+//!   default), never the target's, where the target's users cannot exec into it, under
+//!   an unpredictable name; before exec, cairn checks that the pod is the one it created
+//!   (its UID) running the image it asked for (its digest, where one was given);
+//! - no runtime socket is mounted (`/run/containerd` is not: a read-only mount does
+//!   not stop `connect()`); mounts are `recursiveReadOnly: Enabled`, so the containers'
+//!   own rootfs mounts below them are read-only too on API servers that support it
+//!   (1.30 and later; elsewhere the field is dropped and submounts stay writable, which
+//!   docs/threat-model.md says);
+//! - root with every capability dropped but DAC_READ_SEARCH (reading files of any
+//!   owner in the layers), no privilege escalation, a read-only root, no
+//!   service-account token, a seccomp profile (RuntimeDefault, or `--seccomp-profile`
+//!   naming a Localhost profile such as `deploy/seccomp/cairn-node.json`, which also
+//!   refuses `open_by_handle_at`), CPU and memory limits, and `activeDeadlineSeconds`:
+//!   the kubelet ends it shortly after `--timeout` whatever happens to cairn.
 
 use super::{Cleanup, Env, Place, Route};
 use crate::progress::TargetBar;
@@ -27,10 +40,16 @@ pub const NODE_ROOT: &str = "/node";
 pub const CONTAINER: &str = "collector";
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// What this route needs besides exec: a short-lived pod on the node.
+/// What this route needs in the collector namespace: a short-lived pod, checked, exec'd
+/// into, deleted.
 pub const NEEDS: &[Need] = &[
     Need {
         verb: "create",
+        resource: "pods",
+        subresource: "",
+    },
+    Need {
+        verb: "get",
         resource: "pods",
         subresource: "",
     },
@@ -39,10 +58,21 @@ pub const NEEDS: &[Need] = &[
         resource: "pods",
         subresource: "",
     },
+    crate::rbac::EXEC,
 ];
+
+/// The default collector namespace.
+pub const DEFAULT_NAMESPACE: &str = "cairn-system";
 
 pub struct Node {
     pub image: String,
+    /// Where collector pods run.
+    pub namespace: String,
+    /// How long a collector pod may live: the collection's timeout and a margin.
+    pub deadline: Duration,
+    /// A Localhost seccomp profile (path relative to the kubelet's seccomp directory),
+    /// else RuntimeDefault.
+    pub seccomp: Option<String>,
 }
 
 impl Route for Node {
@@ -51,7 +81,11 @@ impl Route for Node {
     }
 
     fn needs(&self) -> &'static [Need] {
-        NEEDS
+        &[]
+    }
+
+    fn own_namespace(&self) -> Option<(&str, &'static [Need])> {
+        Some((&self.namespace, NEEDS))
     }
 
     /// Offline from the node's disk: a stopped container too.
@@ -68,7 +102,7 @@ impl Route for Node {
     ) -> BoxFuture<'a, anyhow::Result<Place>> {
         Box::pin(async move {
             bar.phase("starting a collector pod on the node");
-            let (guard, id) = start(env.client, t, &self.image, bar).await?;
+            let (guard, id) = start(env.client, t, self, bar).await?;
             let route_flags = vec![
                 flags::NODE_ROOT.to_owned(),
                 NODE_ROOT.to_owned(),
@@ -76,6 +110,7 @@ impl Route for Node {
                 id,
             ];
             Ok(Place {
+                namespace: self.namespace.clone(),
                 pod: guard.name.clone(),
                 container: CONTAINER.to_owned(),
                 command: super::image_command(route_flags),
@@ -94,59 +129,77 @@ pub fn runtime_of(status_id: &str) -> Option<(&str, &str)> {
 }
 
 /// The collector pod's manifest.
-pub fn manifest(name: &str, t: &Target, runtime: &str, image: &str) -> serde_json::Value {
-    let dirs: &[(&str, &str)] = match runtime {
-        "docker" => &[("docker", "/var/lib/docker")],
-        _ => &[
-            ("containerd", "/var/lib/containerd"),
-            ("run-containerd", "/run/containerd"),
-        ],
+pub fn manifest(name: &str, t: &Target, runtime: &str, n: &Node) -> serde_json::Value {
+    let dir = match runtime {
+        "docker" => ("docker", "/var/lib/docker"),
+        _ => ("containerd", "/var/lib/containerd"),
     };
-    let volumes: Vec<serde_json::Value> = dirs
-        .iter()
-        .map(|(n, p)| serde_json::json!({"name": n, "hostPath": {"path": p, "type": "Directory"}}))
-        .collect();
-    let mounts: Vec<serde_json::Value> = dirs
-        .iter()
-        .map(|(n, p)| serde_json::json!({"name": n, "mountPath": format!("{NODE_ROOT}{p}"), "readOnly": true}))
-        .collect();
+    let seccomp = match &n.seccomp {
+        Some(p) => serde_json::json!({"type": "Localhost", "localhostProfile": p}),
+        None => serde_json::json!({"type": "RuntimeDefault"}),
+    };
+    let deadline = n.deadline.as_secs().max(60);
     serde_json::json!({
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
             "name": name,
-            "namespace": t.namespace,
-            "labels": {"app.kubernetes.io/name": "cairn-node-collector"},
+            "namespace": n.namespace,
+            "labels": {
+                "app.kubernetes.io/name": "cairn-node-collector",
+                "app.kubernetes.io/managed-by": "cairn",
+            },
+            "annotations": {"cairn.io/target": t.name()},
         },
         "spec": {
             "nodeName": t.node,
             "restartPolicy": "Never",
+            "activeDeadlineSeconds": deadline,
             "automountServiceAccountToken": false,
+            "enableServiceLinks": false,
             "tolerations": [{"operator": "Exists"}],
+            "securityContext": {"seccompProfile": seccomp},
             "containers": [{
                 "name": CONTAINER,
-                "image": image,
+                "image": n.image,
                 "imagePullPolicy": "IfNotPresent",
-                "command": [super::ephemeral::COLLECTOR_PATH, flags::IDLE, flags::IDLE_FOR, "2h"],
+                "command": [
+                    super::ephemeral::COLLECTOR_PATH,
+                    flags::IDLE,
+                    flags::IDLE_FOR,
+                    format!("{deadline}s"),
+                ],
                 "securityContext": {
                     "runAsUser": 0,
+                    "privileged": false,
                     "readOnlyRootFilesystem": true,
                     "allowPrivilegeEscalation": false,
                     "capabilities": {"drop": ["ALL"], "add": ["DAC_READ_SEARCH"]},
+                    "seccompProfile": seccomp,
                 },
-                "volumeMounts": mounts,
+                "resources": {
+                    "requests": {"cpu": "100m", "memory": "64Mi"},
+                    "limits": {"cpu": "1", "memory": "512Mi"},
+                },
+                "volumeMounts": [{
+                    "name": dir.0,
+                    "mountPath": format!("{NODE_ROOT}{}", dir.1),
+                    "readOnly": true,
+                    "recursiveReadOnly": "Enabled",
+                }],
             }],
-            "volumes": volumes,
+            "volumes": [{"name": dir.0, "hostPath": {"path": dir.1, "type": "Directory"}}],
         },
     })
 }
 
-/// Creates the collector pod on the target's node and waits until it runs; returns
-/// the guard that deletes it and the container ID to collect.
+/// Creates the collector pod on the target's node and waits until it runs, is the pod
+/// created and runs the image asked for; returns the guard that deletes it and the
+/// container ID to collect.
 async fn start(
     client: &Client,
     t: &Target,
-    image: &str,
+    n: &Node,
     bar: &TargetBar,
 ) -> anyhow::Result<(Guard, String)> {
     let status_id = t.container_id.as_deref().with_context(|| {
@@ -164,22 +217,30 @@ async fn start(
     if t.node.is_empty() {
         bail!("{} is not scheduled on a node", t.name());
     }
-    let api: Api<Pod> = Api::namespaced(client.clone(), &t.namespace);
+    let api: Api<Pod> = Api::namespaced(client.clone(), &n.namespace);
     let name = super::unique_name("cairn-node");
-    let pod: Pod = serde_json::from_value(manifest(&name, t, runtime, image))?;
-    api.create(&PostParams::default(), &pod)
-        .await
-        .with_context(|| format!("creating the collector pod on node {}", t.node))?;
+    let pod: Pod = serde_json::from_value(manifest(&name, t, runtime, n))?;
+    let created = api.create(&PostParams::default(), &pod).await.with_context(|| {
+        format!(
+            "creating the collector pod on node {} in namespace {} (it must exist: kubectl create namespace {}; see deploy/rbac.yaml)",
+            t.node, n.namespace, n.namespace
+        )
+    })?;
+    let uid = created.metadata.uid.clone().unwrap_or_default();
     // From here on the pod is deleted whatever happens.
     let guard = Guard {
         client: Some(client.clone()),
-        namespace: t.namespace.clone(),
+        namespace: n.namespace.clone(),
         name: name.clone(),
     };
     bar.phase(&format!("waiting for pod {name} on node {}", t.node));
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         let p = api.get(&name).await?;
+        if let Err(why) = is_ours(&p, &uid, &n.image) {
+            Box::new(guard).run().await;
+            bail!("the collector pod {}/{name} is not the one cairn created: {why}; not exec'ing into it", n.namespace);
+        }
         let state = p
             .status
             .and_then(|s| s.container_statuses)
@@ -196,8 +257,9 @@ async fn start(
                 if reason.contains("Err") || reason.contains("BackOff") {
                     Box::new(guard).run().await;
                     bail!(
-                        "the collector pod cannot start ({reason}: {}); the node must be able to pull {image} (scripts/build-image.sh, then --collector-image)",
-                        w.message.unwrap_or_default()
+                        "the collector pod cannot start ({reason}: {}); the node must be able to pull {} (scripts/build-image.sh, then --collector-image)",
+                        w.message.unwrap_or_default(),
+                        n.image
                     );
                 }
             }
@@ -211,6 +273,38 @@ async fn start(
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// Whether `p` is the pod cairn created (same UID) running the image it asked for (its
+/// digest, when the image reference gives one); why not otherwise.
+pub fn is_ours(p: &Pod, uid: &str, image: &str) -> Result<(), String> {
+    let have = p.metadata.uid.as_deref().unwrap_or_default();
+    if uid.is_empty() || have != uid {
+        return Err(format!("its UID is {have:?}, cairn created {uid:?}"));
+    }
+    let spec_image = p
+        .spec
+        .as_ref()
+        .and_then(|s| s.containers.iter().find(|c| c.name == CONTAINER))
+        .and_then(|c| c.image.clone())
+        .unwrap_or_default();
+    if spec_image != image {
+        return Err(format!("it runs {spec_image:?}, cairn asked for {image:?}"));
+    }
+    if let Some((_, digest)) = image.split_once('@') {
+        let running = p
+            .status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .and_then(|c| c.iter().find(|c| c.name == CONTAINER))
+            .map(|c| c.image_id.clone());
+        if let Some(id) = running.filter(|i| !i.is_empty()) {
+            if !id.ends_with(digest) {
+                return Err(format!("its image is {id}, not {digest}"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Deletes the collector pod: when run, and when dropped unrun, also when the
@@ -257,6 +351,8 @@ impl Drop for Guard {
 
 #[cfg(test)]
 mod tests {
+    use k8s_openapi::api::core::v1::Pod;
+
     #[test]
     fn the_runtime_decides_what_is_mounted() {
         assert_eq!(super::runtime_of("docker://abc"), Some(("docker", "abc")));
@@ -276,13 +372,52 @@ mod tests {
             container_id: None,
             verdict: crate::targets::Verdict::Exec,
         };
-        let m = super::manifest("cairn-node-1", &t, "containerd", "img:1");
+        let n = super::Node {
+            image: "img:1".into(),
+            namespace: "cairn-system".into(),
+            deadline: std::time::Duration::from_secs(1860),
+            seccomp: None,
+        };
+        let m = super::manifest("cairn-node-1", &t, "containerd", &n);
+        assert_eq!(m["metadata"]["namespace"], "cairn-system");
         assert_eq!(m["spec"]["nodeName"], "node-1");
-        let mounts = m["spec"]["containers"][0]["volumeMounts"]
-            .as_array()
-            .unwrap();
+        assert_eq!(m["spec"]["activeDeadlineSeconds"], 1860);
+        let c = &m["spec"]["containers"][0];
+        let mounts = c["volumeMounts"].as_array().unwrap();
+        assert_eq!(mounts.len(), 1, "no runtime socket directory: {mounts:?}");
         assert_eq!(mounts[0]["mountPath"], "/node/var/lib/containerd");
-        assert!(mounts.iter().all(|m| m["readOnly"] == true));
+        assert!(mounts
+            .iter()
+            .all(|m| m["readOnly"] == true && m["recursiveReadOnly"] == "Enabled"));
         assert_eq!(m["spec"]["automountServiceAccountToken"], false);
+        assert_eq!(
+            m["spec"]["securityContext"]["seccompProfile"]["type"],
+            "RuntimeDefault"
+        );
+        assert_eq!(c["resources"]["limits"]["memory"], "512Mi");
+        assert_eq!(
+            c["securityContext"]["capabilities"]["add"],
+            serde_json::json!(["DAC_READ_SEARCH"])
+        );
+        assert_eq!(c["command"][3], "1860s");
+        let n = super::Node {
+            seccomp: Some("profiles/cairn-node.json".into()),
+            ..n
+        };
+        let m = super::manifest("x", &t, "docker", &n);
+        assert_eq!(
+            m["spec"]["securityContext"]["seccompProfile"],
+            serde_json::json!({"type": "Localhost", "localhostProfile": "profiles/cairn-node.json"})
+        );
+        assert_eq!(
+            m["spec"]["volumes"][0]["hostPath"]["path"],
+            "/var/lib/docker"
+        );
+        // The pod must be the one created, with the image asked for.
+        let mut pod: Pod = serde_json::from_value(super::manifest("x", &t, "docker", &n)).unwrap();
+        pod.metadata.uid = Some("u1".into());
+        assert!(super::is_ours(&pod, "u1", "img:1").is_ok());
+        assert!(super::is_ours(&pod, "u2", "img:1").is_err());
+        assert!(super::is_ours(&pod, "u1", "other:1").is_err());
     }
 }

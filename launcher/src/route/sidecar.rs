@@ -6,6 +6,7 @@
 //! PID namespace and reads its filesystem through `/proc/PID/root`.
 
 use super::{Env, Place, Route};
+use crate::rbac::Need;
 use crate::targets::Target;
 use futures_util::future::BoxFuture;
 use serde_json::{json, Value};
@@ -16,6 +17,10 @@ pub const CONTAINER: &str = "cairn-collector";
 pub struct Sidecar;
 
 impl Route for Sidecar {
+    fn needs(&self) -> &'static [Need] {
+        std::slice::from_ref(&crate::rbac::EXEC)
+    }
+
     fn method(&self) -> &'static str {
         "sidecar"
     }
@@ -29,6 +34,7 @@ impl Route for Sidecar {
     ) -> BoxFuture<'a, anyhow::Result<Place>> {
         Box::pin(async move {
             Ok(Place {
+                namespace: t.namespace.clone(),
                 pod: t.pod.clone(),
                 container: CONTAINER.to_owned(),
                 command: super::image_command(super::target_flags(t)),

@@ -410,3 +410,55 @@ fn by_download_the_printed_bootstrap_line_and_collector_url_collect_and_refuse_a
     assert_eq!(archives(&dir).len(), 1);
     assert_eq!(docker::leftovers(&p.0), "");
 }
+
+/// What a pod says reaches the responder's terminal escaped: a collector (here a
+/// stand-in the attacker controls) that writes escape sequences, bidi overrides, an
+/// endless line and invalid UTF-8 on stderr, and a forged progress event, cannot
+/// retitle, clear or reorder the terminal, and cannot stall the launcher.
+#[test]
+fn a_pods_words_reach_the_terminal_escaped_and_bounded() {
+    let Some(_) = docker::setup() else { return };
+    let ns = format!("words-{}", std::process::id());
+    let _p = pod(&ns, "loud", docker::busybox_image(), &[]);
+    let s = ApiServer::start(&[]);
+    let fake = s.dir.path().join("loud-collector");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\n[ \"$1\" = --version ] && exit 0\n\
+         printf '{\"event\":\"artifact\",\"name\":\"x\\033]0;owned\\007\"}\\n' >&2\n\
+         head -c 300000 /dev/zero | tr '\\000' A >&2; echo >&2\n\
+         printf '\\377\\376 broken\\n' >&2\n\
+         printf 'bye \\033[2J\\342\\200\\256gpj.exe\\n' >&2\n\
+         exit 7\n",
+    )
+    .unwrap();
+    let out = s.dir.path().join("out");
+    let o = common::env::command(CAIRN)
+        .arg("--kubeconfig")
+        .arg(&s.kubeconfig)
+        .args([
+            "-n",
+            &ns,
+            "collect",
+            "loud",
+            "--timeout",
+            "60s",
+            "--collector-bin",
+        ])
+        .arg(&fake)
+        .arg("--output-dir")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    for (what, bytes) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
+        let t = text(bytes);
+        assert!(
+            !bytes.contains(&0x1b) && !t.contains('\u{202e}'),
+            "raw control characters on {what}: {t:?}"
+        );
+    }
+    let report = text(&o.stdout);
+    assert!(report.contains("exited with status 7"), "{report}");
+    assert!(report.contains("bye \\x1b[2J\\u{202e}gpj.exe"), "{report}");
+}

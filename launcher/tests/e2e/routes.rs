@@ -454,8 +454,47 @@ fn a_container_by_a_short_lived_pod_on_its_node_with_its_drift() {
         "-aq",
         "--filter",
         "label=app.kubernetes.io/name=cairn-node-collector",
-        "--filter",
-        &format!("label=io.kubernetes.pod.namespace={ns}"),
     ]);
     assert_eq!(left, "", "the collector pod was left behind");
+    // The collector pod as cairn asked for it: in its own namespace, the runtime's
+    // state directory alone, read-only all the way down, no runtime socket, seccomp,
+    // no privilege, limited in resources and in time.
+    let log = s.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("namespace=cairn-system") && l.contains("pod created: spec "))
+        .unwrap_or_else(|| panic!("no collector pod created in cairn-system:\n{log}"));
+    // The JSON first, then the log line's fields.
+    let after = line.split("pod created: spec ").nth(1).unwrap();
+    let spec: serde_json::Value = serde_json::Deserializer::from_str(after)
+        .into_iter()
+        .next()
+        .unwrap()
+        .unwrap();
+    let c = &spec["containers"][0];
+    let mounts = c["volumeMounts"].as_array().unwrap();
+    assert_eq!(mounts.len(), 1, "{mounts:?}");
+    assert_eq!(mounts[0]["mountPath"], "/node/var/lib/docker");
+    assert_eq!(mounts[0]["readOnly"], true);
+    assert_eq!(mounts[0]["recursiveReadOnly"], "Enabled");
+    assert!(
+        !line.contains("/run/containerd") && !line.contains("docker.sock"),
+        "{line}"
+    );
+    assert_eq!(
+        spec["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    assert!(
+        spec["activeDeadlineSeconds"].as_u64().unwrap() <= 30 * 60 + 120,
+        "{spec}"
+    );
+    assert_eq!(spec["automountServiceAccountToken"], false);
+    assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+    assert_eq!(c["securityContext"]["capabilities"]["drop"][0], "ALL");
+    assert_eq!(
+        c["securityContext"]["capabilities"]["add"],
+        serde_json::json!(["DAC_READ_SEARCH"])
+    );
+    assert!(c["resources"]["limits"]["memory"].is_string(), "{c}");
 }

@@ -112,7 +112,8 @@ pub async fn create(ns: &str, pod: &Value) -> Result<String, Refusal> {
             ));
         }
     }
-    tracing::info!(pod = %name, namespace = %ns, "pod created");
+    // The spec as asked for, for tests that check what cairn asks of the cluster.
+    tracing::info!(pod = %name, namespace = %ns, "pod created: spec {}", pod["spec"]);
     Ok(name)
 }
 

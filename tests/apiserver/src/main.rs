@@ -91,10 +91,20 @@ current-context: cairn-test
     )
 }
 
-/// Written whole, then renamed: a reader never sees half a file.
+/// Written whole, then renamed: a reader never sees half a file. Mode 0600: it holds
+/// the users' tokens.
 fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
     Ok(())
 }
@@ -160,5 +170,19 @@ async fn main() -> anyhow::Result<()> {
                 tracing::debug!("connection: {e}");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_kubeconfig_holding_tokens_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("kubeconfig");
+        super::write_atomically(&p, "tokens").unwrap();
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "tokens");
     }
 }

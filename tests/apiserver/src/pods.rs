@@ -231,9 +231,12 @@ pub fn matches(selector: &str, labels: &BTreeMap<String, String>) -> bool {
 }
 
 impl Pod {
+    /// A UID that changes when a pod of the same name is created anew, as a real API
+    /// server's does: from the name and the Docker IDs of its containers.
     pub fn uid(&self) -> String {
         use sha2::Digest;
-        let d = sha2::Sha256::digest(format!("{}/{}", self.namespace, self.name));
+        let first = self.regular().map(|c| c.id.as_str()).min().unwrap_or("");
+        let d = sha2::Sha256::digest(format!("{}/{}/{first}", self.namespace, self.name));
         let h: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();
         format!(
             "{}-{}-{}-{}-{}",

@@ -1,7 +1,8 @@
 //! `docker run` arguments from a Kubernetes container spec, shared by the pods this
 //! server creates and by ephemeral containers: the securityContext (user and group,
-//! capabilities, read-only root) and the image with its command and args (`command`
-//! replaces the entrypoint, `args` follow, as the kubelet does).
+//! capabilities, read-only root, no privilege escalation; privileged refused) and the
+//! image with its command and args (`command` replaces the entrypoint, `args` follow, as
+//! the kubelet does).
 
 use serde_json::Value;
 
@@ -40,19 +41,48 @@ pub fn security(sc: &Value) -> Result<Vec<String>, String> {
     if sc["readOnlyRootFilesystem"] == true {
         args.push("--read-only".into());
     }
+    if sc["allowPrivilegeEscalation"] == false {
+        args.extend(["--security-opt".into(), "no-new-privileges".into()]);
+    }
+    if sc["privileged"] == true {
+        return Err("privileged containers are not served".into());
+    }
     Ok(args)
 }
 
-/// The image and what it runs, the last arguments of `docker run`.
+/// The image and what it runs, the last arguments of `docker run`. `--` ends the
+/// options, so an image named like a flag (`--privileged`) is an image.
 pub fn image_and_command(container: &Value, image: &str) -> Vec<String> {
     let mut args = Vec::new();
     let command = strings(&container["command"]);
     if let Some((first, more)) = command.split_first() {
-        args.extend(["--entrypoint".into(), first.clone(), image.to_owned()]);
+        args.extend([
+            "--entrypoint".into(),
+            first.clone(),
+            "--".into(),
+            image.to_owned(),
+        ]);
         args.extend(more.iter().cloned());
     } else {
-        args.push(image.to_owned());
+        args.extend(["--".into(), image.to_owned()]);
     }
     args.extend(strings(&container["args"]));
     args
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn an_image_named_like_a_flag_stays_an_image() {
+        assert_eq!(
+            super::image_and_command(&json!({}), "--privileged"),
+            ["--", "--privileged"]
+        );
+        assert_eq!(
+            super::image_and_command(&json!({"command": ["/x", "-v"], "args": ["a"]}), "img"),
+            ["--entrypoint", "/x", "--", "img", "-v", "a"]
+        );
+    }
 }
