@@ -4,28 +4,8 @@ use std::fmt::Write as _;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-/// Parses a byte size such as `1048576`, `512K`, `100M`, `1G`, `2T` (powers of 1024,
-/// an optional trailing `B` or `iB` is accepted).
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let t = t
-        .strip_suffix("iB")
-        .or_else(|| t.strip_suffix('B'))
-        .unwrap_or(t);
-    let (digits, mult) = match t.chars().last() {
-        Some('K') | Some('k') => (&t[..t.len() - 1], 1u64 << 10),
-        Some('M') | Some('m') => (&t[..t.len() - 1], 1 << 20),
-        Some('G') | Some('g') => (&t[..t.len() - 1], 1 << 30),
-        Some('T') | Some('t') => (&t[..t.len() - 1], 1 << 40),
-        _ => (t, 1),
-    };
-    let n: u64 = digits
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size (examples: 4096, 512K, 100M, 1G)"))?;
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("`{text}` is too large"))
-}
+/// Byte sizes (`512K`, `100M`, `1G`) are read as the launcher reads them.
+pub use cairn_protocol::size::parse as parse_size;
 
 /// Formats seconds + nanoseconds since the epoch as RFC 3339 UTC. Timestamps that a
 /// hostile filesystem makes unrepresentable are printed as raw epoch numbers instead.
@@ -114,16 +94,6 @@ pub fn octal_mode(mode: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("4096").unwrap(), 4096);
-        assert_eq!(parse_size("512K").unwrap(), 512 * 1024);
-        assert_eq!(parse_size("100MiB").unwrap(), 100 << 20);
-        assert_eq!(parse_size("1G").unwrap(), 1 << 30);
-        assert!(parse_size("lots").is_err());
-        assert!(parse_size("99999999999T").is_err());
-    }
 
     #[test]
     fn modes() {

@@ -393,3 +393,86 @@ fn the_node_collectors_seccomp_profile_refuses_file_handles_and_the_collector_st
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// A process of the target container that changed its root (chroot) sees other files
+/// than the container's lowest PID: the collector, beside the target in its PID
+/// namespace as an ephemeral container or sidecar is, says so in its collection log.
+#[test]
+fn a_target_whose_processes_show_two_roots_is_collected_with_a_warning_naming_them() {
+    let Some(bin) = setup() else { return };
+    let img = busybox_image();
+    let name = format!("cairn-chroot-{}", std::process::id());
+    ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        &name,
+        img,
+        "sleep",
+        "3600",
+    ]);
+    let _c = Container(name.clone());
+    ok(&[
+        "exec",
+        "-d",
+        &name,
+        "sh",
+        "-c",
+        "mkdir -p /tmp/jail/bin && cp /bin/busybox /tmp/jail/bin/ && exec chroot /tmp/jail /bin/busybox sleep 3600",
+    ]);
+    let id = ok(&["inspect", "-f", "{{.Id}}", &name]).trim().to_owned();
+    let vol = format!("{}:/cairn-collector:ro", bin.display());
+    let pid_ns = format!("--pid=container:{name}");
+    let mut out = None;
+    for _ in 0..50 {
+        let o = Command::new("docker")
+            .args([
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                &pid_ns,
+                "--cap-add",
+                "SYS_PTRACE",
+                "-v",
+                &vol,
+            ])
+            .args([
+                img,
+                "/cairn-collector",
+                "collect",
+                "--target-pid",
+                "auto",
+                "--target-id",
+                &id,
+            ])
+            .args(["--artifacts", "live/system", "--output", "-"])
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        // The chrooted process may not be up yet.
+        if err.contains("roots") {
+            out = Some((o.stdout, err));
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (archive, err) = out.expect("no warning about the chrooted process");
+    assert!(err.contains("show 2 roots"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("a.tar.zst");
+    std::fs::write(&p, archive).unwrap();
+    let a = Archive::read(&p);
+    let warned = a
+        .log()
+        .into_iter()
+        .find(|l| l["event"] == "target")
+        .expect("the collection log records it");
+    let msg = warned["message"].as_str().unwrap();
+    assert!(msg.contains("/tmp/jail"), "{msg}");
+    assert_eq!(warned["level"], "warn");
+}

@@ -77,6 +77,33 @@ pub struct UploadReport {
     /// after the last part.
     #[serde(default, deserialize_with = "bounded::opt_count")]
     pub commit_ms: Option<u64>,
+    /// Parts uploaded and left for the launcher to commit (an S3 multipart plan without
+    /// a completion URL), in part order.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "part_receipts"
+    )]
+    pub uncommitted_parts: Option<Vec<PartReceipt>>,
+}
+
+/// One uploaded part: its number (from 1) and what the store answered for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartReceipt {
+    pub number: u32,
+    #[serde(deserialize_with = "bounded::text")]
+    pub etag: String,
+}
+
+/// At most 10,000 receipts (S3's limit on parts).
+fn part_receipts<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<PartReceipt>>, D::Error> {
+    let v = Option::<Vec<PartReceipt>>::deserialize(d)?;
+    if v.as_ref().is_some_and(|v| v.len() > 10_000) {
+        return Err(serde::de::Error::custom("more than 10,000 part receipts"));
+    }
+    Ok(v)
 }
 
 /// The collection starts: its root and the artifacts it will run, in order.
@@ -130,7 +157,7 @@ pub struct Done {
     /// The collector's `--timeout` cut the collection short.
     pub timed_out: bool,
     #[serde(default)]
-    pub upload: Option<UploadReport>,
+    pub upload: Option<Box<UploadReport>>,
 }
 
 /// One line of the progress stream.
@@ -252,14 +279,18 @@ mod tests {
                 bytes: 10,
                 files: 2,
                 timed_out: true,
-                upload: Some(UploadReport {
+                upload: Some(Box::new(UploadReport {
                     kind: "s3-multipart".into(),
                     location: "https://h/b/k".into(),
                     complete: true,
                     uploaded_bytes: 10,
                     parts: 1,
+                    uncommitted_parts: Some(vec![PartReceipt {
+                        number: 1,
+                        etag: "\"e1\"".into(),
+                    }]),
                     ..UploadReport::default()
-                }),
+                })),
             }),
         ];
         for e in events {

@@ -15,6 +15,7 @@ pub mod event;
 pub mod exit;
 pub mod flags;
 pub mod log;
+pub mod size;
 
-pub use event::{Counts, Done, Event, Line, UploadReport};
+pub use event::{Counts, Done, Event, Line, PartReceipt, UploadReport};
 pub use log::{Level, LogEvent};

@@ -59,6 +59,8 @@ pub enum LogEvent {
     Timeout,
     /// Access times could not be preserved.
     Atime,
+    /// How the target was chosen, and what about it looks wrong.
+    Target,
     /// What a live-response collector found, in numbers.
     Live,
     /// The collection ends.
@@ -94,6 +96,7 @@ impl LogEvent {
             LogEvent::Error => "error",
             LogEvent::Timeout => "timeout",
             LogEvent::Atime => "atime",
+            LogEvent::Target => "target",
             LogEvent::Live => "live",
             LogEvent::End => "end",
             LogEvent::Upload => "upload",

@@ -65,8 +65,8 @@ fn root_of(a: &CollectArgs) -> Result<(Root, Option<node::NodeContainer>)> {
     };
     let proc =
         ProcFs::open(&a.proc).with_context(|| format!("opening procfs at {}", a.proc.display()))?;
-    let (pid, all) =
-        cairn_collector::source::target::choose(&proc, wanted, a.target_id.as_deref())?;
+    let chosen = cairn_collector::source::target::choose(&proc, wanted, a.target_id.as_deref())?;
+    let (pid, all) = (chosen.pid, &chosen.candidates);
     if all.len() > 1 && wanted.is_none() && a.target_id.is_none() {
         eprintln!(
             "cairn-collector: {} containers share this PID namespace; collecting the one of PID {pid} ({}); others: {}",
@@ -75,7 +75,15 @@ fn root_of(a: &CollectArgs) -> Result<(Root, Option<node::NodeContainer>)> {
             all[1..].iter().map(|c| format!("PID {} ({})", c.pid, c.exe)).collect::<Vec<_>>().join(", ")
         );
     }
-    Ok((Root::open_process(&proc, pid)?, None))
+    let mut root = Root::open_process(&proc, pid)?;
+    if let Some(w) = chosen.warning() {
+        eprintln!(
+            "cairn-collector: warning: {}",
+            cairn_protocol::bounded::printable(&w)
+        );
+        root.note(w);
+    }
+    Ok((root, None))
 }
 
 /// The limits and filters the flags give.
@@ -131,13 +139,18 @@ fn tell(report: &Report) -> i32 {
         }
         Some(u) if u.complete => {
             eprintln!(
-                "cairn-collector: uploaded {} ({}) {} bytes in {} part(s), {} retries, sha256 {}",
+                "cairn-collector: uploaded {} ({}) {} bytes in {} part(s), {} retries, sha256 {}{}",
                 u.object.as_deref().unwrap_or(&u.location),
                 u.kind,
                 u.uploaded_bytes,
                 u.parts,
                 u.retries,
-                d.sha256
+                d.sha256,
+                if u.uncommitted_parts.is_some() {
+                    "; the parts are left for the launcher to commit"
+                } else {
+                    ""
+                }
             );
         }
         Some(u) => {
@@ -220,7 +233,7 @@ fn target_of(a: &CollectArgs) -> Result<Target> {
             backoff: a.upload_backoff,
             ca_file: a.ca_file.clone(),
         },
-        fallback,
+        fallback: fallback.map(|f| std::sync::Arc::new(f) as _),
         name,
     })))
 }

@@ -181,6 +181,9 @@ fn begin(engine: &mut Engine<'_>, selection: &Selection) {
     rec.log(Level::Info, LogEvent::Start, None, None, start);
     let footprint = identity::footprint().to_string();
     rec.log(Level::Info, LogEvent::Footprint, None, None, footprint);
+    for note in root.notes() {
+        rec.log(Level::Warn, LogEvent::Target, None, None, note.clone());
+    }
     for entry in &selection.unmatched {
         let msg = format!("profile entry `{entry}` matches no artifact cairn knows; skipped");
         rec.log(Level::Warn, LogEvent::Profile, None, None, msg);

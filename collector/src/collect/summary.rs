@@ -109,7 +109,7 @@ pub fn finish(mut e: Ended<'_>, run: Run<'_>) -> Result<Report, CollectError> {
         bytes: delivered.bytes,
         files: counts.files,
         timed_out,
-        upload: delivered.upload.clone(),
+        upload: delivered.upload.clone().map(Box::new),
     }));
     Ok(Report {
         delivered,

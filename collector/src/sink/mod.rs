@@ -3,7 +3,8 @@
 //! whole compressed archive is known when it ends, without reading it back. A file
 //! output also gets `FILE.sha256` in `sha256sum -c` format.
 
-pub mod upload;
+/// Uploads live in their own crate, shared with the launcher's relay.
+pub use cairn_upload as upload;
 
 use sha2::{Digest, Sha256};
 use std::fs::File;
@@ -35,6 +36,28 @@ impl Target {
             Target::Stdout => "stdout".into(),
             Target::Upload(c) => upload::destination::redact(&c.destination.url),
         }
+    }
+}
+
+/// The fallback of an upload: a local target.
+impl upload::Fallback for Target {
+    fn open(&self) -> io::Result<Box<dyn upload::FallbackOut>> {
+        Ok(Box::new(Out::open(self)?))
+    }
+    fn describe(&self) -> String {
+        Target::describe(self)
+    }
+    fn file(&self) -> Option<PathBuf> {
+        match self {
+            Target::File(p) => Some(p.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl upload::FallbackOut for Out {
+    fn finish(&mut self) -> io::Result<()> {
+        Out::finish(self)
     }
 }
 
@@ -217,9 +240,10 @@ fn fallback_notes(
     let Target::Upload(cfg) = target else {
         return Ok(());
     };
-    let Some(Target::File(p)) = &cfg.fallback else {
+    let Some(p) = cfg.fallback.as_ref().and_then(|f| f.file()) else {
         return Ok(());
     };
+    let p = p.as_path();
     if from == 0 {
         return write_checksum_file(p, sha256);
     }

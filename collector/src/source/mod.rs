@@ -58,6 +58,8 @@ pub struct Root {
     path: PathBuf,
     origin: Origin,
     tree: Tree,
+    /// Warnings about how the root was found, for the collection log.
+    notes: Vec<String>,
 }
 
 /// Why a root could not be opened.
@@ -92,6 +94,7 @@ impl Root {
                 Origin::Offline
             },
             tree: Tree::Plain(open_path(path)?),
+            notes: Vec::new(),
         })
     }
 
@@ -105,6 +108,7 @@ impl Root {
             tree: Tree::Plain(open_path(&path)?),
             path,
             origin: Origin::Process { pid },
+            notes: Vec::new(),
         })
     }
 
@@ -127,7 +131,18 @@ impl Root {
                 dirs: layer_dirs.to_vec(),
             },
             tree: Tree::Merged(layers),
+            notes: Vec::new(),
         })
+    }
+
+    /// Adds a warning about how this root was found; the collection log records it.
+    pub fn note(&mut self, warning: String) {
+        self.notes.push(warning);
+    }
+
+    /// The warnings about how this root was found.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// Where this root's files come from.

@@ -11,6 +11,11 @@
 //! an upload goes, [`plan`] reads upload plans,
 //! [`http`] sends requests with retries, and [`s3`], [`azure`], [`gcs`], [`single`]
 //! speak each service's protocol behind the [`Protocol`] trait.
+//!
+//! The collector uploads from the pod with it; the launcher uploads with it what came
+//! back over exec when the credential must not enter the pod (the relay).
+
+#![forbid(unsafe_code)]
 
 pub mod azure;
 pub mod destination;
@@ -22,7 +27,6 @@ pub mod presigned;
 pub mod s3;
 pub mod single;
 
-use super::Target;
 use cairn_protocol::{Level, LogEvent};
 use destination::{redact, Destination, Kind};
 use pipeline::{Outcome, Part, Pipeline};
@@ -129,6 +133,11 @@ pub trait Protocol: Send + Sync {
     fn concurrent(&self) -> bool {
         false
     }
+    /// Whether [`Protocol::finish`] commits the object; when not, the receipts are
+    /// reported for whoever holds the power to commit.
+    fn commits(&self) -> bool {
+        true
+    }
     fn part(
         &self,
         http: &http::Http,
@@ -160,13 +169,32 @@ pub trait Protocol: Send + Sync {
     }
 }
 
+/// Where the rest of the archive goes when an upload fails (the collector's
+/// `--fallback-output`).
+pub trait Fallback: Send + Sync + std::fmt::Debug {
+    /// Opens it for writing.
+    fn open(&self) -> io::Result<Box<dyn FallbackOut>>;
+    /// How it is shown in the report.
+    fn describe(&self) -> String;
+    /// The file it writes, if it is one (notes are written beside it).
+    fn file(&self) -> Option<std::path::PathBuf> {
+        None
+    }
+}
+
+/// An open fallback output.
+pub trait FallbackOut: Write + Send {
+    /// Flushes and syncs it.
+    fn finish(&mut self) -> io::Result<()>;
+}
+
 /// Everything an upload needs.
 #[derive(Debug, Clone)]
 pub struct UploadConfig {
     pub destination: Destination,
     pub http: http::HttpConfig,
     /// Where the archive (or what was not uploaded of it) goes if the upload fails.
-    pub fallback: Option<Target>,
+    pub fallback: Option<Arc<dyn Fallback>>,
     /// Object name: the POST `${filename}` and the blob inserted into a container SAS.
     pub name: String,
 }
@@ -183,7 +211,7 @@ enum Mode {
     /// Single request: everything is held until the end.
     Single { proto: Arc<dyn Protocol> },
     /// The upload failed: everything from `from` on goes to the fallback.
-    Diverted { out: super::Out },
+    Diverted { out: Box<dyn FallbackOut> },
     /// The upload failed and there is no fallback.
     Failed,
 }
@@ -198,9 +226,23 @@ pub struct Uploader {
     index: u32,
     /// Bytes handed off before `buf`.
     offset: u64,
-    fallback: Option<Target>,
+    fallback: Option<Arc<dyn Fallback>>,
     report: UploadReport,
     events: Events,
+}
+
+/// The receipts of the parts that carried bytes, numbered from 1.
+fn part_receipts(receipts: &[Receipt]) -> Vec<cairn_protocol::PartReceipt> {
+    receipts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            r.as_ref().map(|etag| cairn_protocol::PartReceipt {
+                number: i as u32 + 1,
+                etag: etag.clone(),
+            })
+        })
+        .collect()
 }
 
 fn protocol_for(d: &Destination, name: &str) -> Arc<dyn Protocol> {
@@ -248,6 +290,7 @@ impl Uploader {
             fallback: None,
             fallback_from: None,
             commit_ms: None,
+            uncommitted_parts: None,
         };
         let proto = protocol_for(d, &cfg.name);
         let checked = d
@@ -316,7 +359,7 @@ impl Uploader {
         self.report.complete = false;
         match self.fallback.clone() {
             Some(t) => {
-                let out = super::Out::open(&t).map_err(|io| {
+                let out = t.open().map_err(|io| {
                     UploadError::Config(format!("{e}; and the fallback output failed too: {io}"))
                 })?;
                 self.events.note(
@@ -445,6 +488,9 @@ impl Uploader {
                             self.report.parts = receipts.iter().flatten().count() as u32;
                             self.report.uploaded_bytes = total;
                             self.report.complete = true;
+                            if !proto.commits() {
+                                self.report.uncommitted_parts = Some(part_receipts(&receipts));
+                            }
                         }
                         Err(e) => {
                             let e = UploadError::Config(format!(

@@ -61,18 +61,24 @@ impl Protocol for S3Post {
     }
 }
 
-/// A multipart upload through the plan's presigned URLs.
+/// A multipart upload through the plan's presigned URLs. Without a completion URL the
+/// parts stay uncommitted and their receipts are reported: the launcher commits them
+/// with its own credentials, so the pod never holds the power to complete (or to
+/// replace) the object.
 pub struct S3Multipart {
     pub parts: Vec<Url>,
-    pub complete: Url,
+    pub complete: Option<Url>,
 }
 
 impl S3Multipart {
-    pub fn new(parts: Vec<Url>, complete: Url) -> S3Multipart {
+    pub fn new(parts: Vec<Url>, complete: Option<Url>) -> S3Multipart {
         S3Multipart { parts, complete }
     }
 
     fn complete_with(&self, http: &Http, what: &str, etags: &[Receipt]) -> Result<(), UploadError> {
+        let Some(complete) = &self.complete else {
+            return Ok(());
+        };
         let mut xml = String::from("<CompleteMultipartUpload>");
         for (i, e) in etags.iter().enumerate() {
             let Some(e) = e else { continue };
@@ -86,7 +92,7 @@ impl S3Multipart {
         let r = Request {
             what: what.into(),
             method: "POST",
-            url: &self.complete,
+            url: complete,
             headers: vec![("content-type", "application/xml".into())],
             body: xml.as_bytes(),
         };
@@ -95,7 +101,7 @@ impl S3Multipart {
         if String::from_utf8_lossy(&resp.body).contains("<Error>") {
             return Err(UploadError::Request {
                 what: what.into(),
-                location: super::destination::redact(&self.complete),
+                location: super::destination::redact(complete),
                 attempts: 1,
                 cause: format!("HTTP 200 with an error: {}", resp.service_error()),
             });
@@ -121,6 +127,10 @@ impl Protocol for S3Multipart {
 
     fn max_parts(&self) -> Option<u32> {
         Some(self.parts.len() as u32)
+    }
+
+    fn commits(&self) -> bool {
+        self.complete.is_some()
     }
 
     fn concurrent(&self) -> bool {
@@ -171,7 +181,8 @@ impl Protocol for S3Multipart {
         receipts: &[Receipt],
         _: u64,
     ) -> Result<bool, UploadError> {
-        if receipts.iter().flatten().next().is_none() {
+        // Nothing to commit, or not ours to commit (the launcher aborts the upload).
+        if receipts.iter().flatten().next().is_none() || self.complete.is_none() {
             return Ok(false);
         }
         self.complete_with(

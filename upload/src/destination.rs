@@ -83,8 +83,8 @@ impl Destination {
             if t <= now {
                 return Err(UploadError::Expired {
                     location: redact(&self.url),
-                    at: crate::units::rfc3339(t, 0),
-                    now: crate::units::rfc3339(now, 0),
+                    at: crate::presigned::rfc3339(t),
+                    now: crate::presigned::rfc3339(now),
                 });
             }
         }
@@ -139,7 +139,7 @@ mod tests {
     fn expiry_comes_from_the_url_itself() {
         let u = Url::parse(S3).unwrap();
         let t = expiry_of(&u).unwrap();
-        assert_eq!(crate::units::rfc3339(t, 0), "2026-11-23T11:15:00Z");
+        assert_eq!(crate::presigned::rfc3339(t), "2026-11-23T11:15:00Z");
         let d = Destination::new(Some(S3), None, None, "x").unwrap();
         assert!(d.check_expiry(t - 1).is_ok());
         let e = d.check_expiry(t).unwrap_err().to_string();
@@ -150,7 +150,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            crate::units::rfc3339(expiry_of(&az).unwrap(), 0),
+            crate::presigned::rfc3339(expiry_of(&az).unwrap()),
             "2026-11-23T12:00:00Z"
         );
     }

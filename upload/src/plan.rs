@@ -42,7 +42,9 @@ pub enum Plan {
     S3Multipart {
         part_size: u64,
         parts: Vec<Url>,
-        complete: Url,
+        /// The CompleteMultipartUpload URL; without one the parts are reported for the
+        /// launcher to commit with its own credentials.
+        complete: Option<Url>,
         object: Option<String>,
     },
     S3Post {
@@ -98,14 +100,14 @@ impl Plan {
                     }
                     parts.push(u);
                 }
-                let complete = raw
-                    .complete_url
-                    .as_deref()
-                    .ok_or_else(|| bad("`complete_url` is required for s3-multipart".into()))?;
+                let complete = match raw.complete_url.as_deref() {
+                    Some(c) => Some(url("complete_url", c)?),
+                    None => None,
+                };
                 Ok(Plan::S3Multipart {
                     part_size,
                     parts,
-                    complete: url("complete_url", complete)?,
+                    complete,
                     object: raw.object,
                 })
             }
@@ -141,7 +143,9 @@ impl Plan {
     /// The URL shown (redacted) as the destination.
     pub fn first_url(&self) -> &Url {
         match self {
-            Plan::S3Multipart { complete, .. } => complete,
+            Plan::S3Multipart {
+                complete, parts, ..
+            } => complete.as_ref().unwrap_or(&parts[0]),
             Plan::S3Post { url, .. } => url,
         }
     }
@@ -159,7 +163,7 @@ impl Plan {
                 parts, complete, ..
             } => parts
                 .iter()
-                .chain(std::iter::once(complete))
+                .chain(complete.iter())
                 .filter_map(expiry_of)
                 .min(),
             Plan::S3Post { fields, .. } => {
@@ -183,6 +187,18 @@ mod tests {
     }
 
     #[test]
+    fn a_plan_without_a_completion_url_leaves_the_commit_to_the_launcher() {
+        let doc = serde_json::json!({
+            "version": 1, "kind": "s3-multipart", "part_size": 8 << 20,
+            "parts": [part(1), part(2)], "object": "s3://b/k",
+        });
+        match Plan::parse(doc.to_string().as_bytes()).unwrap() {
+            Plan::S3Multipart { complete, .. } => assert!(complete.is_none()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn a_multipart_plan_is_read_and_checked() {
         let doc = serde_json::json!({
             "version": 1, "kind": "s3-multipart", "part_size": 8 << 20,
@@ -195,7 +211,7 @@ mod tests {
         assert_eq!(p.object(), Some("s3://b/k"));
         // The earliest URL expiry: part 1's.
         assert_eq!(
-            crate::units::rfc3339(p.expires().unwrap(), 0),
+            crate::presigned::rfc3339(p.expires().unwrap()),
             "2026-11-23T11:00:01Z"
         );
     }
@@ -237,7 +253,7 @@ mod tests {
         let p = Plan::parse(doc.to_string().as_bytes()).unwrap();
         assert_eq!(p.kind(), Kind::S3Post);
         assert_eq!(
-            crate::units::rfc3339(p.expires().unwrap(), 0),
+            crate::presigned::rfc3339(p.expires().unwrap()),
             "2026-11-23T12:00:00Z"
         );
     }

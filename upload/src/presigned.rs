@@ -144,6 +144,16 @@ pub fn iso_time(s: &str) -> Option<i64> {
         .map(|d| d.midnight().assume_utc().unix_timestamp())
 }
 
+/// Seconds since the epoch as RFC 3339 UTC, for expiry messages (`@SECS` when out
+/// of range).
+pub fn rfc3339(secs: i64) -> String {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| format!("@{secs}"))
+}
+
 /// Seconds since the epoch now.
 pub fn now() -> i64 {
     SystemTime::now()

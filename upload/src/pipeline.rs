@@ -264,7 +264,7 @@ fn work(shared: &Shared, proto: &dyn Protocol, http: &Http) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sink::upload::{http::HttpConfig, Events};
+    use crate::{http::HttpConfig, Events};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
