@@ -139,6 +139,19 @@ pub struct CollectArgs {
     /// closes, the collector's output breaks and the bootstrap removes it.
     #[arg(long, default_value = "30m", value_parser = duration::parse_arg)]
     pub timeout: Duration,
+    /// The largest archive taken from one target; a pod that sends more is cut off
+    /// (what arrived is kept as incomplete).
+    #[arg(long, default_value = "64G", value_parser = cairn_protocol::size::parse, value_name = "SIZE")]
+    pub max_archive_size: u64,
+    /// A collection whose pod sends nothing (no archive bytes, no progress) for this
+    /// long is cut off.
+    #[arg(long, default_value = "5m", value_parser = duration::parse_arg)]
+    pub idle_timeout: Duration,
+    /// Where archives wait while they arrive when cairn uploads them itself
+    /// (--azure-sas, --upload-url-template): a private file each, removed once
+    /// uploaded, kept there when the upload fails.
+    #[arg(long, value_name = "DIR", default_value_os_t = std::env::temp_dir())]
+    pub relay_dir: PathBuf,
     /// Show system namespaces' pods when selecting with -l.
     #[arg(long)]
     pub include_system: bool,

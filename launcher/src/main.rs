@@ -14,6 +14,7 @@ mod collector;
 mod commands;
 mod dest;
 mod exec;
+mod janitor;
 mod plan;
 mod progress;
 mod rbac;

@@ -1,6 +1,10 @@
-//! What `cairn collect` reports per target, and the final table or JSON.
+//! What `cairn collect` reports per target, and the final table or JSON. What the
+//! collector claims (its archive's size and sha256, from a pod that may be hostile) is
+//! kept apart from what the launcher verified itself (bytes it hashed, the size the
+//! store reports).
 
-use crate::session::Phases;
+use crate::dest::Verified;
+use crate::session::{Claimed, Phases};
 use crate::targets::Target;
 use cairn_protocol::bounded::printable;
 use std::time::Instant;
@@ -12,8 +16,8 @@ pub struct Outcome {
     pub method: &'static str,
     /// The archive's path or object name.
     pub archive: Option<String>,
-    pub bytes: u64,
-    pub sha256: Option<String>,
+    pub claimed: Option<Claimed>,
+    pub verified: Option<Verified>,
     pub seconds: f64,
     pub error: Option<String>,
     pub phases: Option<Phases>,
@@ -25,19 +29,35 @@ impl Outcome {
             target: t.name(),
             method,
             archive: None,
-            bytes: 0,
-            sha256: None,
+            claimed: None,
+            verified: None,
             seconds: started.elapsed().as_secs_f64(),
             error: Some(error),
             phases: None,
         }
     }
 
+    /// The archive's size: verified where the launcher could, else claimed.
+    pub fn bytes(&self) -> u64 {
+        self.verified
+            .as_ref()
+            .and_then(|v| v.bytes)
+            .or(self.claimed.as_ref().map(|c| c.bytes))
+            .unwrap_or(0)
+    }
+
+    /// `bytes` and `sha256` are the collector's claim; `verified` what the launcher
+    /// checked itself.
     pub fn to_json(&self) -> serde_json::Value {
+        let claimed = self.claimed.as_ref();
         serde_json::json!({
             "target": self.target, "method": self.method,
             "archive": self.archive,
-            "bytes": self.bytes, "sha256": self.sha256, "seconds": self.seconds,
+            "bytes": claimed.map(|c| c.bytes), "sha256": claimed.map(|c| &c.sha256),
+            "verified": self.verified.as_ref().map(|v| serde_json::json!({
+                "bytes": v.bytes, "sha256": v.sha256, "how": v.how,
+            })),
+            "seconds": self.seconds,
             "status": if self.error.is_none() { "ok" } else { "failed" }, "error": self.error,
             "phases": self.phases.map(|p| serde_json::json!({
                 "exec_open_ms": p.exec_open_ms, "delivery_ms": p.delivery_ms,
@@ -55,8 +75,8 @@ pub fn print(outcomes: &[Outcome], output: &str) {
         return;
     }
     println!(
-        "{:<40} {:<7} {:>12} {:<64} {:>8} STATUS",
-        "TARGET", "METHOD", "BYTES", "SHA256", "SECONDS"
+        "{:<40} {:<7} {:>12} {:<64} {:<8} {:>8} STATUS",
+        "TARGET", "METHOD", "BYTES", "SHA256", "VERIFIED", "SECONDS"
     );
     for o in outcomes {
         let status = match &o.error {
@@ -64,11 +84,12 @@ pub fn print(outcomes: &[Outcome], output: &str) {
             Some(e) => format!("failed: {e}"),
         };
         println!(
-            "{:<40} {:<7} {:>12} {:<64} {:>8.1} {}",
+            "{:<40} {:<7} {:>12} {:<64} {:<8} {:>8.1} {}",
             printable(&o.target),
             o.method,
-            o.bytes,
-            o.sha256.as_deref().unwrap_or("-"),
+            o.bytes(),
+            o.claimed.as_ref().map_or("-", |c| c.sha256.as_str()),
+            o.verified.as_ref().map_or("-", |v| v.short()),
             o.seconds,
             printable(&status)
         );

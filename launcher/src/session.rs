@@ -5,6 +5,10 @@
 //! stream, through [`cairn_protocol::Line`], which validates what the pod says. The
 //! exit status and the collector's `done` decide the outcome. Stdin stays open until
 //! the command ends: under v4.channel.k8s.io closing it early loses stdout.
+//!
+//! The pod is not trusted to end: a collection is cut off when its archive passes
+//! [`Limits::max_archive`], or when the pod says nothing on stdout or stderr for
+//! [`Limits::idle`].
 
 use crate::dest::{Arrived, Delivered, Destination};
 use crate::progress::TargetBar;
@@ -16,7 +20,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use kube::api::{Api, AttachParams};
 use sha2::{Digest, Sha256};
-use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -33,6 +37,16 @@ pub struct Context<'a> {
     pub dest: &'a dyn Destination,
     /// Arguments for the collector given after `--`.
     pub extra: &'a [String],
+    pub limits: Limits,
+}
+
+/// What a pod may make the launcher hold or wait for.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The most bytes of archive kept from one target's stdout.
+    pub max_archive: u64,
+    /// The longest silence (nothing on stdout or stderr) before a collection is cut off.
+    pub idle: Duration,
 }
 
 /// Why a collection failed.
@@ -59,7 +73,16 @@ pub struct Phases {
 /// A collection that ended well.
 pub struct Collected {
     pub delivered: Delivered,
+    /// What the collector says it made.
+    pub claimed: Claimed,
     pub phases: Phases,
+}
+
+/// The archive as the collector describes it: a claim from the pod.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    pub bytes: u64,
+    pub sha256: String,
 }
 
 /// What the exec stream gave.
@@ -99,15 +122,19 @@ pub async fn collect(
         .extend([flags::PROGRESS.to_owned(), flags::PROGRESS_JSON.to_owned()]);
     place.command.extend(cx.extra.iter().cloned());
     let cleanup = place.cleanup.take();
-    let ended = stream(cx, t, place, opened.keep.as_deref(), bar, t0).await;
+    let ended = stream(cx, t, place, opened.keep, bar, t0).await;
     if let Some(c) = cleanup {
         c.run().await;
     }
     let ended = ended?;
     let done = judge(t, &ended)?;
-    let delivered = opened.delivery.finish(&done, &ended.arrived)?;
+    let delivered = opened.delivery.finish(&done, &ended.arrived).await?;
     Ok(Collected {
         delivered,
+        claimed: Claimed {
+            bytes: done.bytes,
+            sha256: done.sha256,
+        },
         phases: ended.phases,
     })
 }
@@ -117,7 +144,7 @@ async fn stream(
     cx: &Context<'_>,
     t: &Target,
     place: Place,
-    keep: Option<&Path>,
+    keep: Option<std::fs::File>,
     bar: Arc<TargetBar>,
     t0: Instant,
 ) -> anyhow::Result<Ended> {
@@ -148,9 +175,32 @@ async fn stream(
         // Not closed: v4 would lose stdout. It closes with the stream.
         Ok::<_, std::io::Error>(stdin)
     });
-    let errs = tokio::spawn(read_stderr(stderr, bar, t0));
-    let arrived = receive(stdout, keep).await?;
-    let stderr = errs.await.unwrap_or_default();
+    let heard = Activity::new();
+    let errs = tokio::spawn(read_stderr(stderr, bar, t0, heard.clone()));
+    let limits = cx.limits;
+    let arrived = tokio::select! {
+        a = receive(stdout, keep, limits.max_archive, &heard) => a,
+        _ = heard.silence(limits.idle) => Err(anyhow::anyhow!(
+            "the pod sent nothing for {} (--idle-timeout); the exec stream was closed",
+            cairn_protocol::duration::format(limits.idle)
+        )),
+    };
+    let arrived = match arrived {
+        Ok(a) => a,
+        Err(e) => {
+            // Cut off: nothing more is read from this pod.
+            errs.abort();
+            feed.abort();
+            return Err(e);
+        }
+    };
+    let stderr = tokio::select! {
+        s = errs => s.unwrap_or_default(),
+        _ = heard.silence(limits.idle) => anyhow::bail!(
+            "the pod closed its archive but sent nothing more for {} (--idle-timeout); the exec stream was closed",
+            cairn_protocol::duration::format(limits.idle)
+        ),
+    };
     let total = t0.elapsed();
     let started = stderr.running.unwrap_or(opened);
     let phases = Phases {
@@ -174,19 +224,48 @@ async fn stream(
     })
 }
 
-/// Reads the archive from stdout, hashing it, into `keep` or nowhere.
+/// When the pod last said something, in milliseconds since [`Activity::new`].
+#[derive(Clone)]
+struct Activity {
+    since: Instant,
+    last: Arc<AtomicU64>,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            since: Instant::now(),
+            last: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn heard(&self) {
+        self.last
+            .store(self.since.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Returns once nothing was heard for `idle`.
+    async fn silence(&self, idle: Duration) {
+        loop {
+            let last = Duration::from_millis(self.last.load(Ordering::Relaxed));
+            let quiet = self.since.elapsed().saturating_sub(last);
+            if quiet >= idle {
+                return;
+            }
+            tokio::time::sleep((idle - quiet).max(Duration::from_millis(100))).await;
+        }
+    }
+}
+
+/// Reads the archive from stdout, hashing it, into `keep` or nowhere, and at most
+/// `max` bytes of it.
 async fn receive(
     mut stdout: impl AsyncRead + Unpin,
-    keep: Option<&Path>,
+    keep: Option<std::fs::File>,
+    max: u64,
+    heard: &Activity,
 ) -> anyhow::Result<Arrived> {
-    let mut file = match keep {
-        Some(p) => Some(
-            tokio::fs::File::create(p)
-                .await
-                .with_context(|| format!("creating {}", p.display()))?,
-        ),
-        None => None,
-    };
+    let mut file = keep.map(tokio::fs::File::from_std);
     let mut h = Sha256::new();
     let mut bytes = 0u64;
     let mut buf = vec![0u8; 256 << 10];
@@ -194,6 +273,13 @@ async fn receive(
         let n = stdout.read(&mut buf).await.context("reading the archive")?;
         if n == 0 {
             break;
+        }
+        heard.heard();
+        if bytes + n as u64 > max {
+            anyhow::bail!(
+                "the archive passed --max-archive-size {} and was cut off; the exec stream was closed",
+                cairn_protocol::size::format(max)
+            );
         }
         h.update(&buf[..n]);
         if let Some(f) = file.as_mut() {
@@ -214,12 +300,19 @@ async fn receive(
 }
 
 /// Reads the pod's stderr to its end, line by line, each line at most [`MAX_LINE`].
-async fn read_stderr(stderr: impl AsyncRead + Unpin, bar: Arc<TargetBar>, t0: Instant) -> Stderr {
+async fn read_stderr(
+    stderr: impl AsyncRead + Unpin,
+    bar: Arc<TargetBar>,
+    t0: Instant,
+    activity: Activity,
+) -> Stderr {
     let mut out = Stderr::default();
     let mut reader = tokio::io::BufReader::new(stderr);
     let mut line = Vec::new();
     loop {
-        let (found, used) = match reader.fill_buf().await {
+        let filled = reader.fill_buf().await;
+        activity.heard();
+        let (found, used) = match filled {
             Ok([]) | Err(_) => break,
             Ok(buf) => match buf.iter().position(|&b| b == b'\n') {
                 Some(i) => {
@@ -323,6 +416,48 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    async fn an_archive_past_the_cap_is_cut_off_and_one_within_it_arrives_whole() {
+        let data = vec![7u8; 3 << 20];
+        let e = receive(&data[..], None, 1 << 20, &Activity::new())
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("--max-archive-size 1M"), "{e}");
+        let a = receive(&data[..], None, 3 << 20, &Activity::new())
+            .await
+            .unwrap();
+        assert_eq!(a.bytes, 3 << 20);
+        assert_eq!(a.sha256, hex::encode(Sha256::digest(&data)));
+    }
+
+    #[tokio::test]
+    async fn a_silent_pod_is_noticed_and_a_talking_one_is_not() {
+        let idle = Duration::from_millis(300);
+        // Silent: the writer stays open and writes nothing.
+        let (_w, r) = tokio::io::duplex(64);
+        let heard = Activity::new();
+        let t0 = Instant::now();
+        tokio::select! {
+            _ = receive(r, None, u64::MAX, &heard) => panic!("an open, silent stream ended"),
+            _ = heard.silence(idle) => {}
+        }
+        assert!(t0.elapsed() >= idle && t0.elapsed() < idle * 5);
+        // Talking every 100 ms for a second, then done: never idle.
+        let (mut w, r) = tokio::io::duplex(64);
+        let talk = tokio::spawn(async move {
+            for _ in 0..10 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                w.write_all(b"x").await.unwrap();
+            }
+        });
+        let heard = Activity::new();
+        tokio::select! {
+            a = receive(r, None, u64::MAX, &heard) => assert_eq!(a.unwrap().bytes, 10),
+            _ = heard.silence(idle) => panic!("a talking pod was taken for silent"),
+        }
+        talk.await.unwrap();
+    }
+
+    #[tokio::test]
     async fn one_endless_line_is_capped_and_the_lines_after_it_still_count() {
         let board = crate::progress::Board::new(crate::progress::Mode::None, 1);
         let bar = Arc::new(board.target("ns/p/c"));
@@ -336,7 +471,7 @@ mod tests {
             .as_bytes(),
         );
         input.extend_from_slice(b"last words without a newline");
-        let out = read_stderr(&input[..], bar, Instant::now()).await;
+        let out = read_stderr(&input[..], bar, Instant::now(), Activity::new()).await;
         assert!(out.done.is_some());
         assert_eq!(out.last.len(), 3, "{:?}", out.last);
         assert!(out.last[0].len() <= MAX_LINE);

@@ -13,11 +13,16 @@ use crate::report::{self, Outcome};
 use crate::route::{default_image, Env};
 use crate::session::{self, Context, Failure};
 use crate::targets::{self, Target};
-use crate::{rbac, route};
+use crate::{janitor, rbac, route};
 use cairn_protocol::exit;
 use futures_util::StreamExt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// How long past `--timeout` what cairn makes or hands out may live.
+const LIFETIME_MARGIN: Duration = Duration::from_secs(120);
+/// How long `cairn` waits for cleanups before exiting.
+const CLEANUP_WAIT: Duration = Duration::from_secs(30);
 
 /// What selects targets, from the global flags.
 pub struct Selection<'a> {
@@ -30,14 +35,19 @@ pub struct Selection<'a> {
 pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Result<i32> {
     let mut collector = Collector::find(a.collector_bin.clone())?;
     collector.url = a.collector_url.clone();
-    let dest = a.dest.choose()?;
+    // What a route creates, and what a pod is given, outlives the collection by a
+    // little at most.
+    let lifetime = a.timeout + LIFETIME_MARGIN;
+    let dest = a.dest.choose(&crate::dest::Setting {
+        lifetime,
+        relay_dir: a.relay_dir.clone(),
+    })?;
     let chosen = choose(&a, c, &sel).await?;
     dest.check(chosen.len())?;
     let options = plan::RouteOptions {
         image: a.collector_image.clone().unwrap_or_else(default_image),
         collector_namespace: a.collector_namespace.clone(),
-        // What a route creates outlives the collection by a little at most.
-        lifetime: a.timeout + std::time::Duration::from_secs(120),
+        lifetime,
         seccomp: a.seccomp_profile.clone(),
     };
     let plan = plan::make(chosen, a.via, &options);
@@ -49,6 +59,10 @@ pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Res
         },
         dest: dest.as_ref(),
         extra: &a.collector_args,
+        limits: session::Limits {
+            max_archive: a.max_archive_size,
+            idle: a.idle_timeout,
+        },
     };
     let board = Board::new(a.progress, plan.jobs.len() as u64);
     let now = Instant::now();
@@ -66,6 +80,12 @@ pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Res
     }
     let (mut done, interrupted) = run_jobs(&cx, plan.jobs, &board, a.timeout, a.concurrency).await;
     board.finish();
+    // What cut-off collections left (pods, ephemeral containers, open uploads) is
+    // undone before exiting, Ctrl-C included.
+    let left = janitor::drain(CLEANUP_WAIT).await;
+    if left > 0 {
+        eprintln!("cairn: {left} cleanup(s) did not finish within {}s; the cluster's deadlines and the URLs' expiry end them", CLEANUP_WAIT.as_secs());
+    }
     outcomes.append(&mut done);
     outcomes.sort_by(|a, b| a.target.cmp(&b.target));
     report::print(&outcomes, &a.output);
@@ -169,7 +189,10 @@ async fn run_job(cx: &Context<'_>, job: Job, board: &Board, timeout: Duration) -
             _ => first,
         }
     };
-    let o = match tokio::time::timeout(timeout, attempt).await {
+    // Bound first, so that a cut-off attempt is dropped (its cleanups spawned, a relay's
+    // bytes kept) before the outcome looks for what it left.
+    let result = tokio::time::timeout(timeout, attempt).await;
+    let o = match result {
         Ok(Ok(o)) => o,
         Ok(Err((method, e))) => Outcome::failed(t, method, started, e.to_string()),
         Err(_) => {
@@ -195,7 +218,7 @@ async fn run_job(cx: &Context<'_>, job: Job, board: &Board, timeout: Duration) -
             )
         }
     };
-    bar.finish(o.bytes, o.seconds, o.error.as_deref());
+    bar.finish(o.bytes(), o.seconds, o.error.as_deref());
     o
 }
 
@@ -214,8 +237,8 @@ async fn attempt(
             target: t.name(),
             method: route.method(),
             archive: Some(c.delivered.location),
-            bytes: c.delivered.bytes,
-            sha256: Some(c.delivered.sha256),
+            claimed: Some(c.claimed),
+            verified: Some(c.delivered.verified),
             seconds: started.elapsed().as_secs_f64(),
             error: None,
             phases: Some(c.phases),

@@ -2,7 +2,7 @@
 //! arrival and compared with the sha256 the collector reports; a `.sha256` file beside
 //! it lets `sha256sum -c` check it later.
 
-use super::{Arrived, Delivered, Delivery, Destination, Opened};
+use super::{Arrived, Delivered, Delivery, Destination, Opened, Setting, Verified};
 use crate::targets::Target;
 use anyhow::Context;
 use cairn_protocol::{flags, Done};
@@ -20,7 +20,7 @@ pub struct Flags {
 }
 
 impl Flags {
-    pub fn destination(&self) -> Option<anyhow::Result<Box<dyn Destination>>> {
+    pub fn destination(&self, _: &Setting) -> Option<anyhow::Result<Box<dyn Destination>>> {
         let d = self.output_dir.as_ref()?;
         Some(
             std::fs::create_dir_all(d)
@@ -35,10 +35,11 @@ pub struct Dir(pub PathBuf);
 impl Destination for Dir {
     fn open<'a>(&'a self, _t: &'a Target, name: &'a str) -> BoxFuture<'a, anyhow::Result<Opened>> {
         Box::pin(async move {
+            let part = self.part(name);
             Ok(Opened {
                 args: vec![flags::OUTPUT.to_owned(), flags::STDIO.to_owned()],
                 payload: None,
-                keep: Some(self.part(name)),
+                keep: Some(create_private(&part)?),
                 delivery: Box::new(Local {
                     dir: self.0.clone(),
                     name: name.to_owned(),
@@ -50,6 +51,19 @@ impl Destination for Dir {
     fn partial(&self, name: &str) -> Option<PathBuf> {
         Some(self.part(name))
     }
+}
+
+/// Creates (or truncates) `path` readable by its owner only: it holds evidence that
+/// may include secrets.
+pub fn create_private(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))
 }
 
 impl Dir {
@@ -66,7 +80,17 @@ struct Local {
 }
 
 impl Delivery for Local {
-    fn finish(self: Box<Self>, done: &Done, arrived: &Arrived) -> anyhow::Result<Delivered> {
+    fn finish<'a>(
+        self: Box<Self>,
+        done: &'a Done,
+        arrived: &'a Arrived,
+    ) -> BoxFuture<'a, anyhow::Result<Delivered>> {
+        Box::pin(async move { self.settle(done, arrived) })
+    }
+}
+
+impl Local {
+    fn settle(&self, done: &Done, arrived: &Arrived) -> anyhow::Result<Delivered> {
         let part = self.dir.join(format!("{}.part", self.name));
         if done.sha256 != arrived.sha256 {
             let _ = std::fs::rename(&part, self.dir.join(format!("{}.corrupt", self.name)));
@@ -86,8 +110,11 @@ impl Delivery for Local {
         )?;
         Ok(Delivered {
             location: final_path.display().to_string(),
-            bytes: arrived.bytes,
-            sha256: arrived.sha256.clone(),
+            verified: Verified {
+                sha256: Some(arrived.sha256.clone()),
+                bytes: Some(arrived.bytes),
+                how: "hashed on arrival".into(),
+            },
         })
     }
 }

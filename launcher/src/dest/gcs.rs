@@ -1,17 +1,20 @@
 //! `--gcs gs://bucket/prefix` (also spelt `--gcs-signed`): per target the launcher
 //! opens a resumable upload session with the responder's own Google credential and
 //! hands the pod only the session URL. That URL is a capability for the one object,
-//! valid a week, like a signed URL; the pod streams the archive into it chunk by chunk
-//! and never holds a Google credential.
+//! like a signed URL; the pod streams the archive into it chunk by chunk and never
+//! holds a Google credential. Google keeps a session a week: the launcher cancels it on
+//! any failure, timeout or Ctrl-C, and once the upload is final the session writes
+//! nothing more. Afterwards the launcher reads the object's size with its own token.
 //!
 //! The credential is an OAuth access token: `GOOGLE_OAUTH_ACCESS_TOKEN` or
 //! `CLOUDSDK_AUTH_ACCESS_TOKEN` when set, else what `gcloud auth print-access-token`
 //! prints. `STORAGE_EMULATOR_HOST` points at a GCS emulator, as Google's own client
 //! libraries honour it (no token is needed there).
 
-use super::{Destination, Opened, Uploaded};
+use super::{Arrived, Delivered, Delivery, Destination, Opened, Setting, Verified};
 use crate::targets::Target;
 use anyhow::{bail, Context};
+use cairn_protocol::Done;
 use futures_util::future::BoxFuture;
 use url::Url;
 
@@ -34,7 +37,7 @@ pub struct Flags {
 }
 
 impl Flags {
-    pub fn destination(&self) -> Option<anyhow::Result<Box<dyn Destination>>> {
+    pub fn destination(&self, _: &Setting) -> Option<anyhow::Result<Box<dyn Destination>>> {
         let target = self.gcs.as_deref()?;
         Some(Gcs::from_env(target).map(|g| Box::new(g) as Box<dyn Destination>))
     }
@@ -51,17 +54,18 @@ pub struct Gcs {
 impl Destination for Gcs {
     fn open<'a>(&'a self, _t: &'a Target, name: &'a str) -> BoxFuture<'a, anyhow::Result<Opened>> {
         Box::pin(async move {
-            let (gcs, key) = (self.clone(), super::key(&self.prefix, name));
-            let object = self.object(&key);
-            let session = tokio::task::spawn_blocking(move || gcs.session(&key))
-                .await
-                .context("opening the upload session")??;
+            let key = super::key(&self.prefix, name);
+            let (gcs, k) = (self.clone(), key.clone());
+            let session =
+                super::blocking("opening the upload session", move || gcs.session(&k)).await?;
             Ok(Opened {
                 args: super::url_args(None),
-                payload: Some(session),
+                payload: Some(session.clone()),
                 keep: None,
-                delivery: Box::new(Uploaded {
-                    object: Some(object),
+                delivery: Box::new(Check {
+                    gcs: self.clone(),
+                    key,
+                    session: Some(session),
                 }),
             })
         })
@@ -163,6 +167,124 @@ impl Gcs {
     /// What the report names the object by.
     pub fn object(&self, key: &str) -> String {
         format!("gs://{}/{key}", self.bucket)
+    }
+}
+
+impl Gcs {
+    fn with_token(&self, req: ureq::RequestBuilder<ureq::typestate::WithoutBody>) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+        match &self.token {
+            Some(t) => req.header("authorization", format!("Bearer {t}")),
+            None => req,
+        }
+    }
+
+    /// The object's size, from its metadata (JSON API).
+    fn size(&self, key: &str) -> anyhow::Result<u64> {
+        let mut u = self.endpoint.clone();
+        u.path_segments_mut()
+            .map_err(|_| anyhow::anyhow!("GCS endpoint {} cannot take a path", self.endpoint))?
+            .clear()
+            .extend(["storage", "v1", "b", &self.bucket, "o", key]);
+        let mut resp = self
+            .with_token(ureq::get(u.as_str()))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .call()
+            .map_err(|e| anyhow::anyhow!("reading the metadata of {}: {e}", self.object(key)))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(1 << 20)
+            .read_to_string()
+            .unwrap_or_default();
+        if status != 200 {
+            bail!(
+                "reading the metadata of {}: HTTP {status}: {}",
+                self.object(key),
+                super::excerpt(&body)
+            );
+        }
+        let meta: serde_json::Value =
+            serde_json::from_str(&body).context("the object's metadata is not JSON")?;
+        // The JSON API gives sizes as decimal strings.
+        meta["size"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .or_else(|| meta["size"].as_u64())
+            .context("the object's metadata has no size")
+    }
+}
+
+/// Cancels a resumable session: what was uploaded into it is discarded and the
+/// session URL writes nothing more. Google answers 499.
+fn cancel(session: &str) -> anyhow::Result<()> {
+    let resp = ureq::delete(session)
+        .header("content-length", "0")
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    match resp.status().as_u16() {
+        499 | 200 | 204 | 404 | 410 => Ok(()),
+        s => bail!("HTTP {s}"),
+    }
+}
+
+/// One target's session, from its opening to the check of the object; cancelled when
+/// dropped before the object is final.
+struct Check {
+    gcs: Gcs,
+    key: String,
+    /// `None` once the object is final.
+    session: Option<String>,
+}
+
+impl Delivery for Check {
+    fn finish<'a>(
+        mut self: Box<Self>,
+        done: &'a Done,
+        _arrived: &'a Arrived,
+    ) -> BoxFuture<'a, anyhow::Result<Delivered>> {
+        Box::pin(async move {
+            let up = super::uploaded(done)?;
+            let (gcs, key) = (self.gcs.clone(), self.key.clone());
+            let size = super::blocking("checking the object", move || gcs.size(&key)).await?;
+            // The object exists: the session is spent.
+            self.session = None;
+            if size != done.bytes || size != up.uploaded_bytes {
+                bail!(
+                    "the object holds {size} bytes, the collector reported {} (uploaded {})",
+                    done.bytes,
+                    up.uploaded_bytes
+                );
+            }
+            Ok(Delivered {
+                location: self.gcs.object(&self.key),
+                verified: Verified {
+                    sha256: None,
+                    bytes: Some(size),
+                    how: "size by the object's metadata".into(),
+                },
+            })
+        })
+    }
+}
+
+impl Drop for Check {
+    fn drop(&mut self) {
+        let Some(session) = self.session.take() else {
+            return;
+        };
+        let object = self.gcs.object(&self.key);
+        crate::janitor::spawn(async move {
+            match super::blocking("cancelling", move || cancel(&session)).await {
+                Ok(()) => tracing::info!("cancelled the upload session of {object}"),
+                Err(e) => tracing::warn!("cancelling the upload session of {object}: {e:#}"),
+            }
+        });
     }
 }
 

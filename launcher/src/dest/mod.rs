@@ -4,14 +4,34 @@
 //! whether the bytes arriving on the exec's stdout are kept, and what counts as
 //! delivered once the collector reports its end.
 //!
+//! A credential that reaches a pod is for its own object only, create-only, and expires
+//! with the collection ([`Setting::lifetime`]); where a store's credential cannot be
+//! narrowed that far, the archive comes back over exec and the launcher uploads it
+//! itself ([`relay`]). Once a collection ends, the delivery checks what it can itself
+//! (the bytes it hashed, the object's size as the store reports it) and reports that
+//! apart from what the collector claims ([`Verified`]).
+//!
 //! Adding a destination: a file here with its `Flags` (its command-line flags, as a
 //! clap `Args`), `Flags::destination` and a [`Destination`]; then its name in the
 //! `destinations!` list below, the one place destinations are listed.
 
+pub mod relay;
+
 use crate::targets::Target;
-use cairn_protocol::Done;
+use cairn_protocol::{Done, UploadReport};
 use futures_util::future::BoxFuture;
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// What every destination is told when it is chosen.
+#[derive(Debug, Clone)]
+pub struct Setting {
+    /// How long a credential handed to a pod may live: the collection's timeout and a
+    /// margin.
+    pub lifetime: Duration,
+    /// Where archives the launcher uploads itself wait while they arrive.
+    pub relay_dir: PathBuf,
+}
 
 /// Declares the destination modules and the flags of all of them, in this order.
 macro_rules! destinations {
@@ -27,9 +47,9 @@ macro_rules! destinations {
 
         impl Flags {
             /// The destinations given, each built from its flags.
-            fn given(&self) -> Vec<anyhow::Result<Box<dyn Destination>>> {
+            fn given(&self, s: &Setting) -> Vec<anyhow::Result<Box<dyn Destination>>> {
                 let mut all = Vec::new();
-                $(if let Some(d) = self.$name.destination() { all.push(d); })*
+                $(if let Some(d) = self.$name.destination(s) { all.push(d); })*
                 all
             }
 
@@ -45,8 +65,8 @@ destinations!(dir, s3, azure, gcs, template);
 
 impl Flags {
     /// The one destination given.
-    pub fn choose(&self) -> anyhow::Result<Box<dyn Destination>> {
-        let mut given = self.given();
+    pub fn choose(&self, s: &Setting) -> anyhow::Result<Box<dyn Destination>> {
+        let mut given = self.given(s);
         match given.len() {
             1 => given.remove(0),
             0 => anyhow::bail!("give a destination: {}", Flags::names().join(", ")),
@@ -78,18 +98,43 @@ pub struct Opened {
     pub args: Vec<String>,
     /// What the collector reads on stdin for them (a plan, a URL).
     pub payload: Option<String>,
-    /// Where the archive's bytes from the exec's stdout are written while they arrive;
-    /// `None`: the collector uploads, and whatever stdout carries is drained unkept.
-    pub keep: Option<PathBuf>,
+    /// The file the archive's bytes from the exec's stdout are written to while they
+    /// arrive; `None`: the collector uploads, and whatever stdout carries is drained
+    /// unkept.
+    pub keep: Option<std::fs::File>,
     /// What counts as delivered.
     pub delivery: Box<dyn Delivery>,
 }
 
-/// What arrived on the exec's stdout.
+/// What arrived on the exec's stdout, hashed by the launcher as it arrived.
 #[derive(Debug, Clone, Default)]
 pub struct Arrived {
     pub bytes: u64,
     pub sha256: String,
+}
+
+/// What the launcher itself checked of a delivered archive, apart from what the
+/// collector claims.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verified {
+    /// The archive's sha256, computed by the launcher from the bytes it received.
+    pub sha256: Option<String>,
+    /// The archive's size: received by the launcher, or as the store reports the
+    /// stored object to the launcher.
+    pub bytes: Option<u64>,
+    /// How, in a few words.
+    pub how: String,
+}
+
+impl Verified {
+    /// For the table: what was checked.
+    pub fn short(&self) -> &'static str {
+        match (&self.sha256, self.bytes) {
+            (Some(_), _) => "sha256",
+            (None, Some(_)) => "size",
+            (None, None) => "-",
+        }
+    }
 }
 
 /// What a destination holds once a collection ended well.
@@ -97,43 +142,43 @@ pub struct Arrived {
 pub struct Delivered {
     /// The archive's path or object name.
     pub location: String,
-    pub bytes: u64,
-    pub sha256: String,
+    pub verified: Verified,
 }
 
 /// Decides, from the collector's `done` and what arrived, whether the archive is
-/// delivered.
+/// delivered, and checks it. A delivery dropped unfinished (the collection failed,
+/// timed out or was cancelled) undoes what its destination started: an open multipart
+/// upload is aborted, an upload session cancelled, a relayed archive kept.
 pub trait Delivery: Send {
-    fn finish(self: Box<Self>, done: &Done, arrived: &Arrived) -> anyhow::Result<Delivered>;
+    fn finish<'a>(
+        self: Box<Self>,
+        done: &'a Done,
+        arrived: &'a Arrived,
+    ) -> BoxFuture<'a, anyhow::Result<Delivered>>;
 }
 
-/// The delivery of the upload destinations: the collector's own report says whether
-/// the object is whole; `object` names it where the report cannot.
-pub struct Uploaded {
-    pub object: Option<String>,
-}
-
-impl Delivery for Uploaded {
-    fn finish(self: Box<Self>, done: &Done, _arrived: &Arrived) -> anyhow::Result<Delivered> {
-        let Some(up) = &done.upload else {
-            anyhow::bail!("the upload did not complete: no reason given");
-        };
-        if !up.complete {
-            anyhow::bail!(
-                "the upload did not complete: {}",
-                up.error.as_deref().unwrap_or("no reason given")
-            );
-        }
-        let location = self
-            .object
-            .or_else(|| up.object.clone())
-            .unwrap_or_else(|| up.location.clone());
-        Ok(Delivered {
-            location,
-            bytes: up.uploaded_bytes,
-            sha256: done.sha256.clone(),
-        })
+/// The collector's own report of an upload it made, when it says the upload is whole.
+pub fn uploaded(done: &Done) -> anyhow::Result<&UploadReport> {
+    let Some(up) = &done.upload else {
+        anyhow::bail!("the upload did not complete: the collector reported no upload");
+    };
+    if !up.complete {
+        anyhow::bail!(
+            "the upload did not complete: {}",
+            up.error.as_deref().unwrap_or("no reason given")
+        );
     }
+    Ok(up)
+}
+
+/// Runs blocking I/O (ureq, files) off the runtime's threads.
+pub async fn blocking<T: Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| anyhow::anyhow!("{what}: {e}"))?
 }
 
 /// The collector's arguments that read a URL from stdin, and name the object where
@@ -154,4 +199,10 @@ pub fn key(prefix: &str, name: &str) -> String {
     } else {
         format!("{prefix}/{name}")
     }
+}
+
+/// The first characters of a store's answer, for an error message: printable and
+/// short, since a store (or whatever answers in its place) is not trusted either.
+pub fn excerpt(body: &str) -> String {
+    cairn_protocol::bounded::printable(&body.chars().take(300).collect::<String>()).into_owned()
 }

@@ -3,13 +3,17 @@
 //! region from `AWS_REGION` or `AWS_DEFAULT_REGION`; `AWS_ENDPOINT_URL_S3` or
 //! `AWS_ENDPOINT_URL` for S3-compatible stores, addressed path-style). Per target it
 //! starts a multipart upload itself and hands the collector an upload plan
-//! (docs/upload-plan.md) of presigned UploadPart and CompleteMultipartUpload URLs: the
-//! collector never holds a credential.
+//! (docs/upload-plan.md) of presigned UploadPart URLs for that upload only, expiring
+//! with the collection: the collector never holds a credential, and cannot complete,
+//! list, read or replace anything. The collector reports its parts' ETags; the launcher
+//! completes the upload with them, checks the object's size by HeadObject, and aborts
+//! the upload on any failure, timeout or Ctrl-C. Once completed, the upload ID is gone
+//! and the part URLs the pod held write nothing.
 
-use super::{Destination, Opened, Uploaded};
+use super::{Arrived, Delivered, Delivery, Destination, Opened, Setting, Verified};
 use crate::targets::Target;
 use anyhow::{bail, Context};
-use cairn_protocol::{duration, flags};
+use cairn_protocol::{duration, flags, Done, PartReceipt};
 use futures_util::future::BoxFuture;
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 use std::time::Duration;
@@ -31,18 +35,17 @@ pub struct Flags {
     /// Parts per S3 upload plan (8 MiB each): the largest archive it takes.
     #[arg(long, default_value_t = 1024, help_heading = "Destination (one of)")]
     pub s3_parts: u16,
-    /// How long presigned URLs stay valid (e.g. 6h).
-    #[arg(long, default_value = "6h", value_parser = duration::parse_arg, help_heading = "Destination (one of)")]
-    pub url_expiry: Duration,
+    /// How long the presigned URLs a pod gets stay valid (default: --timeout and two
+    /// minutes).
+    #[arg(long, value_parser = duration::parse_arg, help_heading = "Destination (one of)")]
+    pub url_expiry: Option<Duration>,
 }
 
 impl Flags {
-    pub fn destination(&self) -> Option<anyhow::Result<Box<dyn Destination>>> {
+    pub fn destination(&self, s: &Setting) -> Option<anyhow::Result<Box<dyn Destination>>> {
         let target = self.s3.as_deref()?;
-        Some(
-            S3::from_env(target, self.s3_parts, self.url_expiry)
-                .map(|s| Box::new(s) as Box<dyn Destination>),
-        )
+        let expiry = self.url_expiry.unwrap_or(s.lifetime);
+        Some(S3::from_env(target, self.s3_parts, expiry).map(|s| Box::new(s) as Box<dyn Destination>))
     }
 }
 
@@ -59,15 +62,20 @@ pub struct S3 {
 impl Destination for S3 {
     fn open<'a>(&'a self, _t: &'a Target, name: &'a str) -> BoxFuture<'a, anyhow::Result<Opened>> {
         Box::pin(async move {
-            let (s3, key) = (self.clone(), super::key(&self.prefix, name));
-            let plan = tokio::task::spawn_blocking(move || s3.plan(&key))
-                .await
-                .context("presigning")??;
+            let key = super::key(&self.prefix, name);
+            let (s3, k) = (self.clone(), key.clone());
+            let upload_id = super::blocking("starting the upload", move || s3.create(&k)).await?;
+            // From here on, dropping the delivery aborts the upload.
+            let delivery = Commit {
+                s3: self.clone(),
+                key,
+                upload_id: Some(upload_id),
+            };
             Ok(Opened {
                 args: vec![flags::UPLOAD_PLAN.to_owned(), flags::STDIO.to_owned()],
-                payload: Some(plan),
+                payload: Some(delivery.plan()),
                 keep: None,
-                delivery: Box::new(Uploaded { object: None }),
+                delivery: Box::new(delivery),
             })
         })
     }
@@ -119,51 +127,252 @@ impl S3 {
         })
     }
 
-    /// Starts a multipart upload for `key` and returns the collector's upload plan.
-    pub fn plan(&self, key: &str) -> anyhow::Result<String> {
+    /// Starts a multipart upload for `key`; returns its ID.
+    pub fn create(&self, key: &str) -> anyhow::Result<String> {
         let create = self
             .bucket
             .create_multipart_upload(Some(&self.creds), key)
-            .sign(Duration::from_secs(300));
-        let mut resp = ureq::post(create.as_str())
-            .config()
-            .http_status_as_error(false)
-            .build()
-            .send_empty()
-            .map_err(|e| anyhow::anyhow!("CreateMultipartUpload for {key}: {e}"))?;
-        let status = resp.status().as_u16();
-        let body = resp.body_mut().read_to_string().unwrap_or_default();
+            .sign(SIGNED_FOR);
+        let (status, body) = call("POST", &create, None)?;
         if status != 200 {
             bail!(
                 "CreateMultipartUpload for s3://{}/{key}: HTTP {status}: {}",
                 self.bucket.name(),
-                body.chars().take(300).collect::<String>()
+                super::excerpt(&body)
             );
         }
         let created = rusty_s3::actions::CreateMultipartUpload::parse_response(&body)
             .map_err(|e| anyhow::anyhow!("CreateMultipartUpload answer: {e}"))?;
-        let id = created.upload_id();
+        Ok(created.upload_id().to_owned())
+    }
+
+    /// The collector's upload plan for `key`: presigned UploadPart URLs only.
+    pub fn plan(&self, key: &str, upload_id: &str) -> String {
         let parts: Vec<String> = (1..=self.parts)
             .map(|n| {
                 self.bucket
-                    .upload_part(Some(&self.creds), key, n, id)
+                    .upload_part(Some(&self.creds), key, n, upload_id)
                     .sign(self.expiry)
                     .to_string()
             })
             .collect();
-        let complete = self
-            .bucket
-            .complete_multipart_upload(Some(&self.creds), key, id, std::iter::empty::<&str>())
-            .sign(self.expiry)
-            .to_string();
-        Ok(serde_json::json!({
+        serde_json::json!({
             "version": 1,
             "kind": "s3-multipart",
             "part_size": PART_SIZE,
             "parts": parts,
-            "complete_url": complete,
             "object": format!("s3://{}/{key}", self.bucket.name()),
         })
-        .to_string())
+        .to_string()
+    }
+
+    /// Completes the upload with the parts the collector reports.
+    fn complete(&self, key: &str, upload_id: &str, parts: &[PartReceipt]) -> anyhow::Result<()> {
+        let etags: Vec<&str> = parts.iter().map(|p| p.etag.as_str()).collect();
+        let action = self.bucket.complete_multipart_upload(
+            Some(&self.creds),
+            key,
+            upload_id,
+            etags.iter().copied(),
+        );
+        let url = action.sign(SIGNED_FOR);
+        let (status, body) = call("POST", &url, Some(action.body()))?;
+        // S3 may answer 200 and put the error in the body.
+        if status != 200 || body.contains("<Error>") {
+            bail!("CompleteMultipartUpload: HTTP {status}: {}", super::excerpt(&body));
+        }
+        Ok(())
+    }
+
+    /// The object's size, by HeadObject.
+    fn size(&self, key: &str) -> anyhow::Result<u64> {
+        let url = self.bucket.head_object(Some(&self.creds), key).sign(SIGNED_FOR);
+        let resp = ureq::head(url.as_str())
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .call()
+            .map_err(|e| anyhow::anyhow!("HeadObject: {e}"))?;
+        if resp.status() != 200 {
+            bail!("HeadObject: HTTP {}", resp.status());
+        }
+        resp.headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .context("HeadObject: no Content-Length")
+    }
+
+    /// Aborts the upload: the parts uploaded so far are deleted.
+    fn abort(&self, key: &str, upload_id: &str) -> anyhow::Result<()> {
+        let url = self
+            .bucket
+            .abort_multipart_upload(Some(&self.creds), key, upload_id)
+            .sign(SIGNED_FOR);
+        let (status, body) = call("DELETE", &url, None)?;
+        if status != 204 && status != 200 && status != 404 {
+            bail!("AbortMultipartUpload: HTTP {status}: {}", super::excerpt(&body));
+        }
+        Ok(())
+    }
+}
+
+/// How long the launcher's own requests are signed for.
+const SIGNED_FOR: Duration = Duration::from_secs(300);
+
+/// One request of the launcher's own; its status and body.
+fn call(method: &str, url: &Url, body: Option<String>) -> anyhow::Result<(u16, String)> {
+    let what = |e: ureq::Error| anyhow::anyhow!("{method} to the S3 endpoint: {e}");
+    let mut resp = match (method, body) {
+        ("POST", Some(b)) => ureq::post(url.as_str())
+            .header("content-type", "application/xml")
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .send(b.as_bytes())
+            .map_err(what)?,
+        ("POST", None) => ureq::post(url.as_str())
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .send_empty()
+            .map_err(what)?,
+        _ => ureq::delete(url.as_str())
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .call()
+            .map_err(what)?,
+    };
+    let status = resp.status().as_u16();
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(1 << 20)
+        .read_to_string()
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// One target's multipart upload, from its creation to its completion by the launcher;
+/// aborted when dropped before that.
+struct Commit {
+    s3: S3,
+    key: String,
+    /// `None` once completed or aborted.
+    upload_id: Option<String>,
+}
+
+impl Commit {
+    fn plan(&self) -> String {
+        self.s3.plan(&self.key, self.upload_id.as_deref().unwrap_or_default())
+    }
+
+    fn object(&self) -> String {
+        format!("s3://{}/{}", self.s3.bucket.name(), self.key)
+    }
+}
+
+/// The parts as the collector reports them: numbered 1, 2, 3... in order, no more than
+/// the plan had.
+fn check_parts(parts: &[PartReceipt], planned: u16) -> anyhow::Result<()> {
+    if parts.is_empty() {
+        bail!("the collector reported no parts");
+    }
+    if parts.len() > usize::from(planned) {
+        bail!("the collector reported {} parts; the plan had {planned}", parts.len());
+    }
+    if let Some((i, p)) = parts.iter().enumerate().find(|(i, p)| p.number as usize != i + 1) {
+        bail!("the collector reported part {} in place {}", p.number, i + 1);
+    }
+    Ok(())
+}
+
+impl Delivery for Commit {
+    fn finish<'a>(
+        mut self: Box<Self>,
+        done: &'a Done,
+        _arrived: &'a Arrived,
+    ) -> BoxFuture<'a, anyhow::Result<Delivered>> {
+        Box::pin(async move {
+            let up = super::uploaded(done)?;
+            let parts = up
+                .uncommitted_parts
+                .clone()
+                .context("the collector reported no parts to commit")?;
+            check_parts(&parts, self.s3.parts)?;
+            let Some(id) = self.upload_id.clone() else {
+                bail!("the upload is no longer open");
+            };
+            let (s3, key) = (self.s3.clone(), self.key.clone());
+            let size = super::blocking("completing the upload", move || {
+                s3.complete(&key, &id, &parts)?;
+                s3.size(&key)
+            })
+            .await;
+            let size = match size {
+                Ok(n) => {
+                    // Completed: nothing to abort.
+                    self.upload_id = None;
+                    n
+                }
+                Err(e) => return Err(e),
+            };
+            if size != done.bytes || size != up.uploaded_bytes {
+                bail!(
+                    "the object holds {size} bytes, the collector reported {} (uploaded {})",
+                    done.bytes,
+                    up.uploaded_bytes
+                );
+            }
+            Ok(Delivered {
+                location: self.object(),
+                verified: Verified {
+                    sha256: None,
+                    bytes: Some(size),
+                    how: "completed by the launcher, size by HeadObject".into(),
+                },
+            })
+        })
+    }
+}
+
+impl Drop for Commit {
+    fn drop(&mut self) {
+        let Some(id) = self.upload_id.take() else {
+            return;
+        };
+        let (s3, key) = (self.s3.clone(), self.key.clone());
+        crate::janitor::spawn(async move {
+            let object = format!("s3://{}/{key}", s3.bucket.name());
+            match super::blocking("aborting", move || s3.abort(&key, &id)).await {
+                Ok(()) => tracing::info!("aborted the multipart upload to {object}"),
+                Err(e) => tracing::warn!("aborting the multipart upload to {object}: {e:#}"),
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receipts(numbers: &[u32]) -> Vec<PartReceipt> {
+        numbers
+            .iter()
+            .map(|&number| PartReceipt {
+                number,
+                etag: format!("\"e{number}\""),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_parts_numbered_in_order_within_the_plan_are_committed() {
+        assert!(check_parts(&receipts(&[1, 2, 3]), 3).is_ok());
+        assert!(check_parts(&receipts(&[]), 3).is_err());
+        assert!(check_parts(&receipts(&[1, 2, 3, 4]), 3).is_err());
+        assert!(check_parts(&receipts(&[1, 3]), 3).is_err());
+        assert!(check_parts(&receipts(&[2, 1]), 3).is_err());
     }
 }

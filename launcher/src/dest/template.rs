@@ -1,12 +1,14 @@
-//! `--upload-url-template URL`: straight from each pod to a URL made per target, with
-//! `{namespace}`, `{pod}`, `{container}` and `{name}` filled in: for stores whose URLs
-//! allow any object name under one credential, e.g. an Azure container SAS with the
-//! blob path in it.
+//! `--upload-url-template URL`: to a URL made per target, with `{namespace}`,
+//! `{pod}`, `{container}` and `{name}` filled in: for stores whose URLs allow any
+//! object name under one credential, e.g. an Azure container SAS with the blob path in
+//! it. Such a URL is a credential for every target's object, so it never enters a pod:
+//! the archive comes back over exec and the launcher uploads it ([`super::relay`]).
 
-use super::{Destination, Opened, Uploaded};
+use super::{relay, Destination, Opened, Setting};
 use crate::targets::Target;
 use anyhow::bail;
 use futures_util::future::BoxFuture;
+use std::path::PathBuf;
 
 pub const FLAG: &str = "--upload-url-template";
 
@@ -16,23 +18,24 @@ pub const PLACEHOLDERS: [&str; 4] = ["{namespace}", "{pod}", "{container}", "{na
 #[derive(clap::Args, Debug)]
 #[group(skip)]
 pub struct Flags {
-    /// Upload straight from each pod to this URL with {namespace}, {pod},
-    /// {container} and {name} (the archive's file name) filled in per target: for
-    /// stores whose URLs allow any object name under one credential, e.g. an Azure
-    /// container SAS with the blob path in it. The collector recognises the URL's
-    /// kind; pass `-- --upload-kind KIND` when it cannot.
+    /// Upload each archive to this URL with {namespace}, {pod}, {container} and
+    /// {name} (the archive's file name) filled in per target: for stores whose URLs
+    /// allow any object name under one credential, e.g. an Azure container SAS with
+    /// the blob path in it. The URL never enters a pod: the archive comes back over
+    /// exec and cairn uploads it (see --relay-dir).
     #[arg(long, value_name = "URL", help_heading = "Destination (one of)")]
     pub upload_url_template: Option<String>,
 }
 
 impl Flags {
-    pub fn destination(&self) -> Option<anyhow::Result<Box<dyn Destination>>> {
+    pub fn destination(&self, s: &Setting) -> Option<anyhow::Result<Box<dyn Destination>>> {
         let t = self.upload_url_template.clone()?;
-        Some(Ok(Box::new(Template(t))))
+        Some(Ok(Box::new(Template(t, s.relay_dir.clone()))))
     }
 }
 
-pub struct Template(String);
+/// The template, and the relay directory.
+pub struct Template(String, PathBuf);
 
 impl Destination for Template {
     fn check(&self, targets: usize) -> anyhow::Result<()> {
@@ -40,14 +43,11 @@ impl Destination for Template {
     }
 
     fn open<'a>(&'a self, t: &'a Target, name: &'a str) -> BoxFuture<'a, anyhow::Result<Opened>> {
-        Box::pin(async move {
-            Ok(Opened {
-                args: super::url_args(Some(name)),
-                payload: Some(expand(&self.0, t, name)),
-                keep: None,
-                delivery: Box::new(Uploaded { object: None }),
-            })
-        })
+        Box::pin(async move { relay::open(expand(&self.0, t, name), name, &self.1) })
+    }
+
+    fn partial(&self, name: &str) -> Option<PathBuf> {
+        Some(relay::partial(&self.1, name))
     }
 }
 

@@ -234,14 +234,12 @@ impl Cleanup for Stop {
 impl Drop for Stop {
     fn drop(&mut self) {
         if let Some(c) = self.client.take() {
-            if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                rt.spawn(Stop::stop(
-                    c,
-                    self.namespace.clone(),
-                    self.pod.clone(),
-                    self.container.clone(),
-                ));
-            }
+            crate::janitor::spawn(Stop::stop(
+                c,
+                self.namespace.clone(),
+                self.pod.clone(),
+                self.container.clone(),
+            ));
         }
     }
 }

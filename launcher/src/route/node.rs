@@ -342,9 +342,7 @@ impl Cleanup for Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         if let Some(c) = self.client.take() {
-            if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                rt.spawn(Guard::delete(c, self.namespace.clone(), self.name.clone()));
-            }
+            crate::janitor::spawn(Guard::delete(c, self.namespace.clone(), self.name.clone()));
         }
     }
 }

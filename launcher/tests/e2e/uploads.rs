@@ -1,10 +1,56 @@
-//! Straight from the pod to a bucket: S3 through plans the launcher presigns, GCS
-//! through sessions it opens, Azure through a container SAS and a URL template.
+//! To a bucket: S3 through plans the launcher presigns and completes, GCS through
+//! sessions it opens and cancels, Azure through a per-blob SAS it signs and a container
+//! SAS or URL template it keeps to itself (the relay). Each test also reads what the
+//! pods were given (every exec's arguments and stdin, as the test API server recorded
+//! them): a credential for more than the pod's own object never appears there.
 
 use super::*;
+use cairn_testkit::faults::{Fault, Proxy, Rule};
+use std::time::Duration;
+
+/// `cairn -n NS ARGS -o json` with `env`; the collector is the static one.
+fn collect_json(s: &ApiServer, ns: &str, args: &[&str], env: &[(&str, String)]) -> Output {
+    let mut c = common::env::command(CAIRN);
+    c.arg("--kubeconfig")
+        .arg(&s.kubeconfig)
+        .args(["-n", ns, "collect"])
+        .args(args)
+        .args(["-o", "json"])
+        .env(
+            "CAIRN_COLLECTOR_BIN",
+            std::env::var("CAIRN_MUSL_BIN").unwrap(),
+        );
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn s3_env(endpoint: String) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID", common::stores::AK.to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", common::stores::SK.to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ENDPOINT_URL", endpoint),
+    ]
+}
+
+/// The multipart uploads s3s-fs holds open (its `.upload-ID.json` files).
+fn open_uploads(s3: &common::stores::Server) -> Vec<String> {
+    std::fs::read_dir(s3.dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".upload"))
+        .collect()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes))
+}
 
 #[test]
-fn straight_to_s3_through_plans_the_launcher_presigns() {
+fn straight_to_s3_through_plans_the_launcher_presigns_and_completes() {
     let Some(_) = docker::setup() else { return };
     let Some(s3) = common::stores::Server::s3() else {
         return;
@@ -25,28 +71,12 @@ fn straight_to_s3_through_plans_the_launcher_presigns() {
     let s = ApiServer::start(&[]);
     let gw = docker::bridge_gateway();
     let port = common::relay(s3.port);
-    let bin = std::env::var("CAIRN_MUSL_BIN").unwrap();
-    let o = common::env::command(CAIRN)
-        .arg("--kubeconfig")
-        .arg(&s.kubeconfig)
-        .args([
-            "-n",
-            &ns,
-            "-l",
-            "app=web",
-            "collect",
-            "--s3",
-            "s3://evidence/case-42",
-            "-o",
-            "json",
-        ])
-        .env("CAIRN_COLLECTOR_BIN", bin)
-        .env("AWS_ACCESS_KEY_ID", common::stores::AK)
-        .env("AWS_SECRET_ACCESS_KEY", common::stores::SK)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", format!("http://{gw}:{port}"))
-        .output()
-        .unwrap();
+    let o = collect_json(
+        &s,
+        &ns,
+        &["-l", "app=web", "--s3", "s3://evidence/case-42"],
+        &s3_env(format!("http://{gw}:{port}")),
+    );
     assert!(
         o.status.success(),
         "{}\n{}",
@@ -65,26 +95,111 @@ fn straight_to_s3_through_plans_the_launcher_presigns() {
         let p = t.path().join("o.tar.zst");
         std::fs::write(&p, &bytes).unwrap();
         verify_ok(&p);
-        let sha = Command::new("sha256sum").arg(&p).output().unwrap();
-        assert_eq!(
-            text(&sha.stdout).split_whitespace().next(),
-            r["sha256"].as_str()
+        assert_eq!(Some(sha256_hex(&bytes).as_str()), r["sha256"].as_str());
+        // What the launcher checked itself is told apart from the collector's claim.
+        let v = &r["verified"];
+        assert_eq!(v["bytes"].as_u64(), Some(bytes.len() as u64), "{r}");
+        assert!(v["sha256"].is_null(), "{r}");
+        assert!(
+            v["how"]
+                .as_str()
+                .unwrap()
+                .contains("completed by the launcher"),
+            "{r}"
         );
     }
     assert_eq!(report.as_array().unwrap().len(), 2);
-    // No credential and no presigned URL reached the pods' files or the report.
+    assert!(open_uploads(&s3).is_empty(), "{:?}", open_uploads(&s3));
+    // No credential and no presigned URL reached the terminal.
     let all = text(&o.stdout) + &text(&o.stderr);
     assert!(
         !all.contains(common::stores::SK) && !all.contains("X-Amz-Signature"),
         "{all}"
     );
+    // The pods got part URLs only: nothing that completes, lists, reads or deletes.
+    let saw = text(&s.what_pods_saw());
+    let plans: Vec<serde_json::Value> = saw
+        .match_indices("{\"kind\":\"s3-multipart\"")
+        .map(|(i, _)| {
+            serde_json::Deserializer::from_str(&saw[i..])
+                .into_iter::<serde_json::Value>()
+                .next()
+                .unwrap()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(plans.len(), 2, "one plan per pod");
+    for plan in &plans {
+        assert!(plan.get("complete_url").is_none(), "{plan}");
+        for u in plan["parts"].as_array().unwrap() {
+            let u = u.as_str().unwrap();
+            assert!(u.contains("partNumber=") && u.contains("uploadId="), "{u}");
+        }
+    }
+    assert!(!saw.contains(common::stores::SK));
     for p in [&a, &b] {
         assert_eq!(docker::leftovers(&p.0), "");
     }
 }
 
 #[test]
-fn straight_to_gcs_through_sessions_the_launcher_opens() {
+fn an_s3_upload_that_fails_or_is_cut_off_is_aborted() {
+    let Some(_) = docker::setup() else { return };
+    let Some(s3) = common::stores::Server::s3() else {
+        return;
+    };
+    let ns = format!("s3-abort-{}", std::process::id());
+    let p = pod(&ns, "web", docker::busybox_image(), &[]);
+    let s = ApiServer::start(&[]);
+    let gw = docker::bridge_gateway();
+    // The pod's first part never gets an answer: the collection runs into --timeout.
+    let proxy = Proxy::start(
+        s3.port,
+        vec![Rule {
+            method: "PUT",
+            query_has: "partNumber",
+            nth: 1,
+            fault: Fault::Stall(Duration::from_secs(60)),
+        }],
+    );
+    let port = common::relay(proxy.port);
+    let env = s3_env(format!("http://{gw}:{port}"));
+    let o = collect_json(
+        &s,
+        &ns,
+        &["web", "--s3", "s3://evidence/cut", "--timeout", "8s"],
+        &env,
+    );
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    assert!(out.contains("timed out after 8s"), "{out}");
+    let seen = proxy.seen.lock().unwrap().join("\n");
+    assert!(
+        seen.contains("DELETE /evidence/cut/"),
+        "no abort sent:\n{seen}"
+    );
+    assert!(open_uploads(&s3).is_empty(), "{:?}", open_uploads(&s3));
+    // A collection that fails on its own is aborted too.
+    let o = collect_json(
+        &s,
+        &ns,
+        &[
+            "web",
+            "--s3",
+            "s3://evidence/failed",
+            "--",
+            "--profile",
+            "no-such-profile",
+        ],
+        &s3_env(format!("http://{gw}:{}", common::relay(s3.port))),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(open_uploads(&s3).is_empty(), "{:?}", open_uploads(&s3));
+    assert_eq!(docker::leftovers(&p.0), "");
+}
+
+#[test]
+fn straight_to_gcs_through_sessions_the_launcher_opens_checks_and_cancels() {
     let Some(_) = docker::setup() else { return };
     let Some(gcs) = common::stores::Server::gcs() else {
         return;
@@ -93,29 +208,13 @@ fn straight_to_gcs_through_sessions_the_launcher_opens() {
     let p = pod(&ns, "web", docker::busybox_image(), &[]);
     let s = ApiServer::start(&[]);
     let gw = docker::bridge_gateway();
-    let port = common::relay(gcs.port);
-    let o = common::env::command(CAIRN)
-        .arg("--kubeconfig")
-        .arg(&s.kubeconfig)
-        .args([
-            "-n",
-            &ns,
-            "collect",
-            "web",
-            "--gcs",
-            "gs://evidence/ir/case-7",
-            "-o",
-            "json",
-        ])
-        .env(
-            "CAIRN_COLLECTOR_BIN",
-            std::env::var("CAIRN_MUSL_BIN").unwrap(),
-        )
-        // The session URL the emulator gives names the address it was asked at, so
-        // the pod reaches it through the relay.
-        .env("STORAGE_EMULATOR_HOST", format!("http://{gw}:{port}"))
-        .output()
-        .unwrap();
+    // Through a proxy that records what the launcher asks for.
+    let proxy = Proxy::start(gcs.port, vec![]);
+    let port = common::relay(proxy.port);
+    // The session URL the emulator gives names the address it was asked at, so the
+    // pod reaches it through the relay.
+    let env = [("STORAGE_EMULATOR_HOST", format!("http://{gw}:{port}"))];
+    let o = collect_json(&s, &ns, &["web", "--gcs", "gs://evidence/ir/case-7"], &env);
     let (out, err) = (text(&o.stdout), text(&o.stderr));
     assert!(o.status.success(), "{out}\n{err}");
     let r = &serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()[0];
@@ -130,16 +229,105 @@ fn straight_to_gcs_through_sessions_the_launcher_opens() {
     let f = t.path().join("object.tar.zst");
     std::fs::write(&f, &bytes).unwrap();
     verify_ok(&f);
-    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-    assert_eq!(r["sha256"].as_str(), Some(sha.as_str()));
+    assert_eq!(r["sha256"].as_str(), Some(sha256_hex(&bytes).as_str()));
     assert_eq!(r["bytes"].as_u64(), Some(bytes.len() as u64));
+    assert_eq!(r["verified"]["bytes"].as_u64(), Some(bytes.len() as u64));
     // The session URL is a credential: it shows nowhere.
     assert!(!(out.clone() + &err).contains("upload_id"), "{out}\n{err}");
+    assert_eq!(docker::leftovers(&p.0), "");
+    // A collection that fails: its session is cancelled (DELETE, which Google answers
+    // 499; the emulator answers so but keeps the session, so the request is what
+    // this checks).
+    let o = collect_json(
+        &s,
+        &ns,
+        &[
+            "web",
+            "--gcs",
+            "gs://evidence/failed",
+            "--",
+            "--profile",
+            "no-such-profile",
+        ],
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let seen = proxy.seen.lock().unwrap().join("\n");
+    assert!(
+        seen.lines()
+            .any(|l| l.starts_with("DELETE /upload/storage/v1/b/evidence/o?")
+                && l.contains("failed")),
+        "no cancel sent:\n{seen}"
+    );
+}
+
+#[test]
+fn straight_to_azure_through_a_blob_sas_the_launcher_signs_for_one_blob() {
+    let Some(_) = docker::setup() else { return };
+    let Some(az) = common::stores::Server::azurite() else {
+        return;
+    };
+    let ns = format!("azb-{}", std::process::id());
+    let p = pod(&ns, "web", docker::busybox_image(), &[]);
+    let s = ApiServer::start(&[]);
+    let gw = docker::bridge_gateway();
+    let port = common::relay(az.port);
+    let account = common::stores::AZ_ACCOUNT;
+    let env = [("AZURE_STORAGE_KEY", common::stores::AZ_KEY.to_owned())];
+    let o = collect_json(
+        &s,
+        &ns,
+        &[
+            "web",
+            "--azure",
+            &format!("http://{gw}:{port}/{account}/evidence/cases"),
+        ],
+        &env,
+    );
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert!(o.status.success(), "{out}\n{err}");
+    let r = &serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()[0];
+    let location = r["archive"].as_str().unwrap();
+    assert!(location.contains("?snapshot="), "{location}");
+    let blob = location
+        .split("/evidence/")
+        .nth(1)
+        .and_then(|b| b.split('?').next())
+        .unwrap();
+    assert!(blob.starts_with(&format!("cases/{ns}_web_main_")), "{blob}");
+    let (bytes, _) = az.azure_get(blob);
+    assert_eq!(r["sha256"].as_str(), Some(sha256_hex(&bytes).as_str()));
+    assert_eq!(r["verified"]["bytes"].as_u64(), Some(bytes.len() as u64));
+    let t = tempfile::tempdir().unwrap();
+    let f = t.path().join("blob.tar.zst");
+    std::fs::write(&f, &bytes).unwrap();
+    verify_ok(&f);
+    // The pod got a SAS for its own blob, create and write only; it cannot read
+    // the blob back with it.
+    let saw = text(&s.what_pods_saw());
+    // The payload follows the collector's bytes on stdin, on the same line.
+    let sas = saw
+        .split(['\n', '\0'])
+        .filter_map(|l| l.find("http://").map(|i| &l[i..]))
+        .find(|l| l.contains("sig="))
+        .expect("the pod's SAS")
+        .to_owned();
+    assert!(sas.contains("sr=b") && sas.contains("sp=cw"), "{sas}");
+    assert!(sas.contains(&format!("/evidence/{blob}?")), "{sas}");
+    let read = common::stores::direct()
+        .get(&sas)
+        .header("x-ms-version", "2021-08-06")
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .unwrap();
+    assert_eq!(read.status(), 403, "the pod's SAS could read");
     assert_eq!(docker::leftovers(&p.0), "");
 }
 
 #[test]
-fn straight_to_azure_through_a_container_sas_and_a_url_template() {
+fn a_container_sas_or_a_url_template_never_enters_a_pod_the_launcher_uploads() {
     let Some(_) = docker::setup() else { return };
     let Some(az) = common::stores::Server::azurite() else {
         return;
@@ -147,37 +335,19 @@ fn straight_to_azure_through_a_container_sas_and_a_url_template() {
     let ns = format!("az-{}", std::process::id());
     let p = pod(&ns, "web", docker::busybox_image(), &[]);
     let s = ApiServer::start(&[]);
-    let gw = docker::bridge_gateway();
-    let port = common::relay(az.port);
-    let sas = az
-        .azure_sas(None, "cw", 3600)
-        .replace(&format!("127.0.0.1:{}", az.port), &format!("{gw}:{port}"));
-    let bin = std::env::var("CAIRN_MUSL_BIN").unwrap();
-    let run = |sas: &str| {
-        common::env::command(CAIRN)
-            .arg("--kubeconfig")
-            .arg(&s.kubeconfig)
-            .args([
-                "-n",
-                &ns,
-                "collect",
-                "web",
-                "--azure-sas",
-                sas,
-                "-o",
-                "json",
-            ])
-            .env("CAIRN_COLLECTOR_BIN", &bin)
-            .output()
-            .unwrap()
-    };
-    let o = run(&sas);
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        text(&o.stdout),
-        text(&o.stderr)
+    // The launcher uploads: the store need not be reachable from the pods.
+    let sas = az.azure_sas(None, "cw", 3600);
+    let sig = sas.split("sig=").nth(1).unwrap().split('&').next().unwrap();
+    let relay_dir = tempfile::tempdir().unwrap();
+    let relay = relay_dir.path().to_str().unwrap();
+    let o = collect_json(
+        &s,
+        &ns,
+        &["web", "--azure-sas", &sas, "--relay-dir", relay],
+        &[],
     );
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert!(o.status.success(), "{out}\n{err}");
     let r = &serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()[0];
     let location = r["archive"].as_str().unwrap();
     assert!(location.contains("?[query redacted]"), "{location}");
@@ -193,20 +363,30 @@ fn straight_to_azure_through_a_container_sas_and_a_url_template() {
     std::fs::write(&f, &bytes).unwrap();
     verify_ok(&f);
     let sha = r["sha256"].as_str().unwrap();
+    assert_eq!(sha256_hex(&bytes), sha);
+    // The launcher hashed what arrived itself.
+    assert_eq!(r["verified"]["sha256"].as_str(), Some(sha), "{r}");
     assert!(
         headers
             .iter()
             .any(|(k, v)| k == "x-ms-meta-cairn_sha256" && v == sha),
         "{headers:?}"
     );
-    let sig = sas.split("sig=").nth(1).unwrap().split('&').next().unwrap();
+    assert!(!(out + &err).contains(sig), "the SAS leaked");
     assert!(
-        !(text(&o.stdout) + &text(&o.stderr)).contains(sig),
-        "the SAS leaked"
+        !text(&s.what_pods_saw()).contains(sig),
+        "the container SAS reached a pod"
     );
+    // Nothing stays in the relay directory once uploaded.
+    assert_eq!(std::fs::read_dir(relay_dir.path()).unwrap().count(), 0);
     assert_eq!(docker::leftovers(&p.0), "");
     // A blob SAS would make every target overwrite one blob: refused up front.
-    let o = run(&sas.replace("sr=c", "sr=b"));
+    let o = collect_json(
+        &s,
+        &ns,
+        &["web", "--azure-sas", &sas.replace("sr=c", "sr=b")],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(
         text(&o.stderr).contains("container SAS (sr=c)"),
@@ -218,25 +398,19 @@ fn straight_to_azure_through_a_container_sas_and_a_url_template() {
     let p2 = pod(&ns, "api", docker::busybox_image(), &[]);
     let (base, query) = sas.split_once('?').unwrap();
     let template = format!("{base}/cases/{{namespace}}/{{pod}}-{{container}}.tar.zst?{query}");
-    let with_template = |template: &str| {
-        common::env::command(CAIRN)
-            .arg("--kubeconfig")
-            .arg(&s.kubeconfig)
-            .args([
-                "-n",
-                &ns,
-                "collect",
-                "web",
-                "api",
-                "--upload-url-template",
-                template,
-            ])
-            .args(["-o", "json"])
-            .env("CAIRN_COLLECTOR_BIN", &bin)
-            .output()
-            .unwrap()
-    };
-    let o = with_template(&template);
+    let o = collect_json(
+        &s,
+        &ns,
+        &[
+            "web",
+            "api",
+            "--upload-url-template",
+            &template,
+            "--relay-dir",
+            relay,
+        ],
+        &[],
+    );
     assert!(
         o.status.success(),
         "{}\n{}",
@@ -247,11 +421,7 @@ fn straight_to_azure_through_a_container_sas_and_a_url_template() {
     for (r, name) in report.as_array().unwrap().iter().zip(["api", "web"]) {
         let blob = format!("cases/{ns}/{name}-main.tar.zst");
         let (bytes, _) = az.azure_get(&blob);
-        assert_eq!(
-            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
-            r["sha256"].as_str().unwrap(),
-            "{blob}"
-        );
+        assert_eq!(sha256_hex(&bytes), r["sha256"].as_str().unwrap(), "{blob}");
         std::fs::write(&f, &bytes).unwrap();
         verify_ok(&f);
     }
@@ -259,13 +429,50 @@ fn straight_to_azure_through_a_container_sas_and_a_url_template() {
         !(text(&o.stdout) + &text(&o.stderr)).contains(sig),
         "the SAS leaked"
     );
+    assert!(
+        !text(&s.what_pods_saw()).contains(sig),
+        "the template's SAS reached a pod"
+    );
     assert_eq!(docker::leftovers(&p2.0), "");
     // Without a placeholder two targets would overwrite one object: refused.
-    let o = with_template(&format!("{base}/one.tar.zst?{query}"));
+    let o = collect_json(
+        &s,
+        &ns,
+        &[
+            "web",
+            "api",
+            "--upload-url-template",
+            &format!("{base}/one.tar.zst?{query}"),
+        ],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(
         text(&o.stderr).contains("would overwrite one object"),
         "{}",
         text(&o.stderr)
     );
+    // An upload that fails keeps the archive in the relay directory and says where.
+    let o = collect_json(
+        &s,
+        &ns,
+        &[
+            "web",
+            "--azure-sas",
+            &sas.replace(&format!(":{}/", az.port), ":9/"),
+            "--relay-dir",
+            relay,
+        ],
+        &[],
+    );
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let kept: Vec<_> = std::fs::read_dir(relay_dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(out.contains(&kept[0].display().to_string()), "{out}");
+    verify_ok(&kept[0]);
 }

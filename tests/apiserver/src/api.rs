@@ -465,11 +465,18 @@ async fn exec_upgrade(
         Ok(k) => k,
         Err(why) => return bad(&why),
     };
+    let record = state.record_execs.as_ref().map(|(dir, n)| {
+        let n = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let _ = std::fs::create_dir_all(dir);
+        let _ = std::fs::write(dir.join(format!("exec-{n}.argv")), command.join("\n"));
+        dir.join(format!("exec-{n}.stdin"))
+    });
     let request = exec::ExecRequest {
         container_id: container.id.clone(),
         command,
         stdin: get("stdin").is_some_and(|v| v == "true" || v == "1"),
         protocol,
+        record,
     };
     let upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {

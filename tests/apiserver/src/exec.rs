@@ -34,6 +34,8 @@ pub struct ExecRequest {
     pub command: Vec<String>,
     pub stdin: bool,
     pub protocol: &'static str,
+    /// Where every byte sent on stdin is also written.
+    pub record: Option<std::path::PathBuf>,
 }
 
 /// The Status sent on channel 3 for a process's end.
@@ -101,11 +103,16 @@ where
     let tail: Tail = Default::default();
     let pumps = pump_outputs(&mut child, tx, &tail);
     let (gone_tx, mut gone) = tokio::sync::oneshot::channel::<()>();
+    let record = match &req.record {
+        Some(p) => tokio::fs::File::create(p).await.ok(),
+        None => None,
+    };
     let reader = tokio::spawn(read_client(
         stream,
         child.stdin.take(),
         req.protocol == V5,
         gone_tx,
+        record,
     ));
     // Until the command's output ends, or the client goes away: then, as when a
     // kubelet's stream is torn down, the exec's streams close (the command gets EPIPE
@@ -243,12 +250,19 @@ async fn read_client<St>(
     mut stdin: Option<tokio::process::ChildStdin>,
     v5: bool,
     gone: tokio::sync::oneshot::Sender<()>,
+    mut record: Option<tokio::fs::File>,
 ) where
     St: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {
     while let Some(Ok(msg)) = stream.next().await {
         match msg {
             Message::Binary(b) if b.first() == Some(&0) => {
+                if let Some(r) = record.as_mut() {
+                    // tokio's File writes in the background: flushed, so that the
+                    // record is whole when the exec is.
+                    let _ = r.write_all(&b[1..]).await;
+                    let _ = r.flush().await;
+                }
                 if let Some(s) = stdin.as_mut() {
                     if s.write_all(&b[1..]).await.is_err() {
                         stdin = None;

@@ -47,11 +47,18 @@ struct Args {
     /// `ca.crt` and `namespace` (`default`), for in-cluster clients.
     #[arg(long)]
     service_account_out: Option<PathBuf>,
+    /// Record what each exec's command sees: DIR/exec-N.argv (its arguments, one per
+    /// line) and DIR/exec-N.stdin (every byte it was sent on stdin), so that a test
+    /// can check what reached a pod.
+    #[arg(long, value_name = "DIR")]
+    record_execs: Option<PathBuf>,
 }
 
 pub struct State {
     pub tokens: auth::Tokens,
     pub v4_only: bool,
+    /// Where execs are recorded, and how many so far.
+    pub record_execs: Option<(PathBuf, std::sync::atomic::AtomicU64)>,
 }
 
 fn kubeconfig(server: &str, ca_pem: &str, t: &auth::Tokens) -> String {
@@ -148,6 +155,9 @@ async fn main() -> anyhow::Result<()> {
     let state = Arc::new(State {
         tokens,
         v4_only: args.v4_only,
+        record_execs: args
+            .record_execs
+            .map(|d| (d, std::sync::atomic::AtomicU64::new(0))),
     });
     loop {
         let (tcp, _) = tokio::select! {

@@ -31,6 +31,8 @@ impl ApiServer {
         let child = Command::new(&bin)
             .arg("--kubeconfig-out")
             .arg(&kubeconfig)
+            .arg("--record-execs")
+            .arg(dir.path().join("execs"))
             .args(extra)
             .env("CAIRN_LOG", "info")
             .env("NO_COLOR", "1")
@@ -61,6 +63,23 @@ impl ApiServer {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Everything the pods were given through exec so far: every command's arguments
+    /// and every byte sent on its stdin, concatenated (what a root attacker inside the
+    /// target could read).
+    pub fn what_pods_saw(&self) -> Vec<u8> {
+        let mut all = Vec::new();
+        let dir = self.dir.path().join("execs");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        for f in files {
+            all.extend(std::fs::read(&f).unwrap_or_default());
+            all.push(b'\n');
+        }
+        all
     }
 }
 

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 /// The test's own HTTP client for setting up and reading stores: direct, whatever
 /// proxy the caller's environment names (the stores listen on 127.0.0.1).
-fn direct() -> ureq::Agent {
+/// A client that ignores any proxy settings of the environment.
+pub fn direct() -> ureq::Agent {
     ureq::Agent::config_builder().proxy(None).build().into()
 }
 

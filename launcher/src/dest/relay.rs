@@ -1,0 +1,167 @@
+//! The relay: for a credential that cannot be narrowed to one object (an Azure
+//! container SAS, a URL template), the pod never sees it. The archive comes back over
+//! the exec's stdout into a private temporary file in `--relay-dir` (a random name,
+//! mode 0600), is hashed on arrival and checked against the sha256 the collector
+//! reports, and the launcher uploads it itself with the collector's own uploader
+//! (cairn-upload: the same URL kinds, parts and retries). Whatever goes wrong, nothing
+//! is lost: an archive whose upload failed stays in `--relay-dir` as NAME, one cut
+//! off as NAME.part, one that arrived altered as NAME.corrupt, and the error says so.
+
+use super::{Arrived, Delivered, Delivery, Opened, Verified};
+use anyhow::Context;
+use cairn_protocol::{flags, Done, UploadReport};
+use cairn_upload::{destination::Destination, http::HttpConfig, UploadConfig, Uploader};
+use futures_util::future::BoxFuture;
+use std::path::{Path, PathBuf};
+use tempfile::NamedTempFile;
+
+/// Where the archive `name` waits, and the delivery that uploads it to `url` (a
+/// credential: it stays in this process).
+pub fn open(url: String, name: &str, dir: &Path) -> anyhow::Result<Opened> {
+    let file = tempfile::Builder::new()
+        .prefix(".cairn-relay-")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a file in --relay-dir {}", dir.display()))?;
+    let keep = file.reopen().context("opening the relay file")?;
+    Ok(Opened {
+        args: vec![flags::OUTPUT.to_owned(), flags::STDIO.to_owned()],
+        payload: None,
+        keep: Some(keep),
+        delivery: Box::new(Relay {
+            url,
+            name: name.to_owned(),
+            dir: dir.to_owned(),
+            file: Some(file),
+        }),
+    })
+}
+
+/// Where a cut-off relay leaves the bytes that arrived.
+pub fn partial(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.part"))
+}
+
+struct Relay {
+    url: String,
+    name: String,
+    dir: PathBuf,
+    /// `None` once the archive is uploaded or kept.
+    file: Option<NamedTempFile>,
+}
+
+impl Relay {
+    /// Keeps the archive as `dir/NAME{suffix}`; returns where.
+    fn keep(&mut self, suffix: &str) -> Option<PathBuf> {
+        let file = self.file.take()?;
+        let to = self.dir.join(format!("{}{suffix}", self.name));
+        match file.persist(&to) {
+            Ok(_) => Some(to),
+            Err(e) => {
+                tracing::error!(
+                    "keeping the relayed archive as {}: {}",
+                    to.display(),
+                    e.error
+                );
+                None
+            }
+        }
+    }
+
+    fn kept(&mut self, suffix: &str) -> String {
+        match self.keep(suffix) {
+            Some(p) => format!("the archive is kept in {}", p.display()),
+            None => "and it could not be kept".into(),
+        }
+    }
+}
+
+impl Delivery for Relay {
+    fn finish<'a>(
+        mut self: Box<Self>,
+        done: &'a Done,
+        arrived: &'a Arrived,
+    ) -> BoxFuture<'a, anyhow::Result<Delivered>> {
+        Box::pin(async move {
+            if done.sha256 != arrived.sha256 {
+                let kept = self.kept(".corrupt");
+                anyhow::bail!(
+                    "the archive arrived altered: the collector reported sha256 {}, {} bytes arrived with sha256 {}; {kept}",
+                    done.sha256,
+                    arrived.bytes,
+                    arrived.sha256
+                );
+            }
+            let path = match &self.file {
+                Some(f) => f.path().to_owned(),
+                None => anyhow::bail!("the relayed archive is gone"),
+            };
+            let (url, name, a) = (self.url.clone(), self.name.clone(), arrived.clone());
+            let sent = super::blocking("uploading", move || upload(&path, &url, &name, &a)).await;
+            match sent {
+                Ok(r) => {
+                    self.file.take();
+                    Ok(Delivered {
+                        location: r.object.unwrap_or(r.location),
+                        verified: Verified {
+                            sha256: Some(arrived.sha256.clone()),
+                            bytes: Some(arrived.bytes),
+                            how: "hashed on arrival, uploaded by the launcher".into(),
+                        },
+                    })
+                }
+                Err(e) => {
+                    let kept = self.kept("");
+                    Err(e.context(kept))
+                }
+            }
+        })
+    }
+}
+
+impl Drop for Relay {
+    /// Cut off before the end: the bytes that arrived are a zstd stream up to the
+    /// break, kept as NAME.part.
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            self.keep(".part");
+        }
+    }
+}
+
+/// Uploads the file at `path` to `url` with the collector's uploader.
+fn upload(path: &Path, url: &str, name: &str, arrived: &Arrived) -> anyhow::Result<UploadReport> {
+    let destination = Destination::new(Some(url), None, None, name)?;
+    let events = cairn_upload::Events::default();
+    let cfg = UploadConfig {
+        destination,
+        // Four retries (7.5 s of backoff): the archive is safe here, and a store that
+        // stays down is reported soon, the archive kept.
+        http: HttpConfig {
+            retries: 4,
+            ..HttpConfig::default()
+        },
+        fallback: None,
+        name: name.to_owned(),
+    };
+    let mut up = Uploader::start(cfg, events.clone())?;
+    let mut f = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let copied =
+        std::io::copy(&mut f, &mut up).and_then(|_| up.finish(arrived.bytes, &arrived.sha256));
+    for (level, _, message) in events.take() {
+        match level {
+            cairn_protocol::Level::Error | cairn_protocol::Level::Warn => {
+                tracing::warn!("relay upload: {message}")
+            }
+            _ => tracing::info!("relay upload: {message}"),
+        }
+    }
+    copied.context("the launcher's upload failed")?;
+    let r = up.report().clone();
+    if !r.complete {
+        anyhow::bail!(
+            "the launcher's upload did not complete: {}",
+            r.error.as_deref().unwrap_or("no reason given")
+        );
+    }
+    Ok(r)
+}
