@@ -134,6 +134,8 @@ fn straight_to_s3_through_plans_the_launcher_presigns_and_completes() {
         for u in plan["parts"].as_array().unwrap() {
             let u = u.as_str().unwrap();
             assert!(u.contains("partNumber=") && u.contains("uploadId="), "{u}");
+            // Valid for the collection (the default --timeout of 30m) and two minutes.
+            assert!(u.contains("X-Amz-Expires=1920&"), "{u}");
         }
     }
     assert!(!saw.contains(common::stores::SK));
