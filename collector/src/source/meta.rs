@@ -140,7 +140,9 @@ pub fn stat_at(dir: impl AsFd, name: &[u8]) -> std::io::Result<Meta> {
                 ino: s.st_ino,
                 dev: dev_id(u64::from(major), u64::from(minor)),
                 dev_pair: (major, minor),
-                nlink: s.st_nlink,
+                // u64 on x86_64, u32 on aarch64.
+                #[allow(clippy::useless_conversion)]
+                nlink: u64::from(s.st_nlink),
                 rdev: (rustix::fs::major(s.st_rdev), rustix::fs::minor(s.st_rdev)),
                 atime: (s.st_atime, s.st_atime_nsec as u32),
                 mtime: (s.st_mtime, s.st_mtime_nsec as u32),

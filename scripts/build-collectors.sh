@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds the static collector for both architectures cairn delivers: x86_64 and aarch64
+# (EKS Graviton, AKS and GKE arm64 node pools), musl, statically linked, each checked
+# (no program interpreter, no shared libraries) and copied to target/collectors/ as
+# cairn-collector-x86_64 and cairn-collector-aarch64, with their sizes and sha256.
+# aarch64 is cross-built on x86_64 with Debian's cross C compiler (.cargo/config.toml).
+#
+# Needs: rustup targets x86_64-unknown-linux-musl and aarch64-unknown-linux-musl, and the
+# Debian packages musl-tools and gcc-aarch64-linux-gnu. --install adds what is missing.
+#
+# Usage: scripts/build-collectors.sh [--install]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "${1:-}" = --install ]; then
+  missing=()
+  command -v musl-gcc >/dev/null 2>&1 || missing+=(musl-tools)
+  command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || missing+=(gcc-aarch64-linux-gnu)
+  if [ ${#missing[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  rustup target add x86_64-unknown-linux-musl aarch64-unknown-linux-musl >/dev/null
+fi
+for tool in musl-gcc aarch64-linux-gnu-gcc; do
+  command -v "$tool" >/dev/null 2>&1 || {
+    echo "build-collectors.sh: $tool is missing: apt-get install musl-tools gcc-aarch64-linux-gnu (or run with --install)" >&2
+    exit 2
+  }
+done
+mkdir -p target/collectors
+for arch in x86_64 aarch64; do
+  target=$arch-unknown-linux-musl
+  rustup target list --installed | grep -qx "$target" || {
+    echo "build-collectors.sh: rustup target $target is missing: rustup target add $target (or run with --install)" >&2
+    exit 2
+  }
+  cargo build --release -q -p cairn-collector --target "$target"
+  bin=target/$target/release/cairn-collector
+  # A static executable has no program interpreter and needs no shared library.
+  if readelf -lW "$bin" | grep -q 'Requesting program interpreter' || readelf -d "$bin" | grep -q NEEDED; then
+    echo "build-collectors.sh: $bin is not static" >&2
+    exit 1
+  fi
+  cp "$bin" "target/collectors/cairn-collector-$arch"
+  printf '%-8s %9s bytes  sha256 %s  target/collectors/cairn-collector-%s\n' \
+    "$arch" "$(stat -c %s "$bin")" "$(sha256sum "$bin" | cut -d' ' -f1)" "$arch"
+done
