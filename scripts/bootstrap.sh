@@ -4,8 +4,10 @@
 # of `sh -c` (so nothing but the collector itself is written on the target), through
 # pods/exec, a sidecar or any agent that can run a command:
 #
-#   sh -c "$(cat bootstrap.sh)" cairn-bootstrap stdin SIZE SHA256 [plan N] [watch] -- COLLECTOR ARGS...
-#   sh -c "$(cat bootstrap.sh)" cairn-bootstrap url   URL  SHA256 [plan N] [watch] -- COLLECTOR ARGS...
+#   sh -c "$(cat bootstrap.sh)" cairn-bootstrap stdin SIZE SHA256 [OPTIONS] -- COLLECTOR ARGS...
+#   sh -c "$(cat bootstrap.sh)" cairn-bootstrap url   URL  SHA256 [OPTIONS] -- COLLECTOR ARGS...
+#
+# OPTIONS: plan N, watch, arch ARCH, memory.
 #
 # stdin: the next SIZE bytes of stdin are the collector (exactly SIZE are read, so
 #   stdin can stay open and the archive can come back on stdout). url: downloaded with
@@ -18,31 +20,43 @@
 #   collector is stopped and removed. Container runtimes keep an exec's process running
 #   after its client goes, so without this a cancelled collection would run to its end.
 #   The collector then gets no stdin.
-# The collector goes into the first place where a file can be written and executed:
-# /dev/shm (memory), /tmp, /var/tmp, $HOME, the working directory; a read-only or
-# noexec mount is skipped. It runs only if its sha256 matches, and is removed when it
-# ends, fails, or the bootstrap is interrupted (INT, TERM, HUP, PIPE).
+# arch ARCH: the collector is built for ARCH (x86_64, aarch64); on a system whose
+#   `uname -m` says otherwise it is refused before anything is written.
+# memory: write nothing to the container's disk: only memory-backed places (tmpfs,
+#   ramfs) are used, and without one that allows execution the bootstrap stops (95).
+# The collector goes into the first place where a file can be written and executed,
+# memory first: /dev (a tmpfs without noexec under Docker and containerd, writable by
+# root), /dev/shm (memory, but usually noexec), then /tmp, /var/tmp, $HOME and the
+# working directory, which are usually the container's disk. A read-only or noexec
+# mount is skipped. It runs only if its sha256 matches, and is removed when it ends,
+# fails, or the bootstrap is interrupted (INT, TERM, HUP, PIPE).
 #
 # Messages go to stderr, prefixed `cairn-bootstrap:`. Exit status: the collector's own,
 # or 90 no place allows execution, 91 sha256 mismatch, 92 no tool to fetch or hash,
-# 93 bad arguments or the binary arrived short.
+# 93 bad arguments or the binary arrived short, 94 the collector cannot run on this
+# system, 95 no memory-backed place allows execution (memory).
 
 me=cairn-bootstrap
 say() { printf '%s: %s\n' "$me" "$*" >&2; }
 die() { code=$1; shift; say "$*"; exit "$code"; }
 
-watch=0 plan_size=
+watch=0 plan_size='' want_arch='' memory=0
 m=$1 s=$2 w=$3
 shift 3
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do
   case $1 in
     watch) watch=1; shift ;;
+    memory) memory=1; shift ;;
+    arch)
+      [ $# -ge 2 ] || die 93 "arch needs a name"
+      want_arch=$2; shift 2
+      ;;
     plan)
       [ $# -ge 2 ] || die 93 "plan needs a byte count"
       plan_size=$2; shift 2
       case $plan_size in *[!0-9]*|'') die 93 "plan needs a byte count" ;; esac
       ;;
-    *) die 93 "unknown option '$1' (plan N, watch)" ;;
+    *) die 93 "unknown option '$1' (plan N, watch, arch ARCH, memory)" ;;
   esac
 done
 set -- "$m" "$s" "$w" "$@"
@@ -117,16 +131,47 @@ fetch() { # URL FILE
   fi
 }
 
-places="/dev/shm /tmp /var/tmp"
+# The system's architecture first: a collector for another one is refused before
+# anything is written.
+if [ -n "$want_arch" ] && command -v uname >/dev/null 2>&1; then
+  here=$(uname -m 2>/dev/null)
+  case $here in
+    arm64) here=aarch64 ;;
+    amd64) here=x86_64 ;;
+  esac
+  if [ -n "$here" ] && [ "$here" != "$want_arch" ]; then
+    die 94 "this container runs on $here, and the collector sent is built for $want_arch: it cannot run here. Give cairn the $here collector (--collector-bin; scripts/build-collectors.sh builds both), or let it read the node (get nodes) to choose"
+  fi
+fi
+
+# The filesystem type of a directory (tmpfs, overlay, ...), or nothing when unknown.
+fstype() { stat -f -c %T "$1" 2>/dev/null; }
+# True when a directory is memory-backed.
+in_memory() {
+  case $(fstype "$1") in tmpfs|ramfs) return 0 ;; *) return 1 ;; esac
+}
+
+places="/dev /dev/shm /tmp /var/tmp"
 [ -n "${HOME:-}" ] && places="$places $HOME"
 places="$places $(pwd 2>/dev/null)"
+if [ $memory = 1 ]; then
+  kept=
+  for p in $places; do
+    if in_memory "$p"; then kept="$kept $p"; fi
+  done
+  places=$kept
+  [ -n "$places" ] || die 95 "asked to write nothing to the container's disk, and no memory-backed directory is here (tmpfs, ramfs; as root /dev usually is): collect through an ephemeral container instead (cairn collect --via ephemeral), which writes nothing into the target"
+fi
 
 # Receive the binary into the first writable place.
 for p in $places; do
   dir=$(private_dir "$p") && break
   dir=
 done
-[ -n "$dir" ] || die 90 "no writable directory among: $places. The pod's filesystem is read-only everywhere: collect through an ephemeral container or the node instead (cairn collect --via ephemeral, or --via node)"
+if [ -z "$dir" ]; then
+  [ $memory = 1 ] && die 95 "asked to write nothing to the container's disk, and no memory-backed directory is writable here (tried:$places): collect through an ephemeral container instead (cairn collect --via ephemeral), which writes nothing into the target"
+  die 90 "no writable directory among: $places. The pod's filesystem is read-only everywhere: collect through an ephemeral container or the node instead (cairn collect --via ephemeral, or --via node)"
+fi
 bin="$dir/cairn-collector"
 
 case $mode in
@@ -166,12 +211,22 @@ check() {
 check
 chmod 700 "$bin" || die 90 "cannot make $bin executable"
 
-# Run it where execution is allowed: a noexec mount refuses, so move on.
+# Run it where execution is allowed: a noexec mount refuses ("Permission denied"), so
+# move on. Any other failure means the binary cannot run on this system at all (another
+# architecture, not an executable here), which no other place changes: say that.
+runs() { # records why not in $denied or $broken
+  out=$("$bin" --version 2>&1 >/dev/null) && return 0
+  case $out in
+    *[Pp]ermission\ denied*) denied="$denied ${bin%/*}" ;;
+    *) broken=$(printf '%s' "$out" | head -n 1 | tr -cd ' -~') ;;
+  esac
+  return 1
+}
+denied='' broken=''
 for p in $places; do
   check "before trying $bin"
-  if "$bin" --version >/dev/null 2>&1; then
-    break
-  fi
+  runs && break
+  [ -n "$broken" ] && die 94 "the collector cannot run on this system: $broken. It is not a noexec mount: the binary itself does not run here (check its architecture with 'cairn version' and this node's with 'uname -m')"
   case $bin in "$p"/*) continue ;; esac
   next=$(private_dir "$p") || continue
   if cp "$bin" "$next/cairn-collector" 2>/dev/null && chmod 700 "$next/cairn-collector"; then
@@ -182,10 +237,16 @@ for p in $places; do
     rm -rf "$next"
   fi
 done
-"$bin" --version >/dev/null 2>&1 || die 90 "no writable place here allows execution (tried: $places; read-only or noexec). Collect through an ephemeral container or the node instead (cairn collect --via ephemeral, or --via node)"
+if ! runs; then
+  [ -n "$broken" ] && die 94 "the collector cannot run on this system: $broken. It is not a noexec mount: the binary itself does not run here (check its architecture with 'cairn version' and this node's with 'uname -m')"
+  [ $memory = 1 ] && die 95 "asked to write nothing to the container's disk, and no memory-backed place allows execution (noexec:$denied): collect through an ephemeral container instead (cairn collect --via ephemeral), which writes nothing into the target"
+  die 90 "no writable place here allows execution (noexec or read-only:$denied; tried: $places). Collect through an ephemeral container or the node instead (cairn collect --via ephemeral, or --via node)"
+fi
 
 check "right before running it"
-say "running $bin (sha256 $have)"
+fs=$(fstype "$dir")
+if in_memory "$dir"; then where="memory, ${fs:-tmpfs}"; else where="${fs:-unknown filesystem}: the container's disk"; fi
+say "running $bin (sha256 $have; $(wc -c <"$bin" | tr -d ' ') bytes on $where)"
 # In the background so that a signal reaches the trap at once. A background command
 # gets /dev/null as stdin, and ash does that before `<&0` would apply: pass the real
 # stdin through fd 3.

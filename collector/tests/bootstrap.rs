@@ -76,12 +76,14 @@ fn the_collector_arrives_checked_runs_and_is_removed() {
         "json",
     ];
 
-    // busybox ash as root. Docker mounts /dev/shm noexec, so it runs from /tmp.
+    // busybox ash as root. Docker mounts /dev/shm noexec, but /dev is a tmpfs that
+    // allows execution: the collector runs from memory.
     let bb = start(docker::busybox_image(), &[]);
     let o = boot(&bb.0, None, "sh", &args, exe.clone());
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("cairn-bootstrap: running /tmp/.cairn."),
+        stderr(&o).contains("cairn-bootstrap: running /dev/.cairn.")
+            && stderr(&o).contains("bytes on memory, tmpfs"),
         "{}",
         stderr(&o)
     );
@@ -92,10 +94,19 @@ fn the_collector_arrives_checked_runs_and_is_removed() {
     assert!(a.text("files/etc/passwd").contains("app:x:1000"));
     let fp = &a.summary()["collector"];
     assert!(
-        fp["exe"].as_str().unwrap().starts_with("/tmp/.cairn."),
+        fp["exe"].as_str().unwrap().starts_with("/dev/.cairn."),
         "{fp}"
     );
     assert_eq!(fp["exe_sha256"], want.as_str());
+    // The footprint says where the binary was and that it was memory.
+    assert_eq!(fp["binary"]["filesystem"], "tmpfs", "{fp}");
+    assert_eq!(fp["binary"]["memory"], true, "{fp}");
+    assert_eq!(
+        fp["binary"]["bytes"].as_u64(),
+        Some(exe.len() as u64),
+        "{fp}"
+    );
+    assert!(fp["writes"].as_str().unwrap().contains("memory"), "{fp}");
     // Its own executable is neither collected as a file nor copied as a process's.
     let names: Vec<String> = a
         .entries
@@ -332,7 +343,8 @@ fn a_copy_that_is_not_the_checked_collector_never_runs() {
     };
     let body = fake("touch /tmp/ran");
     let (size, want) = (body.len().to_string(), sha(&body));
-    // /dev/shm is noexec (Docker's default), so the bootstrap copies on to /tmp.
+    // As uid 1000, /dev is not writable and /dev/shm is noexec (Docker's default), so
+    // the bootstrap copies on to /tmp.
     let deb = start(img, &[]);
     docker::ok(&[
         "exec",
@@ -341,7 +353,13 @@ fn a_copy_that_is_not_the_checked_collector_never_runs() {
         "-c",
         "mv /usr/bin/cp /usr/bin/cp.real && printf '#!/bin/sh\\n/usr/bin/cp.real \"$@\" && echo \"touch /tmp/ran-tampered\" >> \"$2\"\\n' > /usr/bin/cp && chmod 755 /usr/bin/cp",
     ]);
-    let o = boot(&deb.0, None, "sh", &["stdin", &size, &want, "--"], body);
+    let o = boot(
+        &deb.0,
+        Some("1000:1000"),
+        "sh",
+        &["stdin", &size, &want, "--"],
+        body,
+    );
     assert_eq!(o.status.code(), Some(91), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("sha256 mismatch before trying"),
@@ -357,4 +375,76 @@ fn a_copy_that_is_not_the_checked_collector_never_runs() {
         );
     }
     assert_eq!(docker::leftovers(&deb.0), "");
+}
+
+/// A collector of another architecture is refused before anything is written, and one
+/// that cannot run here for another reason is told apart from a noexec mount: the
+/// message says which, and neither sends the responder to the wrong route.
+#[test]
+fn a_collector_that_cannot_run_here_is_told_apart_from_a_place_that_forbids_execution() {
+    let Some(bin) = docker::setup() else { return };
+    let bb = start(docker::busybox_image(), &[]);
+    let exe = std::fs::read(&bin).unwrap();
+    let (size, want) = (exe.len().to_string(), sha(&exe));
+    // Said to be for aarch64, on this x86_64 machine: refused up front.
+    let o = boot(
+        &bb.0,
+        None,
+        "sh",
+        &["stdin", &size, &want, "arch", "aarch64", "--", "--version"],
+        exe.clone(),
+    );
+    assert_eq!(o.status.code(), Some(94), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("runs on x86_64, and the collector sent is built for aarch64"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(docker::leftovers(&bb.0), "");
+    // An ELF for a machine no kernel here runs (RISC-V; no binfmt for it): execve says
+    // ENOEXEC, which is not a noexec mount.
+    let mut riscv = exe.clone();
+    riscv[18..20].copy_from_slice(&243u16.to_le_bytes());
+    let (size, want) = (riscv.len().to_string(), sha(&riscv));
+    let o = boot(&bb.0, None, "sh", &["stdin", &size, &want, "--"], riscv);
+    assert_eq!(o.status.code(), Some(94), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("cannot run on this system") && e.contains("It is not a noexec mount"),
+        "{e}"
+    );
+    assert!(
+        !e.contains("no writable place") && !e.contains('\u{fffd}'),
+        "{e}"
+    );
+    assert_eq!(docker::leftovers(&bb.0), "");
+}
+
+/// `memory`: nothing may reach the container's disk. As root, /dev is memory and runs
+/// it; as uid 1000 there is no memory-backed place that allows execution, and the
+/// bootstrap stops (95) instead of falling back to /tmp.
+#[test]
+fn asked_for_memory_only_the_bootstrap_runs_from_dev_or_stops_without_touching_the_disk() {
+    let Some(_) = docker::setup() else { return };
+    let body = fake("echo ran");
+    let (size, want) = (body.len().to_string(), sha(&body));
+    let bb = start(docker::busybox_image(), &[]);
+    let args = ["stdin", &size, &want, "memory", "--"];
+    let o = boot(&bb.0, None, "sh", &args, body.clone());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("running /dev/.cairn."),
+        "{}",
+        stderr(&o)
+    );
+    let o = boot(&bb.0, Some("1000:1000"), "sh", &args, body);
+    assert_eq!(o.status.code(), Some(95), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--via ephemeral") && stderr(&o).contains("noexec"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(docker::leftovers(&bb.0), "");
+    let tmp = docker::ok(&["exec", &bb.0, "ls", "-a", "/tmp"]);
+    assert!(!tmp.contains("cairn"), "{tmp}");
 }

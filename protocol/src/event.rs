@@ -158,6 +158,41 @@ pub struct Done {
     pub timed_out: bool,
     #[serde(default)]
     pub upload: Option<Box<UploadReport>>,
+    /// Where the collector's own binary was while it ran, when that was inside the
+    /// target (it collected the system it ran in): what was written there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binary: Option<Placed>,
+}
+
+/// The collector's binary in the target: its path, size, and the filesystem it was on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placed {
+    #[serde(deserialize_with = "bounded::text")]
+    pub path: String,
+    #[serde(deserialize_with = "bounded::count")]
+    pub bytes: u64,
+    /// The filesystem's type (`tmpfs`, `overlay`, ...).
+    #[serde(deserialize_with = "bounded::text")]
+    pub filesystem: String,
+    /// Memory-backed (tmpfs, ramfs): nothing reached the container's disk.
+    pub memory: bool,
+}
+
+impl Placed {
+    /// One line for people: `6.3 MiB at PATH on tmpfs (memory)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{:.1} MiB at {} on {} ({})",
+            self.bytes as f64 / 1048576.0,
+            self.path,
+            self.filesystem,
+            if self.memory {
+                "memory, not the container's disk"
+            } else {
+                "the container's disk"
+            }
+        )
+    }
 }
 
 /// One line of the progress stream.
@@ -291,6 +326,12 @@ mod tests {
                     }]),
                     ..UploadReport::default()
                 })),
+                binary: Some(Placed {
+                    path: "/dev/.cairn.x/cairn-collector".into(),
+                    bytes: 6 << 20,
+                    filesystem: "tmpfs".into(),
+                    memory: true,
+                }),
             }),
         ];
         for e in events {

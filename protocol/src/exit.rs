@@ -20,6 +20,12 @@ pub const CHECKSUM_MISMATCH: i32 = 91;
 pub const NO_TOOL: i32 = 92;
 /// Bootstrap: bad arguments, or the collector or plan arrived short.
 pub const BAD_DELIVERY: i32 = 93;
+/// Bootstrap: the collector cannot run on this system (another CPU architecture, not
+/// an executable here), as opposed to no place allowing execution (90).
+pub const CANNOT_RUN_HERE: i32 = 94;
+/// Bootstrap, asked to write nothing to the container's disk (`memory`): no
+/// memory-backed place allows execution.
+pub const NO_MEMORY_PLACE: i32 = 95;
 /// The runtime found the command but could not execute it (shell convention).
 pub const CANNOT_EXECUTE: i32 = 126;
 /// The runtime did not find the command (shell convention): no `sh` in the container.

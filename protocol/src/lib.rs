@@ -17,5 +17,5 @@ pub mod flags;
 pub mod log;
 pub mod size;
 
-pub use event::{Counts, Done, Event, Line, PartReceipt, UploadReport};
+pub use event::{Counts, Done, Event, Line, PartReceipt, Placed, UploadReport};
 pub use log::{Level, LogEvent};

@@ -179,7 +179,7 @@ fn begin(engine: &mut Engine<'_>, selection: &Selection) {
     );
     let rec = &mut engine.rec;
     rec.log(Level::Info, LogEvent::Start, None, None, start);
-    let footprint = identity::footprint().to_string();
+    let footprint = identity::footprint(root).to_string();
     rec.log(Level::Info, LogEvent::Footprint, None, None, footprint);
     for note in root.notes() {
         rec.log(Level::Warn, LogEvent::Target, None, None, note.clone());

@@ -47,7 +47,15 @@ pub fn identity(root: &Root) -> Value {
 }
 
 /// What the collector itself is and does on the target, for the log.
-pub fn footprint() -> Value {
+pub fn footprint(root: &Root) -> Value {
+    let binary = binary_in_target(root);
+    let writes = match &binary {
+        Some(b) => format!(
+            "the collector writes nothing itself except the --output file when one is given; its own binary, placed by whoever started it, is {}",
+            b.describe()
+        ),
+        None => "the collector writes nothing itself except the --output file when one is given; its own binary is outside the collected system".into(),
+    };
     json!({
         "pid": std::process::id(),
         "exe": std::fs::read_link("/proc/self/exe").ok().map(|p| p.display().to_string()),
@@ -57,8 +65,48 @@ pub fn footprint() -> Value {
         "gid": rustix::process::getgid().as_raw(),
         "cwd": std::env::current_dir().ok().map(|p| p.display().to_string()),
         "privileges": crate::live::system::privileges(),
-        "writes": "nothing on the target except the --output file when one is given; no temporary files",
+        "binary": binary,
+        "writes": writes,
     })
+}
+
+/// Where this collector's binary is, when it is inside the collected system (a live
+/// root: the collector runs in the target): path, size and filesystem, from the
+/// running executable itself.
+pub fn binary_in_target(root: &Root) -> Option<cairn_protocol::Placed> {
+    if !root.is_live() {
+        return None;
+    }
+    let f = std::fs::File::open("/proc/self/exe").ok()?;
+    let bytes = f.metadata().ok()?.len();
+    let fs = rustix::fs::fstatfs(&f).ok()?;
+    let (filesystem, memory) = filesystem_name(fs.f_type as u64 as u32);
+    Some(cairn_protocol::Placed {
+        path: std::fs::read_link("/proc/self/exe")
+            .ok()?
+            .display()
+            .to_string(),
+        bytes,
+        filesystem,
+        memory,
+    })
+}
+
+/// A filesystem's name from its statfs magic number, and whether it is memory.
+fn filesystem_name(magic: u32) -> (String, bool) {
+    let name = match magic {
+        0x0102_1994 => return ("tmpfs".into(), true),
+        0x8584_58f6 => return ("ramfs".into(), true),
+        0x794c_7630 => "overlay",
+        0xef53 => "ext4",
+        0x5846_5342 => "xfs",
+        0x9123_683e => "btrfs",
+        0x6969 => "nfs",
+        0x6573_5546 => "fuse",
+        0x7371_7368 => "squashfs",
+        other => return (format!("filesystem 0x{other:08x}"), false),
+    };
+    (name.into(), false)
 }
 
 /// The sha256 of the running executable, so the log names the exact binary that ran

@@ -110,6 +110,7 @@ pub fn finish(mut e: Ended<'_>, run: Run<'_>) -> Result<Report, CollectError> {
         files: counts.files,
         timed_out,
         upload: delivered.upload.clone().map(Box::new),
+        binary: super::identity::binary_in_target(e.root),
     }));
     Ok(Report {
         delivered,
@@ -132,7 +133,7 @@ fn summary(e: &Ended<'_>, run: &Run<'_>, destination: Value, records: Value) -> 
         "root": root.path().display().to_string(),
         "live": root.is_live(),
         "identity": identity::identity(root),
-        "collector": identity::footprint(),
+        "collector": identity::footprint(root),
         "profile": run.selection.profile,
         "artifacts": run.selection.sets.iter().map(|s| json!({"name": s.name, "origin": s.origin})).collect::<Vec<_>>(),
         "options": {
