@@ -50,6 +50,16 @@ pub enum Command {
     Pods(PodsArgs),
     /// Collects evidence from POD[/CONTAINER]... or from the pods -l selects.
     Collect(CollectArgs),
+    /// Prints cairn's version and each collector it would deliver (architecture, size,
+    /// sha256, where it comes from).
+    Version(VersionArgs),
+}
+
+#[derive(clap::Args)]
+pub struct VersionArgs {
+    /// Check these collectors instead of the ones cairn would find itself.
+    #[arg(long, value_name = "PATH")]
+    pub collector_bin: Vec<std::path::PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -63,6 +73,10 @@ pub struct BootstrapArgs {
     /// The collector binary at that URL, to take its sha256 (default: as for collect).
     #[arg(long)]
     pub collector_bin: Option<PathBuf>,
+    /// The architecture of the target (x86_64 or aarch64), when several collectors are
+    /// found; the bootstrap checks `uname -m` against it.
+    #[arg(long, default_value = "x86_64")]
+    pub arch: String,
     /// Arguments for the collector, after `--` (default: collect --output -).
     #[arg(last = true)]
     pub collector_args: Vec<String>,
@@ -99,13 +113,16 @@ pub struct CollectArgs {
     pub targets: Vec<String>,
     #[command(flatten)]
     pub dest: crate::dest::Flags,
-    /// The static collector to deliver (default: cairn-collector next to cairn, or
-    /// $CAIRN_COLLECTOR_BIN).
-    #[arg(long)]
-    pub collector_bin: Option<PathBuf>,
-    /// Let each target download the collector from this URL (curl, wget or busybox
-    /// wget) instead of receiving it through the exec stream; the bootstrap checks
-    /// it against the sha256 of --collector-bin and refuses anything else.
+    /// The static collector to deliver: a file, or a directory holding
+    /// cairn-collector-x86_64 and cairn-collector-aarch64; once per architecture
+    /// (default: $CAIRN_COLLECTOR_BIN, the collectors built into cairn, or those beside
+    /// it). Each target gets the one of its node's architecture.
+    #[arg(long, value_name = "PATH")]
+    pub collector_bin: Vec<PathBuf>,
+    /// Let each target download the collector from this URL ({arch} is replaced by
+    /// x86_64 or aarch64) with curl, wget or busybox wget instead of receiving it
+    /// through the exec stream; the bootstrap checks it against the sha256 of
+    /// --collector-bin and refuses anything else.
     #[arg(long)]
     pub collector_url: Option<String>,
     /// How to reach each container: exec (the bootstrap through pods/exec, the
@@ -132,6 +149,12 @@ pub struct CollectArgs {
     /// cairn-node.json, which also refuses open_by_handle_at. Default: RuntimeDefault.
     #[arg(long, value_name = "PROFILE")]
     pub seccomp_profile: Option<String>,
+    /// Write nothing to a target's disk: the exec route runs the collector from memory
+    /// only (as root, /dev is a tmpfs that allows execution), and a target where no
+    /// memory-backed place allows it is collected through an ephemeral container
+    /// instead, which writes nothing into the target.
+    #[arg(long)]
+    pub no_disk_writes: bool,
     /// Targets collected at once.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,

@@ -79,6 +79,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
     let command = match cli.command {
         Command::Bootstrap(a) => return commands::bootstrap::run(a),
         Command::Sidecar(a) => return commands::sidecar::run(a, cli.namespace.as_deref()),
+        Command::Version(a) => return commands::version::run(a),
         other => other,
     };
     let c = cluster::connect(cli.kubeconfig.as_deref(), cli.context.as_deref()).await?;
@@ -97,6 +98,8 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             };
             commands::collect::run(a, &c, sel).await
         }
-        Command::Bootstrap(_) | Command::Sidecar(_) => unreachable!("handled above"),
+        Command::Bootstrap(_) | Command::Sidecar(_) | Command::Version(_) => {
+            unreachable!("handled above")
+        }
     }
 }

@@ -20,13 +20,17 @@ pub struct RouteOptions {
     pub lifetime: Duration,
     /// A Localhost seccomp profile for collector pods.
     pub seccomp: Option<String>,
+    /// Nothing may be written to a target's disk (`--no-disk-writes`): exec in memory
+    /// only, else an ephemeral container.
+    pub no_disk_writes: bool,
 }
 
 /// One target and how to reach it.
 pub struct Job {
     pub target: Target,
     pub route: Arc<dyn Route>,
-    /// Tried when `route` finds no shell at exec time (`--via auto`).
+    /// Tried when `route` finds no shell at exec time (`--via auto`), or no memory to
+    /// run from (`--no-disk-writes`).
     pub fallback: Option<Arc<dyn Route>>,
 }
 
@@ -51,7 +55,9 @@ impl Plan {
 
 /// Plans `targets` for `via`.
 pub fn make(targets: Vec<Target>, via: Via, o: &RouteOptions) -> Plan {
-    let exec: Arc<dyn Route> = Arc::new(Exec);
+    let exec: Arc<dyn Route> = Arc::new(Exec {
+        memory_only: o.no_disk_writes,
+    });
     let ephemeral: Arc<dyn Route> = Arc::new(Ephemeral {
         image: o.image.clone(),
         idle: o.lifetime,
@@ -69,6 +75,7 @@ pub fn make(targets: Vec<Target>, via: Via, o: &RouteOptions) -> Plan {
     };
     for t in targets {
         let (route, fallback): (Arc<dyn Route>, Option<Arc<dyn Route>>) = match via {
+            Via::Exec if o.no_disk_writes => (exec.clone(), Some(ephemeral.clone())),
             Via::Exec => (exec.clone(), None),
             Via::Ephemeral => (ephemeral.clone(), None),
             Via::Sidecar => (Arc::new(Sidecar), None),
@@ -108,6 +115,7 @@ mod tests {
             phase: "Running".into(),
             user: None,
             container_id: Some("docker://abc".into()),
+            arch: None,
             verdict,
         }
     }
@@ -118,6 +126,7 @@ mod tests {
             collector_namespace: "cairn-system".into(),
             lifetime: Duration::from_secs(600),
             seccomp: None,
+            no_disk_writes: false,
         }
     }
 

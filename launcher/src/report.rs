@@ -18,6 +18,8 @@ pub struct Outcome {
     pub archive: Option<String>,
     pub claimed: Option<Claimed>,
     pub verified: Option<Verified>,
+    /// Where the collector's binary was in the target (the exec route).
+    pub binary: Option<cairn_protocol::Placed>,
     pub seconds: f64,
     pub error: Option<String>,
     pub phases: Option<Phases>,
@@ -31,6 +33,7 @@ impl Outcome {
             archive: None,
             claimed: None,
             verified: None,
+            binary: None,
             seconds: started.elapsed().as_secs_f64(),
             error: Some(error),
             phases: None,
@@ -57,6 +60,9 @@ impl Outcome {
             "verified": self.verified.as_ref().map(|v| serde_json::json!({
                 "bytes": v.bytes, "sha256": v.sha256, "how": v.how,
             })),
+            "target_writes": self.binary.as_ref().map(|b| serde_json::json!({
+                "path": b.path, "bytes": b.bytes, "filesystem": b.filesystem, "memory": b.memory,
+            })),
             "seconds": self.seconds,
             "status": if self.error.is_none() { "ok" } else { "failed" }, "error": self.error,
             "phases": self.phases.map(|p| serde_json::json!({
@@ -79,9 +85,10 @@ pub fn print(outcomes: &[Outcome], output: &str) {
         "TARGET", "METHOD", "BYTES", "SHA256", "VERIFIED", "SECONDS"
     );
     for o in outcomes {
-        let status = match &o.error {
-            None => "ok".to_owned(),
-            Some(e) => format!("failed: {e}"),
+        let status = match (&o.error, &o.binary) {
+            (None, Some(b)) if !b.memory => format!("ok; wrote {} to the target", b.describe()),
+            (None, _) => "ok".to_owned(),
+            (Some(e), _) => format!("failed: {e}"),
         };
         println!(
             "{:<40} {:<7} {:>12} {:<64} {:<8} {:>8.1} {}",
@@ -138,6 +145,7 @@ mod tests {
             phase: String::new(),
             user: None,
             container_id: None,
+            arch: None,
             verdict: Verdict::Exec,
         };
         let now = time::macros::datetime!(2026-11-23 18:30:05 UTC);

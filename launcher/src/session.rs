@@ -56,6 +56,10 @@ pub enum Failure {
     /// collector image can still reach it.
     #[error("{0} has no shell (sh not found): a distroless container; collect through an ephemeral container or the node instead (--via ephemeral, --via node)")]
     NoShell(String),
+    /// Asked to write nothing to the container's disk, and no memory-backed place
+    /// allows execution there: an ephemeral container writes nothing into the target.
+    #[error("{0}")]
+    NoMemoryPlace(String),
     #[error("{0:#}")]
     Other(#[from] anyhow::Error),
 }
@@ -75,6 +79,8 @@ pub struct Collected {
     pub delivered: Delivered,
     /// What the collector says it made.
     pub claimed: Claimed,
+    /// Where the collector's binary was in the target, as the collector reports it.
+    pub binary: Option<cairn_protocol::Placed>,
     pub phases: Phases,
 }
 
@@ -135,6 +141,7 @@ pub async fn collect(
             bytes: done.bytes,
             sha256: done.sha256,
         },
+        binary: done.binary,
         phases: ended.phases,
     })
 }
@@ -382,7 +389,10 @@ fn judge(t: &Target, ended: &Ended) -> Result<Done, Failure> {
     }
     match code {
         Some(exit::OK | exit::UPLOAD_FELL_BACK) => {}
-        Some(exit::NO_PLACE_TO_RUN) => return Err(anyhow::anyhow!("{words}").into()),
+        Some(exit::NO_PLACE_TO_RUN | exit::CANNOT_RUN_HERE) => {
+            return Err(anyhow::anyhow!("{words}").into())
+        }
+        Some(exit::NO_MEMORY_PLACE) => return Err(Failure::NoMemoryPlace(words.to_owned())),
         Some(exit::CHECKSUM_MISMATCH) => {
             return Err(anyhow::anyhow!(
                 "the collector that reached the target is not the one given (refused, not run): {words}"

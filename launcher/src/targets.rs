@@ -2,7 +2,8 @@
 //! namespaces hidden unless asked for, `POD[/CONTAINER]` arguments resolved, and a
 //! verdict per container: exec-able, distroless (by image name) or not running.
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::collector::Arch;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, ListParams};
 use kube::Client;
 use serde_json::{json, Value};
@@ -56,6 +57,8 @@ pub struct Target {
     /// The runtime's container ID as containerStatuses give it (`docker://ID`).
     pub container_id: Option<String>,
     pub verdict: Verdict,
+    /// Its node's CPU architecture, when the node could be read.
+    pub arch: Option<Arch>,
 }
 
 impl Target {
@@ -64,6 +67,7 @@ impl Target {
             "namespace": self.namespace, "pod": self.pod, "container": self.container,
             "image": self.image, "node": self.node, "phase": self.phase,
             "run_as_user": self.user, "verdict": self.verdict.name(),
+            "arch": self.arch.map(Arch::k8s),
         })
     }
 
@@ -116,9 +120,55 @@ pub fn containers(pod: &Pod) -> Vec<Target> {
                     .or(pod_user),
                 container_id,
                 verdict,
+                arch: None,
             }
         })
         .collect()
+}
+
+/// A node's CPU architecture: its `kubernetes.io/arch` label, else what its kubelet
+/// reports.
+fn arch_of(node: &Node) -> Option<Arch> {
+    let label = node
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("kubernetes.io/arch"));
+    let reported = node
+        .status
+        .as_ref()
+        .and_then(|s| s.node_info.as_ref())
+        .map(|i| &i.architecture);
+    label.or(reported).and_then(|a| Arch::parse(a))
+}
+
+/// Sets each target's `arch` from its node, reading each node once. Without the right
+/// to read nodes (a cluster-scoped `get`), the architectures stay unknown: the
+/// collector chosen is then the x86_64 one, and the bootstrap refuses it on another
+/// architecture with a message that says so.
+pub async fn attach_arch(client: &Client, targets: &mut [Target]) {
+    let api: Api<Node> = Api::all(client.clone());
+    let mut known: std::collections::BTreeMap<String, Option<Arch>> = Default::default();
+    let mut warned = false;
+    for t in targets.iter_mut() {
+        if t.node.is_empty() {
+            continue;
+        }
+        if !known.contains_key(&t.node) {
+            let arch = match api.get(&t.node).await {
+                Ok(n) => arch_of(&n),
+                Err(e) => {
+                    if !warned {
+                        tracing::warn!("cannot read node {} ({e}): the collector for its targets is chosen without knowing their architecture", t.node);
+                        warned = true;
+                    }
+                    None
+                }
+            };
+            known.insert(t.node.clone(), arch);
+        }
+        t.arch = known.get(&t.node).copied().flatten();
+    }
 }
 
 /// Pods in `namespace` (all when `None`) matching `selector`, system namespaces

@@ -5,12 +5,18 @@
 //! single-quoted.
 
 use crate::cli::BootstrapArgs;
-use crate::collector::Collector;
+use crate::collector::{Arch, Collectors};
 use base64::Engine as _;
 use cairn_protocol::{exit, flags};
 
 pub fn run(a: BootstrapArgs) -> anyhow::Result<i32> {
-    let collector = Collector::find(a.collector_bin)?;
+    let arch = Arch::parse(&a.arch)
+        .ok_or_else(|| anyhow::anyhow!("--arch takes x86_64 or aarch64, not {}", a.arch))?;
+    let given: Vec<_> = a.collector_bin.into_iter().collect();
+    let collectors = Collectors::find(&given)?;
+    let collector = collectors
+        .for_arch(Some(arch))
+        .map_err(|e| anyhow::anyhow!("no collector for {}: {e}", arch.name()))?;
     let args = if a.collector_args.is_empty() {
         vec![
             flags::COLLECT.to_owned(),
@@ -20,7 +26,10 @@ pub fn run(a: BootstrapArgs) -> anyhow::Result<i32> {
     } else {
         a.collector_args
     };
-    println!("{}", one_line(&a.collector_url, &collector.sha256, &args));
+    println!(
+        "{}",
+        one_line(&a.collector_url, &collector.sha256, arch.name(), &args)
+    );
     Ok(exit::OK)
 }
 
@@ -29,10 +38,10 @@ pub fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-pub fn one_line(url: &str, sha256: &str, args: &[String]) -> String {
+pub fn one_line(url: &str, sha256: &str, arch: &str, args: &[String]) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(crate::route::exec::BOOTSTRAP);
     let mut line = format!(
-        "sh -c \"$(printf %s {b64} | base64 -d)\" cairn-bootstrap url {} {sha256} --",
+        "sh -c \"$(printf %s {b64} | base64 -d)\" cairn-bootstrap url {} {sha256} arch {arch} --",
         quote(url)
     );
     for a in args {
@@ -50,6 +59,7 @@ mod tests {
         let l = super::one_line(
             "http://h/x?a=1&b='2'",
             "ab",
+            "x86_64",
             &["--upload-url".into(), "u&v".into()],
         );
         assert!(l.ends_with("-- '--upload-url' 'u&v'"), "{l}");

@@ -6,7 +6,7 @@
 
 use crate::cli::CollectArgs;
 use crate::cluster::Cluster;
-use crate::collector::Collector;
+use crate::collector::Collectors;
 use crate::plan::{self, Job};
 use crate::progress::{Board, TargetBar};
 use crate::report::{self, Outcome};
@@ -33,8 +33,8 @@ pub struct Selection<'a> {
 }
 
 pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Result<i32> {
-    let mut collector = Collector::find(a.collector_bin.clone())?;
-    collector.url = a.collector_url.clone();
+    let mut collectors = Collectors::find(&a.collector_bin)?;
+    collectors.url = a.collector_url.clone();
     // What a route creates, and what a pod is given, outlives the collection by a
     // little at most.
     let lifetime = a.timeout + LIFETIME_MARGIN;
@@ -42,20 +42,22 @@ pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Res
         lifetime,
         relay_dir: a.relay_dir.clone(),
     })?;
-    let chosen = choose(&a, c, &sel).await?;
+    let mut chosen = choose(&a, c, &sel).await?;
+    targets::attach_arch(&c.client, &mut chosen).await;
     dest.check(chosen.len())?;
     let options = plan::RouteOptions {
         image: a.collector_image.clone().unwrap_or_else(default_image),
         collector_namespace: a.collector_namespace.clone(),
         lifetime,
         seccomp: a.seccomp_profile.clone(),
+        no_disk_writes: a.no_disk_writes,
     };
     let plan = plan::make(chosen, a.via, &options);
     preflight(c, &plan).await?;
     let cx = Context {
         env: Env {
             client: &c.client,
-            collector: &collector,
+            collectors: &collectors,
         },
         dest: dest.as_ref(),
         extra: &a.collector_args,
@@ -183,7 +185,7 @@ async fn run_job(cx: &Context<'_>, job: Job, board: &Board, timeout: Duration) -
     let attempt = async {
         let first = attempt(cx, t, job.route.as_ref(), &bar, &name, started).await;
         match (&first, &job.fallback) {
-            (Err((_, Failure::NoShell(_))), Some(f)) => {
+            (Err((_, Failure::NoShell(_) | Failure::NoMemoryPlace(_))), Some(f)) => {
                 attempt(cx, t, f.as_ref(), &bar, &name, started).await
             }
             _ => first,
@@ -239,6 +241,7 @@ async fn attempt(
             archive: Some(c.delivered.location),
             claimed: Some(c.claimed),
             verified: Some(c.delivered.verified),
+            binary: c.binary,
             seconds: started.elapsed().as_secs_f64(),
             error: None,
             phases: Some(c.phases),

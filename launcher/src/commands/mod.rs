@@ -5,3 +5,4 @@ pub mod bootstrap;
 pub mod collect;
 pub mod pods;
 pub mod sidecar;
+pub mod version;

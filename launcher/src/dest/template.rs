@@ -102,6 +102,7 @@ mod tests {
             phase: String::new(),
             user: None,
             container_id: None,
+            arch: None,
             verdict: Verdict::Exec,
         };
         assert_eq!(

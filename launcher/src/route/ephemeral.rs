@@ -259,6 +259,7 @@ mod tests {
             phase: String::new(),
             user: None,
             container_id: None,
+            arch: None,
             verdict: crate::targets::Verdict::Distroless,
         };
         let e = Ephemeral {

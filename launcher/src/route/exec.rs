@@ -12,7 +12,11 @@ use futures_util::future::BoxFuture;
 
 pub const BOOTSTRAP: &str = include_str!("../../../scripts/bootstrap.sh");
 
-pub struct Exec;
+pub struct Exec {
+    /// Write nothing to the container's disk (`--no-disk-writes`): the bootstrap uses
+    /// memory-backed places only, and stops when none allows execution.
+    pub memory_only: bool,
+}
 
 impl Route for Exec {
     fn needs(&self) -> &'static [Need] {
@@ -39,7 +43,10 @@ impl Route for Exec {
         _bar: &'a crate::progress::TargetBar,
     ) -> BoxFuture<'a, anyhow::Result<Place>> {
         Box::pin(async move {
-            let c = env.collector;
+            let c = env
+                .collectors
+                .for_arch(t.arch)
+                .map_err(|e| anyhow::anyhow!("{} not collected: {e}", t.name()))?;
             let mut command: Vec<String> = vec![
                 "sh".into(),
                 "-c".into(),
@@ -47,9 +54,9 @@ impl Route for Exec {
                 "cairn-bootstrap".into(),
             ];
             let mut stdin = Vec::new();
-            let phase = match &c.url {
+            let phase = match env.collectors.url_for(c.arch) {
                 Some(u) => {
-                    command.extend(["url".into(), u.clone()]);
+                    command.extend(["url".into(), u]);
                     "the target downloads the collector".to_owned()
                 }
                 None => {
@@ -62,6 +69,12 @@ impl Route for Exec {
                 }
             };
             command.push(c.sha256.clone());
+            // The bootstrap checks `uname -m` against it: the node's architecture may be
+            // unknown (no right to read nodes).
+            command.extend(["arch".into(), c.arch.name().into()]);
+            if self.memory_only {
+                command.push("memory".into());
+            }
             // The bootstrap counts the payload's bytes and hands them to the collector
             // from memory (its shell variable drops a trailing newline, so none is
             // added here).

@@ -12,7 +12,7 @@ pub mod exec;
 pub mod node;
 pub mod sidecar;
 
-use crate::collector::Collector;
+use crate::collector::Collectors;
 use crate::progress::TargetBar;
 use crate::rbac::Need;
 use crate::targets::{Target, Verdict};
@@ -33,7 +33,7 @@ pub enum Via {
 /// What a route needs from the launcher.
 pub struct Env<'a> {
     pub client: &'a Client,
-    pub collector: &'a Collector,
+    pub collectors: &'a Collectors,
 }
 
 /// Where and how the collector runs for one target.

@@ -368,6 +368,7 @@ mod tests {
             phase: String::new(),
             user: None,
             container_id: None,
+            arch: None,
             verdict: crate::targets::Verdict::Exec,
         };
         let n = super::Node {
