@@ -13,7 +13,9 @@ log() { printf '\n== %s\n' "$*" >&2; }
 need=()
 for pair in dockerd:docker.io containerd:containerd runc:runc iptables:iptables \
             musl-gcc:musl-tools zstd:zstd setpriv:util-linux hyperfine:hyperfine \
-            openssl:openssl curl:curl shellcheck:shellcheck ip:iproute2; do
+            openssl:openssl curl:curl shellcheck:shellcheck ip:iproute2 readelf:binutils \
+            qemu-aarch64-static:qemu-user-static update-binfmts:binfmt-support \
+            aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
@@ -24,9 +26,25 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-if ! rustup target list --installed | grep -q x86_64-unknown-linux-musl; then
-  log "adding the musl target"
-  rustup target add x86_64-unknown-linux-musl
+for target in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
+  if ! rustup target list --installed | grep -qx "$target"; then
+    log "adding the $target target"
+    rustup target add "$target"
+  fi
+done
+
+# arm64: containers and the aarch64 collector run through qemu-user (binfmt, with the
+# F flag so that it works inside containers too), and an arm64 busybox image is built
+# from Debian's busybox-static:arm64 (see ../shared/testbed.md).
+if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+  log "enabling qemu binfmt for aarch64"
+  mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  update-binfmts --enable qemu-aarch64
+fi
+if [ ! -x "$work/arm64/bin/busybox" ]; then
+  log "fetching busybox-static for arm64"
+  dpkg --print-foreign-architectures | grep -qx arm64 || { dpkg --add-architecture arm64; apt-get update -qq; }
+  (cd "$work" && apt-get download -qq busybox-static:arm64 && dpkg -x busybox-static_*_arm64.deb arm64 && rm -f busybox-static_*_arm64.deb)
 fi
 
 # Object stores the upload tests run against (see ../shared/testbed.md), installed
@@ -60,6 +78,7 @@ export CAIRN_KUBECTL="$work/py/bin/kubectl"
 # and only what was started here is stopped on exit, waiting until it is gone so that
 # a run right after this one never meets a daemon on its way out.
 pids=()
+# shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do
@@ -107,13 +126,12 @@ log "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 shellcheck -s sh scripts/bootstrap.sh
-shellcheck tests/run-all.sh scripts/build-image.sh bench/*.sh collector/fuzz/seed.sh
+shellcheck tests/run-all.sh scripts/build-image.sh scripts/build-collectors.sh scripts/dist.sh bench/*.sh collector/fuzz/seed.sh
 
-log "static collector (musl)"
-cargo build --release -p cairn-collector --target x86_64-unknown-linux-musl
+log "static collectors (musl, x86_64 and aarch64)"
+bash scripts/build-collectors.sh
 export CAIRN_MUSL_BIN="$top/target/x86_64-unknown-linux-musl/release/cairn-collector"
-ls -l "$CAIRN_MUSL_BIN"
-if readelf -d "$CAIRN_MUSL_BIN" | grep -q NEEDED; then echo "collector is not static" >&2; exit 1; fi
+export CAIRN_MUSL_BIN_AARCH64="$top/target/aarch64-unknown-linux-musl/release/cairn-collector"
 
 log "tests"
 # Every suite runs even after a failure, so one run shows every broken test. The
@@ -121,7 +139,26 @@ log "tests"
 # shell may carry pointing nowhere (a dead proxy, stray cloud and kube settings), and
 # each test hands the binaries only what it means to give (collector/tests/common/env.rs).
 cargo fetch -q
+status=0
 HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 ALL_PROXY=http://127.0.0.1:9 \
   AWS_SESSION_TOKEN=stray AWS_PROFILE=stray KUBECONFIG=/nonexistent/kubeconfig \
   STORAGE_EMULATOR_HOST=127.0.0.1:9 GOOGLE_OAUTH_ACCESS_TOKEN=stray \
-  cargo test --workspace --no-fail-fast --offline 2>&1 | tee "$work/test.log"
+  cargo test --workspace --no-fail-fast --offline 2>&1 | tee "$work/test.log" || status=1
+
+log "the aarch64 collector under qemu: command-line and hostile-filesystem suites"
+CAIRN_TEST_COLLECTOR="$CAIRN_MUSL_BIN_AARCH64" cargo test -p cairn-collector --offline --test cli --test hostile 2>&1 |
+  tee "$work/test-aarch64.log" || status=1
+
+log "a cairn that carries both collectors (scripts/dist.sh builds the release one)"
+CAIRN_EMBED_COLLECTORS="$top/target/collectors" cargo build -q -p cairn
+alone=$(mktemp -d)
+cp target/debug/cairn "$alone/cairn"
+# No collector beside it and none in the environment: the built-in ones are listed.
+(cd "$alone" && env -u CAIRN_COLLECTOR_BIN ./cairn version) | tee "$work/version.txt"
+for arch in x86_64 aarch64; do
+  sha=$(sha256sum "target/collectors/cairn-collector-$arch" | cut -d' ' -f1)
+  grep -q "collector $arch .*sha256 $sha  cairn-collector-$arch (built into cairn)" "$work/version.txt" ||
+    { echo "cairn version does not list the built-in $arch collector" >&2; status=1; }
+done
+rm -rf "$alone"
+exit "$status"

@@ -228,7 +228,7 @@ fn exclusions_limits_and_timeout() {
 #[test]
 fn stdout_output_json_progress_and_tamper_detection() {
     let t = planted();
-    let o = common::env::command(BIN)
+    let o = common::env::command(bin())
         .args([
             "collect",
             "--root",
@@ -254,7 +254,7 @@ fn stdout_output_json_progress_and_tamper_detection() {
         "reported sha256 is that of the bytes on stdout"
     );
     // verify reads stdin too.
-    let mut v = common::env::command(BIN)
+    let mut v = common::env::command(bin())
         .args(["verify", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -359,7 +359,7 @@ fn upload_url_and_plan_from_stdin_do_not_wait_for_its_end() {
         ),
         ("--upload-plan", "{\"version\": 1}\n", "plan"),
     ] {
-        let mut child = common::env::command(common::BIN)
+        let mut child = common::env::command(common::bin())
             .args(["collect", "--root", t.path().to_str().unwrap(), flag, "-"])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())

@@ -143,76 +143,142 @@ fn distroless_like_image_without_a_shell() {
     assert_eq!(a.summary()["collector"]["uid"], 65532);
 }
 
+/// The static aarch64 collector: `CAIRN_MUSL_BIN_AARCH64`, or where
+/// scripts/build-collectors.sh leaves it; `None` (a loud skip, a failure under CI)
+/// without it.
+fn aarch64_collector() -> Option<std::path::PathBuf> {
+    let p = std::env::var_os("CAIRN_MUSL_BIN_AARCH64")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../target/aarch64-unknown-linux-musl/release/cairn-collector")
+        });
+    if p.is_file() {
+        Some(p)
+    } else {
+        require("the static aarch64 collector (scripts/build-collectors.sh)");
+        None
+    }
+}
+
 #[test]
-fn the_collector_image_holds_only_the_collector_and_loads_into_docker_and_containerd() {
+fn the_collector_image_holds_only_the_collector_for_both_architectures_and_loads_into_docker_and_containerd(
+) {
     let Some(bin) = setup() else { return };
+    let Some(arm) = aarch64_collector() else {
+        return;
+    };
     let tag = format!("cairn-collector:test-{}", std::process::id());
     let t = tempfile::tempdir().unwrap();
     let saved = t.path().join("image.tar");
+    let oci = t.path().join("image.oci.tar");
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-image.sh");
     let o = Command::new("bash")
         .arg(&script)
         .args([
             "--bin",
             bin.to_str().unwrap(),
-            "--tag",
-            &tag,
-            "--containerd",
-            "--save",
+            "--bin",
+            arm.to_str().unwrap(),
         ])
+        .args(["--tag", &tag, "--containerd", "--save"])
         .arg(&saved)
+        .arg("--oci")
+        .arg(&oci)
         .output()
         .unwrap();
-    let cleanup = || {
-        let _ = docker(&["rmi", "-f", &tag]);
+    let reference = format!("docker.io/library/{tag}");
+    let (tag2, reference2) = (tag.clone(), reference.clone());
+    let cleanup = move || {
+        let (tag, reference) = (tag2, reference2);
+        for t in [tag.clone(), format!("{tag}-amd64"), format!("{tag}-arm64")] {
+            let _ = docker(&["rmi", "-f", &t]);
+        }
         let _ = Command::new("ctr")
-            .args([
-                "-n",
-                "k8s.io",
-                "images",
-                "rm",
-                &format!("docker.io/library/{tag}"),
-            ])
+            .args(["-n", "k8s.io", "images", "rm", &reference])
             .output();
     };
+    let _cleanup = Defer(Some(Box::new(cleanup)));
     assert!(
         o.status.success(),
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-    let sha = {
+    let sha = |p: &std::path::Path| {
         use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(std::fs::read(&bin).unwrap()))
+        hex::encode(sha2::Sha256::digest(std::fs::read(p).unwrap()))
     };
-    // One layer, the collector's sha256 as a label, the collector as entrypoint.
-    let layers = ok(&["image", "inspect", "-f", "{{len .RootFS.Layers}}", &tag]);
-    let label = ok(&[
-        "image",
-        "inspect",
-        "-f",
-        "{{index .Config.Labels \"io.cairn.collector.sha256\"}}",
-        &tag,
-    ]);
-    let version = ok(&["run", "--rm", "--network", "none", &tag, "--version"]);
-    let in_containerd = Command::new("ctr")
-        .args(["-n", "k8s.io", "images", "ls", "-q"])
+    // One layer, the collector's sha256 as a label, the collector as entrypoint; the
+    // arm64 image runs its own collector (through qemu binfmt here).
+    for (image, arch, bin) in [
+        (tag.clone(), "amd64", &bin),
+        (format!("{tag}-arm64"), "arm64", &arm),
+    ] {
+        let f = |fmt: &str| ok(&["image", "inspect", "-f", fmt, &image]);
+        assert_eq!(f("{{len .RootFS.Layers}}"), "1", "{image}");
+        assert_eq!(f("{{.Architecture}}"), arch, "{image}");
+        assert_eq!(
+            f("{{index .Config.Labels \"io.cairn.collector.sha256\"}}"),
+            sha(bin),
+            "{image}"
+        );
+        let version = ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--platform",
+            &format!("linux/{arch}"),
+            &image,
+            "--version",
+        ]);
+        assert!(version.starts_with("cairn-collector "), "{version}");
+    }
+    // containerd holds one name for both architectures, as a registry would.
+    let listed = Command::new("ctr")
+        .args(["-n", "k8s.io", "images", "ls"])
         .output()
         .unwrap();
-    let saved_len = std::fs::metadata(&saved).map(|m| m.len()).unwrap_or(0);
-    cleanup();
-    assert_eq!(layers, "1");
-    assert_eq!(label, sha);
-    assert!(version.starts_with("cairn-collector "), "{version}");
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let line = listed
+        .lines()
+        .find(|l| l.starts_with(&format!("{reference} ")))
+        .unwrap_or_else(|| panic!("not in containerd:\n{listed}"));
+    assert!(line.contains("linux/amd64,linux/arm64"), "{line}");
+    let o = Command::new("ctr")
+        .args([
+            "-n",
+            "k8s.io",
+            "run",
+            "--rm",
+            "--platform",
+            "linux/arm64",
+            &reference,
+        ])
+        .arg(format!("cairn-image-test-{}", std::process::id()))
+        .args(["/cairn-collector", "--version"])
+        .output()
+        .unwrap();
     assert!(
-        String::from_utf8_lossy(&in_containerd.stdout)
-            .contains(&format!("docker.io/library/{tag}")),
-        "not in containerd"
+        String::from_utf8_lossy(&o.stdout).starts_with("cairn-collector "),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
     );
-    assert!(
-        saved_len > 1_000_000,
-        "the saved image is {saved_len} bytes"
-    );
+    for f in [&saved, &oci] {
+        let len = std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+        assert!(len > 1_000_000, "{} is {len} bytes", f.display());
+    }
+}
+
+/// Runs a closure on drop (a test's cleanup, also when an assertion fails).
+struct Defer(Option<Box<dyn FnOnce()>>);
+impl Drop for Defer {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
+        }
+    }
 }
 
 /// What a daemon that adopted an existing `docker0` prints: no Gateway in IPAM.

@@ -500,7 +500,7 @@ fn unreadable_files_and_directories_are_denied_and_logged() {
     ];
     let o = if rustix::process::geteuid().is_root() {
         common::env::command("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", bin()])
             .args(args)
             .output()
             .expect("setpriv (util-linux) is needed to test a non-root run")
@@ -658,7 +658,7 @@ fn a_manifest_bomb_is_refused_within_bounded_memory() {
     let start = Instant::now();
     let o = std::process::Command::new("prlimit")
         .arg("--as=400000000")
-        .arg(BIN)
+        .arg(bin())
         .arg("verify")
         .arg(&bomb)
         .output()

@@ -46,7 +46,7 @@ fn upload_env(root: &Path, extra: &[&str], stdin: Option<&str>, env: &[(&str, &s
         "50ms",
     ];
     args.extend_from_slice(extra);
-    let mut c = common::env::command(BIN);
+    let mut c = common::env::command(bin());
     c.envs(env.iter().copied());
     c.args(&args)
         .stdout(Stdio::piped())

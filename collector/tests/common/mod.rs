@@ -9,10 +9,19 @@ pub use cairn_testkit::{docker, env, faults, stores, tls};
 use std::path::Path;
 use std::process::Output;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_cairn-collector");
+/// The collector under test: the one this build made, or `CAIRN_TEST_COLLECTOR` (the
+/// static aarch64 collector, which `tests/run-all.sh` runs these suites against under
+/// qemu binfmt).
+pub fn bin() -> &'static str {
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var("CAIRN_TEST_COLLECTOR")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_cairn-collector").to_owned())
+    })
+}
 
 pub fn run(args: &[&str]) -> Output {
-    env::command(BIN)
+    env::command(bin())
         .args(args)
         .output()
         .expect("spawn collector")
@@ -41,5 +50,5 @@ pub fn collect(root: &Path, out: &Path, extra: &[&str]) -> Output {
 
 /// Verifies an archive with the collector under test.
 pub fn verify_ok(path: &Path) {
-    cairn_testkit::verify_ok(Path::new(BIN), path);
+    cairn_testkit::verify_ok(Path::new(bin()), path);
 }

@@ -248,12 +248,12 @@ fn a_target_past_its_timeout_is_cut_off_and_the_pod_is_left_clean() {
     let p = pod(&ns, "slow", docker::busybox_image(), &[]);
     let s = ApiServer::start(&[]);
     // A stand-in collector that never ends but keeps writing, as a long collection does.
-    let fake = s.dir.path().join("slow-collector");
-    std::fs::write(
-        &fake,
-        "#!/bin/sh\n[ \"$1\" = --version ] && exit 0\nwhile :; do echo chunk; sleep 0.05; done\n",
-    )
-    .unwrap();
+    let Some(fake) = common::standin::build(
+        &s.dir.path().join("slow-collector"),
+        "[ \"$1\" = --version ] && exit 0\nwhile :; do echo chunk; sleep 0.05; done\n",
+    ) else {
+        return;
+    };
     let out = s.dir.path().join("out");
     let o = common::env::command(CAIRN)
         .arg("--kubeconfig")
@@ -421,17 +421,17 @@ fn a_pods_words_reach_the_terminal_escaped_and_bounded() {
     let ns = format!("words-{}", std::process::id());
     let _p = pod(&ns, "loud", docker::busybox_image(), &[]);
     let s = ApiServer::start(&[]);
-    let fake = s.dir.path().join("loud-collector");
-    std::fs::write(
-        &fake,
-        "#!/bin/sh\n[ \"$1\" = --version ] && exit 0\n\
+    let Some(fake) = common::standin::build(
+        &s.dir.path().join("loud-collector"),
+        "[ \"$1\" = --version ] && exit 0\n\
          printf '{\"event\":\"artifact\",\"name\":\"x\\033]0;owned\\007\"}\\n' >&2\n\
          head -c 300000 /dev/zero | tr '\\000' A >&2; echo >&2\n\
          printf '\\377\\376 broken\\n' >&2\n\
          printf 'bye \\033[2J\\342\\200\\256gpj.exe\\n' >&2\n\
          exit 7\n",
-    )
-    .unwrap();
+    ) else {
+        return;
+    };
     let out = s.dir.path().join("out");
     let o = common::env::command(CAIRN)
         .arg("--kubeconfig")

@@ -2,16 +2,19 @@
 //! containers labelled as pods, one file per route or concern: [`exec`] (pods/exec,
 //! delivery by stdin and by download, timeouts, many pods), [`uploads`] (straight to
 //! S3, GCS, Azure), [`routes`] (distroless containers: ephemeral container, sidecar,
-//! node), [`cluster`] (credential plugins, in-cluster config, `kubectl cairn`).
+//! node), [`cluster`] (credential plugins, in-cluster config, `kubectl cairn`),
+//! [`delivery`] (the collector per architecture, refused when unfit, and what lands
+//! on the target).
 //! Archives are verified, named after their target, and nothing is left behind in the
 //! containers.
 
 mod common {
     //! The kit's helpers this suite uses.
     pub use cairn_testkit::apiserver::{relay, ApiServer};
-    pub use cairn_testkit::{docker, env, stores};
+    pub use cairn_testkit::{docker, env, standin, stores};
 }
 mod cluster;
+mod delivery;
 mod exec;
 mod routes;
 mod uploads;

@@ -104,6 +104,8 @@ fn discovery(path: &str) -> Option<Value> {
                  "verbs": ["get", "patch", "update"]},
                 {"name": "namespaces", "singularName": "namespace", "namespaced": false, "kind": "Namespace",
                  "verbs": ["get", "list"], "shortNames": ["ns"]},
+                {"name": "nodes", "singularName": "node", "namespaced": false, "kind": "Node",
+                 "verbs": ["get"], "shortNames": ["no"]},
             ]),
         ),
         "/apis/authorization.k8s.io/v1" => resource_list(
@@ -162,6 +164,15 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body>
             access_review(req, user).await
         }
         ("GET", ["api", "v1", "namespaces"]) => namespaces().await,
+        ("GET", ["api", "v1", "nodes", name]) => {
+            if !auth::allowed(user, "get", "nodes", "") {
+                return status(auth::forbidden(user, "get", "nodes", "", name, None));
+            }
+            match pods::node(name) {
+                Some(n) => respond(200, &n),
+                None => not_found("nodes", name),
+            }
+        }
         ("POST", ["api", "v1", "namespaces", ns, "pods"]) => {
             let ns = ns.to_string();
             create_pod(req, user, &ns).await

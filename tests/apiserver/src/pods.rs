@@ -98,7 +98,6 @@ pub async fn all() -> anyhow::Result<Vec<Pod>> {
             list.extend(serde_json::from_str::<Vec<Value>>(&text).unwrap_or_default());
         }
     }
-    let node = hostname();
     let mut pods: BTreeMap<(String, String), Pod> = BTreeMap::new();
     for c in list {
         let labels: BTreeMap<String, String> =
@@ -110,6 +109,9 @@ pub async fn all() -> anyhow::Result<Vec<Pod>> {
         ) else {
             continue;
         };
+        // A pod's node is the machine, or its arm64 twin for arm64 images (run through
+        // qemu binfmt): the launcher picks each node's collector by its architecture.
+        let node = node_for(&image_arch(c["Image"].as_str().unwrap_or_default()).await);
         let entry = pods
             .entry((ns.clone(), pod.clone()))
             .or_insert_with(|| Pod {
@@ -117,7 +119,7 @@ pub async fn all() -> anyhow::Result<Vec<Pod>> {
                 name: pod.clone(),
                 labels: BTreeMap::new(),
                 containers: Vec::new(),
-                node: node.clone(),
+                node,
             });
         for (k, v) in &labels {
             if !k.starts_with("io.kubernetes.") {
@@ -196,6 +198,53 @@ async fn inspect(ids: &[&str]) -> anyhow::Result<Vec<Value>> {
             v
         })
         .collect())
+}
+
+/// The Kubernetes architecture name of an image (`amd64`, `arm64`), cached.
+async fn image_arch(image: &str) -> String {
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, String>>> =
+        std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(a) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(image) {
+        return a.clone();
+    }
+    let arch = docker(&["image", "inspect", "-f", "{{.Architecture}}", image])
+        .await
+        .map(|a| a.trim().to_owned())
+        .unwrap_or_else(|_| "amd64".into());
+    cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(image.to_owned(), arch.clone());
+    arch
+}
+
+/// The node of the pods of architecture `arch`.
+pub fn node_for(arch: &str) -> String {
+    match arch {
+        "amd64" | "" => hostname(),
+        other => format!("{}-{other}", hostname()),
+    }
+}
+
+/// The nodes there are: this machine, and its arm64 twin.
+pub fn node(name: &str) -> Option<serde_json::Value> {
+    let arch = ["amd64", "arm64"]
+        .into_iter()
+        .find(|a| node_for(a) == name)?;
+    let machine = if arch == "arm64" { "arm64" } else { "amd64" };
+    Some(serde_json::json!({
+        "kind": "Node", "apiVersion": "v1",
+        "metadata": {"name": name, "labels": {
+            "kubernetes.io/arch": arch, "kubernetes.io/os": "linux", "kubernetes.io/hostname": name,
+        }},
+        "status": {"nodeInfo": {
+            "architecture": machine, "operatingSystem": "linux",
+            "containerRuntimeVersion": "docker://cairn-test", "kubeletVersion": "v1.31.0-cairn-test",
+            "kernelVersion": "", "osImage": "", "machineID": "", "systemUUID": "", "bootID": "",
+            "kubeProxyVersion": "",
+        }},
+    }))
 }
 
 fn hostname() -> String {

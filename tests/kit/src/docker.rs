@@ -53,18 +53,43 @@ pub fn setup() -> Option<PathBuf> {
 /// A busybox image from Debian's busybox-static, built once per machine.
 pub fn busybox_image() -> &'static str {
     const IMG: &str = "cairn-test-busybox:2";
-    if docker(&["image", "inspect", IMG]).status.success() {
-        return IMG;
+    if !docker(&["image", "inspect", IMG]).status.success() {
+        build_busybox(Path::new("/bin/busybox"), "amd64", IMG);
     }
+    IMG
+}
+
+/// The same busybox image for arm64 (Debian's busybox-static:arm64, which
+/// `tests/run-all.sh` unpacks into `tests/.work/arm64/`), run through qemu binfmt; `None`
+/// (and a loud skip, or a failure under CI) without it or without binfmt.
+pub fn busybox_image_arm64() -> Option<&'static str> {
+    const IMG: &str = "cairn-test-busybox-arm64:1";
+    if docker(&["image", "inspect", IMG]).status.success() {
+        return Some(IMG);
+    }
+    let Some(bb) = crate::stores::tool("CAIRN_BUSYBOX_ARM64", "arm64/bin/busybox") else {
+        require("busybox for arm64 (tests/.work/arm64/bin/busybox)");
+        return None;
+    };
+    if !Path::new("/proc/sys/fs/binfmt_misc/qemu-aarch64").exists() {
+        require("qemu binfmt for aarch64 (update-binfmts --enable qemu-aarch64)");
+        return None;
+    }
+    build_busybox(&bb, "arm64", IMG);
+    Some(IMG)
+}
+
+/// Builds a busybox image for `arch` from the static busybox at `bb`.
+fn build_busybox(bb: &Path, arch: &str, img: &str) {
     let t = tempfile::tempdir().unwrap();
-    let r = t.path();
+    let r = &t.path().join("root");
     for d in [
         "bin", "sbin", "usr/bin", "usr/sbin", "etc", "tmp", "root", "home/app", "var/log", "proc",
         "sys", "dev",
     ] {
         std::fs::create_dir_all(r.join(d)).unwrap();
     }
-    std::fs::copy("/bin/busybox", r.join("bin/busybox")).expect("busybox-static installed");
+    std::fs::copy(bb, r.join("bin/busybox")).expect("busybox-static installed");
     let st = Command::new("chroot")
         .arg(r)
         .args(["/bin/busybox", "--install", "-s", "/bin"])
@@ -81,13 +106,39 @@ pub fn busybox_image() -> &'static str {
     std::fs::write(r.join("root/.bash_history"), "image-history\n").unwrap();
     std::fs::write(r.join("var/log/image.log"), "baked log line\n").unwrap();
     std::fs::write(r.join("home/app/.ash_history"), "cat /etc/shadow\n").unwrap();
-    let sh = format!(
-        "chmod 1777 {r}/tmp && chmod 700 {r}/root && chmod 600 {r}/root/.bash_history && chown -R 1000:1000 {r}/home/app && chmod 777 {r}/var/log && tar -C {r} --numeric-owner -cf {r}.tar . && docker import -c 'CMD [\"/bin/sh\"]' -c 'ENV PATH=/bin:/sbin:/usr/bin:/usr/sbin' {r}.tar {IMG} >/dev/null && rm -f {r}.tar",
+    let prepare = format!(
+        "chmod 1777 {r}/tmp && chmod 700 {r}/root && chmod 600 {r}/root/.bash_history && chown -R 1000:1000 {r}/home/app && chmod 777 {r}/var/log && tar -C {r} --numeric-owner -cf {r}.tar .",
         r = r.display()
     );
-    let st = Command::new("sh").arg("-c").arg(sh).status().unwrap();
-    assert!(st.success(), "building {IMG}");
-    IMG
+    let st = Command::new("sh").arg("-c").arg(prepare).status().unwrap();
+    assert!(st.success(), "laying out {img}");
+    // `docker import` records the machine's architecture whatever the files are; a
+    // build from scratch records the platform asked for.
+    let dockerfile =
+        "FROM scratch\nADD root.tar /\nENV PATH=/bin:/sbin:/usr/bin:/usr/sbin\nCMD [\"/bin/sh\"]\n";
+    std::fs::write(t.path().join("Dockerfile"), dockerfile).unwrap();
+    let ctx = t.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::rename(t.path().join("root.tar"), ctx.join("root.tar")).unwrap();
+    std::fs::rename(t.path().join("Dockerfile"), ctx.join("Dockerfile")).unwrap();
+    let o = Command::new("docker")
+        .env("DOCKER_BUILDKIT", "0")
+        .args([
+            "build",
+            "-q",
+            "--platform",
+            &format!("linux/{arch}"),
+            "-t",
+            img,
+        ])
+        .arg(&ctx)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "building {img}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 pub struct Container(pub String);
@@ -206,7 +257,7 @@ pub fn leftovers(ct: &str) -> String {
         ct,
         "sh",
         "-c",
-        "ls -a /dev/shm /tmp /var/tmp /root /home/app / 2>/dev/null | grep cairn || true",
+        "ls -a /dev /dev/shm /tmp /var/tmp /root /home/app / 2>/dev/null | grep cairn || true",
     ])
 }
 

@@ -9,6 +9,8 @@
 //!   fake-gcs-server), a fault-injecting proxy, a private CA and a CONNECT proxy;
 //! - [`apiserver`]: the test Kubernetes API server and a TCP relay;
 //! - [`env`]: binaries run without the caller's cloud, kube and proxy settings.
+//! - [`standin`]: static executables that stand in for the collector, as an attacker
+//!   in the pod could.
 //!
 //! Under `CI=true` a missing service fails the test that needs it; elsewhere the test
 //! skips loudly ([`docker::require`]).
@@ -21,6 +23,7 @@ pub mod dir;
 pub mod docker;
 pub mod env;
 pub mod faults;
+pub mod standin;
 pub mod stores;
 pub mod tls;
 

@@ -25,7 +25,8 @@ pub const AZ_ACCOUNT: &str = "devstoreaccount1";
 pub const AZ_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-fn tool(env: &str, rel: &str) -> Option<PathBuf> {
+/// A tool `tests/run-all.sh` installs under `tests/.work/REL`, or where `ENV` says.
+pub fn tool(env: &str, rel: &str) -> Option<PathBuf> {
     if let Ok(p) = std::env::var(env) {
         return Some(PathBuf::from(p));
     }
