@@ -28,12 +28,15 @@ for tool in musl-gcc aarch64-linux-gnu-gcc; do
 done
 mkdir -p target/collectors
 for arch in x86_64 aarch64; do
-  target=$arch-unknown-linux-musl
-  rustup target list --installed | grep -qx "$target" || {
-    echo "build-collectors.sh: rustup target $target is missing: rustup target add $target (or run with --install)" >&2
+  rustup target list --installed | grep -qx "$arch-unknown-linux-musl" || {
+    echo "build-collectors.sh: rustup target $arch-unknown-linux-musl is missing: rustup target add $arch-unknown-linux-musl (or run with --install)" >&2
     exit 2
   }
-  cargo build --release -q -p cairn-collector --target "$target"
+done
+# One cargo run for both: their single-threaded link-time optimisations overlap.
+cargo build --release -q -p cairn-collector --target x86_64-unknown-linux-musl --target aarch64-unknown-linux-musl
+for arch in x86_64 aarch64; do
+  target=$arch-unknown-linux-musl
   bin=target/$target/release/cairn-collector
   # A static executable has no program interpreter and needs no shared library.
   if readelf -lW "$bin" | grep -q 'Requesting program interpreter' || readelf -d "$bin" | grep -q NEEDED; then

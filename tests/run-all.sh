@@ -8,7 +8,7 @@ top=$PWD
 work="$top/tests/.work"
 mkdir -p "$work"
 
-log() { printf '\n== %s\n' "$*" >&2; }
+log() { printf '\n== %s (at %ss)\n' "$*" "$SECONDS" >&2; }
 
 need=()
 for pair in dockerd:docker.io containerd:containerd runc:runc iptables:iptables \
@@ -146,7 +146,8 @@ HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 ALL_PROXY=http://12
   cargo test --workspace --no-fail-fast --offline 2>&1 | tee "$work/test.log" || status=1
 
 log "the aarch64 collector under qemu: command-line and hostile-filesystem suites"
-CAIRN_TEST_COLLECTOR="$CAIRN_MUSL_BIN_AARCH64" cargo test -p cairn-collector --offline --test cli --test hostile 2>&1 |
+# --workspace, as above, so that features resolve the same and nothing is rebuilt.
+CAIRN_TEST_COLLECTOR="$CAIRN_MUSL_BIN_AARCH64" cargo test --workspace --offline --test cli --test hostile 2>&1 |
   tee "$work/test-aarch64.log" || status=1
 
 log "a cairn that carries both collectors (scripts/dist.sh builds the release one)"
@@ -161,4 +162,5 @@ for arch in x86_64 aarch64; do
     { echo "cairn version does not list the built-in $arch collector" >&2; status=1; }
 done
 rm -rf "$alone"
+log "done: status $status"
 exit "$status"
