@@ -65,13 +65,13 @@ echo "container: $procs processes, $socks tcp sockets; $(nproc) cores"
 
 arts='live/processes,live/executables,live/network,live/mounts,live/system,live/users'
 hyperfine --warmup 1 --runs "$runs" --export-json "$work/live.json" \
-  -n cairn-live "docker exec $ct /opt/cairn/cairn-collector collect --artifacts $arts --progress none -o - >/dev/null" \
+  -n cairn-live "docker exec $ct /opt/cairn/cairn-collector collect --artifacts $arts --progress none --output - >/dev/null" \
   -n busybox-shell "docker exec $ct sh -c 'ps -o pid,ppid,user,args; netstat -antup; netstat -anxp; cat /proc/self/mountinfo; ls -l /proc/[0-9]*/fd /proc/[0-9]*/exe' >/dev/null 2>&1"
 
 rss=()
 for _ in $(seq "$runs"); do
   /usr/bin/time -f '%M' -o "$work/live-rss" nsenter -t "$pid" -a /opt/cairn/cairn-collector \
-    collect --artifacts "$arts" --progress none -o - >"$work/live.tar.zst" 2>/dev/null
+    collect --artifacts "$arts" --progress none --output - >"$work/live.tar.zst" 2>/dev/null
   rss+=("$(cat "$work/live-rss")")
 done
 # The collector's own account of its time, from the last archive.

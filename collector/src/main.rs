@@ -55,6 +55,6 @@ fn run(cli: Cli) -> Result<i32> {
             stop,
             proc,
         } => cmd::idle::run(duration, stop, &proc),
-        Command::Containers { node_root, output } => cmd::containers::run(&node_root, &output),
+        Command::Containers { node_root, output } => cmd::containers::run(&node_root, output),
     }
 }

@@ -36,6 +36,16 @@ pub struct Verification {
     pub problems: Vec<String>,
     /// Problems beyond those kept.
     pub more_problems: u64,
+    /// Why the archive could not be read to its end (not zstd, truncated, damaged),
+    /// when it could not: then the checks that need the whole archive are not made,
+    /// and this is the problem that counts.
+    pub broken: Option<String>,
+    /// The `ARCHIVE.sha256` file the archive's sha256 was compared with (and matched,
+    /// or a problem says otherwise), when there is one.
+    pub sidecar: Option<std::path::PathBuf>,
+    /// What cut the collection short, as its summary says: empty when complete,
+    /// `None` when the summary does not say.
+    pub cut_short: Option<Vec<String>>,
 }
 
 impl Verification {
@@ -65,11 +75,14 @@ struct ManifestLine {
 struct HashingReader<R> {
     inner: R,
     hasher: Sha256,
+    /// The input ended (a read returned nothing).
+    eof: bool,
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
+        self.eof |= n == 0 && !buf.is_empty();
         self.hasher.update(&buf[..n]);
         Ok(n)
     }
@@ -119,23 +132,58 @@ struct Gathered {
     names: Vec<Vec<u8>>,
     summary: Vec<u8>,
     too_many: bool,
+    /// Reading stopped early: the last complete entry's name, and why.
+    stopped: Option<(Option<Vec<u8>>, io::Error)>,
 }
+
+/// The first bytes of every zstd frame.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
 /// Verifies the archive at `path` (`-` for standard input).
 pub fn verify(path: &str) -> io::Result<Verification> {
-    let input: Box<dyn Read> = if path == "-" {
+    let mut input: Box<dyn Read> = if path == "-" {
         Box::new(io::stdin().lock())
     } else {
         Box::new(std::fs::File::open(path)?)
     };
+    let mut head = Vec::with_capacity(4);
+    (&mut input).take(4).read_to_end(&mut head)?;
     let mut hr = HashingReader {
-        inner: input,
+        inner: Box::new(io::Cursor::new(head.clone()).chain(input)) as Box<dyn Read>,
         hasher: Sha256::new(),
+        eof: false,
     };
     let mut v = Verification::default();
+    if head != ZSTD_MAGIC {
+        io::copy(&mut hr, &mut io::sink())?;
+        v.archive_sha256 = hex::encode(hr.hasher.finalize());
+        let why = if head.is_empty() {
+            "empty: not a cairn archive".to_owned()
+        } else {
+            format!(
+                "not a zstd archive (it starts with {}, not 28b52ffd): not a cairn archive",
+                hex::encode(&head)
+            )
+        };
+        v.problem(why.clone());
+        v.broken = Some(why);
+        return Ok(v);
+    }
     let read = read_entries(&mut hr, &mut v)?;
-    let _ = io::copy(&mut hr.inner, &mut io::sink());
+    if let Some((last, e)) = &read.stopped {
+        // Reading stopped early: where the input had ended, it is truncated.
+        v.broken = Some(broken_after(&v, hr.eof, last.as_deref(), e));
+    }
+    let _ = io::copy(&mut hr, &mut io::sink());
     v.archive_sha256 = hex::encode(hr.hasher.finalize());
+    if path != "-" {
+        check_sidecar(path, &mut v);
+    }
+    if let Some(why) = v.broken.clone() {
+        // What follows needs the whole archive; the one problem says why it is not.
+        v.problem(why);
+        return Ok(v);
+    }
     if !read
         .records
         .iter()
@@ -145,10 +193,23 @@ pub fn verify(path: &str) -> io::Result<Verification> {
     }
     check_unlisted(&read, &mut v);
     check_summary(&read, &mut v);
-    if path != "-" {
-        check_sidecar(path, &mut v);
-    }
     Ok(v)
+}
+
+/// Why reading stopped early: truncated (the input ended mid-way) or damaged.
+fn broken_after(v: &Verification, ended: bool, last: Option<&[u8]>, e: &io::Error) -> String {
+    let how = if ended || e.kind() == io::ErrorKind::UnexpectedEof {
+        "truncated"
+    } else {
+        "damaged"
+    };
+    let last = last
+        .map(|n| format!("last complete: {}", String::from_utf8_lossy(n)))
+        .unwrap_or_else(|| "none complete".into());
+    format!(
+        "{how} after {} entries ({last}): {e}; the manifest and summary at its end cannot be checked",
+        v.entries
+    )
 }
 
 /// Reads every entry, hashing each; checks the manifest's records as they stream past
@@ -160,15 +221,15 @@ fn read_entries(
     let mut out = Gathered::default();
     let dec = zstd::stream::read::Decoder::new(hr)?;
     let mut ar = tar::Archive::new(dec);
+    let mut last: Option<Vec<u8>> = None;
     for entry in ar.entries()? {
         let mut entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                v.problem(format!("archive unreadable: {e}"));
-                break;
+                out.stopped = Some((last, e));
+                return Ok(out);
             }
         };
-        v.entries += 1;
         let name = entry.path_bytes().into_owned();
         let regular = entry.header().entry_type() == tar::EntryType::Regular;
         let result = if regular && is_manifest_name(&name) {
@@ -183,19 +244,18 @@ fn read_entries(
         let (sha, n) = match result {
             Ok(r) => r,
             Err(e) => {
-                v.problem(format!(
-                    "{}: unreadable: {e}",
-                    String::from_utf8_lossy(&name)
-                ));
-                break;
+                out.stopped = Some((last, e));
+                return Ok(out);
             }
         };
+        v.entries += 1;
         remember(&mut out, &name, sha, n, v);
+        last = Some(name);
     }
     // Drain to the end so the zstd frame checksum is checked and the file hash is whole.
     let mut rest = ar.into_inner();
     if let Err(e) = io::copy(&mut rest, &mut io::sink()) {
-        v.problem(format!("compressed stream damaged: {e}"));
+        out.stopped = Some((last, e));
     }
     Ok(out)
 }
@@ -392,6 +452,17 @@ fn check_summary(read: &Gathered, v: &mut Verification) {
             return;
         }
     };
+    v.cut_short = match (&s["complete"], &s["cut_short"], &s["timed_out"]) {
+        (serde_json::Value::Bool(_), serde_json::Value::Array(a), _) => Some(
+            a.iter()
+                .take(16)
+                .map(|w| w.as_str().unwrap_or("?").chars().take(500).collect())
+                .collect(),
+        ),
+        // Before the summary listed them: the timeout was all it said.
+        (_, _, serde_json::Value::Bool(true)) => Some(vec!["--timeout reached".into()]),
+        _ => None,
+    };
     let sha_of = |file: &str| {
         read.records
             .iter()
@@ -450,6 +521,7 @@ fn check_sidecar(path: &str, v: &mut Verification) {
         return;
     }
     let want = text.split_whitespace().next().unwrap_or("");
+    v.sidecar = Some(Path::new(&side).to_path_buf());
     if want != v.archive_sha256 {
         v.problem(format!(
             "archive sha256 {} does not match {} ({want})",

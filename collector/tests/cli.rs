@@ -4,6 +4,7 @@
 mod common;
 use common::*;
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 fn planted() -> TestDir {
@@ -106,9 +107,15 @@ fn uac_artifact_and_profile_files_work_and_commands_are_not_run() {
     let profiles = dir.path().join("profiles");
     std::fs::create_dir_all(&profiles).unwrap();
     let profile = profiles.join("mine.yaml");
-    std::fs::write(&profile, "name: mine\ndescription: test\nartifacts:\n  - live_response/mixed.yaml\n  - files/logs/*\n  - chkrootkit/chkrootkit.yaml\n").unwrap();
+    std::fs::write(&profile, "name: mine\ndescription: test\nartifacts:\n  - live_response/mixed.yaml\n  - files/logs/*\n").unwrap();
     let out = t.out("cli-uac.tar.zst");
-    collect(t.path(), &out, &["--profile", profile.to_str().unwrap()]);
+    let o = collect(t.path(), &out, &["--profile", profile.to_str().unwrap()]);
+    // What is skipped by design is said on stderr, in one line.
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains("not run by design: 1 command collector(s)"),
+        "{said}"
+    );
     verify_ok(&out);
     let a = Archive::read(&out);
     let set = "live_response/mixed";
@@ -137,10 +144,31 @@ fn uac_artifact_and_profile_files_work_and_commands_are_not_run() {
     assert!(log
         .iter()
         .any(|l| l["event"] == "not_run" && l["message"].as_str().unwrap().contains("ps auxwww")));
-    assert!(log
-        .iter()
-        .any(|l| l["event"] == "profile" && l["message"].as_str().unwrap().contains("chkrootkit")));
     let _ = std::fs::remove_file(&out);
+    // A profile entry that names nothing (a typo, or an artifact file that is not there)
+    // is an error, as in --artifacts, with the likely name.
+    std::fs::write(
+        &profile,
+        "name: mine\nartifacts:\n  - files/logs/*\n  - files/shell/histroy\n  - chkrootkit/chkrootkit.yaml\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "collect",
+        "--root",
+        t.path().to_str().unwrap(),
+        "--profile",
+        profile.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains("profile `mine`: entry `files/shell/histroy` is neither a built-in artifact")
+            && said.contains("did you mean `files/shell/history`?"),
+        "{said}"
+    );
+    assert!(!out.exists(), "no archive for a refused selection");
 }
 
 #[test]
@@ -194,7 +222,7 @@ fn bad_specs_name_file_line_and_field() {
 fn exclusions_limits_and_timeout() {
     let t = planted();
     let out = t.out("cli-ex.tar.zst");
-    collect(
+    let o = common::collect_cut(
         t.path(),
         &out,
         &[
@@ -204,25 +232,127 @@ fn exclusions_limits_and_timeout() {
             "20",
         ],
     );
-    verify_ok(&out);
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains("cut short: --max-total-size 20 reached:"),
+        "{said}"
+    );
+    let v = verify(&out);
+    assert!(
+        v.contains("OK ") && v.contains("CUT SHORT") && v.contains("--max-total-size"),
+        "{v}"
+    );
     let a = Archive::read(&out);
     assert!(a.get("files/tmp/dropper.sh").is_none());
     assert!(a.get("files/home/app/.ssh/authorized_keys").is_none());
     let s = a.summary();
     assert!(s["counts"]["bytes_stored"].as_u64().unwrap() <= 20);
+    assert_eq!(s["complete"], false);
+    assert_eq!(s["cut_short"].as_array().unwrap().len(), 1, "{s}");
     assert!(a
         .manifest()
         .iter()
         .any(|r| r["reason"] == "--max-total-size reached"));
     // A zero timeout still yields a complete, valid archive that says it was cut.
     let out2 = t.out("cli-to.tar.zst");
-    collect(t.path(), &out2, &["--timeout", "0s"]);
-    verify_ok(&out2);
+    common::collect_cut(t.path(), &out2, &["--timeout", "0s"]);
+    let v = verify(&out2);
+    assert!(
+        v.contains("CUT SHORT") && v.contains("--timeout 0s reached"),
+        "{v}"
+    );
     let a = Archive::read(&out2);
     assert_eq!(a.summary()["timed_out"], true);
+    // Without a limit reached, it is complete, and verify says so.
+    let out3 = t.out("cli-whole.tar.zst");
+    collect(t.path(), &out3, &[]);
+    assert_eq!(Archive::read(&out3).summary()["complete"], true);
+    assert!(verify(&out3).contains("collection complete"));
     assert!(a.log().iter().any(|l| l["event"] == "timeout"));
     let _ = std::fs::remove_file(&out);
     let _ = std::fs::remove_file(&out2);
+}
+
+/// An archive is evidence: an existing one is not overwritten without --force; a
+/// path that cannot be written is named before anything is collected; `/dev/null`
+/// works (nothing synced, no `.sha256` beside it); `-o` is refused with a pointer to
+/// --output, since in cairn and kubectl it is a format.
+#[test]
+fn outputs_are_never_overwritten_silently_and_bad_ones_are_named() {
+    let t = planted();
+    let root = t.path().to_str().unwrap().to_owned();
+    let out = t.out("taken.tar.zst");
+    std::fs::write(&out, "earlier evidence").unwrap();
+    let o = run(&[
+        "collect",
+        "--root",
+        &root,
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains(&format!(
+            "{} exists: an archive may be evidence and is not overwritten",
+            out.display()
+        )),
+        "{said}"
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), b"earlier evidence");
+    let o = run(&[
+        "collect",
+        "--root",
+        &root,
+        "--progress",
+        "none",
+        "--output",
+        out.to_str().unwrap(),
+        "--force",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    verify_ok(&out);
+
+    let missing = t.out("no/such/dir/ev.tar.zst");
+    let o = run(&[
+        "collect",
+        "--root",
+        &root,
+        "--output",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains(&format!(
+            "the directory {} does not exist",
+            missing.parent().unwrap().display()
+        )),
+        "{said}"
+    );
+
+    let o = run(&[
+        "collect",
+        "--root",
+        &root,
+        "--progress",
+        "none",
+        "--output",
+        "/dev/null",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!Path::new("/dev/null.sha256").exists());
+
+    let o = run(&["collect", "--root", &root, "-o", "json"]);
+    assert_eq!(o.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains("-o json: the collector has no -o; the archive goes to --output FILE"),
+        "{said}"
+    );
+    assert!(!Path::new("json").exists());
+    let o = run(&["containers", "--node-root", &root, "-o", "yaml"]);
+    assert_eq!(o.status.code(), Some(2));
 }
 
 #[test]
@@ -297,6 +427,60 @@ fn stdout_output_json_progress_and_tamper_detection() {
     std::fs::write(&bad, bytes).unwrap();
     let o = run(&["verify", bad.to_str().unwrap()]);
     assert_ne!(o.status.code(), Some(0));
+}
+
+/// `verify` on what is not an archive, or on a truncated one, says so in one line
+/// instead of one MISMATCH per entry; and on a good one it says whether the `.sha256`
+/// beside it was compared.
+#[test]
+fn verify_names_a_non_archive_and_a_truncated_one_in_one_line() {
+    let t = planted();
+    // Incompressible logs, so the archive spans many zstd blocks and a cut one still
+    // holds complete entries.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in 0..4 {
+        let noise: Vec<u8> = (0..300_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        std::fs::write(t.path().join(format!("var/log/noise{i}.log")), noise).unwrap();
+    }
+    let out = t.out("whole.tar.zst");
+    collect(t.path(), &out, &[]);
+    let said = verify(&out);
+    assert!(
+        said.contains(&format!("matches {}.sha256", out.display())),
+        "{said}"
+    );
+    std::fs::remove_file(format!("{}.sha256", out.display())).unwrap();
+    assert!(verify(&out).contains("no ") && verify(&out).contains(".sha256 beside it"));
+
+    let text = t.out("notes.txt");
+    std::fs::write(&text, "just some notes\n").unwrap();
+    let o = run(&["verify", text.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(said.lines().count(), 1, "{said}");
+    assert!(
+        said.starts_with("FAILED not a zstd archive (it starts with 6a757374"),
+        "{said}"
+    );
+
+    let bytes = std::fs::read(&out).unwrap();
+    let cut = t.out("cut.tar.zst");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let o = run(&["verify", cut.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(said.lines().count(), 1, "{said}");
+    assert!(
+        said.starts_with("FAILED truncated after ") && said.contains("(last complete: "),
+        "{said}"
+    );
 }
 
 /// `truncate_size` keeps the head of a large file (marked truncated, with the reason)

@@ -156,6 +156,10 @@ pub struct Done {
     pub files: u64,
     /// The collector's `--timeout` cut the collection short.
     pub timed_out: bool,
+    /// Every limit that cut the collection short, one sentence each (`--timeout`,
+    /// `--max-total-size`); empty when it is complete.
+    #[serde(default, deserialize_with = "bounded::texts")]
+    pub cut_short: Vec<String>,
     #[serde(default)]
     pub upload: Option<Box<UploadReport>>,
     /// Where the collector's own binary was while it ran, when that was inside the
@@ -314,6 +318,7 @@ mod tests {
                 bytes: 10,
                 files: 2,
                 timed_out: true,
+                cut_short: vec!["--timeout 1s reached".into()],
                 upload: Some(Box::new(UploadReport {
                     kind: "s3-multipart".into(),
                     location: "https://h/b/k".into(),

@@ -11,6 +11,10 @@ pub const ERROR: i32 = 2;
 /// The archive is complete but the upload failed; the fallback output holds what the
 /// object does not.
 pub const UPLOAD_FELL_BACK: i32 = 3;
+/// The archive is complete and valid, but the collection was cut short (`--timeout`,
+/// `--max-total-size`): not everything asked for is in it. The launcher uses it too,
+/// when every target was collected and one or more were cut short.
+pub const CUT_SHORT: i32 = 4;
 /// Bootstrap: no writable place allows execution, or the collector cannot be made
 /// executable.
 pub const NO_PLACE_TO_RUN: i32 = 90;

@@ -30,9 +30,9 @@ pub enum Command {
         /// mounted read-only anywhere.
         #[arg(long)]
         node_root: PathBuf,
-        /// Output: table or json.
-        #[arg(short = 'o', long, default_value = "table")]
-        output: String,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value = "table")]
+        output: ListFormat,
     },
     /// Wait, doing nothing, for up to --for: the command of a collector sidecar or
     /// ephemeral container, into which collections are then exec'd. `--stop` ends the
@@ -52,6 +52,13 @@ pub enum Command {
     Profiles,
     /// List built-in artifacts.
     Artifacts,
+}
+
+/// How a listing is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
 }
 
 #[derive(clap::Args, Debug)]
@@ -88,9 +95,17 @@ pub struct CollectArgs {
     /// `!NAME` excludes. Adds to --profile.
     #[arg(long)]
     pub artifacts: Option<String>,
-    /// Where the archive goes: a file, or `-` for standard output. Not with an upload.
-    #[arg(long, short = 'o', required_unless_present_any = ["upload_url", "upload_plan"], conflicts_with_all = ["upload_url", "upload_plan"])]
+    /// Where the archive goes: a new file, or `-` for standard output. Not with an
+    /// upload. An existing file is refused (it may be evidence) unless --force.
+    #[arg(long, value_name = "FILE|-", required_unless_present_any = ["upload_url", "upload_plan", "o_format"], conflicts_with_all = ["upload_url", "upload_plan"])]
     pub output: Option<String>,
+    /// Replace an existing file at --output or --fallback-output.
+    #[arg(long)]
+    pub force: bool,
+    /// `-o` is a report format in cairn and kubectl, so the collector refuses it and
+    /// names --output instead of writing an archive called `json`.
+    #[arg(short = 'o', hide = true, value_name = "FORMAT")]
+    pub o_format: Option<String>,
     /// Upload the archive, while it is produced, to this presigned URL: S3 (SigV4 PUT),
     /// Azure Blob SAS (blob or container), GCS (V4 signed PUT, or a resumable session
     /// URL). The kind is recognised from the URL; the URL is never printed whole.

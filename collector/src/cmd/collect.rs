@@ -15,6 +15,18 @@ use cairn_protocol::exit;
 use std::path::PathBuf;
 
 pub fn run(a: CollectArgs) -> Result<i32> {
+    if let Some(f) = &a.o_format {
+        bail!(
+            "-o {}: the collector has no -o; the archive goes to --output FILE (or --output - for standard output). -o FORMAT is cairn's report format",
+            cairn_protocol::bounded::printable(f)
+        );
+    }
+    for out in [a.output.as_deref(), a.fallback_output.as_deref()]
+        .into_iter()
+        .flatten()
+    {
+        check_new_output(out, a.force)?;
+    }
     let target = target_of(&a)?;
     let catalog = Catalog::builtin()?;
     let selection = select(&catalog, a.profile.as_deref(), a.artifacts.as_deref())?;
@@ -125,8 +137,17 @@ fn tell(report: &Report) -> i32 {
         c.errors,
         c.truncated,
         c.changed,
-        if report.timed_out { "; TIMED OUT (archive complete up to the deadline)" } else { "" }
+        if report.cut_short.is_empty() { "" } else { "; CUT SHORT (the archive is valid but not everything asked for is in it)" }
     );
+    if report.commands_not_run > 0 {
+        eprintln!(
+            "cairn-collector: not run by design: {} command collector(s) (cairn never runs shell commands on the target; collection.log names them)",
+            report.commands_not_run
+        );
+    }
+    for why in &report.cut_short {
+        eprintln!("cairn-collector: cut short: {why}");
+    }
     let d = &report.delivered;
     match &d.upload {
         None => {
@@ -171,7 +192,43 @@ fn tell(report: &Report) -> i32 {
             return exit::UPLOAD_FELL_BACK;
         }
     }
-    exit::OK
+    if report.cut_short.is_empty() {
+        exit::OK
+    } else {
+        exit::CUT_SHORT
+    }
+}
+
+/// An archive file is evidence: an existing one is not replaced without --force, and
+/// a path that cannot be written is refused before collecting, naming what is wrong.
+/// Devices and FIFOs (`/dev/null`) are written to as they are.
+fn check_new_output(out: &str, force: bool) -> Result<()> {
+    use std::path::Path;
+    if out == "-" {
+        return Ok(());
+    }
+    let p = Path::new(out);
+    match std::fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => bail!("--output {out} is a directory: name the archive file"),
+        Ok(m) if (m.is_file() || m.file_type().is_symlink()) && !force => bail!(
+            "{out} exists: an archive may be evidence and is not overwritten; give a new name, or --force to replace it"
+        ),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let dir = p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            if !dir.is_dir() {
+                bail!(
+                    "cannot write {out}: the directory {} does not exist",
+                    dir.display()
+                );
+            }
+            Ok(())
+        }
+        Err(e) => bail!("cannot write {out}: {e}"),
+    }
 }
 
 /// The target: a local output, or an upload (checked here, before collecting).

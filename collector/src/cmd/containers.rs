@@ -1,11 +1,12 @@
 //! `cairn-collector containers --node-root DIR`: the containers on a node's disk.
 
+use super::cli::ListFormat;
 use anyhow::Result;
 use cairn_collector::node;
 use cairn_protocol::exit;
 use std::path::Path;
 
-pub fn run(node_root: &Path, output: &str) -> Result<i32> {
+pub fn run(node_root: &Path, output: ListFormat) -> Result<i32> {
     let (all, warnings) = node::list(node_root)?;
     for w in &warnings {
         eprintln!(
@@ -13,7 +14,7 @@ pub fn run(node_root: &Path, output: &str) -> Result<i32> {
             cairn_protocol::bounded::printable(w)
         );
     }
-    if output == "json" {
+    if output == ListFormat::Json {
         println!("{}", serde_json::to_string_pretty(&all)?);
         return Ok(exit::OK);
     }

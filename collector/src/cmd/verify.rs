@@ -1,13 +1,27 @@
 //! `cairn-collector verify`: every hash of an archive recomputed and checked against
-//! its manifest and summary.
+//! its manifest and summary; the final line says whether the archive is intact,
+//! whether its `.sha256` was compared, and whether the collection was complete.
 
 use anyhow::{Context, Result};
-use cairn_collector::verify;
+use cairn_collector::verify::{self, Verification};
 use cairn_protocol::bounded::printable;
 use cairn_protocol::exit;
 
 pub fn run(archive: &str) -> Result<i32> {
     let v = verify::verify(archive).with_context(|| format!("reading {archive}"))?;
+    if let Some(why) = &v.broken {
+        // One line: what follows a break cannot be checked, so nothing else is listed
+        // but what was wrong before it.
+        for p in v.problems.iter().filter(|p| *p != why) {
+            println!("MISMATCH {}", printable(p));
+        }
+        println!(
+            "FAILED {}; archive sha256 {}",
+            printable(why),
+            v.archive_sha256
+        );
+        return Ok(exit::FAILED);
+    }
     // Entry names are the archive's, which an attacker may have chosen.
     for p in &v.problems {
         println!("MISMATCH {}", printable(p));
@@ -17,8 +31,12 @@ pub fn run(archive: &str) -> Result<i32> {
     }
     if v.ok() {
         println!(
-            "OK {} entries, {} manifest records verified; archive sha256 {}",
-            v.entries, v.manifest_records, v.archive_sha256
+            "OK {} entries, {} manifest records verified; archive sha256 {} ({}); {}",
+            v.entries,
+            v.manifest_records,
+            v.archive_sha256,
+            sidecar(&v, archive),
+            completeness(&v)
         );
         Ok(exit::OK)
     } else {
@@ -28,5 +46,32 @@ pub fn run(archive: &str) -> Result<i32> {
             v.archive_sha256
         );
         Ok(exit::FAILED)
+    }
+}
+
+/// Whether the archive's own sha256 was compared with a `.sha256` beside it.
+fn sidecar(v: &Verification, archive: &str) -> String {
+    match &v.sidecar {
+        Some(p) => format!("matches {}", printable(&p.display().to_string())),
+        None if archive == "-" => "read from stdin: no .sha256 compared".into(),
+        None => format!(
+            "no {}.sha256 beside it: compare the sha256 with the one recorded at collection",
+            printable(archive)
+        ),
+    }
+}
+
+/// Whether the collection was complete, as the archive's summary says.
+fn completeness(v: &Verification) -> String {
+    match &v.cut_short {
+        Some(c) if c.is_empty() => "collection complete".into(),
+        Some(c) => format!(
+            "collection CUT SHORT: {}",
+            c.iter()
+                .map(|w| printable(w).into_owned())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        None => "the summary does not say whether the collection was complete".into(),
     }
 }

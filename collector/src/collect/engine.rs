@@ -105,7 +105,8 @@ pub fn collect(
     crate::source::walk::raise_fd_limit();
     let started = crate::units::now_rfc3339();
     let clock = Instant::now();
-    let sink = Sink::open(target).map_err(CollectError::Output)?;
+    let shown = target.describe();
+    let sink = Sink::open(target).map_err(|e| CollectError::Output(shown, e))?;
     let own_output = sink.file_identity();
     let upload_events = sink.events();
     let archive = ArchiveWriter::new(sink, opts.workers).map_err(CollectError::Write)?;
@@ -183,10 +184,6 @@ fn begin(engine: &mut Engine<'_>, selection: &Selection) {
     rec.log(Level::Info, LogEvent::Footprint, None, None, footprint);
     for note in root.notes() {
         rec.log(Level::Warn, LogEvent::Target, None, None, note.clone());
-    }
-    for entry in &selection.unmatched {
-        let msg = format!("profile entry `{entry}` matches no artifact cairn knows; skipped");
-        rec.log(Level::Warn, LogEvent::Profile, None, None, msg);
     }
     rec.progress.emit(&Event::Start(event::Start {
         root: root.path().display().to_string(),

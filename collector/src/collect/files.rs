@@ -174,6 +174,7 @@ impl Engine<'_> {
             .max_total_size
             .map(|m| m.saturating_sub(self.rec.counts.bytes_stored));
         if budget == Some(0) {
+            self.rec.total_size_cut += 1;
             rec.status = Some(Status::Skipped);
             rec.reason = Some("--max-total-size reached".into());
             return self.rec.note(rec);
@@ -194,6 +195,9 @@ impl Engine<'_> {
             .min(self.opts.max_file_size)
             .min(truncate_size.unwrap_or(u64::MAX));
         let cut_by = if budget == Some(cap) {
+            if at_open.size > cap {
+                self.rec.total_size_cut += 1;
+            }
             "--max-total-size"
         } else if cap == self.opts.max_file_size {
             "--max-file-size"

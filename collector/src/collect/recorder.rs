@@ -26,6 +26,10 @@ pub struct Recorder<'a> {
     pub failed: Option<io::Error>,
     /// Records of the uploader, moved into the log as they come.
     pub upload_events: crate::sink::upload::Events,
+    /// Files `--max-total-size` left out or cut.
+    pub total_size_cut: u64,
+    /// UAC `collector: command` entries, not run by design.
+    pub commands_not_run: u64,
     /// Compressed manifest bytes held before a part is written.
     part_bytes: usize,
 }
@@ -70,6 +74,8 @@ impl<'a> Recorder<'a> {
             manifest_parts: Vec::new(),
             failed: None,
             upload_events,
+            total_size_cut: 0,
+            commands_not_run: 0,
             part_bytes,
         }
     }

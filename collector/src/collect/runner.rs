@@ -51,6 +51,7 @@ impl Engine<'_> {
     }
 
     fn not_run_command(&mut self, set: &ArtifactSet, art: &Artifact) {
+        self.rec.commands_not_run += 1;
         self.rec.log(
             Level::Info,
             LogEvent::NotRun,

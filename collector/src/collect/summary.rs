@@ -23,14 +23,19 @@ pub struct Report {
     pub delivered: Delivered,
     pub counts: Counts,
     pub timed_out: bool,
+    /// Every limit that cut the collection short, one sentence each; empty when the
+    /// collection is complete.
+    pub cut_short: Vec<String>,
+    /// UAC `collector: command` entries, which cairn never runs.
+    pub commands_not_run: u64,
     pub warnings: u64,
 }
 
 /// A collection that could not produce an archive.
 #[derive(Debug, thiserror::Error)]
 pub enum CollectError {
-    #[error("cannot open output: {0}")]
-    Output(io::Error),
+    #[error("cannot write the archive to {0}: {1}")]
+    Output(String, io::Error),
     #[error("writing the archive failed: {0}")]
     Write(io::Error),
 }
@@ -83,7 +88,8 @@ pub fn finish(mut e: Ended<'_>, run: Run<'_>) -> Result<Report, CollectError> {
             "earlier_parts": r.manifest_parts.iter().map(|(p, sha, size)| json!({"path": p, "sha256": sha, "size": size})).collect::<Vec<_>>(),
         },
     });
-    let summary = summary(&e, &run, destination, records);
+    let cut_short = cut_short(&e, run.opts);
+    let summary = summary(&e, &run, destination, records, &cut_short);
     let mut text = serde_json::to_vec_pretty(&summary).unwrap_or_default();
     text.push(b'\n');
     let r = e.rec;
@@ -91,8 +97,13 @@ pub fn finish(mut e: Ended<'_>, run: Run<'_>) -> Result<Report, CollectError> {
     archive
         .append_bytes(SUMMARY_NAME.as_bytes(), &h, &text)
         .map_err(CollectError::Write)?;
-    let (counts, timed_out, progress, events) =
-        (r.counts, e.timed_out, r.progress, r.upload_events);
+    let (counts, timed_out, progress, events, commands_not_run) = (
+        r.counts,
+        e.timed_out,
+        r.progress,
+        r.upload_events,
+        r.commands_not_run,
+    );
     let mut sink = archive.finish().map_err(CollectError::Write)?;
     sink.flush().map_err(CollectError::Write)?;
     let closed = sink.close();
@@ -109,6 +120,7 @@ pub fn finish(mut e: Ended<'_>, run: Run<'_>) -> Result<Report, CollectError> {
         bytes: delivered.bytes,
         files: counts.files,
         timed_out,
+        cut_short: cut_short.clone(),
         upload: delivered.upload.clone().map(Box::new),
         binary: super::identity::binary_in_target(e.root),
     }));
@@ -116,12 +128,44 @@ pub fn finish(mut e: Ended<'_>, run: Run<'_>) -> Result<Report, CollectError> {
         delivered,
         counts,
         timed_out,
+        cut_short,
+        commands_not_run,
         warnings,
     })
 }
 
+/// What cut the collection short, one sentence per limit: the archive is complete and
+/// valid either way, but without these it would hold more.
+fn cut_short(e: &Ended<'_>, opts: &Options) -> Vec<String> {
+    let mut cut = Vec::new();
+    if e.timed_out {
+        cut.push(format!(
+            "--timeout {} reached: artifacts not yet run were left out (collection.log lists them)",
+            opts.timeout
+                .map(cairn_protocol::duration::format)
+                .unwrap_or_default()
+        ));
+    }
+    if e.rec.total_size_cut > 0 {
+        cut.push(format!(
+            "--max-total-size {} reached: {} file(s) left out or cut (manifest.jsonl marks them)",
+            opts.max_total_size
+                .map(cairn_protocol::size::format)
+                .unwrap_or_default(),
+            e.rec.total_size_cut
+        ));
+    }
+    cut
+}
+
 /// `summary.json`.
-fn summary(e: &Ended<'_>, run: &Run<'_>, destination: Value, records: Value) -> Value {
+fn summary(
+    e: &Ended<'_>,
+    run: &Run<'_>,
+    destination: Value,
+    records: Value,
+    cut_short: &[String],
+) -> Value {
     let root: &Root = e.root;
     let opts = run.opts;
     let mut s = json!({
@@ -146,6 +190,8 @@ fn summary(e: &Ended<'_>, run: &Run<'_>, destination: Value, records: Value) -> 
         "destination": destination,
         "counts": e.rec.counts,
         "timed_out": e.timed_out,
+        "complete": cut_short.is_empty(),
+        "cut_short": cut_short,
         "archive": {"tar_bytes_before_summary": e.rec.archive.uncompressed_bytes()},
     });
     if let (Some(o), Value::Object(r)) = (s.as_object_mut(), records) {

@@ -61,9 +61,10 @@ impl upload::FallbackOut for Out {
     }
 }
 
-/// A local output: a file or standard output.
+/// A local output: a file or standard output. A file that is not a regular one
+/// (`/dev/null`, a FIFO) is written to but neither synced nor given a `.sha256`.
 pub(crate) enum Out {
-    File(BufWriter<File>, PathBuf),
+    File(BufWriter<File>, PathBuf, bool),
     Stdout(BufWriter<io::Stdout>),
 }
 
@@ -81,7 +82,8 @@ impl Out {
                     .truncate(true)
                     .mode(0o600)
                     .open(p)?;
-                Out::File(BufWriter::with_capacity(256 << 10, f), p.clone())
+                let regular = f.metadata()?.is_file();
+                Out::File(BufWriter::with_capacity(256 << 10, f), p.clone(), regular)
             }
             Target::Upload(_) => {
                 return Err(io::Error::new(
@@ -95,7 +97,7 @@ impl Out {
     /// Flushes, and syncs a file to disk.
     pub(crate) fn finish(&mut self) -> io::Result<()> {
         self.flush()?;
-        if let Out::File(f, _) = self {
+        if let Out::File(f, _, true) = self {
             f.get_ref().sync_all()?;
         }
         Ok(())
@@ -105,14 +107,14 @@ impl Out {
 impl Write for Out {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Out::File(f, _) => f.write(buf),
+            Out::File(f, _, _) => f.write(buf),
             Out::Stdout(s) => s.write(buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match self {
-            Out::File(f, _) => f.flush(),
+            Out::File(f, _, _) => f.flush(),
             Out::Stdout(s) => s.flush(),
         }
     }
@@ -179,7 +181,7 @@ impl Sink {
     /// The (device, inode) of a file output, so the collector never collects itself.
     pub fn file_identity(&self) -> Option<(u64, u64)> {
         match &self.dest {
-            Dest::Local(Out::File(f, _)) => {
+            Dest::Local(Out::File(f, _, _)) => {
                 let st = rustix::fs::fstat(f.get_ref()).ok()?;
                 Some((crate::source::meta::dev_of(st.st_dev), st.st_ino))
             }
@@ -204,7 +206,7 @@ impl Sink {
         let upload = match &mut self.dest {
             Dest::Local(out) => {
                 out.finish()?;
-                if let Out::File(_, p) = out {
+                if let Out::File(_, p, true) = out {
                     write_checksum_file(p, &sha256)?;
                 }
                 None

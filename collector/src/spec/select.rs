@@ -29,13 +29,11 @@ pub struct Profile {
     pub base: Option<std::path::PathBuf>,
 }
 
-/// What will run, and what was asked for but matched nothing.
+/// What will run.
 #[derive(Debug)]
 pub struct Selection {
     pub sets: Vec<ArtifactSet>,
     pub profile: Option<String>,
-    /// Profile entries that matched no artifact (UAC profiles name UAC-only artifacts).
-    pub unmatched: Vec<String>,
 }
 
 fn parse_profile(origin: &str, text: &str, base: Option<&Path>) -> Result<Profile, SpecError> {
@@ -91,6 +89,19 @@ impl Catalog {
             .cloned()
             .collect())
     }
+
+    /// `; did you mean NAME?` for the built-in artifact closest to a name that matched
+    /// nothing, when one is close enough to be a typo of it.
+    fn suggest(&self, wrong: &str) -> String {
+        let wrong = wrong.trim_end_matches(".yaml").trim_end_matches(".yml");
+        self.artifacts
+            .keys()
+            .map(|n| (strsim::normalized_damerau_levenshtein(wrong, n), n))
+            .filter(|(score, _)| *score >= 0.7)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, n)| format!("; did you mean `{n}`?"))
+            .unwrap_or_default()
+    }
 }
 
 /// Loads an artifact file under `name` (a profile entry without `.yaml`, or the file
@@ -108,13 +119,11 @@ fn looks_like_file(item: &str) -> bool {
     item.ends_with(".yaml") || item.ends_with(".yml") || item.contains("./")
 }
 
-/// Artifact sets chosen so far, the exclusions to apply, and the profile entries that
-/// matched nothing.
+/// Artifact sets chosen so far, and the exclusions to apply.
 #[derive(Default)]
 struct Chosen {
     sets: BTreeMap<String, ArtifactSet>,
     excludes: Vec<String>,
-    unmatched: Vec<String>,
 }
 
 /// Resolves the selection. `profile` is a built-in name or a profile file; `artifacts`
@@ -165,7 +174,6 @@ pub fn select(
     Ok(Selection {
         sets: chosen.sets.into_values().collect(),
         profile: profile.map(|p| p.name),
-        unmatched: chosen.unmatched,
     })
 }
 
@@ -218,7 +226,22 @@ fn add_profile(catalog: &Catalog, p: &Profile, chosen: &mut Chosen) -> Result<()
                 let set = load_file(&f, entry.trim_end_matches(".yaml").trim_end_matches(".yml"))?;
                 chosen.sets.insert(set.name.clone(), set);
             }
-            None => chosen.unmatched.push(entry.clone()),
+            // A typo would otherwise drop evidence silently: refuse, as --artifacts does.
+            None => {
+                let looked = match &p.base {
+                    Some(b) => format!(
+                        " (no file {} or {})",
+                        b.join(entry).display(),
+                        b.join("../artifacts").join(entry).display()
+                    ),
+                    None => String::new(),
+                };
+                return Err(SpecError::Selection(format!(
+                    "profile `{}`: entry `{entry}` is neither a built-in artifact (see `cairn-collector artifacts`) nor an artifact YAML file{looked}{}",
+                    p.name,
+                    catalog.suggest(entry)
+                )));
+            }
         }
     }
     Ok(())
@@ -238,7 +261,8 @@ fn add_item(catalog: &Catalog, item: &str, chosen: &mut Chosen) -> Result<(), Sp
     if names.is_empty() {
         if !Path::new(item).is_file() {
             return Err(SpecError::Selection(format!(
-                "`{item}` is neither a built-in artifact (see `cairn-collector artifacts`) nor an artifact YAML file"
+                "`{item}` is neither a built-in artifact (see `cairn-collector artifacts`) nor an artifact YAML file{}",
+                catalog.suggest(item)
             )));
         }
         let stem = Path::new(item)

@@ -48,6 +48,41 @@ pub fn collect(root: &Path, out: &Path, extra: &[&str]) -> Output {
     o
 }
 
+/// Like [`collect`], for a collection that a limit cuts short: the archive is valid,
+/// and the exit status says it is incomplete (4).
+pub fn collect_cut(root: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "collect",
+        "--root",
+        root.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--progress",
+        "none",
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    assert_eq!(
+        o.status.code(),
+        Some(cairn_protocol::exit::CUT_SHORT),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// `cairn-collector verify` on an archive that must verify: what it printed.
+pub fn verify(path: &Path) -> String {
+    let o = run(&["verify", path.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    said
+}
+
 /// Verifies an archive with the collector under test.
 pub fn verify_ok(path: &Path) {
     cairn_testkit::verify_ok(Path::new(bin()), path);
