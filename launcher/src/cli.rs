@@ -93,14 +93,21 @@ pub struct SidecarArgs {
     pub collector_image: Option<String>,
 }
 
+/// How `cairn pods` and the final report of `cairn collect` are printed (`-o`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
 #[derive(clap::Args)]
 pub struct PodsArgs {
     /// Show system namespaces (kube-system and the like) too.
     #[arg(long)]
     pub include_system: bool,
-    /// Output: table or json.
-    #[arg(short = 'o', long, default_value = "table")]
-    pub output: String,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    pub output: Format,
     /// Also exec `sh -c 'exit 0'` into each running container (needs pods/exec):
     /// one without a shell is distroless whatever its image is called.
     #[arg(long)]
@@ -178,9 +185,9 @@ pub struct CollectArgs {
     /// Show system namespaces' pods when selecting with -l.
     #[arg(long)]
     pub include_system: bool,
-    /// Output of the final report: table or json.
-    #[arg(short = 'o', long, default_value = "table")]
-    pub output: String,
+    /// Format of the final report.
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    pub output: Format,
     /// Progress on stderr: bars on a terminal, a line per target start and end
     /// otherwise (auto), or always bars, lines, or nothing.
     #[arg(long, value_enum, default_value = "auto")]

@@ -50,7 +50,7 @@ pub async fn run_quiet(
         let mut p = api
             .exec(pod, command.to_vec(), &params)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| crate::kerror::say("exec", &e))?;
         let status = p.take_status().ok_or("no status channel")?;
         let s = status.await;
         let _ = p.join().await;

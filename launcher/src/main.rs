@@ -15,6 +15,7 @@ mod commands;
 mod dest;
 mod exec;
 mod janitor;
+mod kerror;
 mod plan;
 mod progress;
 mod rbac;

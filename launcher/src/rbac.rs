@@ -81,11 +81,27 @@ pub async fn missing(
     Ok(out)
 }
 
-/// The error text for missing permissions.
-pub fn explain(namespace: &str, missing: &[Need]) -> String {
+/// The error text for missing permissions: who lacks what, and the rules that grant
+/// it, so that someone with only the binary can write the Role.
+pub fn explain(who: &str, namespace: &str, missing: &[Need]) -> String {
     let list: Vec<String> = missing.iter().map(|n| n.describe(namespace)).collect();
+    let rules: Vec<String> = missing
+        .iter()
+        .map(|n| {
+            let r = if n.subresource.is_empty() {
+                n.resource.to_owned()
+            } else {
+                format!("{}/{}", n.resource, n.subresource)
+            };
+            format!(
+                "{{apiGroups: [\"\"], resources: [\"{r}\"], verbs: [\"{}\"]}}",
+                n.verb
+            )
+        })
+        .collect();
     format!(
-        "permission denied: the current user lacks {}. Grant the minimal role in deploy/rbac.yaml (kubectl apply -f deploy/rbac.yaml, then bind it to your user in that namespace)",
-        list.join(", ")
+        "permission denied: {who} lacks {}. A Role in namespace {namespace} with the rules [{}], bound to that user, grants it (deploy/rbac.yaml in cairn's repository has the least role per route)",
+        list.join(", "),
+        rules.join(", ")
     )
 }

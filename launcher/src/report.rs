@@ -20,6 +20,8 @@ pub struct Outcome {
     pub verified: Option<Verified>,
     /// Where the collector's binary was in the target (the exec route).
     pub binary: Option<cairn_protocol::Placed>,
+    /// What cut the collection short (the collector's word); empty when complete.
+    pub cut_short: Vec<String>,
     pub seconds: f64,
     pub error: Option<String>,
     pub phases: Option<Phases>,
@@ -34,6 +36,7 @@ impl Outcome {
             claimed: None,
             verified: None,
             binary: None,
+            cut_short: Vec::new(),
             seconds: started.elapsed().as_secs_f64(),
             error: Some(error),
             phases: None,
@@ -47,6 +50,15 @@ impl Outcome {
             .and_then(|v| v.bytes)
             .or(self.claimed.as_ref().map(|c| c.bytes))
             .unwrap_or(0)
+    }
+
+    /// `ok`, `cut-short` (collected, valid, but a limit left things out) or `failed`.
+    pub fn status(&self) -> &'static str {
+        match (&self.error, self.cut_short.is_empty()) {
+            (Some(_), _) => "failed",
+            (None, false) => "cut-short",
+            (None, true) => "ok",
+        }
     }
 
     /// `bytes` and `sha256` are the collector's claim; `verified` what the launcher
@@ -64,7 +76,8 @@ impl Outcome {
                 "path": b.path, "bytes": b.bytes, "filesystem": b.filesystem, "memory": b.memory,
             })),
             "seconds": self.seconds,
-            "status": if self.error.is_none() { "ok" } else { "failed" }, "error": self.error,
+            "status": self.status(), "error": self.error,
+            "cut_short": self.cut_short,
             "phases": self.phases.map(|p| serde_json::json!({
                 "exec_open_ms": p.exec_open_ms, "delivery_ms": p.delivery_ms,
                 "collection_ms": p.collection_ms,
@@ -74,8 +87,8 @@ impl Outcome {
 }
 
 /// Prints the outcomes as a table or JSON (`output`).
-pub fn print(outcomes: &[Outcome], output: &str) {
-    if output == "json" {
+pub fn print(outcomes: &[Outcome], output: crate::cli::Format) {
+    if output == crate::cli::Format::Json {
         let v: Vec<_> = outcomes.iter().map(Outcome::to_json).collect();
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return;
@@ -85,11 +98,18 @@ pub fn print(outcomes: &[Outcome], output: &str) {
         "TARGET", "METHOD", "BYTES", "SHA256", "VERIFIED", "SECONDS"
     );
     for o in outcomes {
-        let status = match (&o.error, &o.binary) {
-            (None, Some(b)) if !b.memory => format!("ok; wrote {} to the target", b.describe()),
-            (None, _) => "ok".to_owned(),
-            (Some(e), _) => format!("failed: {e}"),
+        let mut status = match &o.error {
+            None => o.status().to_owned(),
+            Some(e) => format!("failed: {e}"),
         };
+        if o.error.is_none() {
+            if !o.cut_short.is_empty() {
+                status = format!("{status}: {}", o.cut_short.join("; "));
+            }
+            if let Some(b) = o.binary.as_ref().filter(|b| !b.memory) {
+                status = format!("{status}; wrote {} to the target", b.describe());
+            }
+        }
         println!(
             "{:<40} {:<7} {:>12} {:<64} {:<8} {:>8.1} {}",
             printable(&o.target),

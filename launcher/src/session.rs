@@ -38,6 +38,25 @@ pub struct Context<'a> {
     /// Arguments for the collector given after `--`.
     pub extra: &'a [String],
     pub limits: Limits,
+    /// `--timeout`: each target's whole collection, from its start.
+    pub timeout: Duration,
+}
+
+/// The collector's own `--timeout` for a target whose collection started at
+/// `started`: what is left of `timeout`, less a reserve for delivering the collector
+/// and for sealing and sending the archive, so that a slow target still ends with a
+/// complete, valid archive that says it was cut short, instead of being cut off.
+pub fn collector_deadline(timeout: Duration, started: Instant) -> Duration {
+    let left = timeout.saturating_sub(started.elapsed());
+    let reserve = (timeout / 5).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    let d = left.saturating_sub(reserve).max(left / 3);
+    // What the collector's --timeout reads back: whole seconds, or milliseconds when
+    // it is short.
+    if d >= Duration::from_secs(10) {
+        Duration::from_secs(d.as_secs())
+    } else {
+        Duration::from_millis(d.as_millis() as u64)
+    }
 }
 
 /// What a pod may make the launcher hold or wait for.
@@ -81,6 +100,8 @@ pub struct Collected {
     pub claimed: Claimed,
     /// Where the collector's binary was in the target, as the collector reports it.
     pub binary: Option<cairn_protocol::Placed>,
+    /// What cut the collection short, as the collector reports it; empty when complete.
+    pub cut_short: Vec<String>,
     pub phases: Phases,
 }
 
@@ -109,13 +130,15 @@ struct Stderr {
     running: Option<Duration>,
 }
 
-/// Collects `t` by `route` into the destination, the archive named `name`.
+/// Collects `t` by `route` into the destination, the archive named `name`; the
+/// target's collection started at `started` (an earlier route may have been tried).
 pub async fn collect(
     cx: &Context<'_>,
     t: &Target,
     route: &dyn Route,
     bar: Arc<TargetBar>,
     name: &str,
+    started: Instant,
 ) -> Result<Collected, Failure> {
     let t0 = Instant::now();
     let opened = cx.dest.open(t, name).await?;
@@ -126,6 +149,18 @@ pub async fn collect(
     place
         .command
         .extend([flags::PROGRESS.to_owned(), flags::PROGRESS_JSON.to_owned()]);
+    // The responder's own `-- --timeout` wins.
+    let own = cx
+        .extra
+        .iter()
+        .any(|a| a == flags::TIMEOUT || a.starts_with(&format!("{}=", flags::TIMEOUT)));
+    if !own {
+        let d = collector_deadline(cx.timeout, started);
+        place.command.extend([
+            flags::TIMEOUT.to_owned(),
+            cairn_protocol::duration::format(d),
+        ]);
+    }
     place.command.extend(cx.extra.iter().cloned());
     let cleanup = place.cleanup.take();
     let ended = stream(cx, t, place, opened.keep, bar, t0).await;
@@ -142,6 +177,7 @@ pub async fn collect(
             sha256: done.sha256,
         },
         binary: done.binary,
+        cut_short: done.cut_short,
         phases: ended.phases,
     })
 }
@@ -388,7 +424,7 @@ fn judge(t: &Target, ended: &Ended) -> Result<Done, Failure> {
         return Err(Failure::NoShell(t.name()));
     }
     match code {
-        Some(exit::OK | exit::UPLOAD_FELL_BACK) => {}
+        Some(exit::OK | exit::UPLOAD_FELL_BACK | exit::CUT_SHORT) => {}
         Some(exit::NO_PLACE_TO_RUN | exit::CANNOT_RUN_HERE) => {
             return Err(anyhow::anyhow!("{words}").into())
         }
@@ -424,6 +460,28 @@ fn judge(t: &Target, ended: &Ended) -> Result<Done, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_collectors_deadline_leaves_a_reserve_within_the_launchers() {
+        let now = Instant::now();
+        let s = Duration::from_secs;
+        // A fifth in reserve, at most a minute.
+        let d = collector_deadline(s(600), now);
+        assert!(d == s(539) || d == s(540), "{d:?}");
+        let d = collector_deadline(s(60), now);
+        assert!(d == s(47) || d == s(48), "{d:?}");
+        // At least a second, but never less than a third of what is left.
+        let d = collector_deadline(s(2), now);
+        assert!(d > Duration::from_millis(900) && d <= s(1), "{d:?}");
+        let d = collector_deadline(s(1), now);
+        assert!(
+            d > Duration::from_millis(300) && d < Duration::from_millis(340),
+            "{d:?}"
+        );
+        // Time already spent (an earlier route) counts.
+        let d = collector_deadline(s(600), now - s(100));
+        assert!(d == s(439) || d == s(440), "{d:?}");
+    }
 
     #[tokio::test]
     async fn an_archive_past_the_cap_is_cut_off_and_one_within_it_arrives_whole() {

@@ -199,18 +199,32 @@ pub async fn list(
         .collect())
 }
 
-/// Resolves `POD[/CONTAINER]` in `namespace`: without a container, the pod's only
+/// Resolves `POD[/CONTAINER]` in `namespace`, or in every namespace (`None`, `-A`),
+/// where the name must then be in exactly one: without a container, the pod's only
 /// container, or an error listing them.
-pub async fn resolve(client: &Client, namespace: &str, arg: &str) -> anyhow::Result<Target> {
+pub async fn resolve(
+    client: &Client,
+    namespace: Option<&str>,
+    arg: &str,
+) -> anyhow::Result<Target> {
     let (pod, container) = match arg.split_once('/') {
         Some((p, c)) => (p, Some(c)),
         None => (arg, None),
     };
-    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let p = api
-        .get(pod)
-        .await
-        .map_err(|e| anyhow::anyhow!("pod {namespace}/{pod}: {e}"))?;
+    let p = match namespace {
+        Some(ns) => {
+            let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+            api.get(pod).await.map_err(|e| {
+                if crate::kerror::not_found(&e) {
+                    anyhow::anyhow!("pod {ns}/{pod} not found (`cairn -n {ns} pods` lists the pods there; -A looks in every namespace)")
+                } else {
+                    anyhow::anyhow!(crate::kerror::say(&format!("getting pod {ns}/{pod}"), &e))
+                }
+            })?
+        }
+        None => anywhere(client, pod).await?,
+    };
+    let namespace = p.metadata.namespace.clone().unwrap_or_default();
     let all = containers(&p);
     match container {
         Some(c) => all
@@ -227,6 +241,34 @@ pub async fn resolve(client: &Client, namespace: &str, arg: &str) -> anyhow::Res
                 "pod {namespace}/{pod} has {} containers ({}): name one as {pod}/CONTAINER",
                 names.len(),
                 names.join(", ")
+            )
+        }
+    }
+}
+
+/// The one pod called `name` in any namespace.
+async fn anywhere(client: &Client, name: &str) -> anyhow::Result<Pod> {
+    let api: Api<Pod> = Api::all(client.clone());
+    let lp = ListParams::default().fields(&format!("metadata.name={name}"));
+    let found: Vec<Pod> = api
+        .list(&lp)
+        .await
+        .map_err(|e| anyhow::anyhow!(crate::kerror::say("listing pods in all namespaces", &e)))?
+        .items
+        .into_iter()
+        .filter(|p| p.metadata.name.as_deref() == Some(name))
+        .collect();
+    match found.len() {
+        0 => anyhow::bail!("no pod named {name} in any namespace"),
+        1 => Ok(found.into_iter().next().unwrap_or_default()),
+        n => {
+            let namespaces: Vec<&str> = found
+                .iter()
+                .filter_map(|p| p.metadata.namespace.as_deref())
+                .collect();
+            anyhow::bail!(
+                "{n} pods are named {name} ({}): choose one with -n NAMESPACE",
+                namespaces.join(", ")
             )
         }
     }

@@ -65,6 +65,7 @@ pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Res
             max_archive: a.max_archive_size,
             idle: a.idle_timeout,
         },
+        timeout: a.timeout,
     };
     let board = Board::new(a.progress, plan.jobs.len() as u64);
     let now = Instant::now();
@@ -90,8 +91,12 @@ pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Res
     }
     outcomes.append(&mut done);
     outcomes.sort_by(|a, b| a.target.cmp(&b.target));
-    report::print(&outcomes, &a.output);
+    report::print(&outcomes, a.output);
     let failed = outcomes.iter().filter(|o| o.error.is_some()).count();
+    let cut = outcomes
+        .iter()
+        .filter(|o| o.status() == "cut-short")
+        .count();
     if interrupted {
         eprintln!("cairn: interrupted; {failed} target(s) not collected");
         return Ok(exit::INTERRUPTED);
@@ -100,21 +105,40 @@ pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Res
         eprintln!("cairn: {failed} of {} target(s) failed", outcomes.len());
         return Ok(exit::FAILED);
     }
+    if cut > 0 {
+        eprintln!(
+            "cairn: {cut} of {} target(s) cut short: their archives are valid but incomplete (see STATUS)",
+            outcomes.len()
+        );
+        return Ok(exit::CUT_SHORT);
+    }
     Ok(exit::OK)
 }
 
 /// The targets named and those `-l` selects.
 async fn choose(a: &CollectArgs, c: &Cluster, sel: &Selection<'_>) -> anyhow::Result<Vec<Target>> {
     let mut chosen = Vec::new();
+    // With -A, a named pod is looked for in every namespace.
     for t in &a.targets {
-        chosen.push(targets::resolve(&c.client, sel.namespace, t).await?);
+        let ns = sel.scope.map(|_| sel.namespace);
+        chosen.push(targets::resolve(&c.client, ns, t).await?);
     }
     if let Some(s) = sel.selector {
         let pods = targets::list(&c.client, sel.scope, Some(s), a.include_system).await?;
-        chosen.extend(pods.iter().flat_map(targets::containers));
+        let found: Vec<Target> = pods.iter().flat_map(targets::containers).collect();
+        if found.is_empty() {
+            let scope = match sel.scope {
+                Some(ns) => format!("namespace {ns}"),
+                None if a.include_system => "any namespace".to_owned(),
+                None => "any namespace (system namespaces left out; --include-system adds them)"
+                    .to_owned(),
+            };
+            anyhow::bail!("no pods match -l {s} in {scope}");
+        }
+        chosen.extend(found);
     }
     if chosen.is_empty() {
-        anyhow::bail!("no targets: name POD[/CONTAINER] or select with -l");
+        anyhow::bail!("no targets: name POD[/CONTAINER], or select pods with -l LABEL=VALUE");
     }
     Ok(chosen)
 }
@@ -124,7 +148,7 @@ async fn preflight(c: &Cluster, plan: &plan::Plan) -> anyhow::Result<()> {
     for (ns, needs) in &plan.needs {
         let missing = rbac::missing(&c.client, ns, needs).await?;
         if !missing.is_empty() {
-            anyhow::bail!("{}", rbac::explain(ns, &missing));
+            anyhow::bail!("{}", rbac::explain(&c.who, ns, &missing));
         }
     }
     Ok(())
@@ -144,8 +168,10 @@ async fn run_jobs(
         .map(|j| (j.target.clone(), j.route.method()))
         .collect();
     let finished = Mutex::new(Vec::<Outcome>::new());
+    // Each started target's archive name, to name what a cancelled one left.
+    let names = Mutex::new(std::collections::BTreeMap::<String, String>::new());
     let work = futures_util::stream::iter(jobs)
-        .map(|job| run_job(cx, job, board, timeout))
+        .map(|job| run_job(cx, job, board, timeout, &names))
         .buffer_unordered(concurrency.max(1))
         .for_each(|o| {
             if let Ok(mut f) = finished.lock() {
@@ -162,13 +188,18 @@ async fn run_jobs(
     let mut done = finished.into_inner().unwrap_or_default();
     if interrupted {
         let now = Instant::now();
+        let names = names.into_inner().unwrap_or_default();
         for (t, method) in pending {
             if !done.iter().any(|o| o.target == t.name()) {
+                let kept = names
+                    .get(&t.name())
+                    .map(|n| kept(cx, n))
+                    .unwrap_or_else(|| "; it had not started".into());
                 done.push(Outcome::failed(
                     &t,
                     method,
                     now,
-                    "cancelled (Ctrl-C)".into(),
+                    format!("cancelled (Ctrl-C){kept}"),
                 ));
             }
         }
@@ -176,12 +207,36 @@ async fn run_jobs(
     (done, interrupted)
 }
 
+/// What a cut-off collection left, for its report: `; the N bytes that arrived are
+/// kept in PATH (incomplete)`, or nothing.
+fn kept(cx: &Context<'_>, name: &str) -> String {
+    cx.dest
+        .partial(name)
+        .and_then(|p| Some((std::fs::metadata(&p).ok()?.len(), p)))
+        .map(|(n, p)| {
+            format!(
+                "; the {n} bytes that arrived are kept in {} (incomplete: cut off mid-stream, it will not verify)",
+                p.display()
+            )
+        })
+        .unwrap_or_default()
+}
+
 /// One target within `timeout`, with its fallback route where the first finds no shell.
-async fn run_job(cx: &Context<'_>, job: Job, board: &Board, timeout: Duration) -> Outcome {
+async fn run_job(
+    cx: &Context<'_>,
+    job: Job,
+    board: &Board,
+    timeout: Duration,
+    names: &Mutex<std::collections::BTreeMap<String, String>>,
+) -> Outcome {
     let t = &job.target;
     let bar = Arc::new(board.target(&t.name()));
     let started = Instant::now();
     let name = report::archive_name(t, time::OffsetDateTime::now_utc());
+    if let Ok(mut n) = names.lock() {
+        n.insert(t.name(), name.clone());
+    }
     let attempt = async {
         let first = attempt(cx, t, job.route.as_ref(), &bar, &name, started).await;
         match (&first, &job.fallback) {
@@ -198,17 +253,7 @@ async fn run_job(cx: &Context<'_>, job: Job, board: &Board, timeout: Duration) -
         Ok(Ok(o)) => o,
         Ok(Err((method, e))) => Outcome::failed(t, method, started, e.to_string()),
         Err(_) => {
-            let kept = cx
-                .dest
-                .partial(&name)
-                .and_then(|p| Some((std::fs::metadata(&p).ok()?.len(), p)))
-                .map(|(n, p)| {
-                    format!(
-                        "; the {n} bytes that arrived are kept in {} (incomplete)",
-                        p.display()
-                    )
-                })
-                .unwrap_or_default();
+            let kept = kept(cx, &name);
             Outcome::failed(
                 t,
                 job.route.method(),
@@ -234,7 +279,7 @@ async fn attempt(
     name: &str,
     started: Instant,
 ) -> Attempt {
-    match session::collect(cx, t, route, bar.clone(), name).await {
+    match session::collect(cx, t, route, bar.clone(), name, started).await {
         Ok(c) => Ok(Outcome {
             target: t.name(),
             method: route.method(),
@@ -242,6 +287,7 @@ async fn attempt(
             claimed: Some(c.claimed),
             verified: Some(c.delivered.verified),
             binary: c.binary,
+            cut_short: c.cut_short,
             seconds: started.elapsed().as_secs_f64(),
             error: None,
             phases: Some(c.phases),

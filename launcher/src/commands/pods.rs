@@ -36,13 +36,25 @@ pub async fn run(
 ) -> anyhow::Result<i32> {
     let pods = targets::list(&c.client, scope, selector, a.include_system).await?;
     let mut all: Vec<Target> = pods.iter().flat_map(targets::containers).collect();
+    // Exec-able only for a user who may exec there: asked once per namespace.
+    let mut denied = std::collections::BTreeSet::new();
+    let namespaces: std::collections::BTreeSet<String> =
+        all.iter().map(|t| t.namespace.clone()).collect();
+    for ns in namespaces {
+        if !crate::rbac::missing(&c.client, &ns, &[crate::rbac::EXEC])
+            .await?
+            .is_empty()
+        {
+            denied.insert(ns);
+        }
+    }
     let mut probes = vec![None; all.len()];
     if a.probe {
         let client = &c.client;
         let found: Vec<(usize, Probe)> = futures_util::stream::iter(
             all.iter()
                 .enumerate()
-                .filter(|(_, t)| t.verdict == Verdict::Exec),
+                .filter(|(_, t)| t.verdict == Verdict::Exec && !denied.contains(&t.namespace)),
         )
         .map(|(i, t)| async move { (i, probe(client, t).await) })
         .buffer_unordered(8)
@@ -59,12 +71,15 @@ pub async fn run(
             probes[i] = Some(p);
         }
     }
-    if a.output == "json" {
+    if a.output == crate::cli::Format::Json {
         let v: Vec<_> = all
             .iter()
             .zip(&probes)
             .map(|(t, p)| {
                 let mut j = t.to_json();
+                if t.verdict == Verdict::Exec && denied.contains(&t.namespace) {
+                    j["verdict"] = EXEC_DENIED.into();
+                }
                 if let Some(p) = p {
                     j["probe"] = p.describe().into();
                 }
@@ -85,13 +100,27 @@ pub async fn run(
                 printable(&t.container),
                 printable(&t.phase),
                 t.user.map(|u| u.to_string()).unwrap_or_else(|| "-".into()),
-                t.verdict.name(),
+                if t.verdict == Verdict::Exec && denied.contains(&t.namespace) {
+                    EXEC_DENIED
+                } else {
+                    t.verdict.name()
+                },
                 printable(&t.image)
             );
         }
     }
+    if !denied.is_empty() {
+        let list: Vec<&str> = denied.iter().map(String::as_str).collect();
+        eprintln!(
+            "cairn: you may not create pods/exec in {}: its running containers show as {EXEC_DENIED} (deploy/rbac.yaml has the least each route needs)",
+            printable(&list.join(", "))
+        );
+    }
     Ok(cairn_protocol::exit::OK)
 }
+
+/// The verdict of a running container the user may not exec into.
+const EXEC_DENIED: &str = "exec-denied";
 
 /// Runs `sh -c 'exit 0'` in the container: a runtime that cannot find `sh` (its Status,
 /// or 126/127 with no word from sh) means a distroless container, whatever its image

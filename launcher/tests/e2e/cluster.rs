@@ -238,3 +238,38 @@ fn as_kubectl_cairn_it_runs_as_a_kubectl_plugin() {
         text(&o.stdout)
     );
 }
+
+/// A kubeconfig that is missing, a context that is not in it, and a $KUBECONFIG that
+/// points nowhere are each said once, with what to do; none is taken for "not running
+/// in a cluster".
+#[test]
+fn kubeconfig_mistakes_are_said_once_with_what_to_do() {
+    let s = ApiServer::start(&[]);
+    let run = |args: &[&str], kubeconfig_env: Option<&str>| {
+        let mut c = common::env::command(CAIRN);
+        c.args(args);
+        if let Some(k) = kubeconfig_env {
+            c.env("KUBECONFIG", k);
+        }
+        let o = c.output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+        text(&o.stderr)
+    };
+    let err = run(&["--kubeconfig", "/nonexistent/kc", "pods"], None);
+    assert_eq!(
+        err.trim(),
+        "cairn: error: kubeconfig /nonexistent/kc does not exist"
+    );
+    let kc = s.kubeconfig.to_str().unwrap();
+    let err = run(&["--kubeconfig", kc, "--context", "nope", "pods"], None);
+    assert!(
+        err.contains(&format!("context nope is not in {kc} (its contexts: "))
+            && err.contains("cairn-test-denied"),
+        "{err}"
+    );
+    let err = run(&["pods"], Some("/nonexistent/kc"));
+    assert!(
+        err.contains("cannot read $KUBECONFIG (/nonexistent/kc)") && !err.contains("cluster"),
+        "{err}"
+    );
+}

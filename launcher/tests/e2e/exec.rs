@@ -176,14 +176,48 @@ fn no_executable_place_distroless_and_denied_say_what_to_do() {
     let e = text(&o.stderr);
     assert!(
         e.contains(&format!(
-            "lacks 'create' on 'pods/exec' in namespace '{ns}'"
-        )) && e.contains("deploy/rbac.yaml"),
+            "permission denied: user cairn-denied (context cairn-test-denied) lacks 'create' on 'pods/exec' in namespace '{ns}'"
+        )) && e.contains(r#"{apiGroups: [""], resources: ["pods/exec"], verbs: ["create"]}"#)
+            && e.contains("deploy/rbac.yaml"),
         "{e}"
     );
     assert_eq!(
         s.log().matches("exec protocol").count(),
         execs_before,
         "an exec was attempted"
+    );
+    // `pods` does not call its containers exec-able, and --probe does not try.
+    for extra in [&[][..], &["--probe"][..]] {
+        let mut args = vec![
+            "--context",
+            "cairn-test-denied",
+            "-n",
+            &ns,
+            "pods",
+            "-o",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let o = cairn(&s, &args);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let bb = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["pod"] == "bb")
+            .unwrap();
+        assert_eq!(bb["verdict"], "exec-denied", "{v}");
+        let e = text(&o.stderr);
+        assert!(
+            e.contains(&format!("you may not create pods/exec in {ns}")) && !e.contains("Status {"),
+            "{e}"
+        );
+    }
+    assert_eq!(
+        s.log().matches("exec protocol").count(),
+        execs_before,
+        "a probe exec was attempted"
     );
 }
 
@@ -287,7 +321,7 @@ fn a_target_past_its_timeout_is_cut_off_and_the_pod_is_left_clean() {
         .find(|p| p.to_string_lossy().ends_with(".tar.zst.part"))
         .expect("the partial archive");
     assert!(
-        report.contains(&format!("kept in {} (incomplete)", kept.display())),
+        report.contains(&format!("kept in {} (incomplete", kept.display())),
         "{report}"
     );
     assert!(archives(&out).is_empty());
@@ -461,4 +495,188 @@ fn a_pods_words_reach_the_terminal_escaped_and_bounded() {
     let report = text(&o.stdout);
     assert!(report.contains("exited with status 7"), "{report}");
     assert!(report.contains("bye \\x1b[2J\\u{202e}gpj.exe"), "{report}");
+}
+
+/// The collector gets a deadline a little before the launcher's (`--timeout` less a
+/// reserve), so a slow target still ends with a valid archive; a collection a limit
+/// cut short is reported as such, in the table, the JSON and the exit status (4), and
+/// `verify` says so too. `-o yaml` is refused rather than printed as a table.
+#[test]
+fn a_collection_cut_short_is_valid_and_says_so_in_the_report_verify_and_exit_status() {
+    let Some(bin) = docker::setup() else { return };
+    let ns = format!("cut-{}", std::process::id());
+    let _p = pod(&ns, "web", docker::busybox_image(), &[]);
+    let s = ApiServer::start(&[]);
+    let out = s.dir.path().join("out");
+    let o = cairn(
+        &s,
+        &[
+            "-n",
+            &ns,
+            "collect",
+            "web",
+            "--timeout",
+            "10m",
+            "--output-dir",
+            out.to_str().unwrap(),
+            "-o",
+            "json",
+            "--",
+            "--max-total-size",
+            "16",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let r = &report[0];
+    assert_eq!(r["status"], "cut-short", "{r}");
+    assert!(
+        r["cut_short"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("--max-total-size 16 reached:"),
+        "{r}"
+    );
+    assert!(text(&o.stderr).contains("1 of 1 target(s) cut short"));
+    // The collector was given its own deadline: 10m less the reserve (a fifth, at
+    // most a minute), so 9m and some seconds, never the launcher's 10m.
+    let saw = text(&s.what_pods_saw());
+    let given = saw
+        .split("\n--timeout\n")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .expect("a --timeout given to the collector");
+    assert!(
+        ["8m59s", "8m58s"].contains(&given),
+        "collector --timeout {given}"
+    );
+    // The archive is whole and verifies, and verify says it was cut short.
+    let names = archives(&out);
+    let v = common::env::command(&bin)
+        .arg("verify")
+        .arg(out.join(&names[0]))
+        .output()
+        .unwrap();
+    let said = text(&v.stdout);
+    assert!(
+        said.starts_with("OK ")
+            && said.contains("collection CUT SHORT: --max-total-size 16 reached"),
+        "{said}"
+    );
+    // The table says it too.
+    let out2 = s.dir.path().join("out2");
+    let o = cairn(
+        &s,
+        &[
+            "-n",
+            &ns,
+            "collect",
+            "web",
+            "--output-dir",
+            out2.to_str().unwrap(),
+            "--",
+            "--timeout",
+            "0s",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
+    let table = text(&o.stdout);
+    assert!(
+        table.contains("cut-short: --timeout 0s reached: artifacts not yet run were left out"),
+        "{table}"
+    );
+    // Unknown report formats are refused, not printed as a table.
+    let o = cairn(
+        &s,
+        &[
+            "-n",
+            &ns,
+            "collect",
+            "web",
+            "--output-dir",
+            "x",
+            "-o",
+            "yaml",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("invalid value 'yaml'"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = cairn(&s, &["-n", &ns, "pods", "-o", "wide"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+/// Naming and selecting targets: with -A a named pod is found in whatever namespace
+/// holds it; a selection that matches nothing names the selector and where it looked;
+/// a missing pod is said in one sentence, as kubectl would, without debug structures.
+#[test]
+fn targets_are_found_across_namespaces_and_misses_are_said_plainly() {
+    let Some(_) = docker::setup() else { return };
+    let ns = format!("find-{}", std::process::id());
+    let _p = pod(&ns, "lonely", docker::busybox_image(), &[]);
+    let s = ApiServer::start(&[]);
+    let out = s.dir.path().join("out");
+    let o = cairn(
+        &s,
+        &[
+            "-A",
+            "collect",
+            "lonely",
+            "--output-dir",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(archives(&out)[0].starts_with(&format!("{ns}_lonely_main_")));
+
+    let o = cairn(
+        &s,
+        &[
+            "-n",
+            &ns,
+            "-l",
+            "app=nothing",
+            "collect",
+            "--output-dir",
+            "x",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains(&format!("no pods match -l app=nothing in namespace {ns}")),
+        "{}",
+        text(&o.stderr)
+    );
+
+    let o = cairn(
+        &s,
+        &["-n", &ns, "collect", "nosuchpod", "--output-dir", "x"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains(&format!(
+            "pod {ns}/nosuchpod not found (`cairn -n {ns} pods` lists"
+        )),
+        "{err}"
+    );
+    assert!(
+        !err.contains("ApiError") && !err.contains("Status {") && err.lines().count() == 1,
+        "{err}"
+    );
+    let o = cairn(&s, &["-A", "collect", "nosuchpod", "--output-dir", "x"]);
+    assert!(
+        text(&o.stderr).contains("no pod named nosuchpod in any namespace"),
+        "{}",
+        text(&o.stderr)
+    );
 }
