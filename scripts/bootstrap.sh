@@ -73,6 +73,9 @@ esac
 dir='' child='' session='' watcher=''
 cleanup() {
   for p in $watcher $session; do kill "$p" 2>/dev/null; done
+  # Reaped here: left to a container's PID 1, which often reaps nothing, they would
+  # stay as zombies in the evidence of the next collection.
+  for p in $watcher $session; do wait "$p" 2>/dev/null; done
   watcher='' session=''
   if [ -n "$dir" ]; then rm -rf "$dir"; fi
   dir=
@@ -265,9 +268,14 @@ if [ $watch = 1 ]; then
   cat <&3 >/dev/null 2>&1 &
   session=$!
   (
+    # Stopped, it stops and reaps its own sleep too.
+    nap=''
+    trap 'kill "$nap" 2>/dev/null; wait "$nap" 2>/dev/null; exit 0' TERM
     while kill -0 "$session" 2>/dev/null; do
       kill -0 "$child" 2>/dev/null || exit 0
-      sleep 0.2
+      sleep 0.2 &
+      nap=$!
+      wait "$nap"
     done
     kill -TERM "$child" 2>/dev/null
   ) </dev/null >/dev/null 2>&1 &

@@ -67,6 +67,9 @@ fn collects_through_exec_from_busybox_root_and_debian_uid_1000_read_only() {
         assert_eq!(r["method"], "exec");
     }
     assert_eq!(docker::leftovers(&bb.0), "");
+    // busybox's PID 1 (sleep) reaps nothing: the bootstrap reaped its helpers itself.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(docker::zombies(&bb.0), "", "zombies left in the pod");
     if let Some(d) = &deb {
         assert_eq!(docker::leftovers(&d.0), "");
         assert!(

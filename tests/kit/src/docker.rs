@@ -261,6 +261,18 @@ pub fn leftovers(ct: &str) -> String {
     ])
 }
 
+/// The zombie processes in a container (state Z), as `PID COMM` lines: what a
+/// collection left for a PID 1 that does not reap.
+pub fn zombies(ct: &str) -> String {
+    ok(&[
+        "exec",
+        ct,
+        "sh",
+        "-c",
+        "for s in /proc/[0-9]*/stat; do read -r l < \"$s\" 2>/dev/null || continue; case $l in *') Z '*) echo \"$l\";; esac; done",
+    ])
+}
+
 /// The host's address on Docker's default bridge, which containers reach.
 pub fn bridge_gateway() -> String {
     host_address("bridge")
