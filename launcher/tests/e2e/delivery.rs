@@ -171,6 +171,20 @@ fn an_x86_64_and_an_arm64_pod_are_collected_in_one_run_each_with_its_own_collect
         // And the archive verifies, manifest against content, with the collector's own
         // `verify` (the x86_64 one runs here).
         cairn_testkit::verify_ok(&x86, &out.join(n));
+        // cairn's own processes are marked, and the bootstrap's script is not repeated
+        // in the tree (processes.jsonl keeps its exact command line).
+        let tree = a.text("live_response/processes/tree.txt");
+        assert!(
+            tree.lines()
+                .any(|l| l.contains("cairn-collector") && l.ends_with(" (cairn)")),
+            "{n}: {tree}"
+        );
+        assert!(
+            tree.contains("sh -c <the bootstrap script> cairn-bootstrap stdin ")
+                && !tree.contains("me=cairn-bootstrap"),
+            "{n}: {tree}"
+        );
+        assert!(procs.contains("me=cairn-bootstrap"), "{n}");
     }
     // Each node got its own collector: the arm64 one never received the x86_64 binary.
     let saw = text(&s.what_pods_saw());

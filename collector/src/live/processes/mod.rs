@@ -27,6 +27,10 @@ pub struct Proc {
     pub exe_deleted: bool,
     pub netns: Option<u64>,
     pub mntns: Option<u64>,
+    /// Started as cairn's bootstrap (`sh -c SCRIPT cairn-bootstrap ...`): its command
+    /// without the script. What it is counts only for an ancestor of the collector (see
+    /// [`own`]).
+    pub bootstrap: Option<String>,
 }
 
 /// One scan of /proc, made once per collection.
@@ -41,6 +45,8 @@ pub struct Scan {
     pub vanished: u64,
     pub seconds: f64,
     emitted: bool,
+    /// The procfs scanned is the collector's own (`/proc`), so its PID is its own.
+    own_procfs: bool,
 }
 
 impl Scan {
@@ -55,6 +61,7 @@ impl Scan {
             vanished: 0,
             seconds: 0.0,
             emitted: false,
+            own_procfs: false,
         }
     }
 }
@@ -63,6 +70,7 @@ impl Scan {
 pub fn scan(proc: &ProcFs, opts: &LiveOptions, emit: &mut dyn Emit) -> Scan {
     let started = std::time::Instant::now();
     let mut scan = Scan::new();
+    scan.own_procfs = proc.base() == std::path::Path::new("/proc");
     let clock = Clock {
         boot: procfs::boot_time(proc),
         hz: procfs::ticks_per_second(),
@@ -98,8 +106,56 @@ pub fn scan(proc: &ProcFs, opts: &LiveOptions, emit: &mut dyn Emit) -> Scan {
     scan
 }
 
-/// An indented process tree, roots first, children by PID.
-pub fn tree(procs: &[Proc]) -> String {
+/// The collector's PID as the scanned procfs numbers it, when that procfs is the
+/// collector's own (`/proc`); another procfs numbers another PID namespace.
+fn self_pid(scan: &Scan) -> Option<i32> {
+    scan.own_procfs.then(|| std::process::id() as i32)
+}
+
+/// cairn's own processes: the collector; and when a bootstrap started it, the
+/// bootstrap's shells among its ancestors and everything they started (the watch loop's
+/// `cat` and `sleep`). Only ancestry from the collector counts, so a process that merely
+/// calls itself `cairn-bootstrap` is not hidden behind the mark.
+pub fn own(procs: &[Proc], me: Option<i32>) -> std::collections::BTreeSet<i32> {
+    let mut mine = std::collections::BTreeSet::new();
+    let Some(me) = me.filter(|m| procs.iter().any(|p| p.pid == *m)) else {
+        return mine;
+    };
+    mine.insert(me);
+    let by_pid: HashMap<i32, &Proc> = procs.iter().map(|p| (p.pid, p)).collect();
+    let mut top = None;
+    let mut at = me;
+    // Up through the bootstrap shells (bounded: a PID cycle cannot loop).
+    for _ in 0..procs.len() {
+        let Some(parent) = by_pid.get(&at).and_then(|p| by_pid.get(&p.ppid)) else {
+            break;
+        };
+        if parent.bootstrap.is_none() || parent.pid == at {
+            break;
+        }
+        top = Some(parent.pid);
+        at = parent.pid;
+    }
+    if let Some(top) = top {
+        // Down from the outermost bootstrap shell: all it started is cairn's.
+        let mut stack = vec![top];
+        while let Some(pid) = stack.pop() {
+            mine.insert(pid);
+            stack.extend(
+                procs
+                    .iter()
+                    .filter(|p| p.ppid == pid && !mine.contains(&p.pid))
+                    .map(|p| p.pid),
+            );
+        }
+    }
+    mine
+}
+
+/// An indented process tree, roots first, children by PID; cairn's own processes
+/// (`mine`) end in `(cairn)`, and a bootstrap shell's command line is shortened to its
+/// arguments (the script itself is in processes.jsonl).
+pub fn tree(procs: &[Proc], mine: &std::collections::BTreeSet<i32>) -> String {
     let pids: std::collections::HashSet<i32> = procs.iter().map(|p| p.pid).collect();
     let mut children: BTreeMap<i32, Vec<&Proc>> = BTreeMap::new();
     let mut roots = Vec::new();
@@ -134,10 +190,15 @@ pub fn tree(procs: &[Proc]) -> String {
         }
         let cmd = if p.cmdline.is_empty() {
             format!("[{}]", p.comm)
+        } else if let (Some(b), true) = (&p.bootstrap, mine.contains(&p.pid)) {
+            b.clone()
         } else {
             p.cmdline.clone()
         };
-        let mark = if p.exe_deleted { " (exe deleted)" } else { "" };
+        let mut mark = if p.exe_deleted { " (exe deleted)" } else { "" }.to_owned();
+        if mine.contains(&p.pid) {
+            mark.push_str(" (cairn)");
+        }
         out.push_str(&format!(
             "{}\t{}\t{}\t{}{}{}\n",
             p.pid,
@@ -165,7 +226,25 @@ pub fn emit(scan: &mut Scan, artifact: &str, emit: &mut dyn Emit) {
     emit.output_spool(artifact, "processes/processes.jsonl", &mut scan.processes);
     emit.output_spool(artifact, "processes/fds.jsonl", &mut scan.fds);
     emit.output_spool(artifact, "processes/maps.jsonl", &mut scan.maps);
-    emit.output(artifact, "processes/tree.txt", tree(&scan.procs).as_bytes());
+    let mine = own(&scan.procs, self_pid(scan));
+    emit.output(
+        artifact,
+        "processes/tree.txt",
+        tree(&scan.procs, &mine).as_bytes(),
+    );
+    if !mine.is_empty() {
+        let pids: Vec<String> = mine.iter().map(i32::to_string).collect();
+        emit.log(
+            Level::Info,
+            LogEvent::Live,
+            artifact,
+            None,
+            format!(
+                "cairn's own processes (the collector, and the bootstrap that started it with its helpers), marked (cairn) in tree.txt: PIDs {}",
+                pids.join(", ")
+            ),
+        );
+    }
     scan.denials.flush(emit, artifact);
     emit.log(
         Level::Info,
@@ -197,19 +276,77 @@ mod tests {
             exe_deleted: false,
             netns: None,
             mntns: None,
+            bootstrap: None,
         }
     }
 
     #[test]
+    fn cairns_own_processes_are_the_collector_and_what_its_bootstrap_started() {
+        let args: [&[u8]; 10] = [
+            b"sh",
+            b"-c",
+            b"S cairn-bootstrap S",
+            b"cairn-bootstrap",
+            b"stdin",
+            b"100",
+            b"abc",
+            b"watch",
+            b"--",
+            b"collect",
+        ];
+        let shown = record::bootstrap_command(&args);
+        assert_eq!(
+            shown.as_deref(),
+            Some("sh -c <the bootstrap script> cairn-bootstrap stdin 100 abc watch -- collect")
+        );
+        // Under qemu-user the interpreter and the shell's path come first.
+        let mut qemu: Vec<&[u8]> = vec![b"/usr/libexec/qemu-binfmt/aarch64-binfmt-P", b"/bin/sh"];
+        qemu.extend_from_slice(&args);
+        assert_eq!(record::bootstrap_command(&qemu), shown);
+        assert_eq!(record::bootstrap_command(&[b"sh", b"-c", b"x"]), None);
+        let boot = |pid, ppid| Proc {
+            bootstrap: shown.clone(),
+            cmdline: "sh -c SCRIPT cairn-bootstrap stdin 100 abc watch -- collect".into(),
+            ..p(pid, ppid, "sh")
+        };
+        let procs = [
+            p(1, 0, "nginx"),
+            boot(20, 0),
+            boot(21, 20),
+            p(22, 21, "cat"),
+            p(23, 20, "cairn-collector collect"),
+            // Calls itself a bootstrap, but the collector does not descend from it.
+            boot(30, 1),
+            p(31, 30, "evil"),
+        ];
+        let mine = own(&procs, Some(23));
+        assert_eq!(mine.into_iter().collect::<Vec<_>>(), vec![20, 21, 22, 23]);
+        let t = tree(&procs, &own(&procs, Some(23)));
+        assert!(t.contains("20\t0\t0\tsh -c <the bootstrap script> cairn-bootstrap stdin 100 abc watch -- collect (cairn)"), "{t}");
+        assert!(t.contains("22\t21\t0\t    cat (cairn)"), "{t}");
+        assert!(t.contains("31\t30\t0\t    evil\n"), "{t}");
+        assert!(
+            t.contains("30\t1\t0\t  sh -c SCRIPT cairn-bootstrap"),
+            "{t}"
+        );
+        // Run by hand (no bootstrap above it): only the collector.
+        assert_eq!(own(&procs[..1], None).len(), 0);
+        assert_eq!(own(&[p(5, 1, "cairn-collector")], Some(5)).len(), 1);
+    }
+
+    #[test]
     fn tree_nests_children_and_survives_cycles() {
-        let t = tree(&[
-            p(1, 0, "init"),
-            p(7, 1, "sh"),
-            p(9, 7, "sleep"),
-            p(3, 1, "nginx"),
-            p(50, 51, "a"),
-            p(51, 50, "b"),
-        ]);
+        let t = tree(
+            &[
+                p(1, 0, "init"),
+                p(7, 1, "sh"),
+                p(9, 7, "sleep"),
+                p(3, 1, "nginx"),
+                p(50, 51, "a"),
+                p(51, 50, "b"),
+            ],
+            &Default::default(),
+        );
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines[1], "1\t0\t0\tinit");
         assert_eq!(lines[2], "3\t1\t0\t  nginx");

@@ -200,6 +200,7 @@ pub(super) fn scan_one(dir: &ProcDir, scan: &mut Scan, opts: &LiveOptions, clock
         exe_deleted,
         netns,
         mntns,
+        bootstrap: bootstrap_command(&args),
     });
 }
 
@@ -385,4 +386,16 @@ pub(super) fn push_line(spool: &mut Spool, value: &Value) {
         line.push(b'\n');
         spool.push(&line);
     }
+}
+
+/// For `sh -c SCRIPT cairn-bootstrap ARGS...` (under qemu-user, binfmt's P flag puts
+/// the interpreter and the shell's path first), the command with the script left out:
+/// `sh -c <the bootstrap script> cairn-bootstrap ARGS...`.
+pub(super) fn bootstrap_command(args: &[&[u8]]) -> Option<String> {
+    let at = args
+        .windows(3)
+        .take(4)
+        .position(|w| w[0] == b"-c" && w[2] == b"cairn-bootstrap")?;
+    let rest: Vec<String> = args[at + 2..].iter().map(|a| escape(a)).collect();
+    Some(format!("sh -c <the bootstrap script> {}", rest.join(" ")))
 }
