@@ -27,6 +27,10 @@ pub struct Progress {
     last: Instant,
     every: Duration,
     line_open: bool,
+    /// Human mode: artifacts begun, of how many.
+    done: usize,
+    total: usize,
+    current: String,
 }
 
 impl Progress {
@@ -41,10 +45,15 @@ impl Progress {
             last: Instant::now() - Duration::from_secs(1),
             every: Duration::from_millis(250),
             line_open: false,
+            done: 0,
+            total: 0,
+            current: String::new(),
         }
     }
 
-    /// An event that always goes out (start, artifact, uploader records, done).
+    /// An event that always goes out (start, artifact, uploader records, done). For
+    /// people, the start and the end are lines, an artifact only updates the status
+    /// line, and uploader records are lines of their own.
     pub fn emit(&mut self, e: &Event) {
         match self.mode {
             ProgressMode::Json => {
@@ -52,19 +61,59 @@ impl Progress {
                 let mut err = std::io::stderr().lock();
                 let _ = writeln!(err, "{line}");
             }
-            ProgressMode::Human => {
-                let mut err = std::io::stderr().lock();
-                if self.line_open {
-                    let _ = write!(err, "\r\x1b[2K");
-                    self.line_open = false;
-                }
-                if !matches!(e, Event::Progress(_)) {
-                    let line = human(e);
-                    let _ = writeln!(err, "cairn: {} {}", e.name(), printable(&line));
-                }
-            }
+            ProgressMode::Human => self.human(e),
             _ => {}
         }
+    }
+
+    fn human(&mut self, e: &Event) {
+        let line = match e {
+            Event::Start(s) => {
+                self.total = s.artifacts.len();
+                format!(
+                    "collecting {} ({} artifacts)",
+                    printable(&s.root),
+                    s.artifacts.len()
+                )
+            }
+            Event::Artifact(a) => {
+                self.done += 1;
+                self.current = printable(&a.name).into_owned();
+                self.status(&format!("{}: starting", self.current));
+                return;
+            }
+            Event::Progress(_) | Event::Unknown => return,
+            Event::Done(d) => format!(
+                "archive sealed: {} bytes, {} files, sha256 {}{}",
+                d.bytes,
+                d.files,
+                d.sha256,
+                if d.cut_short.is_empty() {
+                    ""
+                } else {
+                    " (CUT SHORT)"
+                }
+            ),
+            other => format!("{}: {}", other.name(), printable(&human(other))),
+        };
+        let mut err = std::io::stderr().lock();
+        if self.line_open {
+            let _ = write!(err, "\r\x1b[2K");
+            self.line_open = false;
+        }
+        let _ = writeln!(err, "cairn-collector: {line}");
+    }
+
+    /// Rewrites the one status line: `[3/12] ARTIFACT: what`.
+    fn status(&mut self, what: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "\r\x1b[2Kcairn-collector: [{}/{}] {what}",
+            self.done, self.total
+        );
+        let _ = err.flush();
+        self.line_open = true;
     }
 
     /// A throttled counter update.
@@ -80,17 +129,12 @@ impl Progress {
                 bytes_read,
                 bytes_out: compressed,
             })),
-            ProgressMode::Human => {
-                let mut err = std::io::stderr().lock();
-                let _ = write!(
-                    err,
-                    "\r\x1b[2Kcairn: {}: {files} files, {} MiB read, {} MiB out",
-                    printable(artifact),
-                    bytes_read >> 20,
-                    compressed >> 20
-                );
-                self.line_open = true;
-            }
+            ProgressMode::Human => self.status(&format!(
+                "{}: {files} files, {} MiB read, {} MiB out",
+                printable(artifact),
+                bytes_read >> 20,
+                compressed >> 20
+            )),
             _ => {}
         }
     }

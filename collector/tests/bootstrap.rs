@@ -107,6 +107,13 @@ fn the_collector_arrives_checked_runs_and_is_removed() {
         "{fp}"
     );
     assert!(fp["writes"].as_str().unwrap().contains("memory"), "{fp}");
+    // The log carries the same footprint as JSON, not as JSON inside a string.
+    let logged = a
+        .log()
+        .into_iter()
+        .find(|l| l["event"] == "footprint")
+        .expect("a footprint record");
+    assert_eq!(logged["data"]["exe_sha256"], want.as_str(), "{logged}");
     // Its own executable is neither collected as a file nor copied as a process's.
     let names: Vec<String> = a
         .entries

@@ -162,6 +162,9 @@ pub struct LogRecord<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path_hex: Option<String>,
     pub message: String,
+    /// Structured detail, as JSON (the footprint), rather than JSON inside `message`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
 }
 
 /// The collection log, kept compressed in memory until the end of the archive.
@@ -182,6 +185,19 @@ impl CollectionLog {
         path: Option<&[u8]>,
         message: impl Into<String>,
     ) {
+        self.record_data(level, event, artifact, path, message, None);
+    }
+
+    /// Appends an entry with structured detail in `data`.
+    pub fn record_data(
+        &mut self,
+        level: Level,
+        event: LogEvent,
+        artifact: Option<&str>,
+        path: Option<&[u8]>,
+        message: impl Into<String>,
+        data: Option<serde_json::Value>,
+    ) {
         match level {
             Level::Warn => self.warnings += 1,
             Level::Error => self.errors += 1,
@@ -199,6 +215,7 @@ impl CollectionLog {
             path,
             path_hex,
             message: message.into(),
+            data,
         };
         if let Ok(mut line) = serde_json::to_vec(&rec) {
             line.push(b'\n');

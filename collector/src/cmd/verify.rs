@@ -31,9 +31,9 @@ pub fn run(archive: &str) -> Result<i32> {
     }
     if v.ok() {
         println!(
-            "OK {} entries, {} manifest records verified; archive sha256 {} ({}); {}",
-            v.entries,
+            "OK {} manifest records verified ({} entries in all: they, and the manifest, collection.log and summary.json); archive sha256 {} ({}); {}",
             v.manifest_records,
+            v.entries,
             v.archive_sha256,
             sidecar(&v, archive),
             completeness(&v)

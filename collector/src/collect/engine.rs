@@ -180,8 +180,14 @@ fn begin(engine: &mut Engine<'_>, selection: &Selection) {
     );
     let rec = &mut engine.rec;
     rec.log(Level::Info, LogEvent::Start, None, None, start);
-    let footprint = identity::footprint(root).to_string();
-    rec.log(Level::Info, LogEvent::Footprint, None, None, footprint);
+    rec.log.record_data(
+        Level::Info,
+        LogEvent::Footprint,
+        None,
+        None,
+        "the collector's own footprint (data: its process, binary and what it wrote)",
+        Some(identity::footprint(root)),
+    );
     for note in root.notes() {
         rec.log(Level::Warn, LogEvent::Target, None, None, note.clone());
     }
