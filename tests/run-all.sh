@@ -126,7 +126,7 @@ log "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 shellcheck -s sh scripts/bootstrap.sh
-shellcheck tests/run-all.sh scripts/build-image.sh scripts/build-collectors.sh scripts/dist.sh bench/*.sh collector/fuzz/seed.sh
+shellcheck tests/run-all.sh scripts/build-image.sh scripts/build-collectors.sh scripts/dist.sh scripts/cli-doc.sh bench/*.sh collector/fuzz/seed.sh
 
 log "static collectors (musl, x86_64 and aarch64)"
 bash scripts/build-collectors.sh
@@ -151,7 +151,8 @@ CAIRN_TEST_COLLECTOR="$CAIRN_MUSL_BIN_AARCH64" cargo test --workspace --offline 
   tee "$work/test-aarch64.log" || status=1
 
 log "a cairn that carries both collectors (scripts/dist.sh builds the release one)"
-CAIRN_EMBED_COLLECTORS="$top/target/collectors" cargo build -q -p cairn
+# --workspace: the same features as the test build, so only cairn itself is rebuilt.
+CAIRN_EMBED_COLLECTORS="$top/target/collectors" cargo build -q --workspace --offline
 alone=$(mktemp -d)
 cp target/debug/cairn "$alone/cairn"
 # No collector beside it and none in the environment: the built-in ones are listed.

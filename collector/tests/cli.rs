@@ -355,6 +355,45 @@ fn outputs_are_never_overwritten_silently_and_bad_ones_are_named() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// On a terminal, progress is one status line rewritten in place, between a line for
+/// the start and one for the sealed archive, all prefixed `cairn-collector:`; not a
+/// line per artifact.
+#[test]
+fn on_a_terminal_progress_is_one_status_line() {
+    let t = planted();
+    let out = t.out("tty.tar.zst");
+    let command = format!(
+        "{} collect --root {} --output {}",
+        bin(),
+        t.path().display(),
+        out.display()
+    );
+    let o = common::env::command("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{screen}");
+    let lines: Vec<&str> = screen.lines().collect();
+    assert!(
+        lines[0].starts_with("cairn-collector: collecting ") && lines[0].contains(" artifacts)"),
+        "{screen:?}"
+    );
+    assert!(
+        screen.contains("\r\x1b[2Kcairn-collector: [1/"),
+        "{screen:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("cairn-collector: archive sealed: ")),
+        "{screen:?}"
+    );
+    // Twelve-odd artifacts, a handful of lines: start, end, the final counts.
+    assert!(lines.len() <= 6, "{screen:?}");
+    assert!(!screen.contains("cairn: "), "{screen:?}");
+}
+
 #[test]
 fn stdout_output_json_progress_and_tamper_detection() {
     let t = planted();
@@ -570,5 +609,34 @@ fn upload_url_and_plan_from_stdin_do_not_wait_for_its_end() {
         assert_eq!(status.code(), Some(2), "{flag}: {err}");
         assert!(err.to_lowercase().contains(expect), "{flag}: {err}");
         assert!(!err.contains("sig=abc"), "the URL leaked: {err}");
+    }
+}
+
+/// docs/cli.md holds every command's --help as the binary prints it, so every flag is
+/// documented there and the reference cannot fall behind the definitions.
+#[test]
+fn docs_cli_md_holds_every_commands_help() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/cli.md")).unwrap();
+    for sub in [
+        "",
+        "collect",
+        "verify",
+        "containers",
+        "profiles",
+        "artifacts",
+        "idle",
+    ] {
+        let mut c = common::env::command(bin());
+        if !sub.is_empty() {
+            c.arg(sub);
+        }
+        let o = c.arg("--help").env_remove("TMPDIR").output().unwrap();
+        assert!(o.status.success());
+        let help = String::from_utf8(o.stdout).unwrap();
+        assert!(
+            doc.contains(&format!("```text\n{help}```")),
+            "docs/cli.md is not current for `cairn-collector {sub} --help`: run scripts/cli-doc.sh"
+        );
     }
 }

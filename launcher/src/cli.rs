@@ -9,11 +9,34 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// What every `--help` of cairn ends with.
+macro_rules! exit_codes {
+    () => {
+        "Exit status:
+  0    every target collected, complete
+  1    one or more targets failed (the report says why)
+  2    nothing was done: bad arguments, no targets, a refused permission check
+  4    every target collected, one or more cut short by a limit (STATUS cut-short)
+  130  interrupted (Ctrl-C); what was started in the cluster is cleaned up first
+
+Docs: README.md, docs/cli.md (every command and flag), docs/threat-model.md"
+    };
+}
+const EXIT_CODES: &str = exit_codes!();
+
 #[derive(Parser)]
 #[command(
     name = "cairn",
     version,
-    about = "Forensic evidence collection from Kubernetes pods"
+    about = "Forensic evidence collection from Kubernetes pods",
+    term_width = 100,
+    after_help = concat!("Examples:
+  cairn pods -A                                         containers, and whether exec works
+  cairn -n shop collect web-7d9f --output-dir ev/        one pod's container, over exec
+  cairn -n shop -l app=web collect --s3 s3://ir/case-42  every selected pod, straight to S3
+  cairn -n shop collect api/app --via ephemeral --output-dir ev/   a distroless container
+
+", exit_codes!())
 )]
 pub struct Cli {
     /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster).
@@ -49,6 +72,7 @@ pub enum Command {
     /// Lists pods and their containers with a verdict: exec-able, distroless, not running.
     Pods(PodsArgs),
     /// Collects evidence from POD[/CONTAINER]... or from the pods -l selects.
+    #[command(after_help = EXIT_CODES)]
     Collect(CollectArgs),
     /// Prints cairn's version and each collector it would deliver (architecture, size,
     /// sha256, where it comes from).
@@ -64,8 +88,8 @@ pub struct VersionArgs {
 
 #[derive(clap::Args)]
 pub struct BootstrapArgs {
-    /// Print the command (the only mode: cairn never runs it itself).
-    #[arg(long, required = true)]
+    /// Print the command (the default and only mode: cairn never runs it itself).
+    #[arg(long)]
     pub print: bool,
     /// Where the target downloads the collector from (curl, wget or busybox wget).
     #[arg(long)]

@@ -7,9 +7,38 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// What `cairn-collector collect --help` and the top-level help end with.
+macro_rules! exit_codes {
+    () => {
+        "Exit status:
+  0    collected, complete (verify: the archive verifies)
+  1    verify: the archive does not verify
+  2    nothing was done: bad arguments, a selection that names nothing, an unusable output
+  3    the upload failed; --fallback-output holds what the object does not
+  4    collected, but a limit cut it short (--timeout, --max-total-size); the archive is valid
+
+Docs: README.md, docs/cli.md (every command and flag), docs/archive-format.md"
+    };
+}
+const EXIT_CODES: &str = exit_codes!();
+
 /// In-container forensic evidence collection: one static binary, one verified archive.
 #[derive(Parser, Debug)]
-#[command(name = "cairn-collector", version, about, long_about = None)]
+#[command(
+    name = "cairn-collector",
+    version,
+    about,
+    long_about = None,
+    term_width = 100,
+    after_help = concat!("Examples:
+  cairn-collector collect --output evidence.tar.zst           this system or container
+  cairn-collector collect --root /mnt/image --output ev.tar.zst    an offline tree
+  cairn-collector collect --output - | ssh ir@vault 'cat > ev.tar.zst'
+  cairn-collector collect --upload-url \"$PRESIGNED\"             straight to a bucket
+  cairn-collector verify evidence.tar.zst
+
+", exit_codes!())
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -18,6 +47,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Collect artifacts from a root into one tar+zstd archive with manifest and log.
+    #[command(after_help = EXIT_CODES)]
     Collect(Box<CollectArgs>),
     /// Recompute every hash of an archive and check it against its manifest.
     Verify {

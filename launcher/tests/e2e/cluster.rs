@@ -273,3 +273,30 @@ fn kubeconfig_mistakes_are_said_once_with_what_to_do() {
         "{err}"
     );
 }
+
+/// docs/cli.md holds every command's --help as `cairn` prints it (examples and exit
+/// statuses included), so every flag is documented and the reference is current.
+#[test]
+fn docs_cli_md_holds_every_commands_help() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/cli.md")).unwrap();
+    for sub in ["", "pods", "collect", "bootstrap", "sidecar", "version"] {
+        let mut c = common::env::command(CAIRN);
+        if !sub.is_empty() {
+            c.arg(sub);
+        }
+        let o = c.arg("--help").env_remove("TMPDIR").output().unwrap();
+        assert!(o.status.success());
+        let help = text(&o.stdout);
+        assert!(
+            doc.contains(&format!("```text\n{help}```")),
+            "docs/cli.md is not current for `cairn {sub} --help`: run scripts/cli-doc.sh"
+        );
+        if sub.is_empty() || sub == "collect" {
+            assert!(
+                help.contains("Exit status:") && help.contains("  4    every target collected"),
+                "{help}"
+            );
+        }
+    }
+}
