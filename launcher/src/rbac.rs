@@ -73,7 +73,15 @@ pub async fn missing(
             },
             ..Default::default()
         };
-        let answer = api.create(&PostParams::default(), &review).await?;
+        let answer = api
+            .create(&PostParams::default(), &review)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(crate::kerror::say(
+                    "asking the API server what you may do (SelfSubjectAccessReview)",
+                    &e
+                ))
+            })?;
         if !answer.status.is_some_and(|s| s.allowed) {
             out.push(n.clone());
         }

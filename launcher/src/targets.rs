@@ -187,7 +187,10 @@ pub async fn list(
     if let Some(s) = selector {
         lp = lp.labels(s);
     }
-    let pods = api.list(&lp).await?;
+    let where_ = namespace.map_or("all namespaces".to_owned(), |n| format!("namespace {n}"));
+    let pods = api.list(&lp).await.map_err(|e| {
+        anyhow::anyhow!(crate::kerror::say(&format!("listing pods in {where_}"), &e))
+    })?;
     Ok(pods
         .items
         .into_iter()

@@ -69,6 +69,10 @@ fn archives(dir: &Path) -> Vec<String> {
     for n in &names {
         let p = dir.join(n);
         verify_ok(&p);
+        // Evidence that may hold secrets: readable by its owner only.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{n}");
         let sha = std::fs::read_to_string(dir.join(format!("{n}.sha256"))).unwrap();
         let real = Command::new("sha256sum").arg(&p).output().unwrap();
         assert_eq!(
