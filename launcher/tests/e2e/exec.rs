@@ -683,3 +683,70 @@ fn targets_are_found_across_namespaces_and_misses_are_said_plainly() {
         text(&o.stderr)
     );
 }
+
+/// Ctrl-C: cairn exits 130 after cleaning up, and the row of the cancelled target
+/// names the partial archive it kept, with its size, as one that will not verify.
+#[test]
+fn ctrl_c_names_what_a_cancelled_target_left() {
+    let Some(_) = docker::setup() else { return };
+    let ns = format!("intr-{}", std::process::id());
+    let p = pod(&ns, "slow", docker::busybox_image(), &[]);
+    let s = ApiServer::start(&[]);
+    // A stand-in collector that never ends but keeps writing.
+    let Some(fake) = common::standin::build(
+        &s.dir.path().join("slow-collector"),
+        "[ \"$1\" = --version ] && exit 0\nwhile :; do echo chunk; sleep 0.05; done\n",
+    ) else {
+        return;
+    };
+    let out = s.dir.path().join("out");
+    let child = common::env::command(CAIRN)
+        .arg("--kubeconfig")
+        .arg(&s.kubeconfig)
+        .args(["-n", &ns, "collect", "slow", "--collector-bin"])
+        .arg(&fake)
+        .arg("--output-dir")
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once bytes have arrived, Ctrl-C.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let part = loop {
+        let found = std::fs::read_dir(&out).ok().and_then(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .find(|p| p.to_string_lossy().ends_with(".part"))
+        });
+        if let Some(f) =
+            found.filter(|f| std::fs::metadata(f).map(|m| m.len() > 0).unwrap_or(false))
+        {
+            break f;
+        }
+        assert!(std::time::Instant::now() < deadline, "no bytes arrived");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let st = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o.stderr));
+    let report = text(&o.stdout);
+    assert!(
+        report.contains("cancelled (Ctrl-C); the ")
+            && report.contains(&format!(
+                "bytes that arrived are kept in {} (incomplete",
+                part.display()
+            )),
+        "{report}"
+    );
+    // The pod is left clean: the bootstrap stopped and removed the stand-in.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !docker::leftovers(&p.0).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "left in the pod");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
