@@ -27,8 +27,8 @@ pub fn run(args: &[&str]) -> Output {
         .expect("spawn collector")
 }
 
-/// Collects `root` into `out` with extra args, asserting success.
-pub fn collect(root: &Path, out: &Path, extra: &[&str]) -> Output {
+/// Runs `collect` of `root` into `out` with extra args, progress off.
+fn collect_status(root: &Path, out: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
         "collect",
         "--root",
@@ -39,7 +39,12 @@ pub fn collect(root: &Path, out: &Path, extra: &[&str]) -> Output {
         "none",
     ];
     args.extend_from_slice(extra);
-    let o = run(&args);
+    run(&args)
+}
+
+/// Collects `root` into `out` with extra args, asserting success.
+pub fn collect(root: &Path, out: &Path, extra: &[&str]) -> Output {
+    let o = collect_status(root, out, extra);
     assert!(
         o.status.success(),
         "collect failed: {}",
@@ -51,17 +56,7 @@ pub fn collect(root: &Path, out: &Path, extra: &[&str]) -> Output {
 /// Like [`collect`], for a collection that a limit cuts short: the archive is valid,
 /// and the exit status says it is incomplete (4).
 pub fn collect_cut(root: &Path, out: &Path, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "collect",
-        "--root",
-        root.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-        "--progress",
-        "none",
-    ];
-    args.extend_from_slice(extra);
-    let o = run(&args);
+    let o = collect_status(root, out, extra);
     assert_eq!(
         o.status.code(),
         Some(cairn_protocol::exit::CUT_SHORT),

@@ -284,13 +284,7 @@ fn a_target_past_its_timeout_is_cut_off_and_the_pod_is_left_clean() {
     let ns = format!("slow-{}", std::process::id());
     let p = pod(&ns, "slow", docker::busybox_image(), &[]);
     let s = ApiServer::start(&[]);
-    // A stand-in collector that never ends but keeps writing, as a long collection does.
-    let Some(fake) = common::standin::build(
-        &s.dir.path().join("slow-collector"),
-        "[ \"$1\" = --version ] && exit 0\nwhile :; do echo chunk; sleep 0.05; done\n",
-    ) else {
-        return;
-    };
+    let Some(fake) = slow_standin(&s) else { return };
     let out = s.dir.path().join("out");
     let o = common::env::command(CAIRN)
         .arg("--kubeconfig")
@@ -692,13 +686,7 @@ fn ctrl_c_names_what_a_cancelled_target_left() {
     let ns = format!("intr-{}", std::process::id());
     let p = pod(&ns, "slow", docker::busybox_image(), &[]);
     let s = ApiServer::start(&[]);
-    // A stand-in collector that never ends but keeps writing.
-    let Some(fake) = common::standin::build(
-        &s.dir.path().join("slow-collector"),
-        "[ \"$1\" = --version ] && exit 0\nwhile :; do echo chunk; sleep 0.05; done\n",
-    ) else {
-        return;
-    };
+    let Some(fake) = slow_standin(&s) else { return };
     let out = s.dir.path().join("out");
     let child = common::env::command(CAIRN)
         .arg("--kubeconfig")
@@ -749,4 +737,12 @@ fn ctrl_c_names_what_a_cancelled_target_left() {
         assert!(std::time::Instant::now() < deadline, "left in the pod");
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
+}
+
+/// A stand-in collector that never ends but keeps writing, as a long collection does.
+fn slow_standin(s: &ApiServer) -> Option<PathBuf> {
+    common::standin::build(
+        &s.dir.path().join("slow-collector"),
+        "[ \"$1\" = --version ] && exit 0\nwhile :; do echo chunk; sleep 0.05; done\n",
+    )
 }
