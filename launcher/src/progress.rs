@@ -28,6 +28,10 @@ pub struct Board {
     mode: Mode,
     multi: MultiProgress,
     total: ProgressBar,
+    /// Every target's bar, to end those still running when the run ends.
+    bars: std::sync::Mutex<Vec<ProgressBar>>,
+    /// Set while bars are drawn on a terminal.
+    quiet: std::sync::Mutex<Option<QuietControlKeys>>,
 }
 
 impl Board {
@@ -54,7 +58,14 @@ impl Board {
         if mode == Mode::Bars {
             total.enable_steady_tick(Duration::from_millis(250));
         }
-        Board { mode, multi, total }
+        let quiet = (mode == Mode::Bars).then(QuietControlKeys::new).flatten();
+        Board {
+            mode,
+            multi,
+            total,
+            bars: std::sync::Mutex::new(Vec::new()),
+            quiet: std::sync::Mutex::new(quiet),
+        }
     }
 
     /// A bar for one target, placed above the total.
@@ -80,6 +91,9 @@ impl Board {
             eprintln!("cairn: collecting {}", printable(name));
         }
         bar.set_message("opening the exec stream");
+        if let Ok(mut bars) = self.bars.lock() {
+            bars.push(bar.clone());
+        }
         TargetBar {
             name: name.to_owned(),
             bar,
@@ -102,8 +116,55 @@ impl Board {
         }
     }
 
-    pub fn finish(&self) {
+    /// Ends the board before the report is printed: a bar still running (its target
+    /// cancelled by Ctrl-C, `why`) stops where it was with `why`, the total is drawn
+    /// once more, and nothing draws after that. Without the last step a bar still held
+    /// by a task being torn down would redraw over the report below it.
+    pub fn finish(&self, why: &str) {
+        if let Ok(bars) = self.bars.lock() {
+            for b in bars.iter().filter(|b| !b.is_finished()) {
+                b.abandon_with_message(why.to_owned());
+            }
+        }
         self.total.finish();
+        self.multi.set_draw_target(ProgressDrawTarget::hidden());
+        if let Ok(mut q) = self.quiet.lock() {
+            q.take();
+        }
+    }
+}
+
+/// While bars are drawn, the terminal does not echo control keys as `^C`: that echo
+/// moves the cursor under the bars (indicatif leaves it at the right edge, so the two
+/// characters start a new line), and every redraw after it would leave a stale copy of
+/// each bar above. Ctrl-C still interrupts; the terminal's own setting comes back when
+/// the board ends or is dropped (a panic included).
+struct QuietControlKeys {
+    saved: rustix::termios::Termios,
+}
+
+impl QuietControlKeys {
+    /// `None` where stderr is not a terminal or its modes cannot be changed.
+    fn new() -> Option<QuietControlKeys> {
+        use rustix::termios::{tcgetattr, tcsetattr, LocalModes, OptionalActions};
+        let saved = tcgetattr(std::io::stderr()).ok()?;
+        if !saved.local_modes.contains(LocalModes::ECHOCTL) {
+            return None;
+        }
+        let mut quiet = saved.clone();
+        quiet.local_modes.remove(LocalModes::ECHOCTL);
+        tcsetattr(std::io::stderr(), OptionalActions::Now, &quiet).ok()?;
+        Some(QuietControlKeys { saved })
+    }
+}
+
+impl Drop for QuietControlKeys {
+    fn drop(&mut self) {
+        let _ = rustix::termios::tcsetattr(
+            std::io::stderr(),
+            rustix::termios::OptionalActions::Now,
+            &self.saved,
+        );
     }
 }
 

@@ -82,7 +82,11 @@ pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Res
         ));
     }
     let (mut done, interrupted) = run_jobs(&cx, plan.jobs, &board, a.timeout, a.concurrency).await;
-    board.finish();
+    board.finish(if interrupted {
+        "cancelled (Ctrl-C)"
+    } else {
+        "stopped"
+    });
     // What cut-off collections left (pods, ephemeral containers, open uploads) is
     // undone before exiting, Ctrl-C included.
     let left = janitor::drain(CLEANUP_WAIT).await;

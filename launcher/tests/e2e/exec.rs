@@ -739,6 +739,73 @@ fn ctrl_c_names_what_a_cancelled_target_left() {
     }
 }
 
+/// On a terminal, Ctrl-C (the key, through the terminal's line discipline) leaves the
+/// screen as a person reads it: each bar once, the total once, then the report.
+#[test]
+fn ctrl_c_on_a_terminal_leaves_each_bar_once() {
+    use std::io::Write;
+    let Some(_) = docker::setup() else { return };
+    let ns = format!("intr-tty-{}", std::process::id());
+    let p = pod(&ns, "slow", docker::busybox_image(), &[]);
+    let s = ApiServer::start(&[]);
+    let Some(fake) = slow_standin(&s) else { return };
+    let out = s.dir.path().join("out");
+    // A terminal of 140 x 60: nothing scrolls away, so the screen holds every line.
+    // Afterwards, the terminal's echo of control keys as it was (a pty has it on).
+    let command = format!(
+        "stty cols 140 rows 60; trap : INT; {CAIRN} --kubeconfig '{}' -n {ns} collect slow --collector-bin '{}' --output-dir '{}'; rc=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -- '-*echoctl'; exit $rc",
+        s.kubeconfig.display(),
+        fake.display(),
+        out.display()
+    );
+    let mut child = common::env::command("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !std::fs::read_dir(&out)
+        .map(|d| {
+            d.flatten().any(|e| {
+                e.path().to_string_lossy().ends_with(".part")
+                    && e.metadata().map(|m| m.len() > 0).unwrap_or(false)
+            })
+        })
+        .unwrap_or(false)
+    {
+        assert!(std::time::Instant::now() < deadline, "no bytes arrived");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Let the bars draw a few times, then the key.
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"\x03").unwrap();
+    stdin.flush().unwrap();
+    let o = child.wait_with_output().unwrap();
+    drop(stdin);
+    let mut term = vt100::Parser::new(60, 140, 0);
+    term.process(&o.stdout);
+    let screen = term.screen().contents();
+    assert_eq!(o.status.code(), Some(130), "{screen}");
+    let count = |what: &str| screen.lines().filter(|l| l.contains(what)).count();
+    assert_eq!(count("targets,"), 1, "the total bar, once:\n{screen}");
+    assert_eq!(count("slow/main ["), 1, "the target's bar, once:\n{screen}");
+    assert_eq!(count("0/0 cancelled (Ctrl-C)"), 1, "{screen}");
+    assert_eq!(count("failed: cancelled (Ctrl-C); the "), 1, "{screen}");
+    assert_eq!(count("cairn: interrupted;"), 1, "{screen}");
+    assert!(
+        screen.lines().any(|l| l == "echoctl"),
+        "echoctl not restored:\n{screen}"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !docker::leftovers(&p.0).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "left in the pod");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 /// A stand-in collector that never ends but keeps writing, as a long collection does.
 fn slow_standin(s: &ApiServer) -> Option<PathBuf> {
     common::standin::build(
