@@ -22,3 +22,16 @@ pub fn say(what: &str, e: &kube::Error) -> String {
 pub fn not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(r) if r.code == 404)
 }
+
+/// A Kubernetes call's error as one sentence ([`say`]) instead of kube-rs's debug
+/// structures in an `anyhow` chain.
+pub trait Said<T> {
+    /// `what` says what was being done, e.g. `adding an ephemeral container to shop/web`.
+    fn said(self, what: impl FnOnce() -> String) -> anyhow::Result<T>;
+}
+
+impl<T> Said<T> for Result<T, kube::Error> {
+    fn said(self, what: impl FnOnce() -> String) -> anyhow::Result<T> {
+        self.map_err(|e| anyhow::anyhow!(say(&what(), &e)))
+    }
+}

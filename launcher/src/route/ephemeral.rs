@@ -15,10 +15,11 @@
 //! itself shortly after `--timeout` whatever happens.
 
 use super::{Cleanup, Env, Place, Route};
+use crate::kerror::Said;
 use crate::progress::TargetBar;
 use crate::rbac::Need;
 use crate::targets::Target;
-use anyhow::{bail, Context};
+use anyhow::bail;
 use futures_util::future::BoxFuture;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, Patch, PatchParams};
@@ -128,11 +129,14 @@ async fn start(
         &Patch::Strategic(patch),
     )
     .await
-    .with_context(|| format!("adding an ephemeral container to {}/{}", t.namespace, t.pod))?;
+    .said(|| format!("adding an ephemeral container to {}/{}", t.namespace, t.pod))?;
     bar.phase(&format!("waiting for ephemeral container {name}"));
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
-        let pod = api.get(&t.pod).await?;
+        let pod = api
+            .get(&t.pod)
+            .await
+            .said(|| format!("reading pod {}/{}", t.namespace, t.pod))?;
         let status = pod
             .status
             .and_then(|s| s.ephemeral_container_statuses)

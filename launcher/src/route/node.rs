@@ -23,6 +23,7 @@
 //!   the kubelet ends it shortly after `--timeout` whatever happens to cairn.
 
 use super::{Cleanup, Env, Place, Route};
+use crate::kerror::Said;
 use crate::progress::TargetBar;
 use crate::rbac::Need;
 use crate::targets::Target;
@@ -220,12 +221,21 @@ async fn start(
     let api: Api<Pod> = Api::namespaced(client.clone(), &n.namespace);
     let name = super::unique_name("cairn-node");
     let pod: Pod = serde_json::from_value(manifest(&name, t, runtime, n))?;
-    let created = api.create(&PostParams::default(), &pod).await.with_context(|| {
-        format!(
-            "creating the collector pod on node {} in namespace {} (it must exist: kubectl create namespace {}; see deploy/rbac.yaml)",
-            t.node, n.namespace, n.namespace
-        )
-    })?;
+    let created = match api.create(&PostParams::default(), &pod).await {
+        Ok(p) => p,
+        Err(e) if crate::kerror::not_found(&e) => bail!(
+            "namespace {0} does not exist, and --via node creates its collector pods there: kubectl create namespace {0} (deploy/rbac.yaml creates it with the rights cairn needs in it)",
+            n.namespace
+        ),
+        Err(e) => {
+            return Err(e).said(|| {
+                format!(
+                    "creating the collector pod on node {} in namespace {}",
+                    t.node, n.namespace
+                )
+            })
+        }
+    };
     let uid = created.metadata.uid.clone().unwrap_or_default();
     // From here on the pod is deleted whatever happens.
     let guard = Guard {
@@ -236,7 +246,10 @@ async fn start(
     bar.phase(&format!("waiting for pod {name} on node {}", t.node));
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
-        let p = api.get(&name).await?;
+        let p = api
+            .get(&name)
+            .await
+            .said(|| format!("reading the collector pod {}/{name}", n.namespace))?;
         if let Err(why) = is_ours(&p, &uid, &n.image) {
             Box::new(guard).run().await;
             bail!("the collector pod {}/{name} is not the one cairn created: {why}; not exec'ing into it", n.namespace);

@@ -240,6 +240,36 @@ fn a_distroless_container_by_an_ephemeral_container_directly_or_by_auto() {
         );
     }
     assert_eq!(archives(&out).len(), 2);
+    // A refusal from the API server is one sentence: the step, then the server's words.
+    let o = cairn(
+        &s,
+        &[
+            "-n",
+            &ns,
+            "collect",
+            "api",
+            "--via",
+            "ephemeral",
+            "--collector-image",
+            "cairn-test/no-such-image:missing",
+            "--output-dir",
+            out.to_str().unwrap(),
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let r = &serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()[0];
+    let error = r["error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with(&format!(
+            "adding an ephemeral container to {ns}/api: starting ephemeral container cairn-"
+        )) && error.contains("cairn-test/no-such-image:missing")
+            && !error.contains("ApiError")
+            && !error.contains("Status {"),
+        "{r}"
+    );
+    assert_eq!(archives(&out).len(), 2);
     // The ephemeral containers' idle commands were ended.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
@@ -432,6 +462,34 @@ fn a_container_by_a_short_lived_pod_on_its_node_with_its_drift() {
     );
     let r = &serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()[0];
     assert_eq!(r["method"], "node", "{r}");
+    // A refusal from the API server is one sentence: the step, then the server's words.
+    let refused = cairn(
+        &s,
+        &[
+            "-n",
+            &ns,
+            "collect",
+            "bb",
+            "--via",
+            "node",
+            "--collector-image",
+            "cairn-test/no-such-image:missing",
+            "--output-dir",
+            s.dir.path().join("out-refused").to_str().unwrap(),
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+    let rr = &serde_json::from_slice::<serde_json::Value>(&refused.stdout).unwrap()[0];
+    let error = rr["error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("creating the collector pod on node ")
+            && error.contains(" in namespace cairn-system: starting cairn-node-")
+            && !error.contains("ApiError")
+            && !error.contains("Status {"),
+        "{rr}"
+    );
     let drift = Command::new("sh")
         .arg("-c")
         .arg(format!(
