@@ -39,23 +39,57 @@ const EXIT_CODES: &str = exit_codes!();
 ", exit_codes!())
 )]
 pub struct Cli {
-    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster).
-    #[arg(long, global = true)]
-    pub kubeconfig: Option<PathBuf>,
-    /// Kubeconfig context to use.
-    #[arg(long, global = true)]
-    pub context: Option<String>,
-    /// Namespace (default: the context's).
-    #[arg(short = 'n', long, global = true)]
-    pub namespace: Option<String>,
-    /// All namespaces.
-    #[arg(short = 'A', long, global = true)]
-    pub all_namespaces: bool,
-    /// Label selector, e.g. app=web,tier=front.
-    #[arg(short = 'l', long, global = true)]
-    pub selector: Option<String>,
+    #[command(flatten)]
+    pub cluster: ClusterFlags,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `collect`'s usage line: clap's own lists every destination with its value name,
+/// three lines long; this one says the same in one.
+pub fn collect_usage(bin: &str) -> String {
+    format!(
+        "{bin} collect [OPTIONS] <DESTINATION> [POD[/CONTAINER]]... [-- <COLLECTOR_ARGS>...]
+       DESTINATION: one of --output-dir DIR, --s3 URL, --azure URL, --azure-sas URL,
+       --gcs URL, --upload-url-template URL"
+    )
+}
+
+/// Which cluster and which pods, as kubectl names them. Accepted before the command
+/// (`cairn -n shop collect web`) and after it (`cairn collect web -n shop`), and shown in
+/// the help of the commands that use them only.
+#[derive(clap::Args, Clone, Default)]
+#[command(next_help_heading = "Cluster")]
+pub struct ClusterFlags {
+    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Namespace (default: the context's).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// All namespaces.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// Label selector, e.g. app=web,tier=front.
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+}
+
+impl ClusterFlags {
+    /// These flags, each one not given here taken from `before` (those given before the
+    /// command).
+    pub fn or(self, before: ClusterFlags) -> ClusterFlags {
+        ClusterFlags {
+            kubeconfig: self.kubeconfig.or(before.kubeconfig),
+            context: self.context.or(before.context),
+            namespace: self.namespace.or(before.namespace),
+            all_namespaces: self.all_namespaces || before.all_namespaces,
+            selector: self.selector.or(before.selector),
+        }
+    }
 }
 
 // Parsed once per run: the size of the collect variant costs nothing.
@@ -108,6 +142,9 @@ pub struct BootstrapArgs {
 
 #[derive(clap::Args)]
 pub struct SidecarArgs {
+    /// The workload's namespace (default: NAMESPACE in the patch, for you to fill in).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
     /// The workload: NAME (a deployment) or KIND/NAME (deployment, statefulset,
     /// daemonset, replicaset).
     #[arg(long = "for", value_name = "WORKLOAD")]
@@ -126,6 +163,8 @@ pub enum Format {
 
 #[derive(clap::Args)]
 pub struct PodsArgs {
+    #[command(flatten)]
+    pub cluster: ClusterFlags,
     /// Show system namespaces (kube-system and the like) too.
     #[arg(long)]
     pub include_system: bool,
@@ -138,10 +177,20 @@ pub struct PodsArgs {
     pub probe: bool,
 }
 
+// Exactly one destination: clap says so in the usage line and refuses none or two.
 #[derive(clap::Args)]
+#[command(group(
+    clap::ArgGroup::new("destination")
+        .required(true)
+        .multiple(false)
+        .args(["output_dir", "s3", "azure", "azure_sas", "gcs", "upload_url_template"])
+))]
 pub struct CollectArgs {
     /// Targets: POD or POD/CONTAINER in the namespace.
+    #[arg(value_name = "POD[/CONTAINER]")]
     pub targets: Vec<String>,
+    #[command(flatten)]
+    pub cluster: ClusterFlags,
     #[command(flatten)]
     pub dest: crate::dest::Flags,
     /// The static collector to deliver: a file, or a directory holding

@@ -68,34 +68,44 @@ fn parse() -> Result<Cli, clap::Error> {
         })
         .unwrap_or(false);
     let mut command = <Cli as clap::CommandFactory>::command();
+    let bin = if as_plugin { "kubectl cairn" } else { "cairn" };
     if as_plugin {
-        command = command
-            .bin_name("kubectl cairn")
-            .display_name("kubectl cairn");
+        command = command.bin_name(bin).display_name(bin);
     }
+    command = command.mut_subcommand("collect", |c| c.override_usage(cli::collect_usage(bin)));
     <Cli as clap::FromArgMatches>::from_arg_matches(&command.try_get_matches()?)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<i32> {
-    let command = match cli.command {
+    let (flags, command) = match cli.command {
         Command::Bootstrap(a) => return commands::bootstrap::run(a),
-        Command::Sidecar(a) => return commands::sidecar::run(a, cli.namespace.as_deref()),
         Command::Version(a) => return commands::version::run(a),
-        other => other,
+        Command::Sidecar(a) => {
+            let ns = a.namespace.clone().or(cli.cluster.namespace);
+            return commands::sidecar::run(a, ns.as_deref());
+        }
+        Command::Pods(mut a) => (
+            std::mem::take(&mut a.cluster).or(cli.cluster),
+            Command::Pods(a),
+        ),
+        Command::Collect(mut a) => (
+            std::mem::take(&mut a.cluster).or(cli.cluster),
+            Command::Collect(a),
+        ),
     };
-    let c = cluster::connect(cli.kubeconfig.as_deref(), cli.context.as_deref()).await?;
-    let ns = cli
+    let c = cluster::connect(flags.kubeconfig.as_deref(), flags.context.as_deref()).await?;
+    let ns = flags
         .namespace
         .clone()
         .unwrap_or_else(|| c.default_namespace.clone());
-    let scope = (!cli.all_namespaces).then_some(ns.as_str());
+    let scope = (!flags.all_namespaces).then_some(ns.as_str());
     match command {
-        Command::Pods(a) => commands::pods::run(a, &c, scope, cli.selector.as_deref()).await,
+        Command::Pods(a) => commands::pods::run(a, &c, scope, flags.selector.as_deref()).await,
         Command::Collect(a) => {
             let sel = commands::collect::Selection {
                 namespace: &ns,
                 scope,
-                selector: cli.selector.as_deref(),
+                selector: flags.selector.as_deref(),
             };
             commands::collect::run(a, &c, sel).await
         }

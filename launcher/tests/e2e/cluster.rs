@@ -300,3 +300,85 @@ fn docs_cli_md_holds_every_commands_help() {
         }
     }
 }
+
+/// Each command's help shows the flags it uses and no others; kubectl's flags work
+/// before or after the command (after wins); collect's usage line says a destination is
+/// required, and clap refuses none or two before anything runs.
+#[test]
+fn each_command_shows_and_takes_its_own_flags() {
+    let help = |sub: &str| {
+        let o = common::env::command(CAIRN)
+            .args([sub, "--help"])
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        text(&o.stdout)
+    };
+    for sub in ["bootstrap", "version"] {
+        let h = help(sub);
+        for flag in [
+            "--namespace",
+            "--all-namespaces",
+            "--selector",
+            "--kubeconfig",
+            "--context",
+        ] {
+            assert!(!h.contains(flag), "`cairn {sub} --help` shows {flag}:\n{h}");
+        }
+    }
+    let h = help("sidecar");
+    assert!(
+        h.contains("-n, --namespace") && !h.contains("--selector"),
+        "{h}"
+    );
+    for sub in ["pods", "collect"] {
+        let h = help(sub);
+        assert!(
+            h.contains("\nCluster:\n") && h.contains("-l, --selector"),
+            "{h}"
+        );
+    }
+    let h = help("collect");
+    assert!(
+        h.contains("Usage: cairn collect [OPTIONS] <DESTINATION> [POD[/CONTAINER]]...")
+            && h.contains("DESTINATION: one of --output-dir DIR, --s3 URL"),
+        "{h}"
+    );
+    let run = |args: &[&str]| {
+        let o = common::env::command(CAIRN).args(args).output().unwrap();
+        (o.status.code(), text(&o.stderr))
+    };
+    // After the command, and after wins over before.
+    let (code, err) = run(&["pods", "--kubeconfig", "/nonexistent/after"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("kubeconfig /nonexistent/after does not exist"),
+        "{err}"
+    );
+    let (_, err) = run(&[
+        "--kubeconfig",
+        "/nonexistent/before",
+        "collect",
+        "web",
+        "--output-dir",
+        "x",
+        "--kubeconfig",
+        "/nonexistent/after",
+    ]);
+    assert!(
+        err.contains("kubeconfig /nonexistent/after does not exist"),
+        "{err}"
+    );
+    // No destination, or two: refused by the parser, nothing contacted.
+    let (code, err) = run(&["--kubeconfig", "/nonexistent/kc", "collect", "web"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("the following required arguments were not provided")
+            && err.contains("--output-dir <DIR>|--s3")
+            && !err.contains("/nonexistent/kc"),
+        "{err}"
+    );
+    let (code, err) = run(&["collect", "web", "--output-dir", "x", "--s3", "s3://b/p"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("cannot be used with"), "{err}");
+}
