@@ -640,3 +640,88 @@ fn docs_cli_md_holds_every_commands_help() {
         );
     }
 }
+
+/// An archive written inside the tree it collects is said to be (stderr, log, summary),
+/// and a later collection takes it in again like any other file: cairn skips no file by
+/// its name or content, which would let an attacker hide files the same way.
+#[test]
+fn an_archive_written_inside_the_collected_tree_is_said_and_taken_in_again() {
+    let t = planted();
+    let root = t.path().to_str().unwrap().to_owned();
+    let spec = spec_all(t.base(), "/tmp");
+    let inside = t.path().join("tmp/cairn-first.tar.zst");
+    let o = run(&[
+        "collect",
+        "--root",
+        &root,
+        "--artifacts",
+        &spec,
+        "--progress",
+        "none",
+        "--output",
+        inside.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let said = String::from_utf8_lossy(&o.stderr);
+    let canonical = std::fs::canonicalize(&inside).unwrap();
+    assert!(
+        said.contains(&format!(
+            "cairn-collector: warning: the archive is written inside the collected tree, at {} on ",
+            canonical.display()
+        )) && said.contains("a later collection of this tree takes it in again as evidence"),
+        "{said}"
+    );
+    let first = Archive::read(&inside);
+    let footprint = &first.summary()["collector"];
+    assert_eq!(footprint["output"]["path"], canonical.to_str().unwrap());
+    assert!(
+        footprint["writes"].as_str().unwrap().starts_with(
+            "the collector writes one file itself, its archive, inside the collected tree at "
+        ),
+        "{footprint}"
+    );
+    assert!(
+        first.log().iter().any(|r| r["level"] == "warn"
+            && r["message"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("the archive is written inside the collected tree")),
+        "no warning in the log"
+    );
+    // Its own archive is not in itself; the next collection, written elsewhere, takes
+    // it in with the bytes the first run sealed.
+    assert!(!first
+        .manifest()
+        .iter()
+        .any(|r| r["source"] == "/tmp/cairn-first.tar.zst"));
+    let out = t.out("second.tar.zst");
+    let o = run(&[
+        "collect",
+        "--root",
+        &root,
+        "--artifacts",
+        &spec,
+        "--progress",
+        "none",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("inside the collected tree"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let second = Archive::read(&out);
+    let sealed = std::fs::read_to_string(format!("{}.sha256", inside.display())).unwrap();
+    assert_eq!(
+        second.record("/tmp/cairn-first.tar.zst")["sha256"]
+            .as_str()
+            .unwrap(),
+        sealed.split_whitespace().next().unwrap()
+    );
+    assert_eq!(
+        second.summary()["collector"]["output"],
+        serde_json::Value::Null
+    );
+}

@@ -139,6 +139,14 @@ fn tell(report: &Report) -> i32 {
         c.changed,
         if report.cut_short.is_empty() { "" } else { "; CUT SHORT (the archive is valid but not everything asked for is in it)" }
     );
+    if let Some(o) = &report.output_in_tree {
+        eprintln!(
+            "cairn-collector: warning: {}",
+            cairn_protocol::bounded::printable(
+                &cairn_collector::collect::identity::output_in_tree_warning(o)
+            )
+        );
+    }
     if report.commands_not_run > 0 {
         eprintln!(
             "cairn-collector: not run by design: {} command collector(s) (cairn never runs shell commands on the target; collection.log names them)",

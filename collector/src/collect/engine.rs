@@ -36,6 +36,8 @@ pub struct Engine<'a> {
     seen: HashSet<u64>,
     /// The (device, inode) of the collector's own output file, never collected.
     pub own_output: Option<(u64, u64)>,
+    /// Where that file is, when it is inside the collected tree.
+    pub output_in_tree: Option<cairn_protocol::Placed>,
     /// The collector's own executable (a bootstrap drops it in /dev/shm or /tmp, which
     /// the default profile collects): skipped, its path and hash are in the footprint.
     pub own_exe: Option<(u64, u64)>,
@@ -109,6 +111,7 @@ pub fn collect(
     let sink = Sink::open(target).map_err(|e| CollectError::Output(shown, e))?;
     let own_output = sink.file_identity();
     let upload_events = sink.events();
+    let output_in_tree = identity::output_in_tree(root, &sink);
     let archive = ArchiveWriter::new(sink, opts.workers).map_err(CollectError::Write)?;
     let proc = ProcFs::open(&opts.live.proc_path).ok();
     let mounts = proc.as_ref().map(|p| {
@@ -121,6 +124,7 @@ pub fn collect(
         rec: Recorder::new(archive, progress, upload_events, opts.manifest_part_bytes),
         seen: HashSet::new(),
         own_output,
+        output_in_tree,
         own_exe: proc.as_ref().and_then(|p| p.identity("self/exe").ok()),
         mounts: mounts.unwrap_or_default(),
         users: None,
@@ -161,6 +165,7 @@ pub fn collect(
         rec: engine.rec,
         root,
         timed_out: engine.timed_out,
+        output_in_tree: engine.output_in_tree,
     };
     finish(ended, run)
 }
@@ -186,8 +191,17 @@ fn begin(engine: &mut Engine<'_>, selection: &Selection) {
         None,
         None,
         "the collector's own footprint (data: its process, binary and what it wrote)",
-        Some(identity::footprint(root)),
+        Some(identity::footprint(root, engine.output_in_tree.as_ref())),
     );
+    if let Some(o) = &engine.output_in_tree {
+        rec.log(
+            Level::Warn,
+            LogEvent::Footprint,
+            None,
+            None,
+            identity::output_in_tree_warning(o),
+        );
+    }
     for note in root.notes() {
         rec.log(Level::Warn, LogEvent::Target, None, None, note.clone());
     }

@@ -46,16 +46,27 @@ pub fn identity(root: &Root) -> Value {
     }
 }
 
-/// What the collector itself is and does on the target, for the log.
-pub fn footprint(root: &Root) -> Value {
+/// What the collector itself is and does on the target, for the log and the summary;
+/// `output`: where its archive is written when that is inside the collected tree
+/// ([`output_in_tree`]).
+pub fn footprint(root: &Root, output: Option<&cairn_protocol::Placed>) -> Value {
     let binary = binary_in_target(root);
-    let writes = match &binary {
+    let mut writes = match &output {
+        Some(o) => format!(
+            "the collector writes one file itself, its archive, inside the collected tree at {} on {} ({})",
+            o.path,
+            o.filesystem,
+            if o.memory { "memory" } else { "a disk" }
+        ),
+        None => "the collector writes nothing itself inside the collected tree (its archive goes to stdout, an upload, or a file elsewhere)".into(),
+    };
+    writes.push_str(&match &binary {
         Some(b) => format!(
-            "the collector writes nothing itself except the --output file when one is given; its own binary, placed by whoever started it, is {}",
+            "; its own binary, placed by whoever started it, is {}",
             b.describe()
         ),
-        None => "the collector writes nothing itself except the --output file when one is given; its own binary is outside the collected system".into(),
-    };
+        None => "; its own binary is outside the collected system".into(),
+    });
     json!({
         "pid": std::process::id(),
         "exe": std::fs::read_link("/proc/self/exe").ok().map(|p| p.display().to_string()),
@@ -66,8 +77,49 @@ pub fn footprint(root: &Root) -> Value {
         "cwd": std::env::current_dir().ok().map(|p| p.display().to_string()),
         "privileges": crate::live::system::privileges(),
         "binary": binary,
+        "output": output,
         "writes": writes,
     })
+}
+
+/// Where the archive is written when that is a regular file inside the collected tree
+/// (the running system's `/`, a directory given as `--root`, or under a process's
+/// `/proc/PID/root`): its path, size so far and filesystem. A later collection of the
+/// same tree takes that file in as evidence, like any other.
+pub fn output_in_tree(root: &Root, sink: &crate::sink::Sink) -> Option<cairn_protocol::Placed> {
+    let (f, path) = sink.local_file()?;
+    let name = path.file_name()?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let full = std::fs::canonicalize(parent).ok()?.join(name);
+    let tree = std::fs::canonicalize(root.path()).ok()?;
+    if !full.starts_with(&tree) {
+        return None;
+    }
+    let fs = rustix::fs::fstatfs(f).ok()?;
+    let (filesystem, memory) = filesystem_name(fs.f_type as u64 as u32);
+    Some(cairn_protocol::Placed {
+        path: full.display().to_string(),
+        bytes: f.metadata().ok()?.len(),
+        filesystem,
+        memory,
+    })
+}
+
+/// The warning for an archive written inside the collected tree: what it changes and
+/// why cairn still collects such files later.
+pub fn output_in_tree_warning(o: &cairn_protocol::Placed) -> String {
+    format!(
+        "the archive is written inside the collected tree, at {}{}; a later collection of this tree takes it in again as evidence: cairn skips no file by its name or content, which would let an attacker hide files the same way. --output - (stdout) or an upload leaves nothing in the target",
+        o.path,
+        if o.memory {
+            format!(" on {} (memory: the disk is untouched)", o.filesystem)
+        } else {
+            format!(" on {}: the target's disk changes", o.filesystem)
+        }
+    )
 }
 
 /// Where this collector's binary is, when it is inside the collected system (a live

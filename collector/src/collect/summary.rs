@@ -28,6 +28,8 @@ pub struct Report {
     pub cut_short: Vec<String>,
     /// UAC `collector: command` entries, which cairn never runs.
     pub commands_not_run: u64,
+    /// Where the archive was written, when that is inside the collected tree.
+    pub output_in_tree: Option<cairn_protocol::Placed>,
     pub warnings: u64,
 }
 
@@ -55,6 +57,8 @@ pub struct Ended<'a> {
     pub rec: Recorder<'a>,
     pub root: &'a Root,
     pub timed_out: bool,
+    /// Where the archive is written, when that is inside the collected tree.
+    pub output_in_tree: Option<cairn_protocol::Placed>,
 }
 
 /// Writes the log, the manifest and the summary, seals the archive and delivers it.
@@ -92,6 +96,7 @@ pub fn finish(mut e: Ended<'_>, run: Run<'_>) -> Result<Report, CollectError> {
     let summary = summary(&e, &run, destination, records, &cut_short);
     let mut text = serde_json::to_vec_pretty(&summary).unwrap_or_default();
     text.push(b'\n');
+    let output_in_tree = e.output_in_tree.clone();
     let r = e.rec;
     let mut archive = r.archive;
     archive
@@ -130,6 +135,7 @@ pub fn finish(mut e: Ended<'_>, run: Run<'_>) -> Result<Report, CollectError> {
         timed_out,
         cut_short,
         commands_not_run,
+        output_in_tree,
         warnings,
     })
 }
@@ -177,7 +183,7 @@ fn summary(
         "root": root.path().display().to_string(),
         "live": root.is_live(),
         "identity": identity::identity(root),
-        "collector": identity::footprint(root),
+        "collector": identity::footprint(root, e.output_in_tree.as_ref()),
         "profile": run.selection.profile,
         "artifacts": run.selection.sets.iter().map(|s| json!({"name": s.name, "origin": s.origin})).collect::<Vec<_>>(),
         "options": {

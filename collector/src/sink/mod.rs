@@ -189,6 +189,14 @@ impl Sink {
         }
     }
 
+    /// The regular file the archive is written to, and its path as given.
+    pub fn local_file(&self) -> Option<(&File, &Path)> {
+        match &self.dest {
+            Dest::Local(Out::File(f, p, true)) => Some((f.get_ref(), p.as_path())),
+            _ => None,
+        }
+    }
+
     /// The target as shown in the summary (a redacted URL for uploads).
     pub fn describe_target(&self) -> String {
         self.target.describe()
