@@ -12,6 +12,7 @@ use crate::lines::{escape, unescape};
 use crate::source::mounts::PSEUDO_FILESYSTEMS;
 use crate::source::walk::{Entry, Flow, Visitor};
 use crate::source::{Kind, Meta, ResolveError};
+use crate::spec::words::{escape_glob, unescape_glob};
 use crate::spec::{Artifact, ArtifactSet, CollectorKind};
 use cairn_protocol::{Level, LogEvent};
 use std::collections::BTreeMap;
@@ -214,26 +215,148 @@ impl Engine<'_> {
         root.walk(&resolved, max_depth, &mut v);
     }
 
-    /// Expands `%user_home%` and `%user%` into one path per user.
+    /// The paths an entry starts from: each word of its `path` ([`crate::spec::words`]),
+    /// `%user_home%` and `%user%` replaced per user (leaving out users without a login
+    /// shell where the entry says so), and globs expanded inside the root as UAC's
+    /// shell expands them. Each path once, in order.
     fn expand(&mut self, art: &Artifact) -> Vec<Vec<u8>> {
-        if !art.path.contains("%user") {
-            return vec![art.path.as_bytes().to_vec()];
+        let per_user = art.paths.iter().any(|w| w.pattern.contains("%user"));
+        // (pattern or literal path, is a glob)
+        let mut wanted: Vec<(Vec<u8>, bool)> = Vec::new();
+        if per_user {
+            for u in self.users().to_vec() {
+                if art.exclude_nologin_users && u.is_nologin() {
+                    continue;
+                }
+                for w in &art.paths {
+                    if w.glob {
+                        let home = escape_glob(&String::from_utf8_lossy(&u.home));
+                        let name = escape_glob(&String::from_utf8_lossy(&u.name));
+                        let p = w
+                            .pattern
+                            .replace("%user_home%", &home)
+                            .replace("%user%", &name);
+                        wanted.push((p.into_bytes(), true));
+                    } else {
+                        let p = replace(w.literal().as_bytes(), b"%user_home%", &u.home);
+                        wanted.push((replace(&p, b"%user%", &u.name), false));
+                    }
+                }
+            }
+        } else {
+            for w in &art.paths {
+                if w.glob {
+                    wanted.push((w.pattern.clone().into_bytes(), true));
+                } else {
+                    wanted.push((w.literal().into_bytes(), false));
+                }
+            }
         }
-        let skip_nologin = art.exclude_nologin_users;
         let mut out: Vec<Vec<u8>> = Vec::new();
-        for u in self.users().to_vec() {
-            if skip_nologin && u.is_nologin() {
+        for (p, is_glob) in wanted {
+            if !p.starts_with(b"/") {
+                let msg = format!(
+                    "{}: `{}` is not an absolute path (a space in `path: {}` not quoted?): skipped; UAC would look for it in its own working directory",
+                    art.line,
+                    String::from_utf8_lossy(&p),
+                    art.path
+                );
+                self.rec
+                    .log(Level::Warn, LogEvent::Spec, Some(&art.set), None, msg);
                 continue;
             }
-            let mut p = art.path.as_bytes().to_vec();
-            p = replace(&p, b"%user_home%", &u.home);
-            p = replace(&p, b"%user%", &u.name);
-            if !out.contains(&p) {
-                out.push(p);
+            let found = if is_glob {
+                self.glob(&String::from_utf8_lossy(&p))
+            } else {
+                vec![p]
+            };
+            for f in found {
+                if !out.contains(&f) {
+                    out.push(f);
+                }
             }
         }
         out
     }
+
+    /// Expands a glob inside the root as `sh` does: component by component, a leading
+    /// `.` matched only by a component that starts with one, every path found existing.
+    /// No match leaves the pattern itself (unescaped), which then is not present.
+    fn glob(&self, pattern: &str) -> Vec<Vec<u8>> {
+        let literal = || vec![unescape_glob(pattern).into_bytes()];
+        let mut current: Vec<Vec<u8>> = vec![b"/".to_vec()];
+        for comp in pattern.split('/').filter(|c| !c.is_empty()) {
+            let mut next = Vec::new();
+            if !has_glob(comp) {
+                let lit = unescape_glob(comp);
+                for d in &current {
+                    next.push(join(d, lit.as_bytes()));
+                }
+            } else {
+                let Ok(g) = globset::GlobBuilder::new(comp)
+                    .literal_separator(true)
+                    .backslash_escape(true)
+                    .build()
+                else {
+                    return literal();
+                };
+                let m = g.compile_matcher();
+                let dot_ok = comp.starts_with('.') || comp.starts_with("\\.");
+                for d in &current {
+                    let mut names: Vec<Vec<u8>> = self
+                        .root
+                        .list_dir(d)
+                        .into_iter()
+                        .map(|(n, _)| n)
+                        .filter(|n| {
+                            (dot_ok || !n.starts_with(b"."))
+                                && m.is_match(std::path::Path::new(
+                                    <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(
+                                        n,
+                                    ),
+                                ))
+                        })
+                        .collect();
+                    names.sort();
+                    next.extend(names.iter().map(|n| join(d, n)));
+                }
+            }
+            current = next;
+            if current.is_empty() {
+                return literal();
+            }
+        }
+        current.retain(|p| !matches!(self.root.resolve(p), Err(ResolveError::NotFound)));
+        if current.is_empty() {
+            literal()
+        } else {
+            current
+        }
+    }
+}
+
+/// True when a pattern component has an unescaped `*`, `?` or `[`.
+fn has_glob(comp: &str) -> bool {
+    let mut escaped = false;
+    for c in comp.chars() {
+        match (escaped, c) {
+            (true, _) => escaped = false,
+            (false, '\\') => escaped = true,
+            (false, '*' | '?' | '[') => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// `dir/name` with one `/` between.
+fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut p = dir.to_vec();
+    if !p.ends_with(b"/") {
+        p.push(b'/');
+    }
+    p.extend_from_slice(name);
+    p
 }
 
 fn replace(hay: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {

@@ -1,4 +1,5 @@
-//! Loading artifact files: YAML → validated [`Artifact`]s.
+//! Loading artifact files: YAML, or UAC's own dialect ([`super::uac_dialect`]) →
+//! validated [`Artifact`]s.
 //!
 //! Errors name the file, the line and the field. YAML syntax and type errors carry
 //! the parser's own location; for semantic errors (unknown field, missing `path`,
@@ -104,6 +105,9 @@ pub struct Artifact {
     pub collector: CollectorKind,
     pub supported_os: Vec<String>,
     pub path: String,
+    /// `path` split into the words UAC's shell sees: several paths, globs marked
+    /// (empty for a file list).
+    pub paths: Vec<super::words::Word>,
     pub name_pattern: Option<GlobSet>,
     pub path_pattern: Option<GlobSet>,
     pub exclude_name_pattern: Option<GlobSet>,
@@ -207,15 +211,28 @@ fn globs(list: &Option<super::model::OneOrMany<String>>) -> Result<Option<GlobSe
 
 /// Parses and validates one artifact file.
 pub fn parse_artifact_file(name: &str, origin: &str, text: &str) -> Result<ArtifactSet, SpecError> {
-    let yaml: ArtifactFileYaml = serde_yaml_ng::from_str(text).map_err(|e| SpecError::Syntax {
-        file: origin.to_owned(),
-        line: e.location().map(|l| l.line()).unwrap_or(1),
-        message: e.to_string(),
-    })?;
-    let raw: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| SpecError::File {
-        file: origin.to_owned(),
-        message: e.to_string(),
-    })?;
+    let (yaml, raw) = if super::uac_dialect::is_uac_layout(text) {
+        let raw = super::uac_dialect::parse(origin, text)?;
+        let yaml: ArtifactFileYaml =
+            serde_yaml_ng::from_value(raw.clone()).map_err(|e| SpecError::File {
+                file: origin.to_owned(),
+                message: e.to_string(),
+            })?;
+        (yaml, raw)
+    } else {
+        let yaml: ArtifactFileYaml =
+            serde_yaml_ng::from_str(text).map_err(|e| SpecError::Syntax {
+                file: origin.to_owned(),
+                line: e.location().map(|l| l.line()).unwrap_or(1),
+                message: e.to_string(),
+            })?;
+        let raw: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(text).map_err(|e| SpecError::File {
+                file: origin.to_owned(),
+                message: e.to_string(),
+            })?;
+        (yaml, raw)
+    };
     let starts = item_lines(text);
     let total_lines = text.lines().count() + 1;
     let span = |i: usize| {
@@ -300,6 +317,10 @@ fn compile(
         description: a.description.unwrap_or_default(),
         collector,
         supported_os: a.supported_os.map(|s| s.to_vec()).unwrap_or_default(),
+        paths: match (&a.path, a.is_file_list.unwrap_or(false)) {
+            (Some(p), false) => super::words::split(p).map_err(|m| field_err(i, "path", m))?,
+            _ => Vec::new(),
+        },
         path: a.path.unwrap_or_default(),
         name_pattern: g("name_pattern", &a.name_pattern)?,
         path_pattern: g("path_pattern", &a.path_pattern)?,
@@ -390,10 +411,24 @@ fn required_fields(
                 "path",
                 format!("missing for a {} collector", collector.as_str()),
             )),
-            Some(p) if !p.starts_with('/') && !a.is_file_list.unwrap_or(false) => {
-                Err(field_err(i, "path", format!("`{p}` must be absolute")))
+            Some(_) if a.is_file_list.unwrap_or(false) => Ok(()),
+            Some(p) => {
+                let words = super::words::split(p).map_err(|m| field_err(i, "path", m))?;
+                // The first word must be absolute (`path: var/log` is a mistake); a
+                // later relative word, as UAC's photos.yaml has from an unquoted space,
+                // is skipped with a warning when the entry runs.
+                match words
+                    .first()
+                    .filter(|w| !w.pattern.starts_with('/') && !w.pattern.starts_with('%'))
+                {
+                    Some(w) => Err(field_err(
+                        i,
+                        "path",
+                        format!("`{}` must be absolute (in `{p}`)", w.literal()),
+                    )),
+                    None => Ok(()),
+                }
             }
-            _ => Ok(()),
         },
     }
 }

@@ -3,7 +3,8 @@
 //! Profiles and `--artifacts` both hold artifact names or globs (`files/logs/*`), with a
 //! leading `!` to exclude; names may carry UAC's `.yaml` suffix. A `--artifacts` item or
 //! a profile entry that names an existing YAML file is loaded from that file, so UAC's
-//! own artifact files and profiles work as they are.
+//! own artifact files and profiles work as they are; a profile beside UAC's
+//! `artifacts/` directory is read with UAC's own list rules ([`super::uac_list`]).
 
 use super::builtin;
 use super::load::{parse_artifact_file, ArtifactSet, SpecError};
@@ -36,16 +37,25 @@ pub struct Selection {
     pub profile: Option<String>,
 }
 
+/// A profile file: UAC's line rules ([`super::uac_dialect::parse_profile`]), which
+/// keep `- !NAME` an exclusion; a profile written as a YAML flow list
+/// (`artifacts: [a, b]`) is read as YAML.
 fn parse_profile(origin: &str, text: &str, base: Option<&Path>) -> Result<Profile, SpecError> {
-    let p: ProfileYaml = serde_yaml_ng::from_str(text).map_err(|e| SpecError::Syntax {
-        file: origin.to_owned(),
-        line: e.location().map(|l| l.line()).unwrap_or(1),
-        message: e.to_string(),
-    })?;
+    let (name, description, entries) = match super::uac_dialect::parse_profile(origin, text) {
+        Ok(p) if !p.entries.is_empty() => (p.name, p.description, p.entries),
+        _ => {
+            let p: ProfileYaml = serde_yaml_ng::from_str(text).map_err(|e| SpecError::Syntax {
+                file: origin.to_owned(),
+                line: e.location().map(|l| l.line()).unwrap_or(1),
+                message: e.to_string(),
+            })?;
+            (p.name, p.description, p.artifacts)
+        }
+    };
     Ok(Profile {
-        name: p.name.unwrap_or_else(|| origin.to_owned()),
-        description: p.description.unwrap_or_default(),
-        entries: p.artifacts,
+        name: name.unwrap_or_else(|| origin.to_owned()),
+        description: description.unwrap_or_default(),
+        entries,
         base: base.map(Path::to_path_buf),
     })
 }
@@ -203,6 +213,35 @@ fn load_profile(catalog: &Catalog, p: &str) -> Result<Profile, SpecError> {
 /// The profile's entries: built-in names or globs, files relative to it (or to UAC's
 /// `artifacts/` beside it), `!` exclusions.
 fn add_profile(catalog: &Catalog, p: &Profile, chosen: &mut Chosen) -> Result<(), SpecError> {
+    // A profile of UAC's own (beside UAC's artifacts/): its entries are UAC's, read with
+    // UAC's rules, never cairn's built-in names.
+    if let Some(dir) = p
+        .base
+        .as_ref()
+        .and_then(|b| b.join("../artifacts").canonicalize().ok())
+        .filter(|d| d.is_dir())
+    {
+        let builtin = |item: &str| catalog.matching(item).unwrap_or_default();
+        let listed = super::uac_list::resolve(&dir, &p.entries, &builtin).map_err(|e| {
+            SpecError::Selection(match e {
+                super::uac_list::ListError::Missing(item) => format!(
+                    "profile `{}`: entry `{item}` is neither a built-in artifact (see `cairn-collector artifacts`) nor an artifact file under {} (UAC refuses it too){}",
+                    p.name,
+                    dir.display(),
+                    catalog.suggest(&item)
+                ),
+                super::uac_list::ListError::Pattern(m) => format!("profile `{}`: {m}", p.name),
+            })
+        })?;
+        for l in listed {
+            let set = match l {
+                super::uac_list::Listed::File { path, name } => load_file(&path, &name)?,
+                super::uac_list::Listed::Builtin(name) => catalog.artifacts[&name].clone(),
+            };
+            chosen.sets.insert(set.name.clone(), set);
+        }
+        return Ok(());
+    }
     for entry in &p.entries {
         if let Some(ex) = entry.strip_prefix('!') {
             chosen.excludes.push(ex.to_owned());
