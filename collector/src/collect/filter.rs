@@ -10,16 +10,32 @@ fn base_name(path: &[u8]) -> &[u8] {
     path.rsplit(|&b| b == b'/').next().unwrap_or(path)
 }
 
-/// True when the directory must not be descended into (`exclude_path_pattern`, like
-/// `find -path P -prune`).
-pub fn prunes(art: &Artifact, entry: &Entry<'_>) -> bool {
+/// True when the entry names something the artifact excludes: its path matches
+/// `exclude_path_pattern`, or its name `exclude_name_pattern` (UAC's `-prune` groups).
+pub fn excluded(art: &Artifact, entry: &Entry<'_>) -> bool {
     art.exclude_path_pattern
         .as_ref()
         .is_some_and(|g| g.is_match(OsStr::from_bytes(entry.path)))
+        || art
+            .exclude_name_pattern
+            .as_ref()
+            .is_some_and(|g| g.is_match(OsStr::from_bytes(base_name(entry.path))))
 }
 
-/// True when the entry satisfies every test of the artifact. `date_range` is the
-/// collection's `(start, end)` in epoch seconds, if any.
+/// True when the directory must not be descended into: it is excluded by path or by
+/// name, as `find \( -path P -o -name N \) -prune` does.
+pub fn prunes(art: &Artifact, entry: &Entry<'_>) -> bool {
+    excluded(art, entry)
+}
+
+/// True when the entry passes every test of the artifact, as UAC's `find` expression
+/// does. `date_range` is the collection's `(start, end)` in epoch seconds, if any.
+///
+/// As in `find`: sizes are strict (`-size -Nc` is less than N bytes) and apply to every
+/// kind (a directory's or a link's own size); the date test is the modification or the
+/// change time (UAC's default; access times are not evidence of anything) and applies
+/// to directories too. A `file` entry without `file_type` matches directories as well:
+/// the visitor then takes them whole.
 pub fn matches(art: &Artifact, entry: &Entry<'_>, date_range: Option<(i64, i64)>) -> bool {
     let meta = entry.meta;
     let kind = meta.kind();
@@ -29,8 +45,6 @@ pub fn matches(art: &Artifact, entry: &Entry<'_>, date_range: Option<(i64, i64)>
     match &art.file_type {
         Some(types) if !types.contains(&kind.letter()) => return false,
         Some(_) => {}
-        // A file collector copies everything but directories (whose contents it walks).
-        None if art.collector == CollectorKind::File && kind == Kind::Dir => return false,
         // Hashes are of regular files only.
         None if art.collector == CollectorKind::Hash && kind != Kind::File => return false,
         None => {}
@@ -38,21 +52,13 @@ pub fn matches(art: &Artifact, entry: &Entry<'_>, date_range: Option<(i64, i64)>
     let name = OsStr::from_bytes(base_name(entry.path));
     let path = OsStr::from_bytes(entry.path);
     if art.name_pattern.as_ref().is_some_and(|g| !g.is_match(name))
-        || art
-            .exclude_name_pattern
-            .as_ref()
-            .is_some_and(|g| g.is_match(name))
         || art.path_pattern.as_ref().is_some_and(|g| !g.is_match(path))
-        || art
-            .exclude_path_pattern
-            .as_ref()
-            .is_some_and(|g| g.is_match(path))
+        || excluded(art, entry)
     {
         return false;
     }
-    if kind == Kind::File
-        && (art.max_file_size.is_some_and(|m| meta.size > m)
-            || art.min_file_size.is_some_and(|m| meta.size < m))
+    if art.max_file_size.is_some_and(|m| meta.size >= m)
+        || art.min_file_size.is_some_and(|m| meta.size <= m)
     {
         return false;
     }
@@ -60,9 +66,9 @@ pub fn matches(art: &Artifact, entry: &Entry<'_>, date_range: Option<(i64, i64)>
         return false;
     }
     if let Some((start, end)) = date_range {
-        if !art.ignore_date_range && kind != Kind::Dir {
+        if !art.ignore_date_range {
             let within = |t: (i64, u32)| t.0 >= start && t.0 <= end;
-            if !(within(meta.mtime) || within(meta.atime) || within(meta.ctime)) {
+            if !(within(meta.mtime) || within(meta.ctime)) {
                 return false;
             }
         }

@@ -6,7 +6,7 @@
 //! file and written when the set ends.
 
 use super::engine::Engine;
-use super::filter::{matches, prunes};
+use super::filter::{excluded, matches, prunes};
 use crate::archive::{ManifestRecord, Spool, OUTPUTS_DIR};
 use crate::lines::{escape, unescape};
 use crate::source::mounts::PSEUDO_FILESYSTEMS;
@@ -140,7 +140,13 @@ impl Engine<'_> {
             if self.expired() || self.rec.failed.is_some() {
                 break;
             }
-            self.walk_from(set, art, &start, out.as_mut());
+            // UAC walks a home of `/` two levels deep only (parse_artifact.sh).
+            let depth_two = start == b"/"
+                && art
+                    .paths
+                    .iter()
+                    .any(|w| w.pattern.starts_with("%user_home%"));
+            self.walk_from(set, art, &start, depth_two, out.as_mut());
         }
         if let (Some(k), Some(spool)) = (out_key, out) {
             outputs.insert(k, spool);
@@ -153,6 +159,7 @@ impl Engine<'_> {
         set: &ArtifactSet,
         art: &Artifact,
         start: &[u8],
+        depth_two: bool,
         out: Option<&mut Spool>,
     ) {
         let resolved = match self.root.resolve(start) {
@@ -200,6 +207,8 @@ impl Engine<'_> {
             .unwrap_or(false);
         let max_depth = if art.is_file_list {
             Some(0)
+        } else if depth_two {
+            Some(2)
         } else {
             art.max_depth
         };
@@ -211,8 +220,11 @@ impl Engine<'_> {
             start_pseudo,
             start_dev: start_meta.map(|m| m.dev),
             out,
+            max_depth,
+            whole: None,
         };
-        root.walk(&resolved, max_depth, &mut v);
+        // The depth is the visitor's to keep: a directory taken whole goes deeper.
+        root.walk(&resolved, None, &mut v);
     }
 
     /// The paths an entry starts from: each word of its `path` ([`crate::spec::words`]),
@@ -225,7 +237,7 @@ impl Engine<'_> {
         let mut wanted: Vec<(Vec<u8>, bool)> = Vec::new();
         if per_user {
             for u in self.users().to_vec() {
-                if art.exclude_nologin_users && u.is_nologin() {
+                if art.exclude_nologin_users && u.excluded_as_nologin() {
                     continue;
                 }
                 for w in &art.paths {
@@ -431,6 +443,10 @@ struct ArtifactVisitor<'e, 'a> {
     start_pseudo: bool,
     start_dev: Option<u64>,
     out: Option<&'e mut Spool>,
+    /// How deep the entry's filters look (`max_depth`; 0 for a file list).
+    max_depth: Option<usize>,
+    /// The depth of the directory being taken whole, while inside it.
+    whole: Option<usize>,
 }
 
 impl ArtifactVisitor<'_, '_> {
@@ -521,17 +537,41 @@ impl ArtifactVisitor<'_, '_> {
 }
 
 impl Visitor for ArtifactVisitor<'_, '_> {
+    /// UAC's `file` collector takes a directory its filters match whole: UAC hands every
+    /// path `find` printed to a bare `find` again (`remove_non_regular_files.sh`), so the
+    /// directory's files at any depth come along, whatever their names, sizes or dates.
+    /// That is how UAC's browser artifacts take a profile's `sessionstore*` directories
+    /// (`file_type: [d]`). cairn does the same, but keeps the entry's exclusions inside
+    /// such a directory, where UAC loses them (its `etc.yaml` takes `/etc/shadow`).
     fn entry(&mut self, entry: &Entry<'_>) -> Flow {
         if self.engine.rec.failed.is_some() || self.engine.expired() {
             return Flow::Stop;
         }
+        if self.whole.is_some_and(|d| entry.depth <= d) {
+            self.whole = None;
+        }
+        let is_dir = entry.meta.kind() == Kind::Dir;
+        if self.whole.is_some() {
+            if excluded(self.art, entry) {
+                return if is_dir { Flow::Prune } else { Flow::Descend };
+            }
+            if !is_dir {
+                self.take(entry);
+                return Flow::Descend;
+            }
+            return self.descend(entry);
+        }
         if matches(self.art, entry, self.engine.opts.date_range) {
+            if is_dir && self.art.collector == CollectorKind::File {
+                self.whole = Some(entry.depth);
+                return self.descend(entry);
+            }
             self.take(entry);
         }
-        if entry.meta.kind() != Kind::Dir {
+        if !is_dir {
             return Flow::Descend;
         }
-        if prunes(self.art, entry) {
+        if prunes(self.art, entry) || self.max_depth.is_some_and(|m| entry.depth >= m) {
             return Flow::Prune;
         }
         self.descend(entry)

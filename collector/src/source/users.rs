@@ -11,16 +11,33 @@ pub struct User {
     pub uid: Option<u32>,
     pub home: Vec<u8>,
     pub shell: Vec<u8>,
+    /// The home is a directory under `/home`, `/Users`, `/export/home` or `/u`: found
+    /// by looking, not only named by passwd.
+    pub scanned: bool,
 }
 
 impl User {
-    /// True for accounts whose shell forbids logins (`nologin`, `false`, `sync`...).
+    /// True for passwd accounts whose shell forbids logins, as UAC decides it
+    /// (`get_user_home_list.sh`: a shell ending in `false`, `halt`, `nologin`,
+    /// `shutdown`, `sync` or `git-shell`, or none).
     pub fn is_nologin(&self) -> bool {
-        let shell = self.shell.rsplit(|&b| b == b'/').next().unwrap_or(b"");
-        matches!(
-            shell,
-            b"nologin" | b"false" | b"sync" | b"halt" | b"shutdown"
-        )
+        self.shell.is_empty()
+            || [
+                &b"false"[..],
+                b"halt",
+                b"nologin",
+                b"shutdown",
+                b"sync",
+                b"git-shell",
+            ]
+            .iter()
+            .any(|end| self.shell.ends_with(end))
+    }
+
+    /// Left out by `exclude_nologin_users`: a nologin account whose home was not also
+    /// found under the usual home directories (UAC keeps those: someone lived there).
+    pub fn excluded_as_nologin(&self) -> bool {
+        self.is_nologin() && !self.scanned
     }
 }
 
@@ -38,26 +55,36 @@ pub fn parse_passwd(content: &[u8]) -> Vec<User> {
                 uid: std::str::from_utf8(f[2]).ok().and_then(|s| s.parse().ok()),
                 home: f[5].to_vec(),
                 shell: f[6].to_vec(),
+                scanned: false,
             })
         })
         .collect()
 }
 
-/// The users of `root`: passwd entries, plus `/root` and every directory under `/home`
-/// that no passwd entry names (attackers delete accounts; their homes remain).
+/// Where UAC looks for homes besides passwd (`get_user_home_list.sh`).
+const HOME_PARENTS: &[&[u8]] = &[b"/home", b"/Users", b"/export/home", b"/u"];
+
+/// The users of `root`, as UAC lists them: passwd entries, plus every directory under
+/// `/home`, `/Users`, `/export/home` and `/u` (attackers delete accounts; their homes
+/// remain), plus `/root`.
 pub fn users_of(root: &Root) -> Vec<User> {
     let mut users = root
         .read_small(b"/etc/passwd", 16 << 20)
         .map(|c| parse_passwd(&c))
         .unwrap_or_default();
-    let known: BTreeSet<Vec<u8>> = users.iter().map(|u| u.home.clone()).collect();
-    let mut extra = vec![b"/root".to_vec()];
-    for (n, kind) in root.list_dir(b"/home") {
-        if kind == super::Kind::Dir {
-            extra.push(super::join(b"/home", &n));
+    let mut found: BTreeSet<Vec<u8>> = BTreeSet::new();
+    for parent in HOME_PARENTS {
+        for (n, kind) in root.list_dir(parent) {
+            if kind == super::Kind::Dir && !n.starts_with(b".") {
+                found.insert(super::join(parent, &n));
+            }
         }
     }
-    for home in extra {
+    for u in &mut users {
+        u.scanned = found.contains(&u.home);
+    }
+    let known: BTreeSet<Vec<u8>> = users.iter().map(|u| u.home.clone()).collect();
+    for home in found.into_iter().chain([b"/root".to_vec()]) {
         if !known.contains(&home) {
             let name = home.rsplit(|&b| b == b'/').next().unwrap_or(b"").to_vec();
             users.push(User {
@@ -65,6 +92,7 @@ pub fn users_of(root: &Root) -> Vec<User> {
                 uid: None,
                 home,
                 shell: Vec::new(),
+                scanned: true,
             });
         }
     }

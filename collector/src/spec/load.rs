@@ -332,7 +332,8 @@ fn compile(
             .unwrap_or_default(),
         file_type,
         min_depth: a.min_depth,
-        max_depth: a.max_depth,
+        // UAC: 0 is no limit (find gets no -maxdepth).
+        max_depth: a.max_depth.filter(|d| *d > 0),
         min_file_size: a.min_file_size,
         max_file_size: a.max_file_size,
         permissions,
