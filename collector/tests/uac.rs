@@ -1,8 +1,13 @@
 //! UAC compatibility, against UAC 3.3.0 itself (vendored in `tests/uac-3.3`): every
-//! artifact file and profile of the release loads; the UAC-only ones are said.
+//! artifact file and profile of the release loads, and on a root built with the cases
+//! each field is about, cairn collects the files UAC collects, differences listed.
 
+mod common;
 use cairn_collector::spec::load::parse_artifact_file;
 use cairn_collector::spec::{select, Catalog};
+use common::*;
+use std::collections::BTreeSet;
+use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
 fn uac_dir() -> PathBuf {
@@ -91,4 +96,196 @@ fn every_artifact_file_and_profile_of_uac_3_3_loads() {
         "{names:?}"
     );
     assert!(names.contains(&"chkrootkit/chkrootkit"), "{names:?}");
+}
+
+/// UAC's `files/` artifacts chosen so that each field of the file collector is
+/// exercised: exclusions (etc), types and sizes (var_log), bracket globs over a whole
+/// root with path exclusions (advanced_log_search), users and whole directories by
+/// `file_type: [d]` (firefox, dnf), globs in paths (authorized_keys, anydesk), depth
+/// limits (anydesk, desktop), several paths and `path_pattern` (jenkins).
+const COMPARED: &[&str] = &[
+    "files/system/etc.yaml",
+    "files/logs/var_log.yaml",
+    "files/logs/advanced_log_search.yaml",
+    "files/browsers/firefox.yaml",
+    "files/ssh/authorized_keys.yaml",
+    "files/applications/anydesk.yaml",
+    "files/system/desktop.yaml",
+    "files/packages/dnf.yaml",
+    "files/applications/jenkins.yaml",
+];
+
+/// What cairn leaves out on purpose where UAC collects, with why.
+const UAC_ONLY: &[(&str, &str)] = &[
+    ("/etc/shadow", "etc.yaml excludes it by name; UAC re-walks /etc without its exclusions"),
+    ("/etc/sub/shadow", "the same exclusion, one level down"),
+    (
+        "/proc/1/status.log",
+        "advanced_log_search.yaml excludes /proc; UAC's patterns are not prefixed with its mount point, so under -m they never match",
+    ),
+];
+
+/// A root with the cases each compared field is about.
+fn synthetic_root(r: &Path) {
+    let w = |rel: &str, body: &str| {
+        let p = r.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    };
+    w(
+        "etc/passwd",
+        "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\nbob:x:1001:1001::/home/bob:/usr/sbin/nologin\ncarol:x:1002:1002::/srv/carol:/bin/zsh\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n",
+    );
+    // etc: everything but what it excludes by name, at any depth; links as links.
+    w("etc/shadow", "root:*:1::::::\n");
+    w("etc/hosts", "127.0.0.1 localhost\n");
+    w("etc/sub/conf", "x\n");
+    w("etc/sub/shadow", "y\n");
+    symlink("hosts", r.join("etc/hosts.link")).unwrap();
+    w("usr/local/etc/app.conf", "a\n");
+    // var_log: regular files and links under 1 GiB, any depth; no FIFOs; a link to a
+    // directory stays a link.
+    w("var/log/x.log", "log\n");
+    w("var/log/sub/y.log", "y\n");
+    symlink("x.log", r.join("var/log/x.link")).unwrap();
+    symlink("sub", r.join("var/log/sub.link")).unwrap();
+    let big = std::fs::File::create(r.join("var/log/exactly-1GiB")).unwrap();
+    big.set_len(1 << 30).unwrap();
+    assert!(std::process::Command::new("mkfifo")
+        .arg(r.join("var/log/fifo"))
+        .status()
+        .unwrap()
+        .success());
+    // advanced_log_search: log names in any case anywhere, files and links only.
+    w("srv/app/APP.Log", "a\n");
+    w("srv/app/logs/inner.txt", "not a log name\n");
+    w("opt/tool/log", "named log\n");
+    w("proc/1/status.log", "under /proc\n");
+    // firefox: users with a login shell or a home under /home; named files, and
+    // `sessionstore*` / `bookmarkbackups` directories whole.
+    for home in ["home/alice", "home/bob", "usr/sbin"] {
+        w(&format!("{home}/.mozilla/firefox/p1/places.sqlite"), "db\n");
+    }
+    w("home/alice/.mozilla/firefox/p1/other.txt", "no\n");
+    w(
+        "home/alice/.mozilla/firefox/p1/sessionstore-backups/recovery.jsonlz4",
+        "s\n",
+    );
+    w(
+        "home/alice/.mozilla/firefox/p1/sessionstore-backups/deeper/x.bin",
+        "s\n",
+    );
+    w(
+        "home/alice/.mozilla/firefox/p1/bookmarkbackups/b.json",
+        "b\n",
+    );
+    // authorized_keys: a glob after %user_home%, every user (no nologin exclusion),
+    // a home found only under /home.
+    w("home/alice/.ssh/authorized_keys", "k\n");
+    w("home/alice/.ssh/authorized_keys2", "k2\n");
+    w("home/alice/.ssh/known_hosts", "no\n");
+    w("usr/sbin/.ssh/authorized_keys", "daemon\n");
+    w("home/dave/.ssh/authorized_keys", "dave\n");
+    w("srv/carol/.ssh/authorized_keys", "carol\n");
+    // anydesk: a directory whole, a glob in a middle component, a depth limit of 4.
+    w("home/alice/.anydesk/service.conf", "c\n");
+    w("home/alice/Videos/AnyDesk/rec.anydesk", "r\n");
+    w("home/alice/a/b/anydesk1.png", "p\n");
+    w("home/alice/a/b/c/d/e/anydesk2.png", "too deep\n");
+    w("etc/anydesk/system.conf", "s\n");
+    w("var/log/anydesk.trace", "t\n");
+    // desktop: a name pattern within 6 levels.
+    w("home/alice/.local/share/applications/x.desktop", "d\n");
+    w("home/alice/.config/autostart/evil.desktop", "e\n");
+    // dnf: a directory by name (file_type d) under /usr/lib, whole.
+    w("usr/lib/python3/dist-packages/dnf-plugins/x.py", "p\n");
+    w("usr/lib/python3/dist-packages/other/y.py", "no\n");
+    // jenkins: two start paths, path_pattern and name_pattern together.
+    w("opt/jenkins/jobs/a/config.xml", "c\n");
+    w("var/lib/jenkins/build.xml", "b\n");
+    w("opt/other/config.xml", "no\n");
+    w("home/alice/.jenkins/config.xml", "c\n");
+}
+
+/// The files UAC 3.3 itself collects from `root` with `artifacts`, as paths in the root.
+fn uac_collects(root: &Path, artifacts: &[&str], dest: &Path) -> BTreeSet<String> {
+    std::fs::create_dir_all(dest).unwrap();
+    let o = env::command("./uac")
+        .current_dir(uac_dir())
+        .args(["-u", "-s", "linux", "-a"])
+        .arg(artifacts.join(","))
+        .arg("-m")
+        .arg(root)
+        .args(["-o", "uac-run"])
+        .arg(dest)
+        .output()
+        .expect("run UAC (sh, find, tar, gzip)");
+    let log = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "UAC failed:\n{log}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let list = std::process::Command::new("tar")
+        .arg("-tzf")
+        .arg(dest.join("uac-run.tar.gz"))
+        .output()
+        .unwrap();
+    assert!(list.status.success());
+    String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("[root]"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The files cairn collects from `root` with the same artifact files.
+fn cairn_collects(root: &Path, artifacts: &[&str], out: &Path) -> BTreeSet<String> {
+    let files: Vec<String> = artifacts
+        .iter()
+        .map(|a| uac_dir().join("artifacts").join(a).display().to_string())
+        .collect();
+    collect(root, out, &["--artifacts", &files.join(",")]);
+    Archive::read(out)
+        .entries
+        .keys()
+        .filter_map(|k| {
+            String::from_utf8_lossy(k)
+                .strip_prefix("files")
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+/// On the same root, cairn collects the files UAC collects, but for the differences
+/// listed in [`UAC_ONLY`] with their reasons.
+#[test]
+fn cairn_collects_what_uac_collects_from_the_same_root() {
+    let t = TestDir::new("uac-compare");
+    synthetic_root(t.path());
+    let uac = uac_collects(t.path(), COMPARED, &t.base().join("uac-out"));
+    let cairn = cairn_collects(t.path(), COMPARED, &t.out("cairn.tar.zst"));
+    // The cases are there: neither side is empty or trivially equal.
+    for must in [
+        "/home/alice/.mozilla/firefox/p1/sessionstore-backups/deeper/x.bin",
+        "/home/bob/.mozilla/firefox/p1/places.sqlite",
+        "/home/dave/.ssh/authorized_keys",
+        "/home/alice/Videos/AnyDesk/rec.anydesk",
+        "/var/log/sub.link",
+        "/usr/lib/python3/dist-packages/dnf-plugins/x.py",
+    ] {
+        assert!(uac.contains(must), "UAC did not collect {must}: {uac:#?}");
+    }
+    let only_uac: Vec<&String> = uac.difference(&cairn).collect();
+    let only_cairn: Vec<&String> = cairn.difference(&uac).collect();
+    let intended: BTreeSet<&str> = UAC_ONLY.iter().map(|(p, _)| *p).collect();
+    assert!(
+        only_cairn.is_empty(),
+        "cairn collected what UAC did not: {only_cairn:#?}"
+    );
+    assert_eq!(
+        only_uac.iter().map(|s| s.as_str()).collect::<BTreeSet<_>>(),
+        intended,
+        "UAC collected what cairn did not (beyond the intended differences)"
+    );
 }

@@ -304,11 +304,19 @@ fn add_item(catalog: &Catalog, item: &str, chosen: &mut Chosen) -> Result<(), Sp
                 catalog.suggest(item)
             )));
         }
-        let stem = Path::new(item)
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| item.to_owned());
-        let set = load_file(Path::new(item), &stem)?;
+        // Named by its path under UAC's `artifacts/` when it is in such a tree (two of
+        // UAC's files may share a stem), else by its stem.
+        let name = match item.rsplit_once("/artifacts/") {
+            Some((_, rel)) => rel
+                .trim_end_matches(".yaml")
+                .trim_end_matches(".yml")
+                .to_owned(),
+            None => Path::new(item)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| item.to_owned()),
+        };
+        let set = load_file(Path::new(item), &name)?;
         chosen.sets.insert(set.name.clone(), set);
     }
     for n in names {
