@@ -41,7 +41,8 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(exit::OK)
         }
-        Command::Artifacts => {
+        Command::Artifacts { explain } if !explain.is_empty() => cmd::explain::run(&explain),
+        Command::Artifacts { .. } => {
             let c = Catalog::builtin()?;
             for (name, a) in &c.artifacts {
                 println!("{name:32} {}", a.description);

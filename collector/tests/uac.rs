@@ -289,3 +289,71 @@ fn cairn_collects_what_uac_collects_from_the_same_root() {
         "UAC collected what cairn did not (beyond the intended differences)"
     );
 }
+
+/// Where cairn does otherwise than UAC on purpose is said before a run
+/// (`artifacts --explain`) and once per entry in the collection log.
+#[test]
+fn differences_from_uac_are_explained_before_and_logged_once_per_entry() {
+    let file = |rel: &str| uac_dir().join("artifacts").join(rel).display().to_string();
+    let (etc, ps, tomcat) = (
+        file("files/system/etc.yaml"),
+        file("live_response/process/ps.yaml"),
+        file("files/logs/tomcat.yaml"),
+    );
+    let o = run(&[
+        "artifacts",
+        "--explain",
+        &etc,
+        "--explain",
+        &ps,
+        "--explain",
+        &tomcat,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let said = String::from_utf8_lossy(&o.stdout);
+    for want in [
+        "files/system/etc (",
+        "): 3 entries: 1 as UAC does, 1 with differences, 1 not run",
+        "  line 3: file /etc\n    its exclusions also apply inside a directory it takes whole",
+        "  line 10: file /usr/local/etc\n    as UAC does",
+        "  line 16: file /private/etc\n    not run: for macos only",
+        "  line 10: command\n    not run: a shell command (`ps auxwww`): cairn never runs commands on the target; native collectors cover the same ground: live/processes and live/executables",
+        "`$` in `path: /\"${CATALINA_BASE}\"/logs` is not expanded",
+        "is a shell command and is not evaluated: the entry runs whatever it would say",
+    ] {
+        assert!(said.contains(want), "missing {want:?} in:\n{said}");
+    }
+    // The log: one record per entry that runs with a difference, one per command.
+    let t = TestDir::new("uac-log");
+    t.write("etc/hosts", "h\n");
+    let out = t.out("log.tar.zst");
+    collect(
+        t.path(),
+        &out,
+        &["--artifacts", &format!("{etc},{ps},{tomcat}")],
+    );
+    let log = Archive::read(&out).log();
+    let differs: Vec<&serde_json::Value> = log
+        .iter()
+        .filter(|r| {
+            r["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("differs from UAC on purpose")
+        })
+        .collect();
+    // etc.yaml line 3, tomcat.yaml lines 11 and 19.
+    assert_eq!(differs.len(), 3, "{differs:#?}");
+    let not_run = log
+        .iter()
+        .filter(|r| {
+            r["event"] == "not_run"
+                && r["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("ps.yaml:")
+        })
+        .count();
+    // 16 entries, 5 of them for aix, solaris or esxi only.
+    assert_eq!(not_run, 11, "one per Linux command entry of ps.yaml");
+}

@@ -80,8 +80,14 @@ pub enum Command {
     },
     /// List built-in profiles.
     Profiles,
-    /// List built-in artifacts.
-    Artifacts,
+    /// List built-in artifacts, or explain artifact files: what cairn does with each
+    /// entry, and where it does otherwise than UAC on purpose.
+    Artifacts {
+        /// An artifact file (UAC's or cairn's) or a built-in name to explain entry by
+        /// entry; repeatable.
+        #[arg(long, value_name = "FILE|NAME")]
+        explain: Vec<String>,
+    },
 }
 
 /// How a listing is printed.

@@ -4,5 +4,6 @@
 pub mod cli;
 pub mod collect;
 pub mod containers;
+pub mod explain;
 pub mod idle;
 pub mod verify;

@@ -40,6 +40,22 @@ impl Engine<'_> {
                 continue;
             }
             self.rec.counts.entries_run += 1;
+            if !matches!(
+                art.collector,
+                CollectorKind::Command | CollectorKind::Native
+            ) {
+                let d = crate::spec::uac_differences::differences(art);
+                if !d.is_empty() {
+                    let msg = format!(
+                        "entry at {}:{} differs from UAC on purpose: {}",
+                        set.origin,
+                        art.line,
+                        d.join("; ")
+                    );
+                    self.rec
+                        .log(Level::Info, LogEvent::Spec, Some(&set.name), None, msg);
+                }
+            }
             match art.collector {
                 CollectorKind::Command => self.not_run_command(set, art),
                 CollectorKind::Native => self.run_native(set, art),
@@ -59,10 +75,10 @@ impl Engine<'_> {
             Some(&set.name),
             None,
             format!(
-                "command collector at {}:{} not run: cairn never runs shell commands on the target (native collectors cover live response): {}",
+                "command collector at {}:{} not run: {}",
                 set.origin,
                 art.line,
-                art.command.as_deref().unwrap_or("")
+                crate::spec::uac_differences::command_not_run(&set.name, art)
             ),
         );
     }

@@ -132,6 +132,9 @@ pub struct Artifact {
     pub one_file_system: bool,
     /// For `collector: file`: store at most this many bytes of each file.
     pub truncate_size: Option<u64>,
+    /// UAC fields cairn reads but does not act on, with their values (the file's own
+    /// `condition` included), for [`super::uac_differences`].
+    pub ignored: Vec<(String, String)>,
 }
 
 impl Artifact {
@@ -250,6 +253,14 @@ pub fn parse_artifact_file(name: &str, origin: &str, text: &str) -> Result<Artif
         }
     };
 
+    let text_of = |v: &serde_yaml_ng::Value| match v {
+        serde_yaml_ng::Value::String(s) => s.clone(),
+        other => serde_yaml_ng::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+    };
+    let mut ignored: Vec<Vec<(String, String)>> = Vec::new();
     if let Some(items) = raw.get("artifacts").and_then(|v| v.as_sequence()) {
         for (i, item) in items.iter().enumerate() {
             let Some(map) = item.as_mapping() else {
@@ -259,12 +270,20 @@ pub fn parse_artifact_file(name: &str, origin: &str, text: &str) -> Result<Artif
                     message: "an artifact entry must be a mapping of fields".into(),
                 });
             };
-            for key in map.keys() {
+            let mut mine = Vec::new();
+            if let Some(c) = raw.get("condition") {
+                mine.push(("condition".to_owned(), text_of(c)));
+            }
+            for (key, value) in map {
                 let k = key.as_str().unwrap_or("?");
                 if !KNOWN_FIELDS.contains(&k) && !IGNORED_UAC_FIELDS.contains(&k) {
                     return Err(field_err(i, k, "unknown field (a typo?)".into()));
                 }
+                if IGNORED_UAC_FIELDS.contains(&k) {
+                    mine.push((k.to_owned(), text_of(value)));
+                }
             }
+            ignored.push(mine);
         }
     }
     if yaml.artifacts.is_empty() {
@@ -276,14 +295,9 @@ pub fn parse_artifact_file(name: &str, origin: &str, text: &str) -> Result<Artif
 
     let mut entries = Vec::new();
     for (i, a) in yaml.artifacts.into_iter().enumerate() {
-        entries.push(compile(
-            name,
-            i,
-            span(i).0,
-            a,
-            &yaml.output_directory,
-            &field_err,
-        )?);
+        let mut art = compile(name, i, span(i).0, a, &yaml.output_directory, &field_err)?;
+        art.ignored = ignored.get(i).cloned().unwrap_or_default();
+        entries.push(art);
     }
     Ok(ArtifactSet {
         name: name.to_owned(),
@@ -346,6 +360,7 @@ fn compile(
         native: a.native,
         one_file_system: a.one_file_system.unwrap_or(false),
         truncate_size: a.truncate_size,
+        ignored: Vec::new(),
     })
 }
 

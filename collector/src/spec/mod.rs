@@ -3,7 +3,8 @@
 //! [`model`] is the YAML schema (UAC's fields, read unchanged); [`load`] parses and
 //! validates a file into [`Artifact`]s with errors that name the file, line and field,
 //! reading UAC's own files through [`uac_dialect`], which is not YAML, and `path`
-//! values as UAC's shell splits them ([`words`]);
+//! values as UAC's shell splits them ([`words`]); [`uac_differences`] says where cairn
+//! does otherwise than UAC on purpose;
 //! [`builtin`] holds the specs under `artifact-specs/`, embedded at build time;
 //! [`select`] turns `--profile` and `--artifacts` into the list to run.
 
@@ -12,6 +13,7 @@ pub mod load;
 pub mod model;
 pub mod select;
 pub mod uac_dialect;
+pub mod uac_differences;
 pub mod uac_list;
 pub mod words;
 
