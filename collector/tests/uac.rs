@@ -300,6 +300,7 @@ fn differences_from_uac_are_explained_before_and_logged_once_per_entry() {
         file("live_response/process/ps.yaml"),
         file("files/logs/tomcat.yaml"),
     );
+    let zsh = file("files/shell/zsh.yaml");
     let o = run(&[
         "artifacts",
         "--explain",
@@ -308,6 +309,8 @@ fn differences_from_uac_are_explained_before_and_logged_once_per_entry() {
         &ps,
         "--explain",
         &tomcat,
+        "--explain",
+        &zsh,
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let said = String::from_utf8_lossy(&o.stdout);
@@ -320,6 +323,7 @@ fn differences_from_uac_are_explained_before_and_logged_once_per_entry() {
         "  line 10: command\n    not run: a shell command (`ps auxwww`): cairn never runs commands on the target; native collectors cover the same ground: live/processes and live/executables",
         "`$` in `path: /\"${CATALINA_BASE}\"/logs` is not expanded",
         "is a shell command and is not evaluated: the entry runs whatever it would say",
+        "  line 30: file /%temp_directory%/files/shell/zsh_histfile.txt\n    its file list `/%temp_directory%/files/shell/zsh_histfile.txt` is written by a command entry, which cairn does not run: it finds nothing",
     ] {
         assert!(said.contains(want), "missing {want:?} in:\n{said}");
     }

@@ -70,6 +70,12 @@ pub fn differences(art: &Artifact) -> Vec<String> {
         };
         out.push(said);
     }
+    if art.is_file_list && art.path.contains("%temp_directory%") {
+        out.push(format!(
+            "its file list `{}` is written by a command entry, which cairn does not run: it finds nothing",
+            art.path
+        ));
+    }
     if art.path.contains('$') {
         out.push(format!(
             "`$` in `path: {}` is not expanded (UAC expands the collecting host's environment): taken literally",
