@@ -255,6 +255,15 @@ pub struct CollectArgs {
     /// uploaded, kept there when the upload fails.
     #[arg(long, value_name = "DIR", default_value_os_t = std::env::temp_dir())]
     pub relay_dir: PathBuf,
+    /// Do not write the Kubernetes evidence archive (NAME.k8s.tar.zst: the pod's object
+    /// and container logs, owners, events, node, service account and its RBAC, network
+    /// policies, the Secrets and ConfigMaps it names) beside each archive.
+    #[arg(long)]
+    pub no_k8s_evidence: bool,
+    /// The most bytes kept of each container log in the Kubernetes evidence (the cut is
+    /// recorded there).
+    #[arg(long, default_value = "16M", value_parser = cairn_protocol::size::parse, value_name = "SIZE")]
+    pub max_log_size: u64,
     /// Show system namespaces' pods when selecting with -l.
     #[arg(long)]
     pub include_system: bool,

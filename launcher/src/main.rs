@@ -13,6 +13,7 @@ mod cluster;
 mod collector;
 mod commands;
 mod dest;
+mod evidence;
 mod exec;
 mod janitor;
 mod kerror;

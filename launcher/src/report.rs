@@ -25,6 +25,8 @@ pub struct Outcome {
     pub seconds: f64,
     pub error: Option<String>,
     pub phases: Option<Phases>,
+    /// The Kubernetes evidence archive beside the archive, or why it is not there.
+    pub k8s: Option<Result<crate::evidence::Written, String>>,
 }
 
 impl Outcome {
@@ -40,6 +42,7 @@ impl Outcome {
             seconds: started.elapsed().as_secs_f64(),
             error: Some(error),
             phases: None,
+            k8s: None,
         }
     }
 
@@ -78,6 +81,13 @@ impl Outcome {
             "seconds": self.seconds,
             "status": self.status(), "error": self.error,
             "cut_short": self.cut_short,
+            "k8s_evidence": self.k8s.as_ref().map(|k| match k {
+                Ok(w) => serde_json::json!({
+                    "archive": w.path.display().to_string(), "sha256": w.sha256,
+                    "bytes": w.bytes, "refused": w.refused,
+                }),
+                Err(e) => serde_json::json!({"error": e}),
+            }),
             "phases": self.phases.map(|p| serde_json::json!({
                 "exec_open_ms": p.exec_open_ms, "delivery_ms": p.delivery_ms,
                 "collection_ms": p.collection_ms,
@@ -109,6 +119,16 @@ pub fn print(outcomes: &[Outcome], output: crate::cli::Format) {
             if let Some(b) = o.binary.as_ref().filter(|b| !b.memory) {
                 status = format!("{status}; wrote {} to the target", b.describe());
             }
+        }
+        match &o.k8s {
+            Some(Ok(w)) if w.refused > 0 => {
+                status = format!(
+                    "{status}; k8s evidence: {} read(s) refused (recorded in it)",
+                    w.refused
+                )
+            }
+            Some(Err(e)) => status = format!("{status}; k8s evidence not written: {e}"),
+            _ => {}
         }
         println!(
             "{:<40} {:<7} {:>12} {:<64} {:<8} {:>8.1} {}",

@@ -40,6 +40,8 @@ pub struct Context<'a> {
     pub limits: Limits,
     /// `--timeout`: each target's whole collection, from its start.
     pub timeout: Duration,
+    /// The Kubernetes evidence written beside each archive (`None`: `--no-k8s-evidence`).
+    pub k8s: Option<crate::evidence::Options>,
 }
 
 /// The collector's own `--timeout` for a target whose collection started at

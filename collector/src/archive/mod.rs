@@ -2,7 +2,10 @@
 //! multi-threaded zstd as it is produced ([`writer`]), with a per-entry sha256 computed
 //! while streaming. The manifest and the collection log are held compressed in memory
 //! ([`spool`]) and written at the end, so memory stays small and nothing is staged on disk.
+//! [`bundle`] writes a small archive of documents in the same format (the launcher's
+//! Kubernetes evidence).
 
+pub mod bundle;
 pub mod record;
 pub mod spool;
 pub mod writer;

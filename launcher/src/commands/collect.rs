@@ -66,7 +66,13 @@ pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Res
             idle: a.idle_timeout,
         },
         timeout: a.timeout,
+        k8s: (!a.no_k8s_evidence).then_some(crate::evidence::Options {
+            max_log: a.max_log_size,
+        }),
     };
+    if cx.k8s.is_some() && cx.dest.local_dir().is_none() {
+        eprintln!("cairn: the Kubernetes evidence archive (NAME.k8s.tar.zst) is written with --output-dir only, not beside archives in a store");
+    }
     let board = Board::new(a.progress, plan.jobs.len() as u64);
     let now = Instant::now();
     let mut outcomes: Vec<Outcome> = plan
@@ -269,9 +275,28 @@ async fn run_job(
             )
         }
     };
+    let mut o = o;
+    if let (Some(opts), Some(dir)) = (cx.k8s, cx.dest.local_dir()) {
+        bar.phase("reading what the cluster knows about it");
+        let path = dir.join(name.replace(".tar.zst", ".k8s.tar.zst"));
+        let read = crate::evidence::write(cx.env.client, t, &path, opts);
+        o.k8s = Some(
+            match tokio::time::timeout(K8S_EVIDENCE_TIMEOUT, read).await {
+                Ok(Ok(w)) => Ok(w),
+                Ok(Err(e)) => Err(format!("{e:#}")),
+                Err(_) => Err(format!(
+                    "not finished within {} s",
+                    K8S_EVIDENCE_TIMEOUT.as_secs()
+                )),
+            },
+        );
+    }
     bar.finish(o.bytes(), o.seconds, o.error.as_deref());
     o
 }
+
+/// The most time the Kubernetes evidence of one target may take.
+const K8S_EVIDENCE_TIMEOUT: Duration = Duration::from_secs(120);
 
 type Attempt = Result<Outcome, (&'static str, Failure)>;
 
@@ -295,6 +320,7 @@ async fn attempt(
             seconds: started.elapsed().as_secs_f64(),
             error: None,
             phases: Some(c.phases),
+            k8s: None,
         }),
         Err(e) => Err((route.method(), e)),
     }

@@ -51,6 +51,10 @@ impl Destination for Dir {
     fn partial(&self, name: &str) -> Option<PathBuf> {
         Some(self.part(name))
     }
+
+    fn local_dir(&self) -> Option<&std::path::Path> {
+        Some(&self.0)
+    }
 }
 
 /// Creates (or truncates) `path` readable by its owner only: it holds evidence that

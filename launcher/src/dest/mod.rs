@@ -90,6 +90,11 @@ pub trait Destination: Send + Sync {
     fn partial(&self, _name: &str) -> Option<PathBuf> {
         None
     }
+    /// The local directory archives go to, where the launcher writes what it reads
+    /// itself beside them (the Kubernetes evidence); `None` for the stores.
+    fn local_dir(&self) -> Option<&std::path::Path> {
+        None
+    }
 }
 
 /// A destination ready for one archive.

@@ -2,7 +2,8 @@
 //! group), pods list, get and watch (JSON or the server-side Table kubectl asks for), label
 //! selectors, SelfSubjectAccessReview, and the entry to `pods/exec`. Every request but
 //! `/version` needs a known bearer token; what the token's user may do is checked as
-//! RBAC would, and refusals are real `Status` objects.
+//! RBAC would, and refusals are real `Status` objects. `pods/log` is [`crate::logs`];
+//! service accounts, RBAC, network policies, owners and events are [`crate::objects`].
 
 use crate::{auth, exec, pods, State};
 use http_body_util::{BodyExt, Full};
@@ -84,15 +85,15 @@ fn discovery(path: &str) -> Option<Value> {
             "versions": ["v1"],
             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}],
         }),
-        "/apis" => json!({
-            "kind": "APIGroupList",
-            "apiVersion": "v1",
-            "groups": [{
+        "/apis" => {
+            let mut groups = vec![json!({
                 "name": "authorization.k8s.io",
                 "versions": [{"groupVersion": "authorization.k8s.io/v1", "version": "v1"}],
                 "preferredVersion": {"groupVersion": "authorization.k8s.io/v1", "version": "v1"},
-            }],
-        }),
+            })];
+            groups.extend(crate::objects::groups());
+            json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+        }
         "/api/v1" => resource_list(
             "v1",
             json!([
@@ -106,6 +107,12 @@ fn discovery(path: &str) -> Option<Value> {
                  "verbs": ["get", "list"], "shortNames": ["ns"]},
                 {"name": "nodes", "singularName": "node", "namespaced": false, "kind": "Node",
                  "verbs": ["get"], "shortNames": ["no"]},
+                {"name": "pods/log", "singularName": "", "namespaced": true, "kind": "Pod",
+                 "verbs": ["get"]},
+                {"name": "serviceaccounts", "singularName": "serviceaccount", "namespaced": true,
+                 "kind": "ServiceAccount", "verbs": ["get", "list"], "shortNames": ["sa"]},
+                {"name": "events", "singularName": "event", "namespaced": true, "kind": "Event",
+                 "verbs": ["get", "list"], "shortNames": ["ev"]},
             ]),
         ),
         "/apis/authorization.k8s.io/v1" => resource_list(
@@ -113,6 +120,14 @@ fn discovery(path: &str) -> Option<Value> {
             json!([{"name": "selfsubjectaccessreviews", "singularName": "selfsubjectaccessreview",
                     "namespaced": false, "kind": "SelfSubjectAccessReview", "verbs": ["create"]}]),
         ),
+        p if p.starts_with("/apis/") && p.matches('/').count() == 3 => {
+            let gv = &p["/apis/".len()..];
+            let resources = crate::objects::resources(gv);
+            if resources.is_empty() {
+                return None;
+            }
+            resource_list(gv, json!(resources))
+        }
         _ => return None,
     })
 }
@@ -164,6 +179,7 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body>
             access_review(req, user).await
         }
         ("GET", ["api", "v1", "namespaces"]) => namespaces().await,
+        ("GET", ["api", "v1", "namespaces", ns]) => namespace(ns).await,
         ("GET", ["api", "v1", "nodes", name]) => {
             if !auth::allowed(user, "get", "nodes", "") {
                 return status(auth::forbidden(user, "get", "nodes", "", name, None));
@@ -186,6 +202,40 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body>
         ("PATCH", ["api", "v1", "namespaces", ns, "pods", name, "ephemeralcontainers"]) => {
             let (ns, name) = (ns.to_string(), name.to_string());
             patch_ephemeral(req, user, &ns, &name).await
+        }
+        ("GET", ["api", "v1", "namespaces", ns, "pods", name, "log"]) => {
+            let o = crate::logs::Options::from_query(&query(&req));
+            pod_log(user, ns, name, &o).await
+        }
+        ("GET", parts) if crate::objects::wanted(parts).is_some() => {
+            let Some(w) = crate::objects::wanted(parts) else {
+                return not_found("resource", "");
+            };
+            let verb = if w.name.is_some() { "get" } else { "list" };
+            if !auth::allowed(user, verb, w.kind.plural, "") {
+                return status(auth::forbidden(
+                    user,
+                    verb,
+                    w.kind.plural,
+                    "",
+                    w.name.unwrap_or(""),
+                    w.namespace,
+                ));
+            }
+            let selector = query(&req)
+                .into_iter()
+                .find(|(k, _)| k == "fieldSelector")
+                .map(|(_, v)| v)
+                .unwrap_or_default();
+            match crate::objects::answer(state.objects.as_deref(), &w, &selector) {
+                Ok(v) => respond(200, &v),
+                Err((code, reason, message)) => status(auth::status(
+                    code,
+                    reason,
+                    &message,
+                    json!({"name": w.name, "kind": w.kind.plural}),
+                )),
+            }
         }
         ("GET" | "POST", ["api", "v1", "namespaces", ns, "pods", name, "exec"]) => {
             let (ns, name) = (ns.to_string(), name.to_string());
@@ -259,6 +309,18 @@ async fn namespaces() -> Response<Body> {
     )
 }
 
+/// One namespace: one that holds pods.
+async fn namespace(name: &str) -> Response<Body> {
+    match pods::all().await {
+        Ok(p) if p.iter().any(|p| p.namespace == name) => respond(
+            200,
+            &json!({"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": name}, "status": {"phase": "Active"}}),
+        ),
+        Ok(_) => not_found("namespaces", name),
+        Err(e) => internal(e),
+    }
+}
+
 /// Creates a pod of Docker containers.
 async fn create_pod(req: Request<Incoming>, user: &str, ns: &str) -> Response<Body> {
     if !auth::allowed(user, "create", "pods", "") {
@@ -309,6 +371,26 @@ async fn get_pod(user: &str, ns: &str, name: &str) -> Response<Body> {
         Ok(Some(p)) => respond(200, &p.to_json()),
         Ok(None) => not_found("pods", name),
         Err(e) => internal(e),
+    }
+}
+
+/// A container's log, as text.
+async fn pod_log(user: &str, ns: &str, name: &str, o: &crate::logs::Options) -> Response<Body> {
+    if !auth::allowed(user, "get", "pods", "log") {
+        return status(auth::forbidden(user, "get", "pods", "log", name, Some(ns)));
+    }
+    let pod = match find(ns, name).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return not_found("pods", name),
+        Err(e) => return internal(e),
+    };
+    match crate::logs::log(&pod, o).await {
+        Ok(body) => Response::builder()
+            .status(200)
+            .header("content-type", "text/plain")
+            .body(Full::new(Bytes::from(body)).boxed_unsync())
+            .unwrap_or_default(),
+        Err((code, reason, message)) => status(auth::status(code, reason, &message, json!({}))),
     }
 }
 

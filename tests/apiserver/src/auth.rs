@@ -1,17 +1,29 @@
 //! Bearer tokens mapped to users and what they may do, and the Status objects that say
 //! no: 401 without a known token, 403 with the verb, resource and namespace named as a
-//! real API server names them. Two users: `cairn-allowed` may do everything;
-//! `cairn-denied` may get, list and watch pods but not exec, and nothing else.
+//! real API server names them. Three users: `cairn-allowed` may do everything;
+//! `cairn-denied` may get, list and watch pods but not exec, and nothing else;
+//! `cairn-limited` may do everything but read RBAC (roles, bindings), as a responder
+//! granted only the namespace's pods and logs is.
 
 use serde_json::{json, Value};
 
 pub const ALLOWED_USER: &str = "cairn-allowed";
 pub const DENIED_USER: &str = "cairn-denied";
+pub const LIMITED_USER: &str = "cairn-limited";
+
+/// The resources `cairn-limited` may not read.
+const RBAC: &[&str] = &[
+    "roles",
+    "rolebindings",
+    "clusterroles",
+    "clusterrolebindings",
+];
 
 #[derive(Clone)]
 pub struct Tokens {
     pub allowed: String,
     pub denied: String,
+    pub limited: String,
 }
 
 impl Tokens {
@@ -19,6 +31,7 @@ impl Tokens {
         Tokens {
             allowed: format!("allowed-{}", random_hex()),
             denied: format!("denied-{}", random_hex()),
+            limited: format!("limited-{}", random_hex()),
         }
     }
 
@@ -29,6 +42,8 @@ impl Tokens {
             Some(ALLOWED_USER)
         } else if token == self.denied {
             Some(DENIED_USER)
+        } else if token == self.limited {
+            Some(LIMITED_USER)
         } else {
             None
         }
@@ -52,6 +67,7 @@ pub fn allowed(user: &str, verb: &str, resource: &str, subresource: &str) -> boo
         DENIED_USER => {
             resource == "pods" && subresource.is_empty() && matches!(verb, "get" | "list" | "watch")
         }
+        LIMITED_USER => !RBAC.contains(&resource),
         _ => false,
     }
 }

@@ -2,7 +2,9 @@
 //! work on the local Docker engine. Pods are running containers labelled as the kubelet
 //! labels them; `pods/exec` runs `docker exec` behind a WebSocket speaking
 //! v5.channel.k8s.io and v4.channel.k8s.io. It serves TLS with a CA generated at start
-//! and writes a kubeconfig (an allowed and a denied user) for kubectl, kube-rs and cairn.
+//! and writes a kubeconfig (an allowed, a denied and a limited user) for kubectl, kube-rs
+//! and cairn. `pods/log` comes from `docker logs`; other objects (service accounts,
+//! RBAC, network policies, owners, events) from a directory the test fills.
 //! See tests/README.md.
 #![forbid(unsafe_code)]
 
@@ -11,6 +13,8 @@ mod auth;
 mod create;
 mod ephemeral;
 mod exec;
+mod logs;
+mod objects;
 mod pods;
 mod proto;
 mod run_args;
@@ -30,8 +34,9 @@ struct Args {
     /// Address to listen on; port 0 picks a free one (the kubeconfig names it).
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: String,
-    /// Where to write the kubeconfig: contexts `cairn-test` (allowed, the current one)
-    /// and `cairn-test-denied` (may list and get pods, not exec).
+    /// Where to write the kubeconfig: contexts `cairn-test` (allowed, the current one),
+    /// `cairn-test-denied` (may list and get pods, not exec) and `cairn-test-limited`
+    /// (everything but reading RBAC).
     #[arg(long)]
     kubeconfig_out: PathBuf,
     /// Offer exec only over v4.channel.k8s.io, as API servers before 1.30 did (under
@@ -52,6 +57,11 @@ struct Args {
     /// can check what reached a pod.
     #[arg(long, value_name = "DIR")]
     record_execs: Option<PathBuf>,
+    /// Serve the Kubernetes objects in DIR (one JSON object per `*.json` file, read at
+    /// every request): service accounts, roles and bindings, network policies, owners
+    /// of pods, events.
+    #[arg(long, value_name = "DIR")]
+    objects: Option<PathBuf>,
 }
 
 pub struct State {
@@ -59,6 +69,8 @@ pub struct State {
     pub v4_only: bool,
     /// Where execs are recorded, and how many so far.
     pub record_execs: Option<(PathBuf, std::sync::atomic::AtomicU64)>,
+    /// Where the served objects are (`--objects`).
+    pub objects: Option<PathBuf>,
 }
 
 fn kubeconfig(server: &str, ca_pem: &str, t: &auth::Tokens) -> String {
@@ -78,6 +90,9 @@ users:
 - name: {denied_user}
   user:
     token: {denied}
+- name: {limited_user}
+  user:
+    token: {limited}
 contexts:
 - name: cairn-test
   context:
@@ -89,12 +104,19 @@ contexts:
     cluster: cairn-test
     user: {denied_user}
     namespace: default
+- name: cairn-test-limited
+  context:
+    cluster: cairn-test
+    user: {limited_user}
+    namespace: default
 current-context: cairn-test
 ",
         allowed_user = auth::ALLOWED_USER,
         denied_user = auth::DENIED_USER,
+        limited_user = auth::LIMITED_USER,
         allowed = t.allowed,
         denied = t.denied,
+        limited = t.limited,
     )
 }
 
@@ -158,6 +180,7 @@ async fn main() -> anyhow::Result<()> {
         record_execs: args
             .record_execs
             .map(|d| (d, std::sync::atomic::AtomicU64::new(0))),
+        objects: args.objects,
     });
     loop {
         let (tcp, _) = tokio::select! {

@@ -17,6 +17,10 @@ pub const CONTAINER_LABEL: &str = "io.kubernetes.container.name";
 pub const EPHEMERAL_SPEC_LABEL: &str = "cairn.test/ephemeral-spec";
 /// Marks an ephemeral container, naming the container whose processes it shares.
 pub const EPHEMERAL_TARGET_LABEL: &str = "cairn.test/ephemeral-target";
+/// The pod's service account (default: `default`).
+pub const SERVICE_ACCOUNT_LABEL: &str = "cairn.test/service-account";
+/// The pod's controller, `KIND/NAME` (e.g. `ReplicaSet/web-5c9f`), for ownerReferences.
+pub const OWNER_LABEL: &str = "cairn.test/owner";
 
 #[derive(Debug, Clone)]
 pub struct Container {
@@ -33,6 +37,8 @@ pub struct Container {
     pub ephemeral_spec: Option<Value>,
     /// The exit code once ended.
     pub exit_code: i64,
+    /// How often Docker restarted it (its restart policy), as restartCount.
+    pub restarts: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +48,9 @@ pub struct Pod {
     pub labels: BTreeMap<String, String>,
     pub containers: Vec<Container>,
     pub node: String,
+    pub service_account: String,
+    /// `KIND/NAME` of the pod's controller.
+    pub owner: Option<String>,
 }
 
 async fn docker(args: &[&str]) -> anyhow::Result<String> {
@@ -120,9 +129,15 @@ pub async fn all() -> anyhow::Result<Vec<Pod>> {
                 labels: BTreeMap::new(),
                 containers: Vec::new(),
                 node,
+                service_account: "default".into(),
+                owner: None,
             });
         for (k, v) in &labels {
-            if !k.starts_with("io.kubernetes.") {
+            if k == SERVICE_ACCOUNT_LABEL {
+                entry.service_account = v.clone();
+            } else if k == OWNER_LABEL {
+                entry.owner = Some(v.clone());
+            } else if !k.starts_with("io.kubernetes.") && !k.starts_with("cairn.test/") {
                 entry.labels.insert(k.clone(), v.clone());
             }
         }
@@ -138,6 +153,7 @@ pub async fn all() -> anyhow::Result<Vec<Pod>> {
                 .to_owned(),
             created: c["Created"].as_str().unwrap_or_default().to_owned(),
             exit_code: c["State"]["ExitCode"].as_i64().unwrap_or(0),
+            restarts: c["RestartCount"].as_i64().unwrap_or(0),
             ephemeral_target: labels.get(EPHEMERAL_TARGET_LABEL).cloned(),
             ephemeral_spec: labels
                 .get(EPHEMERAL_SPEC_LABEL)
@@ -333,7 +349,12 @@ impl Pod {
                 "containerID": format!("docker://{}", c.id),
                 "ready": c.running,
                 "started": c.running,
-                "restartCount": 0,
+                "restartCount": c.restarts,
+                "lastState": if c.restarts > 0 {
+                    json!({"terminated": {"exitCode": 1, "reason": "Error"}})
+                } else {
+                    json!({})
+                },
                 "state": if c.running {
                     json!({"running": {"startedAt": k8s_time(&c.started)}})
                 } else {
@@ -371,11 +392,26 @@ impl Pod {
                 "resourceVersion": "1",
                 "creationTimestamp": created,
                 "labels": self.labels,
+                "ownerReferences": self.owner.as_deref().and_then(|o| o.split_once('/')).map(|(kind, name)| {
+                    let api_version = match kind {
+                        "Job" => "batch/v1",
+                        _ => "apps/v1",
+                    };
+                    json!([{"apiVersion": api_version, "kind": kind, "name": name,
+                            "uid": format!("uid-{name}"), "controller": true, "blockOwnerDeletion": true}])
+                }).unwrap_or_else(|| json!([])),
             },
             "spec": {
                 "containers": containers,
                 "ephemeralContainers": ephemeral_specs,
                 "nodeName": self.node,
+                "serviceAccountName": self.service_account,
+                // What the API server's admission adds to every pod: the projected token.
+                "volumes": [{"name": "kube-api-access", "projected": {"defaultMode": 420, "sources": [
+                    {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                    {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                    {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
+                ]}}],
                 "restartPolicy": "Always",
                 // Always present on a real API server (defaulted); kubectl debug
                 // dereferences it.
@@ -403,7 +439,7 @@ impl Pod {
                 self.name,
                 format!("{ready}/{}", self.regular().count()),
                 if self.running() { "Running" } else { "Pending" },
-                0,
+                self.regular().map(|c| c.restarts).sum::<i64>(),
                 "<unknown>",
             ],
             "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata},

@@ -503,3 +503,147 @@ fn kubectl_debug_adds_an_ephemeral_container_sharing_the_targets_processes() {
         text(&o.stderr)
     );
 }
+
+/// What cairn's Kubernetes evidence reads, through the real kubectl: `logs` of the
+/// current run and `--previous` of a container Docker restarted, and the objects the
+/// test places in `--objects` (service accounts, RBAC, network policies, events), with
+/// a user who may not read RBAC refused as RBAC would refuse.
+#[test]
+fn kubectl_reads_logs_of_both_runs_and_the_objects_served_beside_pods() {
+    let Some(k) = ready() else { return };
+    let ns = format!("logs-t{}", std::process::id());
+    let c = Ct(docker(&[
+        "run",
+        "-d",
+        "--restart",
+        "on-failure:3",
+        "--label",
+        &format!("io.kubernetes.pod.namespace={ns}"),
+        "--label",
+        "io.kubernetes.pod.name=web",
+        "--label",
+        "io.kubernetes.container.name=main",
+        image(),
+        "sh",
+        "-c",
+        "echo run-$(cat /tmp/n 2>/dev/null || echo 1); if [ -f /tmp/n ]; then exec sleep 3600; fi; echo 2 > /tmp/n; exit 1",
+    ]));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while docker(&[
+        "inspect",
+        "--format",
+        "{{.RestartCount}} {{.State.Running}} {{.State.Restarting}}",
+        &c.0,
+    ]) != "1 true false"
+    {
+        assert!(Instant::now() < deadline, "the container was not restarted");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let store = tempfile::tempdir().unwrap();
+    let put = |name: &str, v: &str| std::fs::write(store.path().join(name), v).unwrap();
+    put(
+        "sa.json",
+        &format!(
+            r#"{{"apiVersion":"v1","kind":"ServiceAccount","metadata":{{"name":"web-sa","namespace":"{ns}"}}}}"#
+        ),
+    );
+    put(
+        "rb.json",
+        &format!(
+            r#"{{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{{"name":"web-reads","namespace":"{ns}"}},"subjects":[{{"kind":"ServiceAccount","name":"web-sa","namespace":"{ns}"}}],"roleRef":{{"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":"reader"}}}}"#
+        ),
+    );
+    put(
+        "np.json",
+        &format!(
+            r#"{{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{{"name":"web-egress","namespace":"{ns}"}},"spec":{{"podSelector":{{}}}}}}"#
+        ),
+    );
+    put(
+        "ev.json",
+        &format!(
+            r#"{{"apiVersion":"v1","kind":"Event","metadata":{{"name":"web.1","namespace":"{ns}"}},"involvedObject":{{"kind":"Pod","name":"web","namespace":"{ns}"}},"reason":"BackOff","message":"restarting","type":"Warning"}}"#
+        ),
+    );
+    let s = start_server(&["--objects", store.path().to_str().unwrap()]);
+
+    let o = kubectl(&k, &s, &["-n", &ns, "logs", "web"], b"");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "run-2\n");
+    let o = kubectl(
+        &k,
+        &s,
+        &["-n", &ns, "logs", "web", "--previous", "--timestamps"],
+        b"",
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let prev = text(&o.stdout);
+    assert!(
+        prev.starts_with("20") && prev.trim_end().ends_with(" run-1"),
+        "{prev}"
+    );
+    let o = kubectl(
+        &k,
+        &s,
+        &[
+            "-n",
+            &ns,
+            "get",
+            "pod",
+            "web",
+            "-o",
+            "jsonpath={.status.containerStatuses[0].restartCount}",
+        ],
+        b"",
+    );
+    assert_eq!(text(&o.stdout), "1", "{}", text(&o.stderr));
+
+    for (what, name) in [
+        ("serviceaccounts", "web-sa"),
+        ("rolebindings", "web-reads"),
+        ("networkpolicies", "web-egress"),
+        ("events", "web.1"),
+    ] {
+        let o = kubectl(&k, &s, &["-n", &ns, "get", what, "-o", "json"], b"");
+        assert!(o.status.success(), "{what}: {}", text(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["items"][0]["metadata"]["name"], name, "{what}: {v}");
+    }
+    let o = kubectl(
+        &k,
+        &s,
+        &[
+            "-n",
+            &ns,
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=db",
+            "-o",
+            "json",
+        ],
+        b"",
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["items"].as_array().map(Vec::len), Some(0), "{v}");
+    let o = kubectl(
+        &k,
+        &s,
+        &[
+            "--context",
+            "cairn-test-limited",
+            "-n",
+            &ns,
+            "get",
+            "rolebindings",
+        ],
+        b"",
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("User \"cairn-limited\" cannot list resource \"rolebindings\""),
+        "{}",
+        text(&o.stderr)
+    );
+}

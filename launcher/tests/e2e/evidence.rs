@@ -1,0 +1,310 @@
+//! The Kubernetes evidence beside each archive (`NAME.k8s.tar.zst`): a pod whose
+//! container printed a marker and was restarted once, with a service account, a role
+//! binding, network policies, an owner chain and an event; collected as a user who may
+//! read everything, and as one who may not read RBAC, whose refusal is recorded.
+
+use super::*;
+use cairn_testkit::archive::Archive;
+use serde_json::{json, Value};
+
+/// The objects the test API server serves beside the pod (`--objects`).
+fn objects(dir: &Path, ns: &str) {
+    let put = |name: &str, v: Value| {
+        std::fs::write(dir.join(format!("{name}.json")), v.to_string()).unwrap();
+    };
+    put(
+        "sa",
+        json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "shop-sa", "namespace": ns}}),
+    );
+    put(
+        "role",
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": "secret-reader", "namespace": ns},
+        "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}]}),
+    );
+    put(
+        "rb",
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "web-reads-secrets", "namespace": ns},
+        "subjects": [{"kind": "ServiceAccount", "name": "shop-sa", "namespace": ns}],
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "secret-reader"}}),
+    );
+    put(
+        "rb-other",
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "someone-else", "namespace": ns},
+        "subjects": [{"kind": "ServiceAccount", "name": "other-sa", "namespace": ns}],
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "secret-reader"}}),
+    );
+    put(
+        "crole",
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": "node-viewer"},
+        "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}]}),
+    );
+    put(
+        "crb",
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": "shop-sa-nodes"},
+        "subjects": [{"kind": "ServiceAccount", "name": "shop-sa", "namespace": ns}],
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "node-viewer"}}),
+    );
+    put(
+        "np-web",
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "web-egress", "namespace": ns},
+        "spec": {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Egress"]}}),
+    );
+    put(
+        "np-db",
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "db-only", "namespace": ns},
+        "spec": {"podSelector": {"matchLabels": {"app": "db"}}}}),
+    );
+    put(
+        "rs",
+        json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": "web-5c9f", "namespace": ns,
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "uid-web", "controller": true}]}}),
+    );
+    put(
+        "deploy",
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": ns}}),
+    );
+    put(
+        "event",
+        json!({"apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": "web.restart", "namespace": ns},
+        "involvedObject": {"kind": "Pod", "name": "web", "namespace": ns},
+        "reason": "BackOff", "message": "Back-off restarting failed container main", "type": "Warning"}),
+    );
+    put(
+        "event-other",
+        json!({"apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": "db.start", "namespace": ns},
+        "involvedObject": {"kind": "Pod", "name": "db", "namespace": ns},
+        "reason": "Started", "type": "Normal"}),
+    );
+}
+
+/// A pod whose container prints a marker, fails once and runs after its restart.
+fn restarted_pod(ns: &str) -> Container {
+    let c = Container(docker::ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "on-failure:3",
+        "--label",
+        &format!("io.kubernetes.pod.namespace={ns}"),
+        "--label",
+        "io.kubernetes.pod.name=web",
+        "--label",
+        "io.kubernetes.container.name=main",
+        "--label",
+        "app=web",
+        "--label",
+        "cairn.test/service-account=shop-sa",
+        "--label",
+        "cairn.test/owner=ReplicaSet/web-5c9f",
+        docker::busybox_image(),
+        "sh",
+        "-c",
+        "echo cairn-marker-to-stdout; if [ -f /tmp/ran ]; then exec sleep 3600; fi; touch /tmp/ran; exit 1",
+    ]));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let state = docker::ok(&[
+            "inspect",
+            "--format",
+            "{{.RestartCount}} {{.State.Running}} {{.State.Restarting}}",
+            &c.0,
+        ]);
+        if state == "1 true false" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not restarted: {state}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    c
+}
+
+fn evidence_of(out: &Path) -> (PathBuf, Archive) {
+    let name = std::fs::read_dir(out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".k8s.tar.zst"))
+        .unwrap_or_else(|| panic!("no .k8s.tar.zst in {}", out.display()));
+    let a = Archive::read(&name);
+    (name, a)
+}
+
+#[test]
+fn a_restarted_pods_logs_objects_and_permissions_are_kept_and_a_refusal_is_recorded() {
+    let Some(_) = docker::setup() else { return };
+    let ns = format!("k8s-{}", std::process::id());
+    let _pod = restarted_pod(&ns);
+    let store = tempfile::tempdir().unwrap();
+    objects(store.path(), &ns);
+    let s = ApiServer::start(&["--objects", store.path().to_str().unwrap()]);
+    let out = s.dir.path().join("out");
+    let o = cairn(
+        &s,
+        &[
+            "-n",
+            &ns,
+            "collect",
+            "web",
+            "--output-dir",
+            out.to_str().unwrap(),
+            "-o",
+            "json",
+        ],
+    );
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    // Both archives verify (archives() checks the .k8s one too, its mode and .sha256).
+    assert_eq!(archives(&out).len(), 1);
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let k = &report[0]["k8s_evidence"];
+    assert_eq!(k["refused"], 0, "{k}");
+    let (path, a) = evidence_of(&out);
+    assert_eq!(k["archive"], path.to_str().unwrap());
+    let current = a.text("logs/main.log");
+    let previous = a.text("logs/main.previous.log");
+    for log in [&current, &previous] {
+        assert_eq!(
+            log.matches("cairn-marker-to-stdout").count(),
+            1,
+            "{log:?} (current {current:?}, previous {previous:?})"
+        );
+        // With the kubelet's timestamps.
+        assert!(log.starts_with("20"), "{log}");
+    }
+    let pod: Value = serde_json::from_str(&a.text("k8s/pod.json")).unwrap();
+    assert_eq!(pod["spec"]["serviceAccountName"], "shop-sa");
+    assert_eq!(pod["status"]["containerStatuses"][0]["restartCount"], 1);
+    let rbac: Value = serde_json::from_str(&a.text("k8s/rbac.json")).unwrap();
+    assert_eq!(rbac["service_account"]["name"], "shop-sa");
+    let bindings: Vec<&str> = rbac["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        bindings,
+        vec!["web-reads-secrets", "shop-sa-nodes"],
+        "{rbac}"
+    );
+    assert_eq!(rbac["bindings"][0]["rules"][0]["resources"][0], "secrets");
+    assert_eq!(rbac["bindings"][1]["rules"][0]["resources"][0], "nodes");
+    let owners: Value = serde_json::from_str(&a.text("k8s/owners.json")).unwrap();
+    let chain: Vec<&str> = owners
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(chain, vec!["ReplicaSet", "Deployment"]);
+    let np: Value = serde_json::from_str(&a.text("k8s/networkpolicies.json")).unwrap();
+    assert_eq!(np["selecting"].as_array().unwrap().len(), 1, "{np}");
+    assert_eq!(np["selecting"][0]["metadata"]["name"], "web-egress");
+    let ev: Value = serde_json::from_str(&a.text("k8s/events.json")).unwrap();
+    assert_eq!(ev["items"].as_array().unwrap().len(), 1, "{ev}");
+    assert_eq!(ev["items"][0]["reason"], "BackOff");
+    let refs: Value = serde_json::from_str(&a.text("k8s/references.json")).unwrap();
+    assert_eq!(refs["config_maps"], json!(["kube-root-ca.crt"]));
+    assert_eq!(
+        refs["service_account_tokens"][0]["expiration_seconds"],
+        3607
+    );
+    assert!(a.get("k8s/node.json").is_some() && a.get("k8s/serviceaccount.json").is_some());
+    // Every document is in the manifest with its sha256.
+    for r in a.manifest() {
+        assert_eq!(r["status"], "complete", "{r}");
+        assert_eq!(r["sha256"].as_str().unwrap().len(), 64);
+    }
+
+    // A user who may not read RBAC: the refusal is recorded, not a silent gap.
+    let out2 = s.dir.path().join("out-limited");
+    let o = cairn(
+        &s,
+        &[
+            "--context",
+            "cairn-test-limited",
+            "-n",
+            &ns,
+            "collect",
+            "web",
+            "--output-dir",
+            out2.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    assert!(
+        text(&o.stdout).contains("k8s evidence: 2 read(s) refused (recorded in it)"),
+        "{}",
+        text(&o.stdout)
+    );
+    assert_eq!(archives(&out2).len(), 1);
+    let (_, a) = evidence_of(&out2);
+    let denied: Vec<Value> = a
+        .manifest()
+        .into_iter()
+        .filter(|r| r["status"] == "denied")
+        .collect();
+    assert_eq!(denied.len(), 2, "{denied:#?}");
+    assert!(denied[0]["source"]
+        .as_str()
+        .unwrap()
+        .ends_with("/rolebindings"));
+    assert!(
+        denied[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("User \"cairn-limited\" cannot list resource \"rolebindings\""),
+        "{}",
+        denied[0]
+    );
+    assert!(a.log().iter().any(|l| l["event"] == "denied"));
+    let rbac: Value = serde_json::from_str(&a.text("k8s/rbac.json")).unwrap();
+    assert_eq!(rbac["unreadable"].as_array().unwrap().len(), 2, "{rbac}");
+    assert!(a
+        .text("logs/main.previous.log")
+        .contains("cairn-marker-to-stdout"));
+
+    // --no-k8s-evidence writes none.
+    let out3 = s.dir.path().join("out-none");
+    let o = cairn(
+        &s,
+        &[
+            "-n",
+            &ns,
+            "collect",
+            "web",
+            "--no-k8s-evidence",
+            "--output-dir",
+            out3.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(std::fs::read_dir(&out3)
+        .unwrap()
+        .flatten()
+        .all(|e| !e.file_name().to_string_lossy().contains(".k8s.")));
+}
