@@ -111,6 +111,19 @@ pub enum Command {
     /// Prints cairn's version and each collector it would deliver (architecture, size,
     /// sha256, where it comes from).
     Version(VersionArgs),
+    /// Checks a case directory against its case.json: every archive's size and sha256,
+    /// its .sha256, and the signatures (exit 1 naming what changed).
+    VerifyCase(VerifyCaseArgs),
+}
+
+#[derive(clap::Args)]
+pub struct VerifyCaseArgs {
+    /// The directory `cairn collect --output-dir` wrote.
+    pub dir: PathBuf,
+    /// The examiner's public key (OpenSSH .pub) to check the signatures with (default:
+    /// the key case.json names, which proves only that nothing changed since it signed).
+    #[arg(long, value_name = "PUBKEY")]
+    pub signer: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -255,6 +268,18 @@ pub struct CollectArgs {
     /// uploaded, kept there when the upload fails.
     #[arg(long, value_name = "DIR", default_value_os_t = std::env::temp_dir())]
     pub relay_dir: PathBuf,
+    /// The case these collections belong to: recorded in every summary and in
+    /// case.json.
+    #[arg(long, value_name = "ID")]
+    pub case: Option<String>,
+    /// Who collects: recorded in every summary and in case.json.
+    #[arg(long, value_name = "NAME")]
+    pub examiner: Option<String>,
+    /// Sign case.json and each archive's .sha256 with this unencrypted ed25519 OpenSSH
+    /// key (FILE.sig, namespace cairn): `ssh-keygen -Y verify` and `cairn verify-case`
+    /// check them.
+    #[arg(long, value_name = "KEY")]
+    pub sign_key: Option<PathBuf>,
     /// Do not write the Kubernetes evidence archive (NAME.k8s.tar.zst: the pod's object
     /// and container logs, owners, events, node, service account and its RBAC, network
     /// policies, the Secrets and ConfigMaps it names) beside each archive.

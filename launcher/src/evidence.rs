@@ -15,10 +15,13 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 /// What is read, and how much.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// The most bytes kept of one container log.
     pub max_log: u64,
+    /// `--case` and `--examiner`, for its summary.
+    pub case: Option<String>,
+    pub examiner: Option<String>,
 }
 
 /// The written archive.
@@ -100,7 +103,7 @@ pub async fn write(
     client: &Client,
     t: &Target,
     path: &Path,
-    o: Options,
+    o: &Options,
 ) -> anyhow::Result<Written> {
     let bundle = Bundle::create(path)?;
     let mut r = Reader {
@@ -111,7 +114,7 @@ pub async fn write(
     let (ns, name) = (t.namespace.as_str(), t.pod.as_str());
     let pod_path = format!("/api/v1/namespaces/{ns}/pods/{name}");
     if let Some(pod) = r.json(Some("k8s/pod.json"), &pod_path).await {
-        logs(&mut r, &pod, &pod_path, o).await;
+        logs(&mut r, &pod, &pod_path, o.max_log).await;
         owners(&mut r, &pod, ns).await;
         let sa = pod["spec"]["serviceAccountName"]
             .as_str()
@@ -141,6 +144,7 @@ pub async fn write(
     let delivered = r.bundle.finish(json!({
         "kind": "kubernetes evidence",
         "target": t.to_json(),
+        "case": {"id": o.case, "examiner": o.examiner},
     }))?;
     Ok(Written {
         path: path.to_path_buf(),
@@ -152,7 +156,7 @@ pub async fn write(
 
 /// Every container's log, and the previous run's where it restarted, each kept up to
 /// `max_log` bytes (the cut is recorded).
-async fn logs(r: &mut Reader<'_>, pod: &Value, pod_path: &str, o: Options) {
+async fn logs(r: &mut Reader<'_>, pod: &Value, pod_path: &str, max_log: u64) {
     let restarts = |c: &str| {
         ["containerStatuses", "initContainerStatuses"]
             .iter()
@@ -179,18 +183,18 @@ async fn logs(r: &mut Reader<'_>, pod: &Value, pod_path: &str, o: Options) {
             };
             let path = format!(
                 "{pod_path}/log?container={c}&timestamps=true&limitBytes={}{}",
-                o.max_log + 1,
+                max_log + 1,
                 if previous { "&previous=true" } else { "" }
             );
             let Some(text) = r.get(&file, &path).await else {
                 continue;
             };
             let mut bytes = text.into_bytes();
-            if bytes.len() as u64 > o.max_log {
-                bytes.truncate(o.max_log as usize);
+            if bytes.len() as u64 > max_log {
+                bytes.truncate(max_log as usize);
                 r.bundle.cut(
                     "kubernetes",
-                    &format!("{file} kept up to --max-log-size ({} bytes)", o.max_log),
+                    &format!("{file} kept up to --max-log-size ({max_log} bytes)"),
                 );
             }
             r.add(&file, &path, &bytes);

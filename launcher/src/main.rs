@@ -8,6 +8,7 @@
 //! target, [`rbac`] needs) → [`session`] (one exec: [`route`] + [`dest`]) → [`report`].
 #![forbid(unsafe_code)]
 
+mod case;
 mod cli;
 mod cluster;
 mod collector;
@@ -81,6 +82,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
     let (flags, command) = match cli.command {
         Command::Bootstrap(a) => return commands::bootstrap::run(a),
         Command::Version(a) => return commands::version::run(a),
+        Command::VerifyCase(a) => return case::verify(&a.dir, a.signer.as_deref()),
         Command::Sidecar(a) => {
             let ns = a.namespace.clone().or(cli.cluster.namespace);
             return commands::sidecar::run(a, ns.as_deref());
@@ -110,7 +112,10 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             };
             commands::collect::run(a, &c, sel).await
         }
-        Command::Bootstrap(_) | Command::Sidecar(_) | Command::Version(_) => {
+        Command::Bootstrap(_)
+        | Command::Sidecar(_)
+        | Command::Version(_)
+        | Command::VerifyCase(_) => {
             unreachable!("handled above")
         }
     }

@@ -35,3 +35,7 @@ pub const IDLE: &str = "idle";
 pub const IDLE_FOR: &str = "--for";
 /// `idle --stop`: end the other idle collectors of the container.
 pub const IDLE_STOP: &str = "--stop";
+/// The case a collection belongs to, for its summary.
+pub const CASE: &str = "--case";
+/// Who collects, for the summary.
+pub const EXAMINER: &str = "--examiner";

@@ -207,6 +207,12 @@ pub struct CollectArgs {
     /// Compression threads (default: one per core).
     #[arg(long)]
     pub threads: Option<u32>,
+    /// The case this collection belongs to, recorded in summary.json.
+    #[arg(long, value_name = "ID")]
+    pub case: Option<String>,
+    /// Who collects, recorded in summary.json.
+    #[arg(long, value_name = "NAME")]
+    pub examiner: Option<String>,
     /// Keep the values of environment variables whose names look secret (TOKEN,
     /// SECRET, PASSWORD, KEY...) in the process listing. By default they are redacted.
     #[arg(long)]

@@ -117,6 +117,8 @@ fn options(a: &CollectArgs) -> Options {
             .manifest_part_size
             .map(|b| b as usize)
             .unwrap_or(Options::default().manifest_part_bytes),
+        case: a.case.clone(),
+        examiner: a.examiner.clone(),
         live: cairn_collector::live::LiveOptions {
             redact: !a.no_redact,
             proc_path: a.proc.clone(),

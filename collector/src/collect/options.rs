@@ -23,6 +23,9 @@ pub struct Options {
     pub manifest_part_bytes: usize,
     /// Options of the native live-response collectors.
     pub live: crate::live::LiveOptions,
+    /// The case and examiner (`--case`, `--examiner`), for `summary.json`.
+    pub case: Option<String>,
+    pub examiner: Option<String>,
 }
 
 impl Default for Options {
@@ -36,6 +39,8 @@ impl Default for Options {
             workers: default_workers(),
             manifest_part_bytes: 4 << 20,
             live: crate::live::LiveOptions::default(),
+            case: None,
+            examiner: None,
         }
     }
 }

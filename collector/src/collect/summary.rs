@@ -182,6 +182,7 @@ fn summary(
         "duration_seconds": run.clock.elapsed().as_secs_f64(),
         "root": root.path().display().to_string(),
         "live": root.is_live(),
+        "case": {"id": opts.case, "examiner": opts.examiner},
         "identity": identity::identity(root),
         "collector": identity::footprint(root, e.output_in_tree.as_ref()),
         "profile": run.selection.profile,

@@ -14,7 +14,7 @@ use crate::route::{default_image, Env};
 use crate::session::{self, Context, Failure};
 use crate::targets::{self, Target};
 use crate::{janitor, rbac, route};
-use cairn_protocol::exit;
+use cairn_protocol::{exit, flags};
 use futures_util::StreamExt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -33,6 +33,13 @@ pub struct Selection<'a> {
 }
 
 pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Result<i32> {
+    let started_at = now_rfc3339();
+    // A bad key is refused before anything runs.
+    let signer = a
+        .sign_key
+        .as_deref()
+        .map(crate::case::Signer::load)
+        .transpose()?;
     let mut collectors = Collectors::find(&a.collector_bin)?;
     collectors.url = a.collector_url.clone();
     // What a route creates, and what a pod is given, outlives the collection by a
@@ -54,13 +61,21 @@ pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Res
     };
     let plan = plan::make(chosen, a.via, &options);
     preflight(c, &plan).await?;
+    // The case goes into every collector's summary too.
+    let mut extra = a.collector_args.clone();
+    if let Some(id) = &a.case {
+        extra.extend([flags::CASE.to_owned(), id.clone()]);
+    }
+    if let Some(name) = &a.examiner {
+        extra.extend([flags::EXAMINER.to_owned(), name.clone()]);
+    }
     let cx = Context {
         env: Env {
             client: &c.client,
             collectors: &collectors,
         },
         dest: dest.as_ref(),
-        extra: &a.collector_args,
+        extra: &extra,
         limits: session::Limits {
             max_archive: a.max_archive_size,
             idle: a.idle_timeout,
@@ -68,6 +83,8 @@ pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Res
         timeout: a.timeout,
         k8s: (!a.no_k8s_evidence).then_some(crate::evidence::Options {
             max_log: a.max_log_size,
+            case: a.case.clone(),
+            examiner: a.examiner.clone(),
         }),
     };
     if cx.k8s.is_some() && cx.dest.local_dir().is_none() {
@@ -102,6 +119,30 @@ pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Res
     outcomes.append(&mut done);
     outcomes.sort_by(|a, b| a.target.cmp(&b.target));
     report::print(&outcomes, a.output);
+    if let Some(dir) = cx.dest.local_dir() {
+        let record = Record {
+            args: &a,
+            started: &started_at,
+            collectors: &collectors,
+            identity: crate::case::identity(&c.client, &c.who).await,
+            signer: signer.as_ref(),
+        };
+        match write_case(dir, &record, &outcomes) {
+            Ok(p) => eprintln!(
+                "cairn: case record {}{}",
+                p.display(),
+                if signer.is_some() {
+                    " (signed: FILE.sig)"
+                } else {
+                    ""
+                }
+            ),
+            Err(e) => {
+                eprintln!("cairn: error: the case record was not written: {e:#}");
+                return Ok(exit::FAILED);
+            }
+        }
+    }
     let failed = outcomes.iter().filter(|o| o.error.is_some()).count();
     let cut = outcomes
         .iter()
@@ -276,7 +317,7 @@ async fn run_job(
         }
     };
     let mut o = o;
-    if let (Some(opts), Some(dir)) = (cx.k8s, cx.dest.local_dir()) {
+    if let (Some(opts), Some(dir)) = (&cx.k8s, cx.dest.local_dir()) {
         bar.phase("reading what the cluster knows about it");
         let path = dir.join(name.replace(".tar.zst", ".k8s.tar.zst"));
         let read = crate::evidence::write(cx.env.client, t, &path, opts);
@@ -324,4 +365,80 @@ async fn attempt(
         }),
         Err(e) => Err((route.method(), e)),
     }
+}
+
+/// What the case record says besides the outcomes.
+struct Record<'a> {
+    args: &'a CollectArgs,
+    started: &'a str,
+    collectors: &'a Collectors,
+    identity: serde_json::Value,
+    signer: Option<&'a crate::case::Signer>,
+}
+
+/// `case.json` for the run into `dir`, signed when a key was given.
+fn write_case(
+    dir: &std::path::Path,
+    r: &Record<'_>,
+    outcomes: &[Outcome],
+) -> anyhow::Result<std::path::PathBuf> {
+    use serde_json::json;
+    let mut sha_files = Vec::new();
+    let targets: Vec<serde_json::Value> = outcomes
+        .iter()
+        .map(|o| {
+            let mut files = Vec::new();
+            if let Some(p) = o
+                .archive
+                .as_deref()
+                .map(std::path::Path::new)
+                .filter(|p| p.is_file())
+            {
+                let mut f = crate::case::file_entry(dir, p);
+                f["sha256_on_arrival"] = json!(o.verified.as_ref().and_then(|v| v.sha256.clone()));
+                files.push(f);
+                sha_files.push(std::path::PathBuf::from(format!("{}.sha256", p.display())));
+            }
+            if let Some(Ok(w)) = &o.k8s {
+                let mut f = crate::case::file_entry(dir, &w.path);
+                f["kubernetes_evidence"] = json!(true);
+                f["refused_reads"] = json!(w.refused);
+                files.push(f);
+                sha_files.push(std::path::PathBuf::from(format!(
+                    "{}.sha256",
+                    w.path.display()
+                )));
+            }
+            json!({
+                "target": o.target, "route": o.method, "status": o.status(), "error": o.error,
+                "cut_short": o.cut_short, "seconds": o.seconds, "files": files,
+            })
+        })
+        .collect();
+    let exe_sha = std::env::current_exe()
+        .ok()
+        .and_then(|p| crate::case::sha256_file(&p).ok())
+        .map(|(s, _)| s);
+    let record = json!({
+        "case": r.args.case,
+        "examiner": r.args.examiner,
+        "started": r.started,
+        "ended": now_rfc3339(),
+        "launcher": {"version": env!("CARGO_PKG_VERSION"), "exe_sha256": exe_sha},
+        "collectors": r.collectors.all().map(|c| json!({
+            "arch": c.arch.name(), "bytes": c.bytes.len(), "sha256": c.sha256, "source": c.source,
+        })).collect::<Vec<_>>(),
+        "acted_as": r.identity,
+        "destination": dir.display().to_string(),
+        "signed_by": r.signer.map(crate::case::Signer::public),
+        "targets": targets,
+    });
+    crate::case::write(dir, &record, r.signer, &sha_files)
+}
+
+/// Now, as RFC 3339 UTC.
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }

@@ -308,3 +308,138 @@ fn a_restarted_pods_logs_objects_and_permissions_are_kept_and_a_refusal_is_recor
         .flatten()
         .all(|e| !e.file_name().to_string_lossy().contains(".k8s.")));
 }
+
+/// The case record: `--case`, `--examiner` and `--sign-key` give a `case.json` that
+/// names the run, the identity cairn acted as and every file with its sha256, signed so
+/// that stock `ssh-keygen -Y verify` checks it and each archive's `.sha256`; the case
+/// reaches every summary; `cairn verify-case` passes, then names a changed byte.
+#[test]
+fn a_signed_case_record_verifies_with_ssh_keygen_and_names_a_changed_archive() {
+    let Some(_) = docker::setup() else { return };
+    let ns = format!("case-{}", std::process::id());
+    let _p = pod(&ns, "web", docker::busybox_image(), &[]);
+    let s = ApiServer::start(&[]);
+    let key = s.dir.path().join("examiner");
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "ada@ir", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen (openssh-client)");
+    assert!(made.success());
+    let out = s.dir.path().join("case");
+    let o = cairn(
+        &s,
+        &[
+            "-n",
+            &ns,
+            "collect",
+            "web",
+            "--output-dir",
+            out.to_str().unwrap(),
+            "--case",
+            "IR-42",
+            "--examiner",
+            "Ada Lovelace",
+            "--sign-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    assert!(
+        text(&o.stderr).contains("case record "),
+        "{}",
+        text(&o.stderr)
+    );
+    let names = archives(&out);
+    assert_eq!(names.len(), 1);
+    let record: Value =
+        serde_json::from_slice(&std::fs::read(out.join("case.json")).unwrap()).unwrap();
+    assert_eq!(record["case"], "IR-42");
+    assert_eq!(record["examiner"], "Ada Lovelace");
+    assert_eq!(record["acted_as"]["user_info"]["username"], "cairn-allowed");
+    assert!(record["collectors"][0]["sha256"].as_str().unwrap().len() == 64);
+    let files = record["targets"][0]["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2, "{record}");
+    assert_eq!(files[0]["file"], names[0].as_str());
+    assert_eq!(files[0]["sha256"], files[0]["sha256_on_arrival"]);
+    // The case is in both archives' summaries.
+    for f in files {
+        let a = Archive::read(&out.join(f["file"].as_str().unwrap()));
+        let sum = a.summary();
+        assert_eq!(sum["case"]["id"], "IR-42", "{}", f["file"]);
+        assert_eq!(sum["case"]["examiner"], "Ada Lovelace");
+    }
+    // Stock ssh-keygen checks case.json and each .sha256.
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let allowed = s.dir.path().join("allowed_signers");
+    std::fs::write(&allowed, format!("ada@ir {public}")).unwrap();
+    let mut signed = vec![out.join("case.json")];
+    signed.extend(
+        files
+            .iter()
+            .map(|f| out.join(format!("{}.sha256", f["file"].as_str().unwrap()))),
+    );
+    for f in &signed {
+        let v = Command::new("ssh-keygen")
+            .args(["-Y", "verify", "-f"])
+            .arg(&allowed)
+            .args(["-I", "ada@ir", "-n", "cairn", "-s"])
+            .arg(format!("{}.sig", f.display()))
+            .stdin(std::fs::File::open(f).unwrap())
+            .output()
+            .unwrap();
+        assert!(
+            v.status.success(),
+            "{}: {}{}",
+            f.display(),
+            text(&v.stdout),
+            text(&v.stderr)
+        );
+    }
+    let verify = |extra: &[&str]| {
+        let mut c = common::env::command(CAIRN);
+        c.args(["verify-case"]).arg(&out).args(extra);
+        c.output().unwrap()
+    };
+    let pubkey = key.with_extension("pub");
+    let v = verify(&["--signer", pubkey.to_str().unwrap()]);
+    assert!(v.status.success(), "{}", text(&v.stdout));
+    assert!(
+        text(&v.stdout).contains("case IR-42: every file as recorded"),
+        "{}",
+        text(&v.stdout)
+    );
+    // One byte of the archive changed: named, exit 1.
+    let archive = out.join(&names[0]);
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&archive, &bytes).unwrap();
+    let v = verify(&["--signer", pubkey.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(1), "{}", text(&v.stdout));
+    let said = text(&v.stdout);
+    assert!(
+        said.lines()
+            .any(|l| l.starts_with(&format!("FAILED {}: sha256 ", names[0]))
+                && l.ends_with("changed since it was recorded")),
+        "{said}"
+    );
+    // A record changed after signing: its signature fails.
+    let case = out.join("case.json");
+    let t = std::fs::read_to_string(&case)
+        .unwrap()
+        .replace("IR-42", "IR-43");
+    std::fs::write(&case, t).unwrap();
+    let v = verify(&["--signer", pubkey.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(1));
+    assert!(
+        text(&v.stdout).contains("FAILED case.json: signature"),
+        "{}",
+        text(&v.stdout)
+    );
+}

@@ -91,6 +91,11 @@ fn discovery(path: &str) -> Option<Value> {
                 "versions": [{"groupVersion": "authorization.k8s.io/v1", "version": "v1"}],
                 "preferredVersion": {"groupVersion": "authorization.k8s.io/v1", "version": "v1"},
             })];
+            groups.push(json!({
+                "name": "authentication.k8s.io",
+                "versions": [{"groupVersion": "authentication.k8s.io/v1", "version": "v1"}],
+                "preferredVersion": {"groupVersion": "authentication.k8s.io/v1", "version": "v1"},
+            }));
             groups.extend(crate::objects::groups());
             json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
         }
@@ -114,6 +119,11 @@ fn discovery(path: &str) -> Option<Value> {
                 {"name": "events", "singularName": "event", "namespaced": true, "kind": "Event",
                  "verbs": ["get", "list"], "shortNames": ["ev"]},
             ]),
+        ),
+        "/apis/authentication.k8s.io/v1" => resource_list(
+            "authentication.k8s.io/v1",
+            json!([{"name": "selfsubjectreviews", "singularName": "selfsubjectreview",
+                    "namespaced": false, "kind": "SelfSubjectReview", "verbs": ["create"]}]),
         ),
         "/apis/authorization.k8s.io/v1" => resource_list(
             "authorization.k8s.io/v1",
@@ -178,6 +188,13 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body>
         ("POST", ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"]) => {
             access_review(req, user).await
         }
+        // Who the token is: every user may ask (as on a real cluster).
+        ("POST", ["apis", "authentication.k8s.io", "v1", "selfsubjectreviews"]) => respond(
+            201,
+            &json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview",
+                    "metadata": {"creationTimestamp": null},
+                    "status": {"userInfo": {"username": user, "groups": ["system:authenticated"]}}}),
+        ),
         ("GET", ["api", "v1", "namespaces"]) => namespaces().await,
         ("GET", ["api", "v1", "namespaces", ns]) => namespace(ns).await,
         ("GET", ["api", "v1", "nodes", name]) => {
