@@ -136,12 +136,27 @@ pub fn write(
     signer: Option<&Signer>,
     sha_files: &[PathBuf],
 ) -> anyhow::Result<PathBuf> {
-    let path = dir.join(CASE_FILE);
+    // Another run into the same directory keeps its own record beside the first.
+    let mut path = dir.join(CASE_FILE);
+    if std::fs::symlink_metadata(&path).is_ok() {
+        let stamp: String = record["started"]
+            .as_str()
+            .unwrap_or_default()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        path = dir.join(format!("case-{stamp}.json"));
+        let mut n = 2;
+        while std::fs::symlink_metadata(&path).is_ok() && n < 1000 {
+            path = dir.join(format!("case-{stamp}-{n}.json"));
+            n += 1;
+        }
+    }
     let mut text = serde_json::to_vec_pretty(record)?;
     text.push(b'\n');
     if std::fs::symlink_metadata(&path).is_ok() {
         bail!(
-            "{} exists: a case record is not overwritten (use another --output-dir)",
+            "{} exists: a case record is not overwritten",
             path.display()
         );
     }
@@ -160,8 +175,38 @@ pub fn write(
 /// OpenSSH public key file, or else by the key the record names). Prints a line per
 /// check; returns the exit status.
 pub fn verify(dir: &Path, signer: Option<&Path>) -> anyhow::Result<i32> {
-    let path = dir.join(CASE_FILE);
-    let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut records: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let n = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            n == CASE_FILE || (n.starts_with("case-") && n.ends_with(".json"))
+        })
+        .collect();
+    records.sort();
+    if records.is_empty() {
+        bail!("no {CASE_FILE} in {}", dir.display());
+    }
+    let mut status = cairn_protocol::exit::OK;
+    for r in records {
+        if verify_one(dir, &r, signer)? != cairn_protocol::exit::OK {
+            status = cairn_protocol::exit::FAILED;
+        }
+    }
+    Ok(status)
+}
+
+/// Checks one case record (see [`verify`]).
+fn verify_one(dir: &Path, path: &Path, signer: Option<&Path>) -> anyhow::Result<i32> {
+    let record_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let record: Value = serde_json::from_slice(&text)
         .with_context(|| format!("{}: not a case record", path.display()))?;
     let key = match signer {
@@ -197,18 +242,20 @@ pub fn verify(dir: &Path, signer: Option<&Path>) -> anyhow::Result<i32> {
                 .and_then(|sig| key.verify(NAMESPACE, data, &sig).map_err(|e| e.to_string())),
         )
     };
-    match check_sig(&path, &text) {
+    match check_sig(path, &text) {
         Some(Ok(())) => say(
             true,
             format!(
-                "{CASE_FILE}: signature good ({})",
+                "{record_name}: signature good ({})",
                 fingerprint(key.as_ref())
             ),
         ),
-        Some(Err(e)) => say(false, format!("{CASE_FILE}: signature: {e}")),
+        Some(Err(e)) => say(false, format!("{record_name}: signature: {e}")),
         None if record["signed_by"].is_string() => say(
             false,
-            format!("{CASE_FILE}: the record says it was signed, and {CASE_FILE}.sig is missing"),
+            format!(
+                "{record_name}: the record says it was signed, and {record_name}.sig is missing"
+            ),
         ),
         None => {}
     }
@@ -265,13 +312,13 @@ pub fn verify(dir: &Path, signer: Option<&Path>) -> anyhow::Result<i32> {
     }
     if failed == 0 {
         println!(
-            "case {}: every file as recorded",
+            "case {} ({record_name}): every file as recorded",
             record["case"].as_str().unwrap_or("-")
         );
         Ok(cairn_protocol::exit::OK)
     } else {
         println!(
-            "case {}: {failed} check(s) FAILED",
+            "case {} ({record_name}): {failed} check(s) FAILED",
             record["case"].as_str().unwrap_or("-")
         );
         Ok(cairn_protocol::exit::FAILED)

@@ -410,7 +410,7 @@ fn a_signed_case_record_verifies_with_ssh_keygen_and_names_a_changed_archive() {
     let v = verify(&["--signer", pubkey.to_str().unwrap()]);
     assert!(v.status.success(), "{}", text(&v.stdout));
     assert!(
-        text(&v.stdout).contains("case IR-42: every file as recorded"),
+        text(&v.stdout).contains("case IR-42 (case.json): every file as recorded"),
         "{}",
         text(&v.stdout)
     );
