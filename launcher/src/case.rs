@@ -11,9 +11,7 @@
 
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use ssh_key::{HashAlg, LineEnding, PrivateKey, PublicKey, SshSig};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The signatures' namespace (`ssh-keygen -Y verify -n cairn`).
@@ -80,21 +78,12 @@ fn sig_path(path: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// The sha256 of a file and its size.
+/// The sha256 of a file and its size (the collector's hashing loop).
 pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
     let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
-    let mut n = 0u64;
-    loop {
-        let k = f.read(&mut buf)?;
-        if k == 0 {
-            break;
-        }
-        h.update(&buf[..k]);
-        n += k as u64;
-    }
-    Ok((hex::encode(h.finalize()), n))
+    let h = cairn_collector::hash::sha256_of(&mut f, u64::MAX, &mut buf)?;
+    Ok((h.sha256, h.bytes))
 }
 
 /// Who the cluster says cairn acted as (SelfSubjectReview), or why it could not say.
@@ -116,14 +105,20 @@ pub async fn identity(client: &kube::Client, who: &str) -> Value {
     }
 }
 
-/// A file of the case, as recorded: its name in the directory, size and sha256.
-pub fn file_entry(dir: &Path, path: &Path) -> Value {
+/// A file of the case, as recorded: its name in the directory, size and sha256. Known
+/// values (hashed as the bytes arrived) are taken as they are; a file is read again only
+/// when they are not known.
+pub fn file_entry(dir: &Path, path: &Path, known: Option<(&str, u64)>) -> Value {
     let name = path
         .strip_prefix(dir)
         .unwrap_or(path)
         .to_string_lossy()
         .into_owned();
-    match sha256_file(path) {
+    let hashed = match known {
+        Some((sha, bytes)) => Ok((sha.to_owned(), bytes)),
+        None => sha256_file(path),
+    };
+    match hashed {
         Ok((sha, bytes)) => json!({"file": name, "bytes": bytes, "sha256": sha}),
         Err(e) => json!({"file": name, "unreadable": e.to_string()}),
     }

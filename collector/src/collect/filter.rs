@@ -11,7 +11,8 @@ fn base_name(path: &[u8]) -> &[u8] {
 }
 
 /// True when the entry names something the artifact excludes: its path matches
-/// `exclude_path_pattern`, or its name `exclude_name_pattern` (UAC's `-prune` groups).
+/// `exclude_path_pattern`, or its name `exclude_name_pattern`. As UAC's `-prune`
+/// groups, an excluded directory is not descended into either.
 pub fn excluded(art: &Artifact, entry: &Entry<'_>) -> bool {
     art.exclude_path_pattern
         .as_ref()
@@ -20,12 +21,6 @@ pub fn excluded(art: &Artifact, entry: &Entry<'_>) -> bool {
             .exclude_name_pattern
             .as_ref()
             .is_some_and(|g| g.is_match(OsStr::from_bytes(base_name(entry.path))))
-}
-
-/// True when the directory must not be descended into: it is excluded by path or by
-/// name, as `find \( -path P -o -name N \) -prune` does.
-pub fn prunes(art: &Artifact, entry: &Entry<'_>) -> bool {
-    excluded(art, entry)
 }
 
 /// True when the entry passes every test of the artifact, as UAC's `find` expression

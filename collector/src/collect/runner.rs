@@ -6,7 +6,7 @@
 //! file and written when the set ends.
 
 use super::engine::Engine;
-use super::filter::{excluded, matches, prunes};
+use super::filter::{excluded, matches};
 use crate::archive::{ManifestRecord, Spool, OUTPUTS_DIR};
 use crate::lines::{escape, unescape};
 use crate::source::mounts::PSEUDO_FILESYSTEMS;
@@ -318,7 +318,7 @@ impl Engine<'_> {
             if !has_glob(comp) {
                 let lit = unescape_glob(comp);
                 for d in &current {
-                    next.push(join(d, lit.as_bytes()));
+                    next.push(crate::source::join(d, lit.as_bytes()));
                 }
             } else {
                 let Ok(g) = globset::GlobBuilder::new(comp)
@@ -346,7 +346,7 @@ impl Engine<'_> {
                         })
                         .collect();
                     names.sort();
-                    next.extend(names.iter().map(|n| join(d, n)));
+                    next.extend(names.iter().map(|n| crate::source::join(d, n)));
                 }
             }
             current = next;
@@ -375,16 +375,6 @@ fn has_glob(comp: &str) -> bool {
         }
     }
     false
-}
-
-/// `dir/name` with one `/` between.
-fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
-    let mut p = dir.to_vec();
-    if !p.ends_with(b"/") {
-        p.push(b'/');
-    }
-    p.extend_from_slice(name);
-    p
 }
 
 fn replace(hay: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
@@ -587,7 +577,7 @@ impl Visitor for ArtifactVisitor<'_, '_> {
         if !is_dir {
             return Flow::Descend;
         }
-        if prunes(self.art, entry) || self.max_depth.is_some_and(|m| entry.depth >= m) {
+        if excluded(self.art, entry) || self.max_depth.is_some_and(|m| entry.depth >= m) {
             return Flow::Prune;
         }
         self.descend(entry)

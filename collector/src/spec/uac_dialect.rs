@@ -78,30 +78,14 @@ fn logical_lines(text: &str) -> Vec<(usize, String)> {
 }
 
 /// `read KEY VALUE` without `-r`: the first word, and the rest trimmed, a backslash
-/// keeping the character after it.
+/// keeping the character after it (the same rule as a glob's escapes).
 fn first_word(line: &str) -> (String, String) {
-    let unescaped = unescape(line);
+    let unescaped = super::words::unescape_glob(line);
     let t = unescaped.trim_start();
     match t.find([' ', '\t']) {
         Some(i) => (t[..i].to_owned(), t[i..].trim().to_owned()),
         None => (t.to_owned(), String::new()),
     }
-}
-
-/// Drops each backslash and keeps the character after it, as `read` does.
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            if let Some(n) = chars.next() {
-                out.push(n);
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// UAC's `_array_to_psv`: brackets, spaces around commas, empty items and every quote
@@ -201,7 +185,7 @@ pub fn parse(origin: &str, text: &str) -> Result<Value, SpecError> {
                     return Err(err(*n, format!("`{field}: \"\"\"` is never closed")));
                 };
                 i += 1;
-                let l = unescape(l).trim().to_owned();
+                let l = super::words::unescape_glob(l).trim().to_owned();
                 if l == "\"\"\"" {
                     break;
                 }

@@ -33,7 +33,7 @@ pub struct Selection<'a> {
 }
 
 pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Result<i32> {
-    let started_at = now_rfc3339();
+    let started_at = cairn_collector::units::now_rfc3339();
     // A bad key is refused before anything runs.
     let signer = a
         .sign_key
@@ -394,13 +394,17 @@ fn write_case(
                 .map(std::path::Path::new)
                 .filter(|p| p.is_file())
             {
-                let mut f = crate::case::file_entry(dir, p);
-                f["sha256_on_arrival"] = json!(o.verified.as_ref().and_then(|v| v.sha256.clone()));
+                let arrived = o
+                    .verified
+                    .as_ref()
+                    .and_then(|v| Some((v.sha256.as_deref()?, v.bytes?)));
+                let mut f = crate::case::file_entry(dir, p, arrived);
+                f["sha256_on_arrival"] = json!(arrived.map(|(sha, _)| sha));
                 files.push(f);
                 sha_files.push(std::path::PathBuf::from(format!("{}.sha256", p.display())));
             }
             if let Some(Ok(w)) = &o.k8s {
-                let mut f = crate::case::file_entry(dir, &w.path);
+                let mut f = crate::case::file_entry(dir, &w.path, Some((&w.sha256, w.bytes)));
                 f["kubernetes_evidence"] = json!(true);
                 f["refused_reads"] = json!(w.refused);
                 files.push(f);
@@ -423,7 +427,7 @@ fn write_case(
         "case": r.args.case,
         "examiner": r.args.examiner,
         "started": r.started,
-        "ended": now_rfc3339(),
+        "ended": cairn_collector::units::now_rfc3339(),
         "launcher": {"version": env!("CARGO_PKG_VERSION"), "exe_sha256": exe_sha},
         "collectors": r.collectors.all().map(|c| json!({
             "arch": c.arch.name(), "bytes": c.bytes.len(), "sha256": c.sha256, "source": c.source,
@@ -434,11 +438,4 @@ fn write_case(
         "targets": targets,
     });
     crate::case::write(dir, &record, r.signer, &sha_files)
-}
-
-/// Now, as RFC 3339 UTC.
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }

@@ -111,7 +111,9 @@ fn restarted_pod(ns: &str) -> Container {
         docker::busybox_image(),
         "sh",
         "-c",
-        "echo cairn-marker-to-stdout; if [ -f /tmp/ran ]; then exec sleep 3600; fi; touch /tmp/ran; exit 1",
+        // The marker line carries a terminal escape (set the window title), as a
+        // hostile workload's output may.
+        "printf 'cairn-marker-to-stdout \\033]0;pwned\\007\\n'; if [ -f /tmp/ran ]; then exec sleep 3600; fi; touch /tmp/ran; exit 1",
     ]));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
@@ -174,6 +176,12 @@ fn a_restarted_pods_logs_objects_and_permissions_are_kept_and_a_refusal_is_recor
     );
     // Both archives verify (archives() checks the .k8s one too, its mode and .sha256).
     assert_eq!(archives(&out).len(), 1);
+    // The pod's bytes are kept in the archive, never sent to the terminal raw.
+    assert!(
+        !o.stdout.contains(&0x1b) && !o.stderr.contains(&0x1b),
+        "{}",
+        text(&o.stderr)
+    );
     let report: Value = serde_json::from_slice(&o.stdout).unwrap();
     let k = &report[0]["k8s_evidence"];
     assert_eq!(k["refused"], 0, "{k}");
@@ -181,6 +189,10 @@ fn a_restarted_pods_logs_objects_and_permissions_are_kept_and_a_refusal_is_recor
     assert_eq!(k["archive"], path.to_str().unwrap());
     let current = a.text("logs/main.log");
     let previous = a.text("logs/main.previous.log");
+    assert!(
+        current.contains("cairn-marker-to-stdout \u{1b}]0;pwned\u{7}"),
+        "{current:?}"
+    );
     for log in [&current, &previous] {
         assert_eq!(
             log.matches("cairn-marker-to-stdout").count(),
