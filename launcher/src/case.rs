@@ -73,9 +73,7 @@ impl Signer {
 }
 
 fn sig_path(path: &Path) -> PathBuf {
-    let mut p = path.as_os_str().to_owned();
-    p.push(".sig");
-    PathBuf::from(p)
+    beside(path, ".sig")
 }
 
 /// The sha256 of a file and its size (the collector's hashing loop).
@@ -134,12 +132,7 @@ pub fn write(
     // Another run into the same directory keeps its own record beside the first.
     let mut path = dir.join(CASE_FILE);
     if std::fs::symlink_metadata(&path).is_ok() {
-        let stamp: String = record["started"]
-            .as_str()
-            .unwrap_or_default()
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .collect();
+        let stamp = stamp(record);
         path = dir.join(format!("case-{stamp}.json"));
         let mut n = 2;
         while std::fs::symlink_metadata(&path).is_ok() && n < 1000 {
@@ -147,6 +140,36 @@ pub fn write(
             n += 1;
         }
     }
+    write_at(&path, record, signer, sha_files)?;
+    Ok(path)
+}
+
+/// The run's start, as it goes into a record's file name: `20261130T174327Z`.
+pub fn stamp(record: &Value) -> String {
+    record["started"]
+        .as_str()
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect()
+}
+
+/// `path` with `suffix` added to its name (`A.tar.zst` → `A.tar.zst.sha256`).
+pub fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(suffix);
+    PathBuf::from(p)
+}
+
+/// Writes the record at `path`, never over a file, and signs it and the listed
+/// `.sha256` files.
+pub fn write_at(
+    path: &Path,
+    record: &Value,
+    signer: Option<&Signer>,
+    sha_files: &[PathBuf],
+) -> anyhow::Result<()> {
+    let path = path.to_owned();
     let mut text = serde_json::to_vec_pretty(record)?;
     text.push(b'\n');
     if std::fs::symlink_metadata(&path).is_ok() {
@@ -162,7 +185,7 @@ pub fn write(
             s.sign_file(f)?;
         }
     }
-    Ok(path)
+    Ok(())
 }
 
 /// `cairn verify-case DIR`: every file the record lists is there with its size and

@@ -264,12 +264,13 @@ pub struct CollectArgs {
     #[arg(long, default_value = "5m", value_parser = duration::parse_arg)]
     pub idle_timeout: Duration,
     /// Where archives wait while they arrive when cairn uploads them itself
-    /// (--azure-sas, --upload-url-template): a private file each, removed once
-    /// uploaded, kept there when the upload fails.
+    /// (--azure-sas, --upload-url-template), and the Kubernetes evidence and the case
+    /// record before they go to a store: a private file each, removed once uploaded,
+    /// kept there when the upload fails.
     #[arg(long, value_name = "DIR", default_value_os_t = std::env::temp_dir())]
     pub relay_dir: PathBuf,
     /// The case these collections belong to: recorded in every summary and in
-    /// case.json.
+    /// case.json (case-START.json in a store).
     #[arg(long, value_name = "ID")]
     pub case: Option<String>,
     /// Who collects: recorded in every summary and in case.json.

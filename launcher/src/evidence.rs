@@ -32,6 +32,19 @@ pub struct Written {
     pub bytes: u64,
     /// Reads the cluster refused or failed.
     pub refused: u64,
+    /// Where a store holds it, once uploaded (the local file is then removed).
+    pub stored: Option<String>,
+    /// Why the store did not take it (the file stays at `path`).
+    pub not_stored: Option<String>,
+}
+
+impl Written {
+    /// Where the archive is: the store's object, or the local file.
+    pub fn location(&self) -> String {
+        self.stored
+            .clone()
+            .unwrap_or_else(|| self.path.display().to_string())
+    }
 }
 
 /// Reads, and records what could not be read.
@@ -151,6 +164,8 @@ pub async fn write(
         sha256: delivered.sha256,
         bytes: delivered.bytes,
         refused,
+        stored: None,
+        not_stored: None,
     })
 }
 
@@ -216,16 +231,59 @@ fn safe(name: &str) -> String {
 }
 
 /// The API path of an owner reference (`apps/v1` ReplicaSet `web` → `.../replicasets/web`).
-fn owner_path(ns: &str, owner: &Value) -> Option<String> {
-    let api_version = owner["apiVersion"].as_str()?;
-    let kind = owner["kind"].as_str()?.to_lowercase();
-    let name = owner["name"].as_str()?;
+/// The controllers followed up an owner chain: (apiVersion, kind, resource). A pod's
+/// ownerReferences are written by whoever made the pod, so following any kind would
+/// read with the responder's credentials whatever they name (a Secret, with its
+/// values) into the evidence.
+const OWNER_KINDS: &[(&str, &str, &str)] = &[
+    ("apps/v1", "ReplicaSet", "replicasets"),
+    ("apps/v1", "Deployment", "deployments"),
+    ("apps/v1", "StatefulSet", "statefulsets"),
+    ("apps/v1", "DaemonSet", "daemonsets"),
+    ("batch/v1", "Job", "jobs"),
+    ("batch/v1", "CronJob", "cronjobs"),
+    ("v1", "ReplicationController", "replicationcontrollers"),
+];
+
+/// The API path of an owner reference in `ns`, or why it is not followed.
+fn owner_path(ns: &str, owner: &Value) -> Result<String, String> {
+    let api_version = owner["apiVersion"].as_str().unwrap_or_default();
+    let kind = owner["kind"].as_str().unwrap_or_default();
+    let name = owner["name"].as_str().unwrap_or_default();
+    let Some((_, _, resource)) = OWNER_KINDS
+        .iter()
+        .find(|(a, k, _)| *a == api_version && *k == kind)
+    else {
+        return Err(format!(
+            "not a controller cairn follows (only {})",
+            OWNER_KINDS
+                .iter()
+                .map(|(_, k, _)| *k)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    };
+    if !object_name(name) {
+        return Err("the name is not a Kubernetes object name".into());
+    }
     let prefix = if api_version.contains('/') {
         format!("/apis/{api_version}")
     } else {
         format!("/api/{api_version}")
     };
-    Some(format!("{prefix}/namespaces/{ns}/{kind}s/{name}"))
+    Ok(format!("{prefix}/namespaces/{ns}/{resource}/{name}"))
+}
+
+/// A DNS subdomain (RFC 1123), as Kubernetes object names are: nothing that could
+/// change the path it goes into.
+fn object_name(name: &str) -> bool {
+    let ok = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 253
+        && b.iter().all(|&c| ok(c) || c == b'-' || c == b'.')
+        && b.first().copied().is_some_and(ok)
+        && b.last().copied().is_some_and(ok)
 }
 
 /// The chain of controllers: ReplicaSet → Deployment, Job → CronJob, StatefulSet,
@@ -241,8 +299,17 @@ async fn owners(r: &mut Reader<'_>, pod: &Value, ns: &str) {
         else {
             break;
         };
-        let Some(path) = owner_path(ns, &owner) else {
-            break;
+        let path = match owner_path(ns, &owner) {
+            Ok(p) => p,
+            Err(why) => {
+                r.bundle.note(
+                    cairn_protocol::Level::Warn,
+                    "kubernetes",
+                    &format!("owner reference not followed: {why}"),
+                );
+                chain.push(json!({"not_followed": owner, "why": why}));
+                break;
+            }
         };
         match r.json(None, &path).await {
             Some(obj) => {
@@ -473,7 +540,33 @@ mod tests {
                 &json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-1"})
             )
             .as_deref(),
-            Some("/apis/apps/v1/namespaces/shop/replicasets/web-1")
+            Ok("/apis/apps/v1/namespaces/shop/replicasets/web-1")
         );
+    }
+
+    #[test]
+    fn only_controllers_with_object_names_are_followed_up_an_owner_chain() {
+        let path = |v: Value| owner_path("shop", &v);
+        assert_eq!(
+            path(json!({"apiVersion": "batch/v1", "kind": "CronJob", "name": "backup"})).as_deref(),
+            Ok("/apis/batch/v1/namespaces/shop/cronjobs/backup")
+        );
+        assert_eq!(
+            path(json!({"apiVersion": "v1", "kind": "ReplicationController", "name": "rc.1"}))
+                .as_deref(),
+            Ok("/api/v1/namespaces/shop/replicationcontrollers/rc.1")
+        );
+        // What a pod's creator may write there: any kind, any name.
+        for hostile in [
+            json!({"apiVersion": "v1", "kind": "Secret", "name": "db-pass"}),
+            json!({"apiVersion": "v1", "kind": "Job", "name": "x"}),
+            json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "../../secrets/db"}),
+            json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "a?watch=true"}),
+            json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "Web"}),
+            json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": ""}),
+            json!({"kind": "ReplicaSet", "name": "web"}),
+        ] {
+            assert!(path(hostile.clone()).is_err(), "{hostile}");
+        }
     }
 }

@@ -83,8 +83,9 @@ impl Outcome {
             "cut_short": self.cut_short,
             "k8s_evidence": self.k8s.as_ref().map(|k| match k {
                 Ok(w) => serde_json::json!({
-                    "archive": w.path.display().to_string(), "sha256": w.sha256,
+                    "archive": w.location(), "sha256": w.sha256,
                     "bytes": w.bytes, "refused": w.refused,
+                    "not_stored": w.not_stored,
                 }),
                 Err(e) => serde_json::json!({"error": e}),
             }),
@@ -121,14 +122,22 @@ pub fn print(outcomes: &[Outcome], output: crate::cli::Format) {
             }
         }
         match &o.k8s {
-            Some(Ok(w)) if w.refused > 0 => {
-                status = format!(
-                    "{status}; k8s evidence: {} read(s) refused (recorded in it)",
-                    w.refused
-                )
+            Some(Ok(w)) => {
+                if w.refused > 0 {
+                    status = format!(
+                        "{status}; k8s evidence: {} read(s) refused (recorded in it)",
+                        w.refused
+                    );
+                }
+                if let Some(e) = &w.not_stored {
+                    status = format!(
+                        "{status}; k8s evidence not uploaded ({e}), kept in {}",
+                        w.path.display()
+                    );
+                }
             }
             Some(Err(e)) => status = format!("{status}; k8s evidence not written: {e}"),
-            _ => {}
+            None => {}
         }
         println!(
             "{:<40} {:<7} {:>12} {:<64} {:<8} {:>8.1} {}",

@@ -42,6 +42,9 @@ pub struct Context<'a> {
     pub timeout: Duration,
     /// The Kubernetes evidence written beside each archive (`None`: `--no-k8s-evidence`).
     pub k8s: Option<crate::evidence::Options>,
+    /// Where the files the launcher makes itself wait before they go to a store, and
+    /// stay when the store refuses them (`--relay-dir`).
+    pub relay_dir: &'a std::path::Path,
 }
 
 /// The collector's own `--timeout` for a target whose collection started at

@@ -7,6 +7,7 @@
 use crate::cli::CollectArgs;
 use crate::cluster::Cluster;
 use crate::collector::Collectors;
+use crate::dest::Arrived;
 use crate::plan::{self, Job};
 use crate::progress::{Board, TargetBar};
 use crate::report::{self, Outcome};
@@ -81,15 +82,13 @@ pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Res
             idle: a.idle_timeout,
         },
         timeout: a.timeout,
+        relay_dir: &a.relay_dir,
         k8s: (!a.no_k8s_evidence).then_some(crate::evidence::Options {
             max_log: a.max_log_size,
             case: a.case.clone(),
             examiner: a.examiner.clone(),
         }),
     };
-    if cx.k8s.is_some() && cx.dest.local_dir().is_none() {
-        eprintln!("cairn: the Kubernetes evidence archive (NAME.k8s.tar.zst) is written with --output-dir only, not beside archives in a store");
-    }
     let board = Board::new(a.progress, plan.jobs.len() as u64);
     let now = Instant::now();
     let mut outcomes: Vec<Outcome> = plan
@@ -119,28 +118,25 @@ pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Res
     outcomes.append(&mut done);
     outcomes.sort_by(|a, b| a.target.cmp(&b.target));
     report::print(&outcomes, a.output);
-    if let Some(dir) = cx.dest.local_dir() {
-        let record = Record {
-            args: &a,
-            started: &started_at,
-            collectors: &collectors,
-            identity: crate::case::identity(&c.client, &c.who).await,
-            signer: signer.as_ref(),
-        };
-        match write_case(dir, &record, &outcomes) {
-            Ok(p) => eprintln!(
-                "cairn: case record {}{}",
-                p.display(),
-                if signer.is_some() {
-                    " (signed: FILE.sig)"
-                } else {
-                    ""
-                }
-            ),
-            Err(e) => {
-                eprintln!("cairn: error: the case record was not written: {e:#}");
-                return Ok(exit::FAILED);
+    let record = Record {
+        args: &a,
+        started: &started_at,
+        collectors: &collectors,
+        identity: crate::case::identity(&c.client, &c.who).await,
+        signer: signer.as_ref(),
+    };
+    match write_case(&cx, &record, &outcomes).await {
+        Ok(at) => eprintln!(
+            "cairn: case record {at}{}",
+            if signer.is_some() {
+                " (signed: FILE.sig)"
+            } else {
+                ""
             }
+        ),
+        Err(e) => {
+            eprintln!("cairn: error: the case record: {e:#}");
+            return Ok(exit::FAILED);
         }
     }
     let failed = outcomes.iter().filter(|o| o.error.is_some()).count();
@@ -317,23 +313,57 @@ async fn run_job(
         }
     };
     let mut o = o;
-    if let (Some(opts), Some(dir)) = (&cx.k8s, cx.dest.local_dir()) {
+    if let Some(opts) = &cx.k8s {
         bar.phase("reading what the cluster knows about it");
-        let path = dir.join(name.replace(".tar.zst", ".k8s.tar.zst"));
-        let read = crate::evidence::write(cx.env.client, t, &path, opts);
-        o.k8s = Some(
-            match tokio::time::timeout(K8S_EVIDENCE_TIMEOUT, read).await {
-                Ok(Ok(w)) => Ok(w),
-                Ok(Err(e)) => Err(format!("{e:#}")),
-                Err(_) => Err(format!(
-                    "not finished within {} s",
-                    K8S_EVIDENCE_TIMEOUT.as_secs()
-                )),
-            },
-        );
+        o.k8s = Some(evidence_beside(cx, t, &name.replace(".tar.zst", ".k8s.tar.zst"), opts).await);
     }
     bar.finish(o.bytes(), o.seconds, o.error.as_deref());
     o
+}
+
+/// The target's Kubernetes evidence, beside its archive: written into the output
+/// directory; for a store, written into `--relay-dir`, uploaded with the responder's
+/// credential and removed once stored, or kept there (and said) when the store refuses
+/// it.
+async fn evidence_beside(
+    cx: &Context<'_>,
+    t: &Target,
+    name: &str,
+    opts: &crate::evidence::Options,
+) -> Result<crate::evidence::Written, String> {
+    let local = cx.dest.local_dir();
+    let path = local.unwrap_or(cx.relay_dir).join(name);
+    let read = crate::evidence::write(cx.env.client, t, &path, opts);
+    let mut w = match tokio::time::timeout(K8S_EVIDENCE_TIMEOUT, read).await {
+        Ok(Ok(w)) => w,
+        Ok(Err(e)) => return Err(format!("{e:#}")),
+        Err(_) => {
+            return Err(format!(
+                "not finished within {} s",
+                K8S_EVIDENCE_TIMEOUT.as_secs()
+            ))
+        }
+    };
+    if let (None, Some(why)) = (local, cx.dest.no_place_for(Some(t))) {
+        w.not_stored = Some(why);
+    } else if local.is_none() {
+        let arrived = Arrived {
+            bytes: w.bytes,
+            sha256: w.sha256.clone(),
+        };
+        match cx.dest.put(Some(t), name, &path, &arrived).await {
+            Ok(at) => {
+                w.stored = Some(at);
+                for p in [path.clone(), crate::case::beside(&path, ".sha256")] {
+                    if let Err(e) = std::fs::remove_file(&p) {
+                        tracing::warn!("removing {} once stored: {e}", p.display());
+                    }
+                }
+            }
+            Err(e) => w.not_stored = Some(format!("{e:#}")),
+        }
+    }
+    Ok(w)
 }
 
 /// The most time the Kubernetes evidence of one target may take.
@@ -376,42 +406,61 @@ struct Record<'a> {
     signer: Option<&'a crate::case::Signer>,
 }
 
-/// `case.json` for the run into `dir`, signed when a key was given.
-fn write_case(
-    dir: &std::path::Path,
+/// The case record of the run, signed when a key was given: `case.json` in the output
+/// directory; for a store, `case-START.json` (a store cannot refuse to overwrite an
+/// earlier run's record) uploaded beside the archives with its signature, kept in
+/// `--relay-dir` when the store refuses it. Returns where it went.
+async fn write_case(
+    cx: &Context<'_>,
     r: &Record<'_>,
     outcomes: &[Outcome],
-) -> anyhow::Result<std::path::PathBuf> {
+) -> anyhow::Result<String> {
     use serde_json::json;
+    let local = cx.dest.local_dir();
     let mut sha_files = Vec::new();
     let targets: Vec<serde_json::Value> = outcomes
         .iter()
         .map(|o| {
             let mut files = Vec::new();
-            if let Some(p) = o
-                .archive
-                .as_deref()
-                .map(std::path::Path::new)
-                .filter(|p| p.is_file())
-            {
-                let arrived = o
-                    .verified
-                    .as_ref()
-                    .and_then(|v| Some((v.sha256.as_deref()?, v.bytes?)));
-                let mut f = crate::case::file_entry(dir, p, arrived);
-                f["sha256_on_arrival"] = json!(arrived.map(|(sha, _)| sha));
-                files.push(f);
-                sha_files.push(std::path::PathBuf::from(format!("{}.sha256", p.display())));
+            match local {
+                Some(dir) => {
+                    if let Some(p) = o
+                        .archive
+                        .as_deref()
+                        .map(std::path::Path::new)
+                        .filter(|p| p.is_file())
+                    {
+                        let arrived = o
+                            .verified
+                            .as_ref()
+                            .and_then(|v| Some((v.sha256.as_deref()?, v.bytes?)));
+                        let mut f = crate::case::file_entry(dir, p, arrived);
+                        f["sha256_on_arrival"] = json!(arrived.map(|(sha, _)| sha));
+                        files.push(f);
+                        sha_files.push(crate::case::beside(p, ".sha256"));
+                    }
+                }
+                None => files.extend(stored_archive(o)),
             }
             if let Some(Ok(w)) = &o.k8s {
-                let mut f = crate::case::file_entry(dir, &w.path, Some((&w.sha256, w.bytes)));
+                let mut f = match (local, &w.stored) {
+                    (Some(dir), _) => {
+                        sha_files.push(crate::case::beside(&w.path, ".sha256"));
+                        crate::case::file_entry(dir, &w.path, Some((&w.sha256, w.bytes)))
+                    }
+                    (None, Some(at)) => json!({
+                        "file": object_name(at), "object": at,
+                        "bytes": w.bytes, "sha256": w.sha256,
+                    }),
+                    (None, None) => json!({
+                        "file": object_name(&w.path.display().to_string()),
+                        "bytes": w.bytes, "sha256": w.sha256,
+                        "not_stored": w.not_stored, "kept_in": w.path.display().to_string(),
+                    }),
+                };
                 f["kubernetes_evidence"] = json!(true);
                 f["refused_reads"] = json!(w.refused);
                 files.push(f);
-                sha_files.push(std::path::PathBuf::from(format!(
-                    "{}.sha256",
-                    w.path.display()
-                )));
             }
             json!({
                 "target": o.target, "route": o.method, "status": o.status(), "error": o.error,
@@ -433,9 +482,92 @@ fn write_case(
             "arch": c.arch.name(), "bytes": c.bytes.len(), "sha256": c.sha256, "source": c.source,
         })).collect::<Vec<_>>(),
         "acted_as": r.identity,
-        "destination": dir.display().to_string(),
+        "destination": cx.dest.place(),
         "signed_by": r.signer.map(crate::case::Signer::public),
         "targets": targets,
     });
-    crate::case::write(dir, &record, r.signer, &sha_files)
+    if let Some(dir) = local {
+        let p = crate::case::write(dir, &record, r.signer, &sha_files)?;
+        return Ok(p.display().to_string());
+    }
+    put_case(cx, &record, r.signer).await
+}
+
+/// A stored archive as the case record lists it: its object, the size the store
+/// reported, and the sha256 the launcher computed on arrival (relayed) or else the
+/// collector's, each said for what it is.
+fn stored_archive(o: &Outcome) -> Option<serde_json::Value> {
+    let at = o.archive.as_deref()?;
+    let (v, c) = (o.verified.as_ref(), o.claimed.as_ref());
+    let on_arrival = v.and_then(|v| v.sha256.clone());
+    Some(serde_json::json!({
+        "file": object_name(at), "object": at,
+        "bytes": v.and_then(|v| v.bytes).or(c.map(|c| c.bytes)),
+        "sha256": on_arrival.clone().or(c.map(|c| c.sha256.clone())),
+        "sha256_on_arrival": on_arrival,
+        "sha256_by_collector": c.map(|c| &c.sha256),
+        "checked": v.map(|v| &v.how),
+    }))
+}
+
+/// An object's name: the last segment of its location, without a query.
+fn object_name(location: &str) -> String {
+    let path = location.split('?').next().unwrap_or_default();
+    path.rsplit('/').next().unwrap_or(path).to_owned()
+}
+
+/// Writes the record (and its signature) in a private directory in `--relay-dir`,
+/// uploads them beside the archives, and keeps them in `--relay-dir` when the store
+/// refuses them.
+async fn put_case(
+    cx: &Context<'_>,
+    record: &serde_json::Value,
+    signer: Option<&crate::case::Signer>,
+) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    let name = format!("case-{}.json", crate::case::stamp(record));
+    if let Some(why) = cx.dest.no_place_for(None) {
+        let path = cx.relay_dir.join(&name);
+        crate::case::write_at(&path, record, signer, &[])?;
+        return Ok(format!("{} (kept here: {why})", path.display()));
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix(".cairn-case-")
+        .tempdir_in(cx.relay_dir)
+        .with_context(|| {
+            format!(
+                "creating a directory in --relay-dir {}",
+                cx.relay_dir.display()
+            )
+        })?;
+    let path = tmp.path().join(&name);
+    crate::case::write_at(&path, record, signer, &[])?;
+    let mut names = vec![name.clone()];
+    if signer.is_some() {
+        names.push(format!("{name}.sig"));
+    }
+    let mut stored = None;
+    for n in &names {
+        let p = tmp.path().join(n);
+        let (sha256, bytes) = crate::case::sha256_file(&p)?;
+        match cx.dest.put(None, n, &p, &Arrived { bytes, sha256 }).await {
+            Ok(at) => {
+                stored.get_or_insert(at);
+            }
+            Err(e) => {
+                let mut kept = Vec::new();
+                for n in &names {
+                    let to = cx.relay_dir.join(n);
+                    if std::fs::rename(tmp.path().join(n), &to).is_ok() {
+                        kept.push(to.display().to_string());
+                    }
+                }
+                return Err(e.context(format!(
+                    "the store did not take {n}; kept: {}",
+                    kept.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(stored.unwrap_or(name))
 }

@@ -19,7 +19,7 @@ use anyhow::{bail, Context};
 use base64::Engine as _;
 use cairn_protocol::Done;
 use futures_util::future::BoxFuture;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use url::Url;
 
@@ -86,6 +86,25 @@ impl Destination for AzureSas {
     fn partial(&self, name: &str) -> Option<PathBuf> {
         Some(relay::partial(&self.relay_dir, name))
     }
+
+    fn place(&self) -> String {
+        without_query(&self.sas)
+    }
+
+    fn put<'a>(
+        &'a self,
+        _t: Option<&'a Target>,
+        name: &'a str,
+        file: &'a Path,
+        arrived: &'a Arrived,
+    ) -> BoxFuture<'a, anyhow::Result<String>> {
+        Box::pin(relay::put(self.sas.clone(), name, file, arrived))
+    }
+}
+
+/// A URL without its query (where a SAS keeps its signature).
+pub fn without_query(url: &str) -> String {
+    url.split('?').next().unwrap_or_default().to_owned()
 }
 
 /// Checks `--azure-sas`: a SAS for a container (`sr=c`), since every target writes
@@ -220,6 +239,26 @@ impl Container {
 }
 
 impl Destination for Container {
+    fn place(&self) -> String {
+        self.blob_url(&self.prefix).to_string()
+    }
+
+    /// Through a SAS of the launcher's own for that one blob.
+    fn put<'a>(
+        &'a self,
+        _t: Option<&'a Target>,
+        name: &'a str,
+        file: &'a Path,
+        arrived: &'a Arrived,
+    ) -> BoxFuture<'a, anyhow::Result<String>> {
+        Box::pin(async move {
+            let blob = super::key(&self.prefix, name);
+            let sas = self.blob_sas(&blob, "cw", Duration::from_secs(600))?;
+            relay::put(sas.to_string(), name, file, arrived).await?;
+            Ok(self.blob_url(&blob).to_string())
+        })
+    }
+
     fn open<'a>(&'a self, _t: &'a Target, name: &'a str) -> BoxFuture<'a, anyhow::Result<Opened>> {
         Box::pin(async move {
             let blob = super::key(&self.prefix, name);

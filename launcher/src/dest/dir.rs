@@ -55,6 +55,10 @@ impl Destination for Dir {
     fn local_dir(&self) -> Option<&std::path::Path> {
         Some(&self.0)
     }
+
+    fn place(&self) -> String {
+        self.0.display().to_string()
+    }
 }
 
 /// Creates (or truncates) `path` readable by its owner only: it holds evidence that

@@ -16,6 +16,7 @@ use crate::targets::Target;
 use anyhow::{bail, Context};
 use cairn_protocol::Done;
 use futures_util::future::BoxFuture;
+use std::path::Path;
 use url::Url;
 
 pub const FLAG: &str = "--gcs";
@@ -52,6 +53,33 @@ pub struct Gcs {
 }
 
 impl Destination for Gcs {
+    fn place(&self) -> String {
+        format!("gs://{}/{}", self.bucket, self.prefix)
+    }
+
+    /// Through an upload session of the launcher's own; the object's size checked.
+    fn put<'a>(
+        &'a self,
+        _t: Option<&'a Target>,
+        name: &'a str,
+        file: &'a Path,
+        arrived: &'a Arrived,
+    ) -> BoxFuture<'a, anyhow::Result<String>> {
+        Box::pin(async move {
+            let key = super::key(&self.prefix, name);
+            let (gcs, k) = (self.clone(), key.clone());
+            let session =
+                super::blocking("opening the upload session", move || gcs.session(&k)).await?;
+            super::relay::put(session, name, file, arrived).await?;
+            let (gcs, k) = (self.clone(), key.clone());
+            let size = super::blocking("checking the object", move || gcs.size(&k)).await?;
+            if size != arrived.bytes {
+                bail!("{} holds {size} bytes, {} were sent", self.object(&key), arrived.bytes);
+            }
+            Ok(self.object(&key))
+        })
+    }
+
     fn open<'a>(&'a self, _t: &'a Target, name: &'a str) -> BoxFuture<'a, anyhow::Result<Opened>> {
         Box::pin(async move {
             let key = super::key(&self.prefix, name);

@@ -20,7 +20,7 @@ pub mod relay;
 use crate::targets::Target;
 use cairn_protocol::{Done, UploadReport};
 use futures_util::future::BoxFuture;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// What every destination is told when it is chosen.
@@ -90,10 +90,33 @@ pub trait Destination: Send + Sync {
     fn partial(&self, _name: &str) -> Option<PathBuf> {
         None
     }
-    /// The local directory archives go to, where the launcher writes what it reads
-    /// itself beside them (the Kubernetes evidence); `None` for the stores.
-    fn local_dir(&self) -> Option<&std::path::Path> {
+    /// The local directory archives go to, where the launcher writes what it makes
+    /// itself beside them (the Kubernetes evidence, the case record); `None` for the
+    /// stores, which get those files through [`Destination::put`].
+    fn local_dir(&self) -> Option<&Path> {
         None
+    }
+    /// Where the archives go, for the case record: a directory, a bucket and prefix, a
+    /// URL without its query. Never a credential.
+    fn place(&self) -> String;
+    /// Why this destination has no place for a file of `t` besides its archive (`None`
+    /// for the case record), or `None` when it has one. Such a file stays in
+    /// `--relay-dir`, and the report says so.
+    fn no_place_for(&self, _t: Option<&Target>) -> Option<String> {
+        None
+    }
+    /// Puts a file the launcher made itself (the Kubernetes evidence, the case record,
+    /// a signature) beside the archives as `name`, with the responder's own credential:
+    /// neither the file nor the credential reaches a pod. `t` is the target the file
+    /// belongs to, `None` for the case record. Returns where the file went.
+    fn put<'a>(
+        &'a self,
+        _t: Option<&'a Target>,
+        name: &'a str,
+        _file: &'a Path,
+        _arrived: &'a Arrived,
+    ) -> BoxFuture<'a, anyhow::Result<String>> {
+        Box::pin(async move { anyhow::bail!("{name}: this destination takes the archives only") })
     }
 }
 

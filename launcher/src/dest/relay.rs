@@ -96,7 +96,15 @@ impl Delivery for Relay {
                 None => anyhow::bail!("the relayed archive is gone"),
             };
             let (url, name, a) = (self.url.clone(), self.name.clone(), arrived.clone());
-            let sent = super::blocking("uploading", move || upload(&path, &url, &name, &a)).await;
+            let sent = super::blocking("uploading", move || {
+                upload(
+                    &path,
+                    Destination::new(Some(&url), None, None, &name)?,
+                    &name,
+                    &a,
+                )
+            })
+            .await;
             match sent {
                 Ok(r) => {
                     self.file.take();
@@ -128,9 +136,29 @@ impl Drop for Relay {
     }
 }
 
-/// Uploads the file at `path` to `url` with the collector's uploader.
-fn upload(path: &Path, url: &str, name: &str, arrived: &Arrived) -> anyhow::Result<UploadReport> {
-    let destination = Destination::new(Some(url), None, None, name)?;
+/// Uploads a file the launcher made itself to `url` (a credential: it stays in this
+/// process) as `name`; returns where it went, as the uploader names it (redacted).
+pub async fn put(
+    url: String,
+    name: &str,
+    path: &Path,
+    arrived: &Arrived,
+) -> anyhow::Result<String> {
+    let (p, n, a) = (path.to_owned(), name.to_owned(), arrived.clone());
+    let r = super::blocking("uploading", move || {
+        upload(&p, Destination::new(Some(&url), None, None, &n)?, &n, &a)
+    })
+    .await?;
+    Ok(r.object.unwrap_or(r.location))
+}
+
+/// Uploads the file at `path` to `destination` with the collector's uploader.
+pub fn upload(
+    path: &Path,
+    destination: Destination,
+    name: &str,
+    arrived: &Arrived,
+) -> anyhow::Result<UploadReport> {
     let events = cairn_upload::Events::default();
     let cfg = UploadConfig {
         destination,

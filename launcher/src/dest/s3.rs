@@ -13,9 +13,10 @@
 use super::{Arrived, Delivered, Delivery, Destination, Opened, Setting, Verified};
 use crate::targets::Target;
 use anyhow::{bail, Context};
-use cairn_protocol::{duration, flags, Done, PartReceipt};
+use cairn_protocol::{duration, flags, Done, PartReceipt, UploadReport};
 use futures_util::future::BoxFuture;
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+use std::path::Path;
 use std::time::Duration;
 use url::Url;
 
@@ -60,6 +61,38 @@ pub struct S3 {
 }
 
 impl Destination for S3 {
+    fn place(&self) -> String {
+        format!("s3://{}/{}", self.bucket.name(), self.prefix)
+    }
+
+    /// A multipart upload the launcher opens, fills from the file and completes
+    /// itself (aborted on failure), like a pod's.
+    fn put<'a>(
+        &'a self,
+        _t: Option<&'a Target>,
+        name: &'a str,
+        file: &'a Path,
+        arrived: &'a Arrived,
+    ) -> BoxFuture<'a, anyhow::Result<String>> {
+        Box::pin(async move {
+            let key = super::key(&self.prefix, name);
+            let (s3, k) = (self.clone(), key.clone());
+            let upload_id = super::blocking("starting the upload", move || s3.create(&k)).await?;
+            let mut commit = Commit {
+                s3: self.clone(),
+                key,
+                upload_id: Some(upload_id),
+            };
+            let plan = cairn_upload::plan::Plan::parse(commit.plan().as_bytes())?;
+            let dest = cairn_upload::destination::Destination::new(None, Some(plan), None, name)?;
+            let (f, n, a) = (file.to_owned(), name.to_owned(), arrived.clone());
+            let up =
+                super::blocking("uploading", move || super::relay::upload(&f, dest, &n, &a))
+                    .await?;
+            Ok(commit.settle(&up, arrived.bytes).await?.location)
+        })
+    }
+
     fn open<'a>(&'a self, _t: &'a Target, name: &'a str) -> BoxFuture<'a, anyhow::Result<Opened>> {
         Box::pin(async move {
             let key = super::key(&self.prefix, name);
@@ -296,10 +329,20 @@ impl Delivery for Commit {
     ) -> BoxFuture<'a, anyhow::Result<Delivered>> {
         Box::pin(async move {
             let up = super::uploaded(done)?;
+            self.settle(up, done.bytes).await
+        })
+    }
+}
+
+impl Commit {
+    /// Completes the upload with the parts `up` reports and checks the object holds
+    /// `bytes`.
+    async fn settle(&mut self, up: &UploadReport, bytes: u64) -> anyhow::Result<Delivered> {
+        {
             let parts = up
                 .uncommitted_parts
                 .clone()
-                .context("the collector reported no parts to commit")?;
+                .context("the uploader reported no parts to commit")?;
             check_parts(&parts, self.s3.parts)?;
             let Some(id) = self.upload_id.clone() else {
                 bail!("the upload is no longer open");
@@ -318,10 +361,9 @@ impl Delivery for Commit {
                 }
                 Err(e) => return Err(e),
             };
-            if size != done.bytes || size != up.uploaded_bytes {
+            if size != bytes || size != up.uploaded_bytes {
                 bail!(
-                    "the object holds {size} bytes, the collector reported {} (uploaded {})",
-                    done.bytes,
+                    "the object holds {size} bytes, the uploader reported {bytes} (uploaded {})",
                     up.uploaded_bytes
                 );
             }
@@ -333,7 +375,7 @@ impl Delivery for Commit {
                     how: "completed by the launcher, size by HeadObject".into(),
                 },
             })
-        })
+        }
     }
 }
 

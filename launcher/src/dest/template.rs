@@ -4,11 +4,11 @@
 //! it. Such a URL is a credential for every target's object, so it never enters a pod:
 //! the archive comes back over exec and the launcher uploads it ([`super::relay`]).
 
-use super::{relay, Destination, Opened, Setting};
+use super::{relay, Arrived, Destination, Opened, Setting};
 use crate::targets::Target;
 use anyhow::bail;
 use futures_util::future::BoxFuture;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub const FLAG: &str = "--upload-url-template";
 
@@ -49,21 +49,59 @@ impl Destination for Template {
     fn partial(&self, name: &str) -> Option<PathBuf> {
         Some(relay::partial(&self.1, name))
     }
+
+    fn place(&self) -> String {
+        super::azure::without_query(&self.0)
+    }
+
+    /// Without `{name}` the file would take the archive's place; a record of no target
+    /// cannot fill per-target placeholders.
+    fn no_place_for(&self, t: Option<&Target>) -> Option<String> {
+        if !self.0.contains("{name}") {
+            return Some("--upload-url-template has no {name}: it would overwrite the archive".into());
+        }
+        if t.is_none() && PLACEHOLDERS.iter().any(|p| *p != "{name}" && self.0.contains(p)) {
+            return Some("--upload-url-template names objects per target".into());
+        }
+        None
+    }
+
+    /// Where the template says `{name}` goes.
+    fn put<'a>(
+        &'a self,
+        t: Option<&'a Target>,
+        name: &'a str,
+        file: &'a Path,
+        arrived: &'a Arrived,
+    ) -> BoxFuture<'a, anyhow::Result<String>> {
+        Box::pin(async move {
+            if let Some(why) = self.no_place_for(t) {
+                bail!("{name}: {why}");
+            }
+            let url = match t {
+                Some(t) => expand(&self.0, t, name),
+                None => self.0.replace("{name}", &encode(name)),
+            };
+            relay::put(url, name, file, arrived).await
+        })
+    }
+}
+
+/// A value percent-encoded as one path segment.
+fn encode(v: &str) -> String {
+    url::form_urlencoded::byte_serialize(v.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }
 
 /// Fills the template for one target: `{namespace}`, `{pod}`, `{container}` and
 /// `{name}` (the archive's file name), each percent-encoded as a path segment.
 pub fn expand(template: &str, t: &Target, name: &str) -> String {
-    let enc = |v: &str| {
-        url::form_urlencoded::byte_serialize(v.as_bytes())
-            .collect::<String>()
-            .replace('+', "%20")
-    };
     template
-        .replace("{namespace}", &enc(&t.namespace))
-        .replace("{pod}", &enc(&t.pod))
-        .replace("{container}", &enc(&t.container))
-        .replace("{name}", &enc(name))
+        .replace("{namespace}", &encode(&t.namespace))
+        .replace("{pod}", &encode(&t.pod))
+        .replace("{container}", &encode(&t.container))
+        .replace("{name}", &encode(name))
 }
 
 /// Checks the template before anything runs: a URL once filled, and with a

@@ -321,6 +321,107 @@ fn a_restarted_pods_logs_objects_and_permissions_are_kept_and_a_refusal_is_recor
         .all(|e| !e.file_name().to_string_lossy().contains(".k8s.")));
 }
 
+/// Owner chains of other controllers: a Job's pod leads to its CronJob, a
+/// StatefulSet's pod to the StatefulSet. A pod whose creator named a Secret as its
+/// owner does not make cairn read that Secret with the responder's credentials: the
+/// reference is recorded as not followed.
+#[test]
+fn owner_chains_lead_from_jobs_to_cronjobs_and_to_statefulsets_and_never_elsewhere() {
+    let Some(_) = docker::setup() else { return };
+    let ns = format!("owners-{}", std::process::id());
+    let store = tempfile::tempdir().unwrap();
+    let put = |name: &str, v: Value| {
+        std::fs::write(store.path().join(format!("{name}.json")), v.to_string()).unwrap();
+    };
+    put(
+        "job",
+        json!({"apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "backup-2891", "namespace": ns,
+            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": "backup", "uid": "uid-backup", "controller": true}]}}),
+    );
+    put(
+        "cronjob",
+        json!({"apiVersion": "batch/v1", "kind": "CronJob",
+        "metadata": {"name": "backup", "namespace": ns}, "spec": {"schedule": "17 3 * * *"}}),
+    );
+    put(
+        "sts",
+        json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "db", "namespace": ns}}),
+    );
+    let pods = [
+        ("backup-2891-x7k", "Job/backup-2891"),
+        ("db-0", "StatefulSet/db"),
+        ("sly", "Secret/db-password"),
+    ];
+    let _running: Vec<Container> = pods
+        .iter()
+        .map(|(name, owner)| {
+            pod(
+                &ns,
+                name,
+                docker::busybox_image(),
+                &["--label", &format!("cairn.test/owner={owner}")],
+            )
+        })
+        .collect();
+    let s = ApiServer::start(&["--objects", store.path().to_str().unwrap()]);
+    let out = s.dir.path().join("out");
+    let mut args = vec!["-n", &ns, "collect"];
+    args.extend(pods.iter().map(|(name, _)| *name));
+    args.extend(["--output-dir", out.to_str().unwrap(), "-o", "json"]);
+    let o = cairn(&s, &args);
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    assert_eq!(archives(&out).len(), 3);
+    let chain_of = |pod: &str| -> Value {
+        let path = std::fs::read_dir(&out)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                let n = p.file_name().unwrap().to_string_lossy().into_owned();
+                n.starts_with(&format!("{ns}_{pod}_")) && n.ends_with(".k8s.tar.zst")
+            })
+            .unwrap();
+        let a = Archive::read(&path);
+        serde_json::from_str(&a.text("k8s/owners.json")).unwrap()
+    };
+    let kinds = |chain: &Value| -> Vec<String> {
+        chain
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                format!(
+                    "{}/{}",
+                    o["kind"].as_str().unwrap_or("?"),
+                    o["metadata"]["name"].as_str().unwrap_or("?")
+                )
+            })
+            .collect()
+    };
+    let job = chain_of("backup-2891-x7k");
+    assert_eq!(kinds(&job), ["Job/backup-2891", "CronJob/backup"], "{job}");
+    assert_eq!(job[1]["spec"]["schedule"], "17 3 * * *");
+    let sts = chain_of("db-0");
+    assert_eq!(kinds(&sts), ["StatefulSet/db"], "{sts}");
+    let sly = chain_of("sly");
+    assert_eq!(sly.as_array().unwrap().len(), 1, "{sly}");
+    assert_eq!(sly[0]["not_followed"]["kind"], "Secret", "{sly}");
+    assert!(
+        sly[0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("not a controller cairn follows"),
+        "{sly}"
+    );
+}
+
 /// The case record: `--case`, `--examiner` and `--sign-key` give a `case.json` that
 /// names the run, the identity cairn acted as and every file with its sha256, signed so
 /// that stock `ssh-keygen -Y verify` checks it and each archive's `.sha256`; the case

@@ -144,6 +144,139 @@ fn straight_to_s3_through_plans_the_launcher_presigns_and_completes() {
     }
 }
 
+/// Beside the archives in a store: the Kubernetes evidence and the case record, which
+/// the launcher uploads itself with the responder's credentials. The record lists each
+/// object with the sha256 it rests on and is signed; a copy of the prefix checks with
+/// `cairn verify-case` and stock `ssh-keygen -Y verify`, and a changed byte is named.
+#[test]
+fn the_kubernetes_evidence_and_a_signed_case_record_go_beside_the_archives_in_s3() {
+    let Some(_) = docker::setup() else { return };
+    let Some(s3) = common::stores::Server::s3() else {
+        return;
+    };
+    let ns = format!("s3-case-{}", std::process::id());
+    let p = pod(&ns, "web", docker::busybox_image(), &[]);
+    let s = ApiServer::start(&[]);
+    let key = s.dir.path().join("examiner");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "ada@ir", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen (openssh-client)");
+    assert!(made.success());
+    let relay_dir = tempfile::tempdir().unwrap();
+    let gw = docker::bridge_gateway();
+    let port = common::relay(s3.port);
+    let o = collect_json(
+        &s,
+        &ns,
+        &[
+            "web",
+            "--s3",
+            "s3://evidence/IR-7",
+            "--case",
+            "IR-7",
+            "--sign-key",
+            key.to_str().unwrap(),
+            "--relay-dir",
+            relay_dir.path().to_str().unwrap(),
+        ],
+        &s3_env(format!("http://{gw}:{port}")),
+    );
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert!(o.status.success(), "{out}\n{err}");
+    let r = &serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()[0];
+    let k8s = &r["k8s_evidence"];
+    let object = k8s["archive"].as_str().unwrap();
+    assert!(
+        object.starts_with(&format!("s3://evidence/IR-7/{ns}_web_main_"))
+            && object.ends_with(".k8s.tar.zst"),
+        "{r}"
+    );
+    assert!(k8s["not_stored"].is_null(), "{r}");
+    // The prefix holds the archive, the evidence, the record and its signature; the
+    // launcher left nothing behind, here or in the store.
+    let prefix = s3.dir.path().join("evidence/IR-7");
+    let mut names: Vec<String> = std::fs::read_dir(&prefix)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 4, "{names:?}");
+    let record_name = names
+        .iter()
+        .find(|n| n.starts_with("case-") && n.ends_with(".json"))
+        .expect("case-START.json")
+        .clone();
+    assert!(names.contains(&format!("{record_name}.sig")), "{names:?}");
+    assert_eq!(std::fs::read_dir(relay_dir.path()).unwrap().count(), 0);
+    assert!(open_uploads(&s3).is_empty(), "{:?}", open_uploads(&s3));
+    let k8s_name = object.rsplit('/').next().unwrap();
+    let k8s_bytes = s3.get(&format!("IR-7/{k8s_name}"));
+    assert_eq!(
+        Some(sha256_hex(&k8s_bytes).as_str()),
+        k8s["sha256"].as_str()
+    );
+    verify_ok(&prefix.join(k8s_name));
+    // The record names the store and each object, and says what each sha256 rests on.
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(prefix.join(&record_name)).unwrap()).unwrap();
+    assert_eq!(record["case"], "IR-7");
+    assert_eq!(record["destination"], "s3://evidence/IR-7");
+    let files = record["targets"][0]["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2, "{record}");
+    assert_eq!(files[0]["object"], r["archive"]);
+    assert_eq!(files[0]["sha256"], r["sha256"]);
+    assert_eq!(files[0]["sha256_by_collector"], r["sha256"]);
+    assert!(files[0]["sha256_on_arrival"].is_null(), "{record}");
+    assert!(files[0]["checked"].as_str().unwrap().contains("HeadObject"));
+    assert_eq!(files[1]["file"], k8s_name);
+    assert_eq!(files[1]["kubernetes_evidence"], true);
+    // Stock ssh-keygen checks the record as it lies in the store.
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let allowed = s.dir.path().join("allowed_signers");
+    std::fs::write(&allowed, format!("ada@ir {public}")).unwrap();
+    let v = std::process::Command::new("ssh-keygen")
+        .args(["-Y", "verify", "-f"])
+        .arg(&allowed)
+        .args(["-I", "ada@ir", "-n", "cairn", "-s"])
+        .arg(prefix.join(format!("{record_name}.sig")))
+        .stdin(std::fs::File::open(prefix.join(&record_name)).unwrap())
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}{}", text(&v.stdout), text(&v.stderr));
+    // A copy of the prefix checks with verify-case; a changed byte is named.
+    let verify = || {
+        common::env::command(CAIRN)
+            .arg("verify-case")
+            .arg(&prefix)
+            .output()
+            .unwrap()
+    };
+    let v = verify();
+    assert!(v.status.success(), "{}", text(&v.stdout));
+    assert!(
+        text(&v.stdout).contains(&format!("{record_name}: signature good")),
+        "{}",
+        text(&v.stdout)
+    );
+    let mut bytes = k8s_bytes.clone();
+    bytes[k8s_bytes.len() / 2] ^= 1;
+    std::fs::write(prefix.join(k8s_name), &bytes).unwrap();
+    let v = verify();
+    assert_eq!(v.status.code(), Some(1), "{}", text(&v.stdout));
+    assert!(
+        text(&v.stdout)
+            .lines()
+            .any(|l| l.starts_with(&format!("FAILED {k8s_name}: sha256 "))),
+        "{}",
+        text(&v.stdout)
+    );
+    assert!(!(out + &err).contains(common::stores::SK));
+    assert_eq!(docker::leftovers(&p.0), "");
+}
+
 #[test]
 fn an_s3_upload_that_fails_or_is_cut_off_is_aborted() {
     let Some(_) = docker::setup() else { return };
@@ -379,6 +512,41 @@ fn a_container_sas_or_a_url_template_never_enters_a_pod_the_launcher_uploads() {
         !text(&s.what_pods_saw()).contains(sig),
         "the container SAS reached a pod"
     );
+    // The launcher put the Kubernetes evidence and the case record beside it.
+    let k8s = r["k8s_evidence"]["archive"].as_str().unwrap();
+    let k8s_blob = k8s
+        .split("/evidence/")
+        .nth(1)
+        .and_then(|b| b.split('?').next())
+        .unwrap();
+    assert_eq!(k8s_blob, blob.replace(".tar.zst", ".k8s.tar.zst"), "{r}");
+    let (k8s_bytes, _) = az.azure_get(k8s_blob);
+    assert_eq!(
+        Some(sha256_hex(&k8s_bytes).as_str()),
+        r["k8s_evidence"]["sha256"].as_str()
+    );
+    std::fs::write(&f, &k8s_bytes).unwrap();
+    verify_ok(&f);
+    let stored_at = err
+        .lines()
+        .find_map(|l| l.strip_prefix("cairn: case record "))
+        .expect("where the case record went");
+    let case_blob = stored_at
+        .split("/evidence/")
+        .nth(1)
+        .and_then(|b| b.split('?').next())
+        .unwrap();
+    assert!(case_blob.starts_with("case-"), "{stored_at}");
+    let (case, _) = az.azure_get(case_blob);
+    let record: serde_json::Value = serde_json::from_slice(&case).unwrap();
+    assert_eq!(
+        record["targets"][0]["files"][0]["sha256_on_arrival"].as_str(),
+        Some(sha)
+    );
+    assert!(
+        !record.to_string().contains(sig),
+        "the SAS is in the record"
+    );
     // Nothing stays in the relay directory once uploaded.
     assert_eq!(std::fs::read_dir(relay_dir.path()).unwrap().count(), 0);
     assert_eq!(docker::leftovers(&p.0), "");
@@ -436,6 +604,25 @@ fn a_container_sas_or_a_url_template_never_enters_a_pod_the_launcher_uploads() {
         "the template's SAS reached a pod"
     );
     assert_eq!(docker::leftovers(&p2.0), "");
+    // Without {name} in the template, the evidence and the record have no object of
+    // their own: they stay in the relay directory, and the report says so.
+    for r in report.as_array().unwrap() {
+        let k8s = &r["k8s_evidence"];
+        assert!(
+            k8s["not_stored"]
+                .as_str()
+                .unwrap()
+                .contains("has no {name}"),
+            "{r}"
+        );
+        verify_ok(Path::new(k8s["archive"].as_str().unwrap()));
+        assert!(k8s["archive"].as_str().unwrap().starts_with(relay), "{r}");
+    }
+    assert!(
+        text(&o.stderr).contains(&format!("cairn: case record {relay}/case-")),
+        "{}",
+        text(&o.stderr)
+    );
     // Without a placeholder two targets would overwrite one object: refused.
     let o = collect_json(
         &s,
@@ -454,7 +641,9 @@ fn a_container_sas_or_a_url_template_never_enters_a_pod_the_launcher_uploads() {
         "{}",
         text(&o.stderr)
     );
-    // An upload that fails keeps the archive in the relay directory and says where.
+    // An upload that fails keeps the archive, the evidence and the record in the
+    // relay directory and says where.
+    let failing = tempfile::tempdir().unwrap();
     let o = collect_json(
         &s,
         &ns,
@@ -463,18 +652,38 @@ fn a_container_sas_or_a_url_template_never_enters_a_pod_the_launcher_uploads() {
             "--azure-sas",
             &sas.replace(&format!(":{}/", az.port), ":9/"),
             "--relay-dir",
-            relay,
+            failing.path().to_str().unwrap(),
         ],
         &[],
     );
-    let out = text(&o.stdout);
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
     assert_eq!(o.status.code(), Some(1), "{out}");
-    let kept: Vec<_> = std::fs::read_dir(relay_dir.path())
+    let mut kept: Vec<String> = std::fs::read_dir(failing.path())
         .unwrap()
         .flatten()
-        .map(|e| e.path())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(kept.len(), 1, "{kept:?}");
-    assert!(out.contains(&kept[0].display().to_string()), "{out}");
-    verify_ok(&kept[0]);
+    kept.sort();
+    assert_eq!(kept.len(), 4, "{kept:?}");
+    let archive = kept
+        .iter()
+        .find(|n| !n.starts_with("case-") && !n.contains(".k8s."))
+        .unwrap();
+    let k8s = kept.iter().find(|n| n.ends_with(".k8s.tar.zst")).unwrap();
+    assert!(
+        kept.iter().any(|n| n == &format!("{k8s}.sha256")),
+        "{kept:?}"
+    );
+    assert!(kept.iter().any(|n| n.starts_with("case-")), "{kept:?}");
+    for n in [archive, k8s] {
+        let path = failing.path().join(n);
+        assert!(out.contains(&path.display().to_string()), "{n}: {out}");
+        verify_ok(&path);
+    }
+    assert!(
+        err.contains("cairn: error: the case record: the store did not take case-")
+            && err.contains("kept:"),
+        "{err}"
+    );
+    assert!(!(out + &err).contains(sig), "the SAS leaked");
 }

@@ -394,7 +394,9 @@ impl Pod {
                 "labels": self.labels,
                 "ownerReferences": self.owner.as_deref().and_then(|o| o.split_once('/')).map(|(kind, name)| {
                     let api_version = match kind {
-                        "Job" => "batch/v1",
+                        "Job" | "CronJob" => "batch/v1",
+                        // A pod's creator may name any object as its owner.
+                        "Secret" | "ConfigMap" | "ReplicationController" => "v1",
                         _ => "apps/v1",
                     };
                     json!([{"apiVersion": api_version, "kind": kind, "name": name,
