@@ -62,6 +62,9 @@ pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Res
     };
     let plan = plan::make(chosen, a.via, &options);
     preflight(c, &plan).await?;
+    if !a.no_k8s_evidence {
+        evidence_preflight(c, &plan).await;
+    }
     // The case goes into every collector's summary too.
     let mut extra = a.collector_args.clone();
     if let Some(id) = &a.case {
@@ -199,6 +202,27 @@ async fn preflight(c: &Cluster, plan: &plan::Plan) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Says, once per namespace, which reads of the Kubernetes evidence the user may not
+/// make: the collection goes on, and each refusal is recorded in the evidence.
+async fn evidence_preflight(c: &Cluster, plan: &plan::Plan) {
+    let namespaces: std::collections::BTreeSet<&str> = plan
+        .jobs
+        .iter()
+        .map(|j| j.target.namespace.as_str())
+        .collect();
+    for ns in namespaces {
+        match rbac::refused_reads(&c.client, ns).await {
+            Ok(refused) if refused.is_empty() => {}
+            Ok(refused) => eprintln!(
+                "cairn: {} may not {} in namespace {ns}: the Kubernetes evidence (NAME.k8s.tar.zst) records each refusal; deploy/rbac.yaml's cairn-k8s-evidence and cairn-nodes roles grant them",
+                c.who,
+                refused.join(", ")
+            ),
+            Err(e) => eprintln!("cairn: which evidence reads are allowed is unknown: {e:#}"),
+        }
+    }
 }
 
 /// Collects every job, `concurrency` at once, until done or Ctrl-C; returns the

@@ -174,6 +174,8 @@ fn a_restarted_pods_logs_objects_and_permissions_are_kept_and_a_refusal_is_recor
         text(&o.stdout),
         text(&o.stderr)
     );
+    // A user who may read everything gets no preflight warning.
+    assert!(!text(&o.stderr).contains("may not"), "{}", text(&o.stderr));
     // Both archives verify (archives() checks the .k8s one too, its mode and .sha256).
     assert_eq!(archives(&out).len(), 1);
     // The pod's bytes are kept in the archive, never sent to the terminal raw.
@@ -272,6 +274,14 @@ fn a_restarted_pods_logs_objects_and_permissions_are_kept_and_a_refusal_is_recor
         text(&o.stdout).contains("k8s evidence: 2 read(s) refused (recorded in it)"),
         "{}",
         text(&o.stdout)
+    );
+    // The preflight said so before collecting, naming each read this user lacks.
+    assert!(
+        text(&o.stderr).contains(&format!(
+            "may not list rolebindings.rbac.authorization.k8s.io, get roles.rbac.authorization.k8s.io, list clusterrolebindings.rbac.authorization.k8s.io (cluster-wide), get clusterroles.rbac.authorization.k8s.io (cluster-wide) in namespace {ns}: the Kubernetes evidence"
+        )),
+        "{}",
+        text(&o.stderr)
     );
     assert_eq!(archives(&out2).len(), 1);
     let (_, a) = evidence_of(&out2);
