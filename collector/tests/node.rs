@@ -252,6 +252,129 @@ impl Drop for Ctr {
     }
 }
 
+/// What the kubelet keeps of a container's output on the node
+/// (`/var/log/pods/NS_POD_UID/CONTAINER/`, rotated files included) is collected with
+/// it, under `node/`: a file the container plants at the same path neither hides nor
+/// replaces it, a symlink there stays a link, and a container without the kubelet's
+/// labels gets none.
+#[test]
+fn the_kubelets_logs_of_a_node_container_are_kept_under_node() {
+    let Some(_) = docker::setup() else { return };
+    let ns = format!("klog-{}", std::process::id());
+    let uid = "6f1c2a9e-0d4b-4b7e-9f1a-2c3d4e5f6a7b";
+    let id = docker::ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--label",
+        &format!("io.kubernetes.pod.namespace={ns}"),
+        "--label",
+        "io.kubernetes.pod.name=web",
+        "--label",
+        &format!("io.kubernetes.pod.uid={uid}"),
+        "--label",
+        "io.kubernetes.container.name=app",
+        docker::busybox_image(),
+        "sleep",
+        "3600",
+    ]);
+    let _c = Container(id.clone());
+    let in_pod = format!("/var/log/pods/{ns}_web_{uid}/app");
+    // The container's own file at the node's path: an attacker's decoy.
+    docker::ok(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        &format!("mkdir -p {in_pod} && echo decoy > {in_pod}/0.log"),
+    ]);
+    // A node root: the real Docker state, and the kubelet's directory for the pod.
+    let t = tempfile::tempdir().unwrap();
+    let node = t.path();
+    std::fs::create_dir_all(node.join("var/lib")).unwrap();
+    std::os::unix::fs::symlink("/var/lib/docker", node.join("var/lib/docker")).unwrap();
+    let kept = node.join(in_pod.trim_start_matches('/'));
+    std::fs::create_dir_all(&kept).unwrap();
+    std::fs::write(
+        kept.join("0.log"),
+        "2026-11-30T10:00:00.000000001Z stdout F attacker ran curl | sh\n",
+    )
+    .unwrap();
+    std::fs::write(kept.join("0.log.20261129-101010.gz"), b"\x1f\x8b rotated").unwrap();
+    std::os::unix::fs::symlink("/etc/shadow", kept.join("escape")).unwrap();
+    let out = t.path().join("out.tar.zst");
+    let o = run(&[
+        "collect",
+        "--node-root",
+        node.to_str().unwrap(),
+        "--container",
+        &id,
+        "--artifacts",
+        "files/logs/var_log",
+        "--output",
+        out.to_str().unwrap(),
+        "--progress",
+        "none",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    verify_ok(&out);
+    let a = Archive::read(&out);
+    let m = a.manifest();
+    let by_path = |p: &str| {
+        m.iter()
+            .find(|r| r["path"] == p)
+            .unwrap_or_else(|| panic!("{p} not in {m:#?}"))
+            .clone()
+    };
+    let node_log = by_path(&format!("node{in_pod}/0.log"));
+    assert_eq!(node_log["artifact"], "node/kubelet_logs");
+    assert_eq!(node_log["source"], format!("{in_pod}/0.log"));
+    assert!(a
+        .text(&format!("node{in_pod}/0.log"))
+        .contains("attacker ran curl | sh"));
+    by_path(&format!("node{in_pod}/0.log.20261129-101010.gz"));
+    assert_eq!(by_path(&format!("node{in_pod}/escape"))["type"], "symlink");
+    // The decoy is the container's file, kept as such.
+    assert_eq!(a.text(&format!("files{in_pod}/0.log")), "decoy\n");
+    // Without the pod's UID label there is no kubelet directory to name.
+    let bare = docker::ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--label",
+        &format!("io.kubernetes.pod.namespace={ns}"),
+        "--label",
+        "io.kubernetes.pod.name=bare",
+        "--label",
+        "io.kubernetes.container.name=app",
+        docker::busybox_image(),
+        "sleep",
+        "3600",
+    ]);
+    let _b = Container(bare.clone());
+    let out2 = t.path().join("bare.tar.zst");
+    let o = run(&[
+        "collect",
+        "--node-root",
+        node.to_str().unwrap(),
+        "--container",
+        &bare,
+        "--artifacts",
+        "files/logs/var_log",
+        "--output",
+        out2.to_str().unwrap(),
+        "--progress",
+        "none",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(Archive::read(&out2)
+        .manifest()
+        .iter()
+        .all(|r| !r["path"].as_str().unwrap_or_default().starts_with("node/")));
+}
+
 fn ctr(args: &[&str]) -> std::process::Output {
     Command::new("ctr")
         .args(["-n", "k8s.io"])

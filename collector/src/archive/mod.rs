@@ -16,6 +16,9 @@ pub use writer::{ArchiveWriter, EntryHeader, StreamOutcome};
 
 /// Top folder of copied files: `files/<original path>`.
 pub const FILES_DIR: &str = "files";
+/// Top folder of what the node keeps about a container outside its filesystem:
+/// `node/<path on the node>` (the kubelet's logs of it).
+pub const NODE_DIR: &str = "node";
 /// Top folder of generated outputs (find lists, hash lists, bodyfiles).
 pub const OUTPUTS_DIR: &str = "outputs";
 pub const MANIFEST_NAME: &str = "manifest.jsonl";

@@ -31,7 +31,18 @@ pub fn run(a: CollectArgs) -> Result<i32> {
     let catalog = Catalog::builtin()?;
     let selection = select(&catalog, a.profile.as_deref(), a.artifacts.as_deref())?;
     let (root, container) = root_of(&a)?;
-    let opts = options(&a);
+    let mut opts = options(&a);
+    // From a node's disk: what the kubelet kept of the container's output too.
+    if let (Some(node_root), Some(dir)) = (
+        &a.node_root,
+        container.as_ref().and_then(node::kubelet_log_dir),
+    ) {
+        opts.beside.push(cairn_collector::collect::Beside {
+            node_root: node_root.clone(),
+            path: dir,
+            artifact: "node/kubelet_logs".into(),
+        });
+    }
     let invocation = serde_json::json!({
         "root": root.path().display().to_string(),
         "node_root": a.node_root.as_ref().map(|p| p.display().to_string()),

@@ -45,6 +45,9 @@ pub struct Engine<'a> {
     users: Option<Vec<User>>,
     pub deadline: Option<Instant>,
     pub timed_out: bool,
+    /// The archive directory files go under: `files` for the root, `node` while
+    /// collecting what the node keeps beside it ([`super::beside`]).
+    pub top: &'static str,
     /// The read buffer of in-place hashing.
     pub buf: Vec<u8>,
     /// State shared by the native live-response collectors (the process scan).
@@ -71,9 +74,10 @@ impl Engine<'_> {
         self.timed_out
     }
 
-    /// True the first time `path` is met in this collection.
+    /// True the first time `path` is met in this collection (under [`Engine::top`]: a
+    /// file of the container never hides one of the node at the same path).
     pub fn first_time(&mut self, path: &[u8]) -> bool {
-        let digest = Sha256::digest(path);
+        let digest = Sha256::digest(archive_path(self.top, path));
         let mut key = [0u8; 8];
         key.copy_from_slice(&digest[..8]);
         self.seen.insert(u64::from_le_bytes(key))
@@ -85,6 +89,26 @@ impl Engine<'_> {
             self.users = Some(users_of(self.root));
         }
         self.users.as_deref().unwrap_or(&[])
+    }
+
+    /// Records an object a walk could not list or examine: an error unless refused.
+    pub fn walk_error(&mut self, set: &str, path: &[u8], action: &str, err: &std::io::Error) {
+        let (status, reason) = super::files::classify(err);
+        let c = &mut self.rec.counts;
+        let (level, event) = if status == crate::archive::Status::Denied {
+            c.denied += 1;
+            (Level::Warn, LogEvent::Denied)
+        } else {
+            c.errors += 1;
+            (Level::Error, LogEvent::Error)
+        };
+        self.rec.log(
+            level,
+            event,
+            Some(set),
+            Some(path),
+            format!("{action}: {reason}"),
+        );
     }
 
     /// True when device `dev` holds a pseudo-filesystem (procfs, sysfs...).
@@ -130,6 +154,7 @@ pub fn collect(
         users: None,
         deadline: opts.timeout.map(|t| clock + t),
         timed_out: false,
+        top: crate::archive::FILES_DIR,
         buf: vec![0u8; crate::archive::writer::CHUNK],
         live: crate::live::Session::new(opts.live.clone()),
     };
@@ -140,6 +165,13 @@ pub fn collect(
         }
         engine.rec.begin(&set.name);
         engine.run_set(set);
+    }
+    for b in &opts.beside {
+        if engine.rec.failed.is_some() || engine.expired() {
+            break;
+        }
+        engine.rec.begin(&b.artifact);
+        engine.collect_beside(b);
     }
     if let Some(e) = engine.rec.failed.take() {
         return Err(CollectError::Write(e));

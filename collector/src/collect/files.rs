@@ -4,7 +4,7 @@
 //! One rule, [`settle`], says what became of every file streamed.
 
 use super::engine::{archive_path, Engine};
-use crate::archive::{ManifestRecord, Status, StreamOutcome, FILES_DIR};
+use crate::archive::{ManifestRecord, Status, StreamOutcome};
 use crate::source::meta::{cstr, stat_at};
 use crate::source::open::{has_noatime, open_regular};
 use crate::source::walk::Entry;
@@ -135,7 +135,7 @@ impl Engine<'_> {
         match rustix::fs::readlinkat(entry.dir, name, Vec::new()) {
             Ok(target) => {
                 let target = target.into_bytes();
-                let ap = archive_path(FILES_DIR, entry.path);
+                let ap = archive_path(self.top, entry.path);
                 let header = super::recorder::header_of(entry.meta);
                 if let Err(e) = self.rec.archive.append_symlink(&ap, &header, &target) {
                     self.rec.write_failed(e);
@@ -208,7 +208,7 @@ impl Engine<'_> {
         if at_open.ino != entry.meta.ino {
             notes.push("replaced between listing and reading".into());
         }
-        let ap = archive_path(FILES_DIR, entry.path);
+        let ap = archive_path(self.top, entry.path);
         let mut file = std::fs::File::from(fd);
         if self.is_pseudo(at_open.dev) || at_open.size == 0 {
             return self.collect_unsized(rec, &ap, &at_open, &mut file, cap, notes);

@@ -3,8 +3,10 @@
 //! ([`filter`]); [`files`] copies and hashes files with one rule for what became of
 //! each; [`emit`] lets the live response write; [`recorder`] writes the archive, the
 //! manifest and the collection log; [`summary`] seals it. [`identity`] describes the
-//! target and the collector's own footprint.
+//! target and the collector's own footprint. [`beside`] adds what the node keeps about
+//! a container outside its filesystem.
 
+pub mod beside;
 pub mod emit;
 pub mod engine;
 pub mod files;
@@ -17,5 +19,5 @@ pub mod summary;
 
 pub use cairn_protocol::Counts;
 pub use engine::collect;
-pub use options::{default_workers, Options};
+pub use options::{default_workers, Beside, Options};
 pub use summary::{CollectError, Report};

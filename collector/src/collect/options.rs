@@ -26,6 +26,21 @@ pub struct Options {
     /// The case and examiner (`--case`, `--examiner`), for `summary.json`.
     pub case: Option<String>,
     pub examiner: Option<String>,
+    /// Directories the node keeps about the collected container outside its
+    /// filesystem, collected whole after the artifacts ([`Beside`]).
+    pub beside: Vec<Beside>,
+}
+
+/// A directory of the node's own about the collected container (the kubelet's logs of
+/// it), walked whole and stored under `node/` by its path on the node.
+#[derive(Debug, Clone)]
+pub struct Beside {
+    /// The node's root (`--node-root`).
+    pub node_root: std::path::PathBuf,
+    /// The directory's absolute path on the node.
+    pub path: String,
+    /// The artifact name its records carry (`node/kubelet_logs`).
+    pub artifact: String,
 }
 
 impl Default for Options {
@@ -41,6 +56,7 @@ impl Default for Options {
             live: crate::live::LiveOptions::default(),
             case: None,
             examiner: None,
+            beside: Vec::new(),
         }
     }
 }

@@ -584,22 +584,6 @@ impl Visitor for ArtifactVisitor<'_, '_> {
     }
 
     fn error(&mut self, path: &[u8], action: &'static str, err: &io::Error) {
-        let (status, reason) = super::files::classify(err);
-        let c = &mut self.engine.rec.counts;
-        // A walk that cannot go on is an error unless refused.
-        let (level, event) = if status == crate::archive::Status::Denied {
-            c.denied += 1;
-            (Level::Warn, LogEvent::Denied)
-        } else {
-            c.errors += 1;
-            (Level::Error, LogEvent::Error)
-        };
-        self.engine.rec.log(
-            level,
-            event,
-            Some(self.set),
-            Some(path),
-            format!("{action}: {reason}"),
-        );
+        self.engine.walk_error(self.set, path, action, err);
     }
 }

@@ -155,6 +155,7 @@ fn read_container(
         state: state.to_owned(),
         pod_namespace: None,
         pod_name: None,
+        pod_uid: None,
         container_name: None,
         labels,
         layers,

@@ -40,6 +40,8 @@ pub struct NodeContainer {
     pub state: String,
     pub pod_namespace: Option<String>,
     pub pod_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_uid: Option<String>,
     pub container_name: Option<String>,
     pub labels: BTreeMap<String, String>,
     /// The overlay layer directories, upper (the container's writable layer) first.
@@ -55,9 +57,28 @@ impl NodeContainer {
         let l = |k: &str| self.labels.get(k).cloned();
         self.pod_namespace = l("io.kubernetes.pod.namespace");
         self.pod_name = l("io.kubernetes.pod.name");
+        self.pod_uid = l("io.kubernetes.pod.uid");
         self.container_name = l("io.kubernetes.container.name");
         self
     }
+}
+
+/// Where the kubelet keeps this container's stdout and stderr on the node, rotated
+/// files included: `/var/log/pods/NAMESPACE_POD_UID/CONTAINER`, from the labels the
+/// kubelet set. `None` without them, or when one is not a plain name (the labels come
+/// from the node's disk: untrusted).
+pub fn kubelet_log_dir(c: &NodeContainer) -> Option<String> {
+    let plain = |s: &Option<String>| {
+        s.clone()
+            .filter(|s| !s.is_empty() && s != "." && s != ".." && !s.contains(['/', '\0']))
+    };
+    Some(format!(
+        "/var/log/pods/{}_{}_{}/{}",
+        plain(&c.pod_namespace)?,
+        plain(&c.pod_name)?,
+        plain(&c.pod_uid)?,
+        plain(&c.container_name)?
+    ))
 }
 
 /// Why containers could not be listed or one could not be chosen.

@@ -3,7 +3,10 @@
 //! `/var/lib/docker` or `/var/lib/containerd`, by the runtime the container ID names)
 //! under `/node`, and the collection is exec'd into it: the collector rebuilds the
 //! container's filesystem from its layers (`collect --node-root /node --container ID`),
-//! drift included. The pod is deleted afterwards, also when the collection is cut off.
+//! drift included, and what the kubelet kept of the container's output
+//! (`/var/log/pods`, mounted read-only too: the collector takes the target's
+//! `NS_POD_UID/CONTAINER/` directory, rotated files included). The pod is deleted
+//! afterwards, also when the collection is cut off.
 //!
 //! The pod is a path to the node's disk, so it is kept from everyone but the responder:
 //! - it runs in a namespace of its own (`--collector-namespace`, `cairn-system` by
@@ -37,6 +40,10 @@ use std::time::{Duration, Instant};
 
 /// Where the node's directories are mounted in the collector pod.
 pub const NODE_ROOT: &str = "/node";
+/// Where the kubelet keeps every container's stdout and stderr
+/// (`NS_POD_UID/CONTAINER/N.log`, rotated files beside): the collector takes the
+/// target's directory only.
+const KUBELET_LOGS: &str = "/var/log/pods";
 /// The collector pod's container.
 pub const CONTAINER: &str = "collector";
 const START_TIMEOUT: Duration = Duration::from_secs(120);
@@ -187,9 +194,17 @@ pub fn manifest(name: &str, t: &Target, runtime: &str, n: &Node) -> serde_json::
                     "mountPath": format!("{NODE_ROOT}{}", dir.1),
                     "readOnly": true,
                     "recursiveReadOnly": "Enabled",
+                }, {
+                    "name": "kubelet-logs",
+                    "mountPath": format!("{NODE_ROOT}{KUBELET_LOGS}"),
+                    "readOnly": true,
+                    "recursiveReadOnly": "Enabled",
                 }],
             }],
-            "volumes": [{"name": dir.0, "hostPath": {"path": dir.1, "type": "Directory"}}],
+            "volumes": [
+                {"name": dir.0, "hostPath": {"path": dir.1, "type": "Directory"}},
+                {"name": "kubelet-logs", "hostPath": {"path": KUBELET_LOGS, "type": "Directory"}},
+            ],
         },
     })
 }

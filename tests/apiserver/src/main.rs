@@ -62,6 +62,17 @@ struct Args {
     /// of pods, events.
     #[arg(long, value_name = "DIR")]
     objects: Option<PathBuf>,
+    /// Where a pod's hostPath FROM (or a path below it) is found on this machine
+    /// instead, for node directories the test bed has no kubelet to make
+    /// (`/var/log/pods=DIR`).
+    #[arg(long, value_name = "FROM=TO", value_parser = host_path_map)]
+    host_path_map: Vec<(String, String)>,
+}
+
+fn host_path_map(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .ok_or_else(|| format!("{s}: give FROM=TO"))
 }
 
 pub struct State {
@@ -71,6 +82,8 @@ pub struct State {
     pub record_execs: Option<(PathBuf, std::sync::atomic::AtomicU64)>,
     /// Where the served objects are (`--objects`).
     pub objects: Option<PathBuf>,
+    /// `--host-path-map`.
+    pub host_paths: Vec<(String, String)>,
 }
 
 fn kubeconfig(server: &str, ca_pem: &str, t: &auth::Tokens) -> String {
@@ -181,6 +194,7 @@ async fn main() -> anyhow::Result<()> {
             .record_execs
             .map(|d| (d, std::sync::atomic::AtomicU64::new(0))),
         objects: args.objects,
+        host_paths: args.host_path_map,
     });
     loop {
         let (tcp, _) = tokio::select! {
