@@ -337,6 +337,94 @@ fn the_kubelets_logs_of_a_node_container_are_kept_under_node() {
     assert_eq!(by_path(&format!("node{in_pod}/escape"))["type"], "symlink");
     // The decoy is the container's file, kept as such.
     assert_eq!(a.text(&format!("files{in_pod}/0.log")), "decoy\n");
+    // Without --node-logs-since, none of the node's own logs.
+    assert!(m.iter().all(|r| r["artifact"] != "node/system_logs"));
+
+    // --node-logs-since: the kubelet's and the runtime's logs written since then; the
+    // system journal, not users'; nothing else of /var/log.
+    let journal = node.join("var/log/journal/0123456789abcdef0123456789abcdef");
+    std::fs::create_dir_all(&journal).unwrap();
+    for (name, old) in [
+        ("system.journal", false),
+        ("system@00062a-1b2c.journal~", false),
+        ("system@0005f1-0a0b.journal", true),
+        ("user-1000.journal", false),
+    ] {
+        std::fs::write(journal.join(name), format!("LPKSHHRH {name}")).unwrap();
+        if old {
+            touch_old(&journal.join(name));
+        }
+    }
+    for (name, old) in [
+        ("kubelet.log", false),
+        ("kubelet.log.1", true),
+        ("containerd.log", false),
+        ("auth.log", false),
+        ("syslog", false),
+    ] {
+        std::fs::write(node.join("var/log").join(name), name).unwrap();
+        if old {
+            touch_old(&node.join("var/log").join(name));
+        }
+    }
+    let out3 = t.path().join("since.tar.zst");
+    let o = run(&[
+        "collect",
+        "--node-root",
+        node.to_str().unwrap(),
+        "--container",
+        &id,
+        "--node-logs-since",
+        "2025-06-01T00:00:00Z",
+        "--artifacts",
+        "files/logs/var_log",
+        "--output",
+        out3.to_str().unwrap(),
+        "--progress",
+        "none",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    verify_ok(&out3);
+    let m = Archive::read(&out3).manifest();
+    let mut taken: Vec<String> = m
+        .iter()
+        .filter(|r| r["artifact"] == "node/system_logs" && r["status"] == "complete")
+        .filter_map(|r| r["source"].as_str().map(str::to_owned))
+        .collect();
+    taken.sort();
+    let j = "/var/log/journal/0123456789abcdef0123456789abcdef";
+    assert_eq!(
+        taken,
+        [
+            "/var/log/containerd.log".to_owned(),
+            format!("{j}/system.journal"),
+            format!("{j}/system@00062a-1b2c.journal~"),
+            "/var/log/kubelet.log".to_owned(),
+        ],
+        "{m:#?}"
+    );
+    let mut skipped: Vec<String> = m
+        .iter()
+        .filter(|r| r["artifact"] == "node/system_logs" && r["status"] == "skipped")
+        .map(|r| {
+            assert!(
+                r["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("2025-06-01T00:00:00Z"),
+                "{r}"
+            );
+            r["source"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    skipped.sort();
+    assert_eq!(
+        skipped,
+        [
+            format!("{j}/system@0005f1-0a0b.journal"),
+            "/var/log/kubelet.log.1".to_owned(),
+        ]
+    );
     // Without the pod's UID label there is no kubelet directory to name.
     let bare = docker::ok(&[
         "run",
@@ -373,6 +461,16 @@ fn the_kubelets_logs_of_a_node_container_are_kept_under_node() {
         .manifest()
         .iter()
         .all(|r| !r["path"].as_str().unwrap_or_default().starts_with("node/")));
+}
+
+/// Sets a file's modification time to 2020.
+fn touch_old(p: &Path) {
+    let st = Command::new("touch")
+        .args(["-d", "2020-01-01T00:00:00Z"])
+        .arg(p)
+        .status()
+        .unwrap();
+    assert!(st.success());
 }
 
 fn ctr(args: &[&str]) -> std::process::Output {

@@ -242,6 +242,11 @@ pub struct CollectArgs {
     /// cairn-node.json, which also refuses open_by_handle_at. Default: RuntimeDefault.
     #[arg(long, value_name = "PROFILE")]
     pub seccomp_profile: Option<String>,
+    /// With --via node: also the node's kubelet and container runtime logs (system
+    /// journal files, /var/log/{kubelet,containerd,docker,crio}.log and rotations)
+    /// written since the pod started, into node/ of the archive.
+    #[arg(long)]
+    pub node_logs: bool,
     /// Write nothing to a target's disk: the exec route runs the collector from memory
     /// only (as root, /dev is a tmpfs that allows execution), and a target where no
     /// memory-backed place allows it is collected through an ephemeral container

@@ -20,6 +20,8 @@ pub struct RouteOptions {
     pub lifetime: Duration,
     /// A Localhost seccomp profile for collector pods.
     pub seccomp: Option<String>,
+    /// `--node-logs`.
+    pub node_logs: bool,
     /// Nothing may be written to a target's disk (`--no-disk-writes`): exec in memory
     /// only, else an ephemeral container.
     pub no_disk_writes: bool,
@@ -67,6 +69,7 @@ pub fn make(targets: Vec<Target>, via: Via, o: &RouteOptions) -> Plan {
         namespace: o.collector_namespace.clone(),
         deadline: o.lifetime,
         seccomp: o.seccomp.clone(),
+        node_logs: o.node_logs,
     });
     let mut plan = Plan {
         jobs: Vec::new(),
@@ -116,6 +119,7 @@ mod tests {
             user: None,
             container_id: Some("docker://abc".into()),
             arch: None,
+            started: None,
             verdict,
         }
     }
@@ -126,6 +130,7 @@ mod tests {
             collector_namespace: "cairn-system".into(),
             lifetime: Duration::from_secs(600),
             seccomp: None,
+            node_logs: false,
             no_disk_writes: false,
         }
     }

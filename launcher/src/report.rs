@@ -195,6 +195,7 @@ mod tests {
             user: None,
             container_id: None,
             arch: None,
+            started: None,
             verdict: Verdict::Exec,
         };
         let now = time::macros::datetime!(2026-11-23 18:30:05 UTC);

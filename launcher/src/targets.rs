@@ -59,6 +59,8 @@ pub struct Target {
     pub verdict: Verdict,
     /// Its node's CPU architecture, when the node could be read.
     pub arch: Option<Arch>,
+    /// When the kubelet took the pod (`status.startTime`, epoch seconds).
+    pub started: Option<i64>,
 }
 
 impl Target {
@@ -89,6 +91,7 @@ pub fn containers(pod: &Pod) -> Vec<Target> {
     let status = pod.status.clone().unwrap_or_default();
     let phase = status.phase.clone().unwrap_or_default();
     let pod_user = spec.security_context.as_ref().and_then(|s| s.run_as_user);
+    let status_start = status.start_time.as_ref().map(|t| t.0.as_second());
     let statuses = status.container_statuses.unwrap_or_default();
     spec.containers
         .iter()
@@ -121,6 +124,7 @@ pub fn containers(pod: &Pod) -> Vec<Target> {
                 container_id,
                 verdict,
                 arch: None,
+                started: status_start,
             }
         })
         .collect()

@@ -27,6 +27,8 @@ pub const TARGET_ID: &str = "--target-id";
 pub const NODE_ROOT: &str = "--node-root";
 /// With [`NODE_ROOT`]: the container.
 pub const CONTAINER: &str = "--container";
+/// With [`NODE_ROOT`]: also the kubelet's and the runtime's logs written since then.
+pub const NODE_LOGS_SINCE: &str = "--node-logs-since";
 /// The collector's own deadline.
 pub const TIMEOUT: &str = "--timeout";
 /// The subcommand a sidecar or ephemeral collector waits in.

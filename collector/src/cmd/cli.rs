@@ -113,6 +113,12 @@ pub struct CollectArgs {
     /// (`cairn-collector containers --node-root DIR` lists them).
     #[arg(long, requires = "node_root")]
     pub container: Option<String>,
+    /// With --node-root: also the kubelet's and the container runtime's own logs on the
+    /// node (system journal files, /var/log/{kubelet,containerd,docker,crio,kube-proxy}
+    /// logs and their rotations) last written at or after this time (RFC 3339, or
+    /// YYYY-MM-DD); older ones are recorded as skipped.
+    #[arg(long, requires = "node_root", value_parser = parse_time, value_name = "TIME")]
+    pub node_logs_since: Option<i64>,
     /// Collect another container of this PID namespace through /proc/PID/root, with the
     /// namespace's live response: from an ephemeral container (targetContainerName) or
     /// a sidecar (shareProcessNamespace). `auto` takes the first process whose root is
@@ -223,6 +229,19 @@ pub struct CollectArgs {
     /// Compressed bytes of manifest held in memory before a part is written (tests).
     #[arg(long, hide = true, value_parser = units::parse_size)]
     pub manifest_part_size: Option<u64>,
+}
+
+/// An RFC 3339 time or a date, as epoch seconds.
+pub fn parse_time(s: &str) -> Result<i64, String> {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::parse(s, &Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .or_else(|_| parse_date(s))
+        .map_err(|_| {
+            format!(
+                "`{s}` is neither an RFC 3339 time (2026-01-31T10:00:00Z) nor a date (2026-01-31)"
+            )
+        })
 }
 
 pub fn parse_date(s: &str) -> Result<i64, String> {

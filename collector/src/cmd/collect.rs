@@ -32,21 +32,14 @@ pub fn run(a: CollectArgs) -> Result<i32> {
     let selection = select(&catalog, a.profile.as_deref(), a.artifacts.as_deref())?;
     let (root, container) = root_of(&a)?;
     let mut opts = options(&a);
-    // From a node's disk: what the kubelet kept of the container's output too.
-    if let (Some(node_root), Some(dir)) = (
-        &a.node_root,
-        container.as_ref().and_then(node::kubelet_log_dir),
-    ) {
-        opts.beside.push(cairn_collector::collect::Beside {
-            node_root: node_root.clone(),
-            path: dir,
-            artifact: "node/kubelet_logs".into(),
-        });
+    if let Some(node_root) = &a.node_root {
+        opts.beside = node::beside(node_root, container.as_ref(), a.node_logs_since);
     }
     let invocation = serde_json::json!({
         "root": root.path().display().to_string(),
         "node_root": a.node_root.as_ref().map(|p| p.display().to_string()),
         "container": container,
+        "node_logs_since": a.node_logs_since.map(|t| cairn_collector::units::rfc3339(t, 0)),
         "target_pid": root.target_pid(),
         "profile": a.profile,
         "artifacts": a.artifacts,

@@ -1,16 +1,21 @@
 //! What the node keeps about the collected container outside its filesystem: the
 //! kubelet's `/var/log/pods/NAMESPACE_POD_UID/CONTAINER/` (the container's stdout and
-//! stderr, rotated and compressed files included), collected whole from the node's
-//! root and stored under `node/` by its path on the node, with the same rules as
-//! every file (limits, hashes, the manifest). A missing directory is said in the log.
+//! stderr, rotated and compressed files included), and with `--node-logs-since` the
+//! kubelet's and the container runtime's own logs (journal files, `/var/log/*.log`)
+//! written since then. Read from the node's root and stored under `node/` by their
+//! path on the node, with the same rules as every file (limits, hashes, the manifest).
+//! A missing directory, and every file left out for its age, is said in the log.
 
 use super::engine::Engine;
 use super::options::Beside;
-use crate::archive::{FILES_DIR, NODE_DIR};
+use crate::archive::{ManifestRecord, Status, FILES_DIR, NODE_DIR};
 use crate::source::walk::{Entry, Flow, Visitor};
 use crate::source::{Kind, Root};
 use cairn_protocol::{Level, LogEvent};
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use std::ffi::OsStr;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 
 impl Engine<'_> {
     /// Collects every file under `b.path` on the node.
@@ -39,20 +44,47 @@ impl Engine<'_> {
                 );
             }
         };
+        let names = match names(&b.names) {
+            Ok(g) => g,
+            Err(e) => {
+                self.rec.counts.errors += 1;
+                let why = format!("name patterns: {e}");
+                return self
+                    .rec
+                    .log(Level::Error, LogEvent::Error, Some(artifact), None, why);
+            }
+        };
         self.top = NODE_DIR;
         let mut v = BesideVisitor {
             engine: self,
             artifact,
+            names,
+            since: b.since,
         };
-        node.walk(&start, None, &mut v);
+        node.walk(&start, b.max_depth, &mut v);
         self.top = FILES_DIR;
     }
 }
 
-/// Takes every object under the start, as a `file` entry would.
+/// The name globs, or `None` for every name.
+fn names(patterns: &[String]) -> Result<Option<GlobSet>, globset::Error> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        b.add(Glob::new(p)?);
+    }
+    b.build().map(Some)
+}
+
+/// Takes every object under the start whose name matches, as a `file` entry would;
+/// records those last written before `since` as skipped.
 struct BesideVisitor<'e, 'a> {
     engine: &'e mut Engine<'a>,
     artifact: &'e str,
+    names: Option<GlobSet>,
+    since: Option<i64>,
 }
 
 impl Visitor for BesideVisitor<'_, '_> {
@@ -60,9 +92,32 @@ impl Visitor for BesideVisitor<'_, '_> {
         if self.engine.rec.failed.is_some() || self.engine.expired() {
             return Flow::Stop;
         }
-        if entry.meta.kind() != Kind::Dir {
-            self.engine.collect_entry(self.artifact, entry, None);
+        if entry.meta.kind() == Kind::Dir {
+            return Flow::Descend;
         }
+        let name = entry
+            .path
+            .rsplit(|&b| b == b'/')
+            .next()
+            .unwrap_or(entry.path);
+        if self
+            .names
+            .as_ref()
+            .is_some_and(|g| !g.is_match(OsStr::from_bytes(name)))
+        {
+            return Flow::Descend;
+        }
+        if let Some(since) = self.since.filter(|s| entry.meta.mtime.0 < *s) {
+            let mut rec = ManifestRecord::for_source(entry.path, entry.meta, self.artifact);
+            rec.status = Some(Status::Skipped);
+            rec.reason = Some(format!(
+                "last written before the window asked for ({}), so it holds nothing of it",
+                crate::units::rfc3339(since, 0)
+            ));
+            self.engine.rec.note(rec);
+            return Flow::Descend;
+        }
+        self.engine.collect_entry(self.artifact, entry, None);
         Flow::Descend
     }
 

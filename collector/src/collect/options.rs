@@ -32,13 +32,21 @@ pub struct Options {
 }
 
 /// A directory of the node's own about the collected container (the kubelet's logs of
-/// it), walked whole and stored under `node/` by its path on the node.
-#[derive(Debug, Clone)]
+/// it, the kubelet's and the runtime's own logs), walked and stored under `node/` by
+/// its path on the node.
+#[derive(Debug, Clone, Default)]
 pub struct Beside {
     /// The node's root (`--node-root`).
     pub node_root: std::path::PathBuf,
     /// The directory's absolute path on the node.
     pub path: String,
+    /// Globs the files' names must match; empty: every file.
+    pub names: Vec<String>,
+    /// How many levels below `path` are walked; `None`: all.
+    pub max_depth: Option<usize>,
+    /// Files last written before this (epoch seconds) are recorded as skipped: they
+    /// ended before the window of interest.
+    pub since: Option<i64>,
     /// The artifact name its records carry (`node/kubelet_logs`).
     pub artifact: String,
 }

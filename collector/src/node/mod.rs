@@ -81,6 +81,62 @@ pub fn kubelet_log_dir(c: &NodeContainer) -> Option<String> {
     ))
 }
 
+/// The node's system logs where the kubelet and the container runtime write: the
+/// journal (systemd units), or their own files in `/var/log` (nodes without journald,
+/// or with the runtime logging to files): (directory, name globs, depth).
+pub const SYSTEM_LOGS: &[(&str, &[&str], usize)] = &[
+    (
+        "/var/log/journal",
+        &["system.journal", "system@*.journal", "system@*.journal~"],
+        2,
+    ),
+    (
+        "/var/log",
+        &[
+            "kubelet.log*",
+            "kubelet.*.log*",
+            "containerd.log*",
+            "docker.log*",
+            "crio.log*",
+            "kube-proxy.log*",
+        ],
+        1,
+    ),
+];
+
+/// What the node keeps about container `c` outside its filesystem, to collect beside
+/// it: the kubelet's logs of it, and with `since` the kubelet's and the runtime's own
+/// logs written since then.
+pub fn beside(
+    node_root: &Path,
+    c: Option<&NodeContainer>,
+    since: Option<i64>,
+) -> Vec<crate::collect::Beside> {
+    use crate::collect::Beside;
+    let mut out = Vec::new();
+    if let Some(dir) = c.and_then(kubelet_log_dir) {
+        out.push(Beside {
+            node_root: node_root.to_owned(),
+            path: dir,
+            artifact: "node/kubelet_logs".into(),
+            ..Beside::default()
+        });
+    }
+    if let Some(since) = since {
+        for (dir, names, depth) in SYSTEM_LOGS {
+            out.push(Beside {
+                node_root: node_root.to_owned(),
+                path: (*dir).to_owned(),
+                names: names.iter().map(|n| (*n).to_owned()).collect(),
+                max_depth: Some(*depth),
+                since: Some(since),
+                artifact: "node/system_logs".into(),
+            });
+        }
+    }
+    out
+}
+
 /// Why containers could not be listed or one could not be chosen.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {

@@ -58,9 +58,18 @@ pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Res
         collector_namespace: a.collector_namespace.clone(),
         lifetime,
         seccomp: a.seccomp_profile.clone(),
+        node_logs: a.node_logs,
         no_disk_writes: a.no_disk_writes,
     };
     let plan = plan::make(chosen, a.via, &options);
+    let by_node = |j: &Job| {
+        std::iter::once(&j.route)
+            .chain(j.fallback.as_ref())
+            .any(|r| r.method() == "node")
+    };
+    if a.node_logs && !plan.jobs.iter().any(by_node) {
+        eprintln!("cairn: --node-logs reads the node's disk, which only --via node reaches; no target goes that way, so no node logs are taken");
+    }
     preflight(c, &plan).await?;
     if !a.no_k8s_evidence {
         evidence_preflight(c, &plan).await;

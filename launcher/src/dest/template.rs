@@ -141,6 +141,7 @@ mod tests {
             user: None,
             container_id: None,
             arch: None,
+            started: None,
             verdict: Verdict::Exec,
         };
         assert_eq!(

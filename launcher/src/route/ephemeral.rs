@@ -264,6 +264,7 @@ mod tests {
             user: None,
             container_id: None,
             arch: None,
+            started: None,
             verdict: crate::targets::Verdict::Distroless,
         };
         let e = Ephemeral {

@@ -3,9 +3,10 @@
 //! `/var/lib/docker` or `/var/lib/containerd`, by the runtime the container ID names)
 //! under `/node`, and the collection is exec'd into it: the collector rebuilds the
 //! container's filesystem from its layers (`collect --node-root /node --container ID`),
-//! drift included, and what the kubelet kept of the container's output
-//! (`/var/log/pods`, mounted read-only too: the collector takes the target's
-//! `NS_POD_UID/CONTAINER/` directory, rotated files included). The pod is deleted
+//! drift included, and what the kubelet kept of the container's output (`/var/log` is
+//! mounted read-only too: the collector takes the target's `pods/NS_POD_UID/CONTAINER/`
+//! directory, rotated files included, and with `--node-logs` the kubelet's and the
+//! runtime's own logs since the pod started, nothing else). The pod is deleted
 //! afterwards, also when the collection is cut off.
 //!
 //! The pod is a path to the node's disk, so it is kept from everyone but the responder:
@@ -40,10 +41,14 @@ use std::time::{Duration, Instant};
 
 /// Where the node's directories are mounted in the collector pod.
 pub const NODE_ROOT: &str = "/node";
-/// Where the kubelet keeps every container's stdout and stderr
-/// (`NS_POD_UID/CONTAINER/N.log`, rotated files beside): the collector takes the
-/// target's directory only.
-const KUBELET_LOGS: &str = "/var/log/pods";
+/// The node's logs: the kubelet keeps every container's stdout and stderr in
+/// `pods/NS_POD_UID/CONTAINER/` (rotated files beside), and with `--node-logs` the
+/// collector takes the kubelet's and the runtime's own (`journal/`, `*.log`). The
+/// collector takes the target's directory and those files only. `/var/log` rather
+/// than `/var/log/pods`: a hostPath of type `Directory` that is missing keeps the pod
+/// from starting, and every node has `/var/log`, whatever the kubelet's
+/// `podLogsDir`.
+const NODE_LOGS: &str = "/var/log";
 /// The collector pod's container.
 pub const CONTAINER: &str = "collector";
 const START_TIMEOUT: Duration = Duration::from_secs(120);
@@ -81,6 +86,8 @@ pub struct Node {
     /// A Localhost seccomp profile (path relative to the kubelet's seccomp directory),
     /// else RuntimeDefault.
     pub seccomp: Option<String>,
+    /// `--node-logs`: the kubelet's and the runtime's own logs since the pod started.
+    pub node_logs: bool,
 }
 
 impl Route for Node {
@@ -111,12 +118,15 @@ impl Route for Node {
         Box::pin(async move {
             bar.phase("starting a collector pod on the node");
             let (guard, id) = start(env.client, t, self, bar).await?;
-            let route_flags = vec![
+            let mut route_flags = vec![
                 flags::NODE_ROOT.to_owned(),
                 NODE_ROOT.to_owned(),
                 flags::CONTAINER.to_owned(),
                 id,
             ];
+            if self.node_logs {
+                route_flags.extend([flags::NODE_LOGS_SINCE.to_owned(), logs_since(t)]);
+            }
             Ok(Place {
                 namespace: self.namespace.clone(),
                 pod: guard.name.clone(),
@@ -128,6 +138,18 @@ impl Route for Node {
             })
         })
     }
+}
+
+/// Where `--node-logs` starts: when the kubelet took the pod, else a day ago.
+fn logs_since(t: &Target) -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let at = t
+        .started
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .filter(|s| *s <= now)
+        .unwrap_or(now - time::Duration::days(1));
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// The runtime and ID of a container ID as pod status gives it (`docker://ID`).
@@ -195,15 +217,15 @@ pub fn manifest(name: &str, t: &Target, runtime: &str, n: &Node) -> serde_json::
                     "readOnly": true,
                     "recursiveReadOnly": "Enabled",
                 }, {
-                    "name": "kubelet-logs",
-                    "mountPath": format!("{NODE_ROOT}{KUBELET_LOGS}"),
+                    "name": "node-logs",
+                    "mountPath": format!("{NODE_ROOT}{NODE_LOGS}"),
                     "readOnly": true,
                     "recursiveReadOnly": "Enabled",
                 }],
             }],
             "volumes": [
                 {"name": dir.0, "hostPath": {"path": dir.1, "type": "Directory"}},
-                {"name": "kubelet-logs", "hostPath": {"path": KUBELET_LOGS, "type": "Directory"}},
+                {"name": "node-logs", "hostPath": {"path": NODE_LOGS, "type": "Directory"}},
             ],
         },
     })
@@ -397,6 +419,7 @@ mod tests {
             user: None,
             container_id: None,
             arch: None,
+            started: None,
             verdict: crate::targets::Verdict::Exec,
         };
         let n = super::Node {
@@ -404,6 +427,7 @@ mod tests {
             namespace: "cairn-system".into(),
             deadline: std::time::Duration::from_secs(1860),
             seccomp: None,
+            node_logs: false,
         };
         let m = super::manifest("cairn-node-1", &t, "containerd", &n);
         assert_eq!(m["metadata"]["namespace"], "cairn-system");
@@ -411,8 +435,9 @@ mod tests {
         assert_eq!(m["spec"]["activeDeadlineSeconds"], 1860);
         let c = &m["spec"]["containers"][0];
         let mounts = c["volumeMounts"].as_array().unwrap();
-        assert_eq!(mounts.len(), 1, "no runtime socket directory: {mounts:?}");
+        assert_eq!(mounts.len(), 2, "no runtime socket directory: {mounts:?}");
         assert_eq!(mounts[0]["mountPath"], "/node/var/lib/containerd");
+        assert_eq!(mounts[1]["mountPath"], "/node/var/log");
         assert!(mounts
             .iter()
             .all(|m| m["readOnly"] == true && m["recursiveReadOnly"] == "Enabled"));
@@ -440,6 +465,24 @@ mod tests {
             m["spec"]["volumes"][0]["hostPath"]["path"],
             "/var/lib/docker"
         );
+        // --node-logs starts when the kubelet took the pod; a time to come or none
+        // falls back to a day ago.
+        let t = crate::targets::Target {
+            started: Some(1_764_500_000),
+            ..t
+        };
+        assert_eq!(super::logs_since(&t), "2025-11-30T10:53:20Z");
+        let t = crate::targets::Target {
+            started: Some(i64::MAX / 2),
+            ..t
+        };
+        let since = time::OffsetDateTime::parse(
+            &super::logs_since(&t),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        let ago = time::OffsetDateTime::now_utc() - since;
+        assert!(ago > time::Duration::hours(23) && ago < time::Duration::hours(25));
         // The pod must be the one created, with the image asked for.
         let mut pod: Pod = serde_json::from_value(super::manifest("x", &t, "docker", &n)).unwrap();
         pod.metadata.uid = Some("u1".into());

@@ -379,12 +379,25 @@ fn owner_chains_lead_from_jobs_to_cronjobs_and_to_statefulsets_and_never_elsewhe
     let out = s.dir.path().join("out");
     let mut args = vec!["-n", &ns, "collect"];
     args.extend(pods.iter().map(|(name, _)| *name));
-    args.extend(["--output-dir", out.to_str().unwrap(), "-o", "json"]);
+    // --node-logs with no target going by the node: said, and nothing else changes.
+    args.extend([
+        "--node-logs",
+        "--output-dir",
+        out.to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
     let o = cairn(&s, &args);
     assert!(
         o.status.success(),
         "{}\n{}",
         text(&o.stdout),
+        text(&o.stderr)
+    );
+    assert!(
+        text(&o.stderr)
+            .contains("--node-logs reads the node's disk, which only --via node reaches"),
+        "{}",
         text(&o.stderr)
     );
     assert_eq!(archives(&out).len(), 3);

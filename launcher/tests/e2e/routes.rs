@@ -437,12 +437,12 @@ fn a_container_by_a_short_lived_pod_on_its_node_with_its_drift() {
         "-c",
         "echo implant > /tmp/dropped-by-attacker.sh; rm /etc/group",
     ]);
-    // What the kubelet keeps of the container's output, where the test bed's API
-    // server mounts /var/log/pods from.
-    let kubelet_logs = tempfile::tempdir().unwrap();
-    let kept = kubelet_logs
-        .path()
-        .join(format!("{ns}_bb_0b7c4e1d-5a6f-4c3b-8e2d-1f0a9b8c7d6e/main"));
+    // The node's /var/log, where the test bed's API server mounts it from: what the
+    // kubelet keeps of the container's output, and the node's own logs.
+    let var_log = tempfile::tempdir().unwrap();
+    let kept = var_log.path().join(format!(
+        "pods/{ns}_bb_0b7c4e1d-5a6f-4c3b-8e2d-1f0a9b8c7d6e/main"
+    ));
     std::fs::create_dir_all(&kept).unwrap();
     std::fs::write(
         kept.join("0.log"),
@@ -450,12 +450,27 @@ fn a_container_by_a_short_lived_pod_on_its_node_with_its_drift() {
     )
     .unwrap();
     std::fs::write(kept.join("0.log.20261129-101010.gz"), b"rotated").unwrap();
-    let other = kubelet_logs.path().join(format!("{ns}_other_1/main"));
+    let other = var_log.path().join(format!("pods/{ns}_other_1/main"));
     std::fs::create_dir_all(&other).unwrap();
     std::fs::write(other.join("0.log"), "another pod's output\n").unwrap();
+    let journal = var_log
+        .path()
+        .join("journal/0123456789abcdef0123456789abcdef");
+    std::fs::create_dir_all(&journal).unwrap();
+    std::fs::write(journal.join("system.journal"), "LPKSHHRH kubelet").unwrap();
+    std::fs::write(journal.join("user-1000.journal"), "LPKSHHRH user").unwrap();
+    for f in ["containerd.log", "kubelet.log.1", "auth.log"] {
+        std::fs::write(var_log.path().join(f), f).unwrap();
+    }
+    let st = Command::new("touch")
+        .args(["-d", "2020-01-01T00:00:00Z"])
+        .arg(var_log.path().join("kubelet.log.1"))
+        .status()
+        .unwrap();
+    assert!(st.success());
     let s = ApiServer::start(&[
         "--host-path-map",
-        &format!("/var/log/pods={}", kubelet_logs.path().display()),
+        &format!("/var/log={}", var_log.path().display()),
     ]);
     let out_node = s.dir.path().join("out-node");
     let o = cairn(
@@ -467,6 +482,7 @@ fn a_container_by_a_short_lived_pod_on_its_node_with_its_drift() {
             "bb",
             "--via",
             "node",
+            "--node-logs",
             "--collector-image",
             &img.collector,
             "--output-dir",
@@ -548,6 +564,31 @@ fn a_container_by_a_short_lived_pod_on_its_node_with_its_drift() {
         ],
         "{kubelet:?}"
     );
+    // --node-logs: the kubelet's and the runtime's since the pod started; an older
+    // rotation is recorded as skipped; nothing else of /var/log.
+    let system: Vec<(String, String)> = a
+        .manifest()
+        .iter()
+        .filter(|r| r["artifact"] == "node/system_logs")
+        .map(|r| {
+            (
+                r["source"].as_str().unwrap_or_default().to_owned(),
+                r["status"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        system,
+        [
+            (
+                "/var/log/journal/0123456789abcdef0123456789abcdef/system.journal".into(),
+                "complete".into()
+            ),
+            ("/var/log/containerd.log".into(), "complete".into()),
+            ("/var/log/kubelet.log.1".into(), "skipped".into()),
+        ],
+        "{system:?}"
+    );
     let left = docker::ok(&[
         "ps",
         "-aq",
@@ -574,7 +615,7 @@ fn a_container_by_a_short_lived_pod_on_its_node_with_its_drift() {
     let mounts = c["volumeMounts"].as_array().unwrap();
     assert_eq!(mounts.len(), 2, "{mounts:?}");
     assert_eq!(mounts[0]["mountPath"], "/node/var/lib/docker");
-    assert_eq!(mounts[1]["mountPath"], "/node/var/log/pods");
+    assert_eq!(mounts[1]["mountPath"], "/node/var/log");
     for m in mounts {
         assert_eq!(m["readOnly"], true, "{m}");
         assert_eq!(m["recursiveReadOnly"], "Enabled", "{m}");
