@@ -24,13 +24,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-img=cairn-bench-launcher-busybox:1
-if ! docker image inspect "$img" >/dev/null 2>&1; then
-  r=$work/root; mkdir -p "$r"/{bin,etc,tmp,proc,sys,dev}; chmod 1777 "$r/tmp"
-  cp /bin/busybox "$r/bin/"; chroot "$r" /bin/busybox --install -s /bin
-  echo 'root:x:0:0::/root:/bin/sh' >"$r/etc/passwd"
-  tar -C "$r" --numeric-owner -cf "$work/img.tar" . && docker import -c 'ENV PATH=/bin' "$work/img.tar" "$img" >/dev/null
-fi
+# shellcheck source=bench/busybox-image.sh
+. "$top/bench/busybox-image.sh"
+img=$(busybox_image "$work")
 ns=bench-$$
 pod() { docker run -d --label io.kubernetes.pod.namespace=$ns --label "io.kubernetes.pod.name=$1" \
           --label io.kubernetes.container.name=main --label "app=$2" "$img" sleep 3600; }

@@ -36,6 +36,8 @@ pub struct Written {
     pub stored: Option<String>,
     /// Why the store did not take it (the file stays at `path`).
     pub not_stored: Option<String>,
+    /// How long reading and writing it took, in milliseconds.
+    pub ms: u64,
 }
 
 impl Written {
@@ -118,6 +120,7 @@ pub async fn write(
     path: &Path,
     o: &Options,
 ) -> anyhow::Result<Written> {
+    let started = std::time::Instant::now();
     let bundle = Bundle::create(path)?;
     let mut r = Reader {
         client,
@@ -166,6 +169,7 @@ pub async fn write(
         refused,
         stored: None,
         not_stored: None,
+        ms: started.elapsed().as_millis() as u64,
     })
 }
 

@@ -85,7 +85,7 @@ impl Outcome {
                 Ok(w) => serde_json::json!({
                     "archive": w.location(), "sha256": w.sha256,
                     "bytes": w.bytes, "refused": w.refused,
-                    "not_stored": w.not_stored,
+                    "not_stored": w.not_stored, "ms": w.ms,
                 }),
                 Err(e) => serde_json::json!({"error": e}),
             }),
