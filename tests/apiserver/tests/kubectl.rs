@@ -565,6 +565,16 @@ fn kubectl_reads_logs_of_both_runs_and_the_objects_served_beside_pods() {
             r#"{{"apiVersion":"v1","kind":"Event","metadata":{{"name":"web.1","namespace":"{ns}"}},"involvedObject":{{"kind":"Pod","name":"web","namespace":"{ns}"}},"reason":"BackOff","message":"restarting","type":"Warning"}}"#
         ),
     );
+    put(
+        "cj.json",
+        &format!(
+            r#"{{"apiVersion":"batch/v1","kind":"CronJob","metadata":{{"name":"backup","namespace":"{ns}"}},"spec":{{"schedule":"17 3 * * *"}}}}"#
+        ),
+    );
+    put(
+        "crb.json",
+        r#"{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{"name":"all-sa-view"},"subjects":[{"kind":"Group","name":"system:serviceaccounts"}],"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"view"}}"#,
+    );
     let s = start_server(&["--objects", store.path().to_str().unwrap()]);
 
     let o = kubectl(&k, &s, &["-n", &ns, "logs", "web"], b"");
@@ -603,12 +613,36 @@ fn kubectl_reads_logs_of_both_runs_and_the_objects_served_beside_pods() {
         ("rolebindings", "web-reads"),
         ("networkpolicies", "web-egress"),
         ("events", "web.1"),
+        ("cronjobs", "backup"),
+        ("clusterrolebindings", "all-sa-view"),
     ] {
         let o = kubectl(&k, &s, &["-n", &ns, "get", what, "-o", "json"], b"");
         assert!(o.status.success(), "{what}: {}", text(&o.stderr));
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(v["items"][0]["metadata"]["name"], name, "{what}: {v}");
     }
+    // The pod's node, as the evidence reads it.
+    let o = kubectl(
+        &k,
+        &s,
+        &[
+            "-n",
+            &ns,
+            "get",
+            "pod",
+            "web",
+            "-o",
+            "jsonpath={.spec.nodeName}",
+        ],
+        b"",
+    );
+    let node = text(&o.stdout);
+    assert!(!node.is_empty(), "{}", text(&o.stderr));
+    let o = kubectl(&k, &s, &["get", "node", &node, "-o", "json"], b"");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["metadata"]["name"], node.as_str(), "{v}");
+    assert!(v["status"]["nodeInfo"]["kubeletVersion"].is_string(), "{v}");
     let o = kubectl(
         &k,
         &s,
