@@ -114,6 +114,35 @@ pub enum Command {
     /// Checks a case directory against its case.json: every archive's size and sha256,
     /// its .sha256, and the signatures (exit 1 naming what changed).
     VerifyCase(VerifyCaseArgs),
+    /// Merges what archives hold into one time-sorted timeline (file times, process
+    /// starts, logins, the pod's lifecycle and events) for Timesketch (csv, jsonl) or
+    /// mactime (bodyfile). Needs no cluster.
+    Timeline(TimelineArgs),
+}
+
+#[derive(clap::Args)]
+pub struct TimelineArgs {
+    /// Archives (NAME.tar.zst, NAME.k8s.tar.zst) or directories of them, as
+    /// `collect --output-dir` writes them.
+    #[arg(required = true, value_name = "ARCHIVE|DIR")]
+    pub inputs: Vec<PathBuf>,
+    /// csv and jsonl: Timesketch's import formats (message, datetime, timestamp_desc,
+    /// and cairn's fields); bodyfile: The Sleuth Kit's, for `mactime -b`.
+    #[arg(long, value_enum, default_value_t = TimelineFormat::Csv)]
+    pub format: TimelineFormat,
+    /// The file to write (default: standard output); an existing file is refused.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Replace --output if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimelineFormat {
+    Csv,
+    Jsonl,
+    Bodyfile,
 }
 
 #[derive(clap::Args)]

@@ -21,10 +21,12 @@ mod kerror;
 mod plan;
 mod progress;
 mod rbac;
+mod read;
 mod report;
 mod route;
 mod session;
 mod targets;
+mod timeline;
 
 use cli::{Cli, Command};
 use std::path::PathBuf;
@@ -83,6 +85,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Bootstrap(a) => return commands::bootstrap::run(a),
         Command::Version(a) => return commands::version::run(a),
         Command::VerifyCase(a) => return case::verify(&a.dir, a.signer.as_deref()),
+        Command::Timeline(a) => return commands::timeline::run(a),
         Command::Sidecar(a) => {
             let ns = a.namespace.clone().or(cli.cluster.namespace);
             return commands::sidecar::run(a, ns.as_deref());
@@ -115,7 +118,8 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Bootstrap(_)
         | Command::Sidecar(_)
         | Command::Version(_)
-        | Command::VerifyCase(_) => {
+        | Command::VerifyCase(_)
+        | Command::Timeline(_) => {
             unreachable!("handled above")
         }
     }

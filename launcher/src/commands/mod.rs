@@ -5,4 +5,5 @@ pub mod bootstrap;
 pub mod collect;
 pub mod pods;
 pub mod sidecar;
+pub mod timeline;
 pub mod version;

@@ -18,6 +18,7 @@ mod delivery;
 mod evidence;
 mod exec;
 mod routes;
+mod timeline;
 mod uploads;
 use common::docker::{self, Container};
 use common::ApiServer;
