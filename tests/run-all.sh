@@ -14,7 +14,7 @@ need=()
 for pair in dockerd:docker.io containerd:containerd runc:runc iptables:iptables \
             musl-gcc:musl-tools zstd:zstd setpriv:util-linux hyperfine:hyperfine \
             openssl:openssl curl:curl shellcheck:shellcheck ip:iproute2 readelf:binutils \
-            gzip:gzip find:findutils ssh-keygen:openssh-client mactime:sleuthkit \
+            gzip:gzip find:findutils ssh-keygen:openssh-client mactime:sleuthkit chromium:chromium \
             qemu-aarch64-static:qemu-user-static update-binfmts:binfmt-support \
             aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")

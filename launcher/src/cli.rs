@@ -118,6 +118,26 @@ pub enum Command {
     /// starts, logins, the pod's lifecycle and events) for Timesketch (csv, jsonl) or
     /// mactime (bodyfile). Needs no cluster.
     Timeline(TimelineArgs),
+    /// Writes a triage report a person reads in a browser: findings first, each linked
+    /// to the evidence it rests on, then the process tree, sockets, mounts, logins,
+    /// drift and the collection's record; one self-contained HTML page per collection,
+    /// and an index for several. Needs no cluster.
+    Report(ReportArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    /// Archives (NAME.tar.zst, NAME.k8s.tar.zst) or directories of them, as
+    /// `collect --output-dir` writes them.
+    #[arg(required = true, value_name = "ARCHIVE|DIR")]
+    pub inputs: Vec<PathBuf>,
+    /// The page to write for one collection (report.html), or the directory for
+    /// several (a page each and index.html); an existing file is refused.
+    #[arg(long, value_name = "PATH")]
+    pub output: PathBuf,
+    /// Replace existing pages.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(clap::Args)]

@@ -16,8 +16,10 @@ mod commands;
 mod dest;
 mod evidence;
 mod exec;
+mod findings;
 mod janitor;
 mod kerror;
+mod page;
 mod plan;
 mod progress;
 mod rbac;
@@ -86,6 +88,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Version(a) => return commands::version::run(a),
         Command::VerifyCase(a) => return case::verify(&a.dir, a.signer.as_deref()),
         Command::Timeline(a) => return commands::timeline::run(a),
+        Command::Report(a) => return commands::report::run(a),
         Command::Sidecar(a) => {
             let ns = a.namespace.clone().or(cli.cluster.namespace);
             return commands::sidecar::run(a, ns.as_deref());
@@ -119,7 +122,8 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         | Command::Sidecar(_)
         | Command::Version(_)
         | Command::VerifyCase(_)
-        | Command::Timeline(_) => {
+        | Command::Timeline(_)
+        | Command::Report(_) => {
             unreachable!("handled above")
         }
     }

