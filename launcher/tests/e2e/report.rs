@@ -3,7 +3,8 @@
 //! markup planted where the target controls text (a process's command line, history
 //! lines, a history file's name). The pages are opened in real headless Chromium
 //! (Debian `chromium`): the DOM it builds shows each finding linked to its evidence, no
-//! element the target wrote, and an unchanged title (nothing ran). A screenshot of each
+//! element the target wrote, and an unchanged title (nothing ran). A set-id file added
+//! in a container collected by the node route is a drift finding. A screenshot of each
 //! page is kept in `target/report-screenshots/`.
 
 use super::*;
@@ -247,4 +248,74 @@ fn a_report_shows_each_finding_linked_to_its_evidence_and_runs_nothing_the_targe
         web_dom.contains("What the service account may do"),
         "{web_dom}"
     );
+}
+
+/// The node route gives drift: a set-id file added in the container is a finding, with
+/// its mode from the bodyfile and its record in drift.jsonl as evidence.
+#[test]
+fn a_set_id_file_added_since_the_image_is_a_finding_from_the_node_route() {
+    let Some(bin) = docker::setup() else { return };
+    let Some(chromium) = chromium() else { return };
+    let img = super::routes::Images::build(&bin, "report-node");
+    let ns = img.ns.clone();
+    let c = docker::ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--label",
+        &format!("io.kubernetes.pod.namespace={ns}"),
+        "--label",
+        "io.kubernetes.pod.name=bb",
+        "--label",
+        "io.kubernetes.container.name=main",
+        docker::busybox_image(),
+        "sleep",
+        "3600",
+    ]);
+    docker::ok(&[
+        "exec",
+        &c,
+        "sh",
+        "-c",
+        "mkdir -p /usr/local/bin && cp /bin/busybox /usr/local/bin/sx && chmod 4755 /usr/local/bin/sx",
+    ]);
+    let s = ApiServer::start(&[]);
+    let out = s.dir.path().join("out");
+    let o = cairn(
+        &s,
+        &[
+            "-n",
+            &ns,
+            "collect",
+            "bb",
+            "--via",
+            "node",
+            "--collector-image",
+            &img.collector,
+            "--output-dir",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let page = s.dir.path().join("node.html");
+    let r = common::env::command(CAIRN)
+        .arg("report")
+        .arg(&out)
+        .arg("--output")
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    let dom = render(&chromium, &page, "node.png");
+    let li = dom
+        .split("<li ")
+        .find(|li| li.contains("data-rule=\"drift\"") && li.contains("/usr/local/bin/sx"))
+        .unwrap_or_else(|| panic!("no drift finding for the set-id file:\n{dom}"));
+    assert!(
+        li.contains("a set-id file (-rwsr-xr-x) added since the image"),
+        "{li}"
+    );
+    assert!(li.contains("live_response/drift/drift.jsonl"), "{li}");
+    assert!(li.contains("class=\"high\""), "{li}");
 }

@@ -103,14 +103,14 @@ fn a_container_without_a_shell_is_named_distroless_with_the_routes_that_work() {
 /// The collector image as a responder builds it (`scripts/build-image.sh`), and a
 /// FROM-scratch application under uid 65532 with a planted file and no shell; the
 /// collector image and every container of `ns` are removed on drop.
-struct Images {
-    collector: String,
+pub struct Images {
+    pub collector: String,
     app: &'static str,
-    ns: String,
+    pub ns: String,
 }
 
 impl Images {
-    fn build(bin: &Path, test: &str) -> Images {
+    pub fn build(bin: &Path, test: &str) -> Images {
         let pid = std::process::id();
         let collector = format!("cairn-collector:e2e-{test}-{pid}");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-image.sh");
