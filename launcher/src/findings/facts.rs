@@ -16,6 +16,8 @@ use std::io::{BufRead, Read};
 pub const MAX_RECORDS: usize = 20_000;
 /// The most history lines kept (those a rule may look at: every line, each capped).
 pub const MAX_HISTORY_LINES: usize = 50_000;
+/// The lines kept from the end of each container log.
+pub const LOG_TAIL: usize = 200;
 /// The most bytes kept of a document member (summary, system, pod, rbac).
 const DOCUMENT_LIMIT: u64 = 16 << 20;
 /// The most bytes of a member read.
@@ -53,6 +55,9 @@ pub struct Facts {
     pub pod: Value,
     pub rbac: Value,
     pub events: Value,
+    /// The last [`LOG_TAIL`] lines of each container log (`logs/C.log`,
+    /// `logs/C.previous.log`), and how many lines it had.
+    pub logs: Vec<(String, Vec<String>, usize)>,
     pub k8s_members: HashMap<String, String>,
     /// What could not be read, or was cut at a cap.
     pub problems: Vec<String>,
@@ -236,6 +241,18 @@ fn k8s_member(f: &mut Facts, name: &str, r: &mut dyn BufRead) {
         "k8s/pod.json" => f.pod = document(&mut h),
         "k8s/rbac.json" => f.rbac = document(&mut h),
         "k8s/events.json" => f.events = document(&mut h),
+        n if n.starts_with("logs/") && f.logs.len() < 64 => {
+            let mut tail = std::collections::VecDeque::with_capacity(LOG_TAIL);
+            let mut count = 0;
+            let _ = stream::lines(&mut h, |l| {
+                count += 1;
+                if tail.len() == LOG_TAIL {
+                    tail.pop_front();
+                }
+                tail.push_back(String::from_utf8_lossy(&l[..l.len().min(2048)]).into_owned());
+            });
+            f.logs.push((n.to_owned(), tail.into(), count));
+        }
         _ => {}
     }
     f.k8s_members.insert(name.to_owned(), h.finish());

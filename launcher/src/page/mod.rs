@@ -71,7 +71,7 @@ th{background:#f5f5f7;cursor:default}code,.mono{font-family:ui-monospace,monospa
 .sev{display:inline-block;min-width:4.5em;font-weight:600;text-transform:uppercase;font-size:11px}\
 .high .sev{color:#b00020}.medium .sev{color:#a15c00}.info .sev{color:#555}\
 ol.findings li{margin:.35em 0}.ev{font-size:12px;color:#555}.deleted{color:#b00020;font-weight:600}\
-.muted{color:#777}.ident td:first-child{width:14em;color:#555}a{color:#0645ad}";
+.muted{color:#777}pre.log{background:#f7f7f7;padding:.5em;max-height:30em;overflow:auto;white-space:pre-wrap}.ident td:first-child{width:14em;color:#555}a{color:#0645ad}";
 
 /// The Content-Security-Policy of a page: nothing but inline style, and the scripts
 /// whose sha256 are given.
@@ -532,6 +532,18 @@ fn kubernetes(o: &mut String, f: &Facts) {
         );
     }
     o.push_str("</table>");
+    for (member, tail, count) in &f.logs {
+        let _ = write!(
+            o,
+            "<h3>{} (the last {} of {count} lines)</h3><pre class=\"mono log\">",
+            esc(member),
+            tail.len()
+        );
+        for l in tail {
+            let _ = writeln!(o, "{}", esc(l));
+        }
+        o.push_str("</pre>");
+    }
     let bindings = f.rbac["bindings"].as_array().cloned().unwrap_or_default();
     let _ = write!(o, "<h3>What the service account may do ({} binding(s))</h3><table><tr><th>binding</th><th>role</th><th>rules</th></tr>", bindings.len());
     for b in bindings.iter().take(MAX_ROWS) {

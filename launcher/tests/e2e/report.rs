@@ -245,7 +245,8 @@ fn a_report_shows_each_finding_linked_to_its_evidence_and_runs_nothing_the_targe
         .unwrap();
     let web_dom = render(&chromium, &web_page, "collection-in-dir.png");
     assert!(
-        web_dom.contains("What the service account may do"),
+        web_dom.contains("What the service account may do")
+            && web_dom.contains("logs/main.log (the last 0 of 0 lines)"),
         "{web_dom}"
     );
 }
