@@ -220,7 +220,7 @@ fn read_entries(
 ) -> io::Result<Gathered> {
     let mut out = Gathered::default();
     let dec = zstd::stream::read::Decoder::new(hr)?;
-    let mut ar = tar::Archive::new(dec);
+    let mut ar = tar::Archive::new(crate::archive::guard::Guarded::new(dec));
     let mut last: Option<Vec<u8>> = None;
     for entry in ar.entries()? {
         let mut entry = match entry {

@@ -6,6 +6,7 @@
 //! Kubernetes evidence).
 
 pub mod bundle;
+pub mod guard;
 pub mod record;
 pub mod spool;
 pub mod writer;

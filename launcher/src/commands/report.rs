@@ -46,7 +46,8 @@ pub fn run(a: ReportArgs) -> anyhow::Result<i32> {
         );
         rows.push(page::IndexRow {
             name: c.name.clone(),
-            page: format!("{}.html", c.name),
+            // Always a relative path: a name like `javascript:x` stays a file name.
+            page: format!("./{}.html", c.name),
             high: n(Severity::High),
             medium: n(Severity::Medium),
             info: n(Severity::Info),

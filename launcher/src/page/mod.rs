@@ -270,6 +270,7 @@ fn identity(o: &mut String, f: &Facts) {
             "collected",
             format!("{} to {}", text(&s["started"]), text(&s["ended"])),
         ),
+        ("route", route_of(s)),
         ("root", text(&s["root"])),
         (
             "case",
@@ -298,6 +299,25 @@ fn identity(o: &mut String, f: &Facts) {
         );
     }
     o.push_str("</table>");
+}
+
+/// How the collector reached the target, from its invocation.
+fn route_of(s: &Value) -> String {
+    let i = &s["invocation"];
+    if i["node_root"].is_string() {
+        format!(
+            "from the node's disk (the container rebuilt from its layers: {})",
+            text(&i["container"]["id"])
+        )
+    } else if !i["target_pid"].is_null() {
+        format!("from another container of the pod, through /proc/{}/root (ephemeral container or sidecar)", text(&i["target_pid"]))
+    } else if i.is_object() && text(&i["root"]) != "/" {
+        format!("an offline tree ({})", text(&i["root"]))
+    } else if i.is_object() {
+        "inside the container or system, live".into()
+    } else {
+        String::new()
+    }
 }
 
 trait IfEmpty {

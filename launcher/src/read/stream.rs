@@ -18,7 +18,8 @@ pub fn members(
 ) -> anyhow::Result<()> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let z = zstd::Decoder::new(file).with_context(|| format!("{}: not zstd", path.display()))?;
-    let mut tar = tar::Archive::new(z);
+    // Extension headers are bounded before the tar crate reads them whole.
+    let mut tar = tar::Archive::new(cairn_collector::archive::guard::Guarded::new(z));
     let entries = tar
         .entries()
         .with_context(|| format!("reading {}", path.display()))?;
@@ -66,6 +67,22 @@ pub fn lines(r: &mut dyn BufRead, mut f: impl FnMut(&[u8])) -> std::io::Result<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_archive_claiming_a_huge_extension_header_is_refused_not_read() {
+        let mut h = tar::Header::new_ustar();
+        h.set_path("././@PaxHeader").unwrap();
+        h.set_entry_type(tar::EntryType::XHeader);
+        h.set_size(8 << 30);
+        h.set_cksum();
+        let mut bytes = h.as_bytes().to_vec();
+        bytes.extend(vec![0u8; 1 << 20]);
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.tar.zst");
+        std::fs::write(&p, zstd::encode_all(&bytes[..], 3).unwrap()).unwrap();
+        let e = members(&p, u64::MAX, |_, _| Ok(())).unwrap_err();
+        assert!(format!("{e:#}").contains("extension header"), "{e:#}");
+    }
 
     #[test]
     fn lines_longer_than_the_bound_are_skipped_whole_and_counted() {
