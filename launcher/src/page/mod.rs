@@ -638,8 +638,9 @@ fn record(o: &mut String, f: &Facts) {
     o.push_str("</section>\n");
 }
 
-/// The index's one script: sorts the table by a column when its header is clicked.
-const SORT: &str = "document.querySelectorAll('th[data-col]').forEach(function(h){h.addEventListener('click',function(){var t=h.closest('table'),i=+h.dataset.col,rows=[].slice.call(t.querySelectorAll('tr.row'));var num=h.dataset.num;rows.sort(function(a,b){var x=a.children[i].dataset.v||a.children[i].textContent,y=b.children[i].dataset.v||b.children[i].textContent;return num?(+y)-(+x):x.localeCompare(y)});rows.forEach(function(r){t.appendChild(r)})})})";
+/// The index's one script: sorts the table by a column when its header is clicked, and
+/// marks the table sortable (which shows it ran under the page's CSP).
+const SORT: &str = "document.querySelector('table').dataset.sortable='yes';document.querySelectorAll('th[data-col]').forEach(function(h){h.addEventListener('click',function(){var t=h.closest('table'),i=+h.dataset.col,rows=[].slice.call(t.querySelectorAll('tr.row'));var num=h.dataset.num;rows.sort(function(a,b){var x=a.children[i].dataset.v||a.children[i].textContent,y=b.children[i].dataset.v||b.children[i].textContent;return num?(+y)-(+x):x.localeCompare(y)});rows.forEach(function(r){t.appendChild(r)})})})";
 
 /// One row of the index.
 pub struct IndexRow {

@@ -216,6 +216,12 @@ fn a_report_shows_each_finding_linked_to_its_evidence_and_runs_nothing_the_targe
         .unwrap();
     assert!(r.status.success(), "{}", text(&r.stderr));
     let index = render(&chromium, &dir.join("index.html"), "index.png");
+    // The index's own script ran (the CSP allows it by its hash), and nothing else.
+    assert!(
+        index.contains("data-sortable=\"yes\""),
+        "the sorter did not run:\n{index}"
+    );
+    assert_eq!(index.matches("<script").count(), 1);
     let rows: Vec<&str> = index.split("<tr class=\"row\">").skip(1).collect();
     assert_eq!(rows.len(), 2, "{index}");
     assert!(
