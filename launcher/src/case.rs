@@ -169,18 +169,17 @@ pub fn write_at(
     signer: Option<&Signer>,
     sha_files: &[PathBuf],
 ) -> anyhow::Result<()> {
-    let path = path.to_owned();
     let mut text = serde_json::to_vec_pretty(record)?;
     text.push(b'\n');
-    if std::fs::symlink_metadata(&path).is_ok() {
+    if std::fs::symlink_metadata(path).is_ok() {
         bail!(
             "{} exists: a case record is not overwritten",
             path.display()
         );
     }
-    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     if let Some(s) = signer {
-        s.sign_file(&path)?;
+        s.sign_file(path)?;
         for f in sha_files.iter().filter(|f| f.exists()) {
             s.sign_file(f)?;
         }

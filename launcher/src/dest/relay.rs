@@ -95,21 +95,11 @@ impl Delivery for Relay {
                 Some(f) => f.path().to_owned(),
                 None => anyhow::bail!("the relayed archive is gone"),
             };
-            let (url, name, a) = (self.url.clone(), self.name.clone(), arrived.clone());
-            let sent = super::blocking("uploading", move || {
-                upload(
-                    &path,
-                    Destination::new(Some(&url), None, None, &name)?,
-                    &name,
-                    &a,
-                )
-            })
-            .await;
-            match sent {
-                Ok(r) => {
+            match put(self.url.clone(), &self.name, &path, arrived).await {
+                Ok(location) => {
                     self.file.take();
                     Ok(Delivered {
-                        location: r.object.unwrap_or(r.location),
+                        location,
                         verified: Verified {
                             sha256: Some(arrived.sha256.clone()),
                             bytes: Some(arrived.bytes),

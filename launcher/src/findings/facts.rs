@@ -109,17 +109,11 @@ pub fn is_history(member: &str) -> bool {
         && (name.ends_with("_history") || name == "fish_history" || name == ".history")
 }
 
-const LISTS: &[&str] = &[
-    "live_response/processes/processes.jsonl",
-    "live_response/processes/executables.jsonl",
-    "live_response/network/sockets.jsonl",
-    "live_response/mounts/mountinfo.jsonl",
-    "live_response/users/logins.jsonl",
-    "live_response/drift/drift.jsonl",
-];
-const DOCUMENTS: &[&str] = &["summary.json", "live_response/system/system.json"];
-const BODYFILE: &str = "outputs/live/timeline/bodyfile.txt";
-const PRELOAD: &str = "files/etc/ld.so.preload";
+use crate::read::member::{
+    BODYFILE, DRIFT, EXECUTABLES, LOGINS, MOUNTS, PRELOAD, PROCESSES, SOCKETS, SUMMARY, SYSTEM,
+};
+const LISTS: &[&str] = &[PROCESSES, EXECUTABLES, SOCKETS, MOUNTS, LOGINS, DRIFT];
+const DOCUMENTS: &[&str] = &[SUMMARY, SYSTEM];
 
 /// Reads a collection.
 pub fn read(c: &Collection) -> Facts {
@@ -147,9 +141,7 @@ pub fn read(c: &Collection) -> Facts {
 }
 
 fn document(r: &mut Hashing<'_>) -> Value {
-    let mut text = Vec::new();
-    let _ = r.take(DOCUMENT_LIMIT).read_to_end(&mut text);
-    serde_json::from_slice(&text).unwrap_or(Value::Null)
+    crate::read::document(r, DOCUMENT_LIMIT)
 }
 
 fn archive_member(f: &mut Facts, name: &str, r: &mut dyn BufRead) {
@@ -166,8 +158,8 @@ fn archive_member(f: &mut Facts, name: &str, r: &mut dyn BufRead) {
         hash: Sha256::new(),
     };
     match name {
-        "summary.json" => f.summary = document(&mut h),
-        "live_response/system/system.json" => f.system = document(&mut h),
+        SUMMARY => f.summary = document(&mut h),
+        SYSTEM => f.system = document(&mut h),
         BODYFILE => {
             let modes = &mut f.modes;
             let _ = stream::lines(&mut h, |l| {
@@ -207,11 +199,11 @@ fn archive_member(f: &mut Facts, name: &str, r: &mut dyn BufRead) {
         }
         n => {
             let list = match n {
-                "live_response/processes/processes.jsonl" => &mut f.processes,
-                "live_response/processes/executables.jsonl" => &mut f.executables,
-                "live_response/network/sockets.jsonl" => &mut f.sockets,
-                "live_response/mounts/mountinfo.jsonl" => &mut f.mounts,
-                "live_response/users/logins.jsonl" => &mut f.logins,
+                PROCESSES => &mut f.processes,
+                EXECUTABLES => &mut f.executables,
+                SOCKETS => &mut f.sockets,
+                MOUNTS => &mut f.mounts,
+                LOGINS => &mut f.logins,
                 _ => &mut f.drift,
             };
             let mut over = 0u64;

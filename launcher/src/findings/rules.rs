@@ -5,6 +5,7 @@
 
 use super::facts::Facts;
 use super::{Evidence, Finding, Severity};
+use crate::read::text;
 use regex::RegexSet;
 use serde_json::Value;
 use std::collections::HashSet;
@@ -36,14 +37,6 @@ pub fn all(f: &Facts) -> Vec<Finding> {
     out
 }
 
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        v => v.to_string(),
-    }
-}
-
 /// Evidence in the collection's archive.
 fn ev(f: &Facts, member: &str, at: String) -> Evidence {
     let archive = f
@@ -61,10 +54,7 @@ fn ev(f: &Facts, member: &str, at: String) -> Evidence {
     }
 }
 
-const PROCESSES: &str = "live_response/processes/processes.jsonl";
-const EXECUTABLES: &str = "live_response/processes/executables.jsonl";
-const SOCKETS: &str = "live_response/network/sockets.jsonl";
-const DRIFT: &str = "live_response/drift/drift.jsonl";
+use crate::read::member::{DRIFT, EXECUTABLES, PRELOAD, PROCESSES, SOCKETS};
 
 /// The collector's own processes (never a finding).
 fn collector_pids(f: &Facts) -> HashSet<i64> {
@@ -242,7 +232,7 @@ fn ld_so_preload(f: &Facts, out: &mut Vec<Finding>) {
             "/etc/ld.so.preload loads {} into every program started (a common rootkit hook)",
             libs.join(", ")
         ),
-        evidence: vec![ev(f, "files/etc/ld.so.preload", String::new())],
+        evidence: vec![ev(f, PRELOAD, String::new())],
     });
 }
 

@@ -12,6 +12,7 @@
 
 use crate::findings::facts::Facts;
 use crate::findings::{Evidence, Finding, Severity};
+use crate::read::text;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -53,14 +54,6 @@ fn short(sha: &str) -> String {
         )
     } else {
         sha.to_owned()
-    }
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        v => v.to_string(),
     }
 }
 

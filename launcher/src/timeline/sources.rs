@@ -6,10 +6,11 @@
 
 use super::{micros_of, Event, Timeline};
 use crate::read::stream;
+use crate::read::text;
 use anyhow::Context;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 use std::path::Path;
 use std::rc::Rc;
 
@@ -18,11 +19,7 @@ const MEMBER_LIMIT: u64 = 4 << 30;
 /// The most bytes of a JSON document member (pod.json, events.json, summary.json).
 const DOCUMENT_LIMIT: u64 = 64 << 20;
 
-const BODYFILE: &str = "outputs/live/timeline/bodyfile.txt";
-const PROCESSES: &str = "live_response/processes/processes.jsonl";
-const EXECUTABLES: &str = "live_response/processes/executables.jsonl";
-const LOGINS: &str = "live_response/users/logins.jsonl";
-const DRIFT: &str = "live_response/drift/drift.jsonl";
+use crate::read::member::{BODYFILE, DRIFT, EXECUTABLES, LOGINS, PROCESSES, SUMMARY};
 
 /// A file's bodyfile line, kept until the manifest and drift (later in the archive)
 /// are known.
@@ -84,7 +81,7 @@ pub fn archive(
                     }
                 })?;
             }
-            "summary.json" => {
+            SUMMARY => {
                 if let Some(v) = document(r) {
                     collection(&v, target, t);
                 }
@@ -142,9 +139,7 @@ fn json_lines(
 
 /// A JSON document member, up to [`DOCUMENT_LIMIT`].
 fn document(r: &mut dyn BufRead) -> Option<Value> {
-    let mut text = Vec::new();
-    r.take(DOCUMENT_LIMIT).read_to_end(&mut text).ok()?;
-    serde_json::from_slice(&text).ok()
+    Some(crate::read::document(r, DOCUMENT_LIMIT)).filter(|v| !v.is_null())
 }
 
 /// `MD5|name|inode|mode|UID|GID|size|atime|mtime|ctime|crtime` (names have `|`
@@ -226,14 +221,6 @@ fn file_events(
             sha256: sha.clone(),
             macb: Some(macb),
         });
-    }
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        v => v.to_string(),
     }
 }
 
