@@ -6,20 +6,15 @@
 //! [`spec`] (which artifacts are selected: UAC-compatible YAML, profiles) →
 //! [`collect`] (what collects them: the artifact engine, which also runs the native
 //! [`live`] response collectors: processes, sockets, mounts, system, users) →
-//! [`archive`] (how they are packed: tar + zstd, manifest, log, summary) →
-//! [`sink`] (where the bytes go: a file or stdout, hashed on the way).
-//! [`verify`] reads an archive back and checks every hash.
+//! the archive (how they are packed: tar + zstd, manifest, log, summary: the
+//! `cairn-archive` crate, which the launcher reads them back with) →
+//! [`sink`] (where the bytes go: a file, stdout or an upload, hashed on the way).
 #![forbid(unsafe_code)]
 
-pub mod archive;
 pub mod collect;
-pub mod hash;
-pub mod lines;
 pub mod live;
 pub mod node;
 pub mod progress;
 pub mod sink;
 pub mod source;
 pub mod spec;
-pub mod units;
-pub mod verify;

@@ -57,7 +57,7 @@ impl Progress {
     pub fn emit(&mut self, e: &Event) {
         match self.mode {
             ProgressMode::Json => {
-                let line = e.to_line(&crate::units::now_rfc3339());
+                let line = e.to_line(&cairn_archive::text::now_rfc3339());
                 let mut err = std::io::stderr().lock();
                 let _ = writeln!(err, "{line}");
             }

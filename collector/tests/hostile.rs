@@ -273,7 +273,7 @@ fn file_growing_while_read_is_marked_changed() {
 
 #[test]
 fn shrinking_source_is_zero_filled_and_marked() {
-    use cairn_collector::archive::{ArchiveWriter, EntryHeader};
+    use cairn_archive::write::{ArchiveWriter, EntryHeader};
     use cairn_collector::sink::{Sink, Target};
     let t = tree();
     let out = t.path().join("short.tar.zst");

@@ -15,20 +15,17 @@ mod collector;
 mod commands;
 mod dest;
 mod evidence;
+mod examine;
 mod exec;
-mod findings;
 mod janitor;
 mod kerror;
-mod page;
 mod plan;
 mod progress;
 mod rbac;
-mod read;
 mod report;
 mod route;
 mod session;
 mod targets;
-mod timeline;
 
 use cli::{Cli, Command};
 use std::path::PathBuf;
@@ -86,7 +83,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
     let (flags, command) = match cli.command {
         Command::Bootstrap(a) => return commands::bootstrap::run(a),
         Command::Version(a) => return commands::version::run(a),
-        Command::VerifyCase(a) => return case::verify(&a.dir, a.signer.as_deref()),
+        Command::VerifyCase(a) => return examine::verify_case::verify(&a.dir, a.signer.as_deref()),
         Command::Timeline(a) => return commands::timeline::run(a),
         Command::Report(a) => return commands::report::run(a),
         Command::Sidecar(a) => {

@@ -3,10 +3,11 @@
 //! verdict per container: exec-able, distroless (by image name) or not running.
 
 use crate::collector::Arch;
+use cairn_archive::records::k8s::TargetInfo;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, ListParams};
 use kube::Client;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Namespaces that hold the cluster's own machinery, hidden by default.
 pub const SYSTEM_NAMESPACES: &[&str] = &[
@@ -64,13 +65,24 @@ pub struct Target {
 }
 
 impl Target {
+    /// The target as the Kubernetes evidence's summary names it.
+    pub fn info(&self) -> TargetInfo {
+        TargetInfo {
+            namespace: self.namespace.clone(),
+            pod: self.pod.clone(),
+            container: self.container.clone(),
+            image: self.image.clone(),
+            node: self.node.clone(),
+            phase: self.phase.clone(),
+            run_as_user: self.user,
+            verdict: self.verdict.name().to_owned(),
+            arch: self.arch.map(|a| a.k8s().to_owned()),
+        }
+    }
+
+    /// The target as `cairn pods -o json` lists it.
     pub fn to_json(&self) -> Value {
-        json!({
-            "namespace": self.namespace, "pod": self.pod, "container": self.container,
-            "image": self.image, "node": self.node, "phase": self.phase,
-            "run_as_user": self.user, "verdict": self.verdict.name(),
-            "arch": self.arch.map(Arch::k8s),
-        })
+        serde_json::to_value(self.info()).unwrap_or_default()
     }
 
     pub fn name(&self) -> String {

@@ -19,6 +19,7 @@
 
 pub mod azure;
 pub mod destination;
+mod events;
 pub mod gcs;
 pub mod http;
 pub mod pipeline;
@@ -28,11 +29,11 @@ pub mod s3;
 pub mod single;
 
 use cairn_protocol::{Level, LogEvent};
+pub use events::{random_u64, Events, EventsInner};
 use destination::{redact, Destination, Kind};
 use pipeline::{Outcome, Part, Pipeline};
-use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Write};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// The most a single-request kind (S3 PUT, S3 POST, GCS PUT) holds in memory: the
 /// length must be known before the request starts, and nothing is staged on disk.
@@ -65,50 +66,6 @@ pub enum UploadError {
     TooLargeForSingle { kind: &'static str, limit: u64 },
     #[error("the uploader stopped unexpectedly")]
     Worker,
-}
-
-/// Upload log records, drained by the engine into the collection log and progress,
-/// and the count of retries (kept when the records are drained).
-#[derive(Debug, Clone, Default)]
-pub struct Events(Arc<EventsInner>);
-
-#[derive(Debug, Default)]
-pub struct EventsInner {
-    list: Mutex<Vec<(Level, LogEvent, String)>>,
-    retries: std::sync::atomic::AtomicU64,
-}
-
-impl Events {
-    pub fn note(&self, level: Level, event: LogEvent, message: String) {
-        if event == LogEvent::UploadRetry {
-            self.0
-                .retries
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        if let Ok(mut v) = self.0.list.lock() {
-            v.push((level, event, message));
-        }
-    }
-
-    /// Retries noted so far.
-    pub fn retries(&self) -> u64 {
-        self.0.retries.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    pub fn take(&self) -> Vec<(Level, LogEvent, String)> {
-        self.0
-            .list
-            .lock()
-            .map(|mut v| std::mem::take(&mut *v))
-            .unwrap_or_default()
-    }
-}
-
-/// A random u64 from std's OS-seeded hasher keys (jitter, multipart boundaries).
-pub fn random_u64() -> u64 {
-    std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish()
 }
 
 /// What the destination gave back for one part that commits it later (an S3 ETag,

@@ -2,7 +2,7 @@
 
 use cairn_collector::progress::ProgressMode;
 use cairn_collector::sink::upload;
-use cairn_collector::units;
+use cairn_protocol::size::parse as parse_size;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -192,10 +192,10 @@ pub struct CollectArgs {
     #[arg(long, hide = true, default_value = "500ms", value_parser = cairn_protocol::duration::parse_arg)]
     pub upload_backoff: Duration,
     /// Files larger than this are stored truncated to it (e.g. 512M, 1G).
-    #[arg(long, default_value = "1G", value_parser = units::parse_size)]
+    #[arg(long, default_value = "1G", value_parser = parse_size)]
     pub max_file_size: u64,
     /// Stop storing file content after this many bytes (e.g. 10G). Default: no limit.
-    #[arg(long, value_parser = units::parse_size)]
+    #[arg(long, value_parser = parse_size)]
     pub max_total_size: Option<u64>,
     /// Stop collecting after this long (e.g. 90s, 10m); the archive is still complete
     /// and valid, and the log records what was cut.
@@ -227,7 +227,7 @@ pub struct CollectArgs {
     #[arg(long, default_value = "/proc")]
     pub proc: PathBuf,
     /// Compressed bytes of manifest held in memory before a part is written (tests).
-    #[arg(long, hide = true, value_parser = units::parse_size)]
+    #[arg(long, hide = true, value_parser = parse_size)]
     pub manifest_part_size: Option<u64>,
 }
 

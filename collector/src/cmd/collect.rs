@@ -5,6 +5,7 @@
 
 use super::cli::CollectArgs;
 use anyhow::{bail, Context, Result};
+use cairn_archive::records::summary::Invocation;
 use cairn_collector::collect::{collect, default_workers, Options, Report};
 use cairn_collector::node;
 use cairn_collector::progress::Progress;
@@ -35,18 +36,30 @@ pub fn run(a: CollectArgs) -> Result<i32> {
     if let Some(node_root) = &a.node_root {
         opts.beside = node::beside(node_root, container.as_ref(), a.node_logs_since);
     }
-    let invocation = serde_json::json!({
-        "root": root.path().display().to_string(),
-        "node_root": a.node_root.as_ref().map(|p| p.display().to_string()),
-        "container": container,
-        "node_logs_since": a.node_logs_since.map(|t| cairn_collector::units::rfc3339(t, 0)),
-        "target_pid": root.target_pid(),
-        "profile": a.profile,
-        "artifacts": a.artifacts,
-        "output": a.output,
-        "upload": a.upload_url.as_deref().map(|u| if u == "-" { "URL from stdin".to_owned() } else { upload::destination::redact_text(u) }).or(a.upload_plan.as_ref().map(|p| format!("plan {p}"))),
-        "fallback_output": a.fallback_output,
-    });
+    let invocation = Invocation {
+        root: root.path().display().to_string(),
+        node_root: a.node_root.as_ref().map(|p| p.display().to_string()),
+        container,
+        node_logs_since: a
+            .node_logs_since
+            .map(|t| cairn_archive::text::rfc3339(t, 0)),
+        target_pid: root.target_pid(),
+        profile: a.profile.clone(),
+        artifacts: a.artifacts.clone(),
+        output: a.output.clone(),
+        upload: a
+            .upload_url
+            .as_deref()
+            .map(|u| {
+                if u == "-" {
+                    "URL from stdin".to_owned()
+                } else {
+                    upload::destination::redact_text(u)
+                }
+            })
+            .or(a.upload_plan.as_ref().map(|p| format!("plan {p}"))),
+        fallback_output: a.fallback_output.clone(),
+    };
     let mut progress = Progress::new(a.progress);
     let report = collect(&root, &selection, &opts, target, &mut progress, invocation)?;
     Ok(tell(&report))
@@ -318,7 +331,7 @@ fn default_object_name() -> String {
             |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '.',
             "_",
         );
-    let now = cairn_collector::units::now_rfc3339().replace([':', '-'], "");
+    let now = cairn_archive::text::now_rfc3339().replace([':', '-'], "");
     let stamp = now.split('.').next().unwrap_or(&now).trim_end_matches('Z');
     format!("cairn-{host}-{stamp}Z.tar.zst")
 }

@@ -3,7 +3,7 @@
 //! whether its `.sha256` was compared, and whether the collection was complete.
 
 use anyhow::{Context, Result};
-use cairn_collector::verify::{self, Verification};
+use cairn_archive::verify::{self, Verification};
 use cairn_protocol::bounded::printable;
 use cairn_protocol::exit;
 

@@ -8,9 +8,10 @@
 
 use super::engine::Engine;
 use super::options::Beside;
-use crate::archive::{ManifestRecord, Status, FILES_DIR, NODE_DIR};
 use crate::source::walk::{Entry, Flow, Visitor};
 use crate::source::{Kind, Root};
+use cairn_archive::member::{FILES_DIR, NODE_DIR};
+use cairn_archive::records::Status;
 use cairn_protocol::{Level, LogEvent};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use std::ffi::OsStr;
@@ -108,11 +109,11 @@ impl Visitor for BesideVisitor<'_, '_> {
             return Flow::Descend;
         }
         if let Some(since) = self.since.filter(|s| entry.meta.mtime.0 < *s) {
-            let mut rec = ManifestRecord::for_source(entry.path, entry.meta, self.artifact);
+            let mut rec = entry.meta.record(entry.path, self.artifact);
             rec.status = Some(Status::Skipped);
             rec.reason = Some(format!(
                 "last written before the window asked for ({}), so it holds nothing of it",
-                crate::units::rfc3339(since, 0)
+                cairn_archive::text::rfc3339(since, 0)
             ));
             self.engine.rec.note(rec);
             return Flow::Descend;

@@ -1,37 +1,30 @@
 //! How the native live-response collectors ([`crate::live`]) write into a collection:
-//! generated files under `live_response/`, copies of open files, log records, and the
+//! generated files (at the members `cairn_archive::member::live` names), copies of open files, log records, and the
 //! deadline, all through the engine's recorder.
 
 use super::engine::Engine;
-use crate::archive::Spool;
+use cairn_archive::write::Spool;
 use cairn_protocol::{Level, LogEvent};
 use std::io;
 
-fn live_path(rel: &[u8]) -> Vec<u8> {
-    let mut p = format!("{}/", crate::live::LIVE_DIR).into_bytes();
-    p.extend_from_slice(rel);
-    p
-}
-
 impl crate::live::Emit for Engine<'_> {
-    fn output(&mut self, artifact: &str, rel: &str, data: &[u8]) {
-        self.rec.output(artifact, &live_path(rel.as_bytes()), data);
+    fn output(&mut self, artifact: &str, member: &str, data: &[u8]) {
+        self.rec.output(artifact, member.as_bytes(), data);
     }
 
-    fn output_spool(&mut self, artifact: &str, rel: &str, spool: &mut Spool) {
-        self.rec
-            .output_spool(artifact, &live_path(rel.as_bytes()), spool);
+    fn output_spool(&mut self, artifact: &str, member: &str, spool: &mut Spool) {
+        self.rec.output_spool(artifact, member.as_bytes(), spool);
     }
 
     fn copy(
         &mut self,
         artifact: &str,
-        rel: &[u8],
+        member: &[u8],
         source: &[u8],
         file: &mut std::fs::File,
         cap: u64,
     ) -> io::Result<crate::live::Copied> {
-        self.copy_open(artifact, &live_path(rel), source, file, cap)
+        self.copy_open(artifact, member, source, file, cap)
     }
 
     fn log(

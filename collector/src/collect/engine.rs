@@ -9,7 +9,6 @@ use super::identity;
 use super::options::Options;
 use super::recorder::Recorder;
 use super::summary::{finish, CollectError, Ended, Report, Run};
-use crate::archive::ArchiveWriter;
 use crate::progress::Progress;
 use crate::sink::{Sink, Target};
 use crate::source::mounts::{MountTable, PSEUDO_FILESYSTEMS};
@@ -17,6 +16,7 @@ use crate::source::procfs::ProcFs;
 use crate::source::users::{users_of, User};
 use crate::source::Root;
 use crate::spec::Selection;
+use cairn_archive::write::ArchiveWriter;
 use cairn_protocol::event::{self, Event};
 use cairn_protocol::{Level, LogEvent};
 use sha2::{Digest, Sha256};
@@ -95,7 +95,7 @@ impl Engine<'_> {
     pub fn walk_error(&mut self, set: &str, path: &[u8], action: &str, err: &std::io::Error) {
         let (status, reason) = super::files::classify(err);
         let c = &mut self.rec.counts;
-        let (level, event) = if status == crate::archive::Status::Denied {
+        let (level, event) = if status == cairn_archive::records::Status::Denied {
             c.denied += 1;
             (Level::Warn, LogEvent::Denied)
         } else {
@@ -126,10 +126,10 @@ pub fn collect(
     opts: &Options,
     target: Target,
     progress: &mut Progress,
-    invocation: serde_json::Value,
+    invocation: cairn_archive::records::summary::Invocation,
 ) -> Result<Report, CollectError> {
     crate::source::walk::raise_fd_limit();
-    let started = crate::units::now_rfc3339();
+    let started = cairn_archive::text::now_rfc3339();
     let clock = Instant::now();
     let shown = target.describe();
     let sink = Sink::open(target).map_err(|e| CollectError::Output(shown, e))?;
@@ -154,8 +154,8 @@ pub fn collect(
         users: None,
         deadline: opts.timeout.map(|t| clock + t),
         timed_out: false,
-        top: crate::archive::FILES_DIR,
-        buf: vec![0u8; crate::archive::writer::CHUNK],
+        top: cairn_archive::member::FILES_DIR,
+        buf: vec![0u8; cairn_archive::write::writer::CHUNK],
         live: crate::live::Session::new(opts.live.clone()),
     };
     begin(&mut engine, selection);
@@ -176,7 +176,7 @@ pub fn collect(
     if let Some(e) = engine.rec.failed.take() {
         return Err(CollectError::Write(e));
     }
-    let ended = crate::units::now_rfc3339();
+    let ended = cairn_archive::text::now_rfc3339();
     let c = &engine.rec.counts;
     let end = format!(
         "{} files, {} bytes stored, {:.1}s",

@@ -4,11 +4,12 @@
 //! One rule, [`settle`], says what became of every file streamed.
 
 use super::engine::{archive_path, Engine};
-use crate::archive::{ManifestRecord, Status, StreamOutcome};
 use crate::source::meta::{cstr, stat_at};
 use crate::source::open::{has_noatime, open_regular};
 use crate::source::walk::Entry;
 use crate::source::{Kind, Meta};
+use cairn_archive::records::{ManifestRecord, Status};
+use cairn_archive::write::StreamOutcome;
 use cairn_protocol::{Level, LogEvent};
 use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd};
@@ -117,7 +118,7 @@ impl Engine<'_> {
             Kind::Dir => {}
             other => {
                 self.rec.counts.special += 1;
-                let mut rec = ManifestRecord::for_source(entry.path, entry.meta, set);
+                let mut rec = entry.meta.record(entry.path, set);
                 rec.status = Some(Status::Skipped);
                 rec.reason = Some(format!(
                     "{}: recorded, never opened or read",
@@ -130,12 +131,17 @@ impl Engine<'_> {
 
     /// Stores a symlink as a link, with its target.
     fn collect_symlink(&mut self, set: &str, entry: &Entry<'_>) {
-        let mut rec = ManifestRecord::for_source(entry.path, entry.meta, set);
+        let mut rec = entry.meta.record(entry.path, set);
         let name = cstr(entry.name).unwrap_or_default();
         match rustix::fs::readlinkat(entry.dir, name, Vec::new()) {
             Ok(target) => {
                 let target = target.into_bytes();
                 let ap = archive_path(self.top, entry.path);
+                if let Some(why) = too_long(&ap, Some(&target)) {
+                    rec.status = Some(Status::Skipped);
+                    rec.reason = Some(why);
+                    return self.rec.note(rec);
+                }
                 let header = super::recorder::header_of(entry.meta);
                 if let Err(e) = self.rec.archive.append_symlink(&ap, &header, &target) {
                     self.rec.write_failed(e);
@@ -168,7 +174,12 @@ impl Engine<'_> {
     /// `--max-file-size`, what `--max-total-size` leaves, and the artifact's
     /// `truncate_size`, recording in the manifest which of them cut it.
     fn collect_file(&mut self, set: &str, entry: &Entry<'_>, truncate_size: Option<u64>) {
-        let mut rec = ManifestRecord::for_source(entry.path, entry.meta, set);
+        let mut rec = entry.meta.record(entry.path, set);
+        if let Some(why) = too_long(&archive_path(self.top, entry.path), None) {
+            rec.status = Some(Status::Skipped);
+            rec.reason = Some(why);
+            return self.rec.note(rec);
+        }
         let budget = self
             .opts
             .max_total_size
@@ -307,7 +318,7 @@ impl Engine<'_> {
         self.check_atime(fd.as_fd(), set, entry.path);
         let mut file = std::fs::File::from(fd);
         let mut buf = std::mem::take(&mut self.buf);
-        let res = crate::hash::sha256_of(&mut file, self.opts.max_file_size, &mut buf);
+        let res = cairn_archive::hash::sha256_of(&mut file, self.opts.max_file_size, &mut buf);
         self.buf = buf;
         let h = res.map_err(|e| classify(&e))?;
         self.rec.counts.bytes_read += h.bytes;
@@ -334,13 +345,20 @@ impl Engine<'_> {
             return Err(io::Error::other(e.to_string()));
         }
         let meta = stat_at(&*file, b"")?;
+        if let Some(why) = too_long(path, None) {
+            let mut rec = meta.record(source, artifact);
+            rec.status = Some(Status::Skipped);
+            rec.reason = Some(why.clone());
+            self.rec.note(rec);
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
+        }
         let size = meta.size.min(cap);
         let Some(outcome) = self.stream(path, &meta, size, file) else {
             let why = self.rec.failed.as_ref().map(|e| e.to_string());
             return Err(io::Error::other(why.unwrap_or_default()));
         };
         let after = stat_at(&*file, b"").ok();
-        let mut rec = ManifestRecord::for_source(source, &meta, artifact);
+        let mut rec = meta.record(source, artifact);
         rec.size = size;
         rec.sha256 = Some(outcome.sha256.clone());
         rec.set_path(path);
@@ -363,6 +381,16 @@ impl Engine<'_> {
             complete,
         })
     }
+}
+
+/// Why a name cannot go into the archive: longer than the reader reads back
+/// (`cairn_archive::read::MAX_NAME`, 256 KiB: a path over 100,000 directories deep).
+fn too_long(archive_path: &[u8], link: Option<&[u8]>) -> Option<String> {
+    let max = cairn_archive::read::MAX_NAME;
+    let long = archive_path.len().max(link.map_or(0, <[u8]>::len));
+    (long > max).then(|| {
+        format!("its path in the archive or its link would be {long} bytes, more than the {max} cairn writes and reads back: recorded, not stored")
+    })
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! the root (offline) or the kernel (live), and the collector's own footprint.
 
 use crate::source::Root;
-use serde_json::{json, Value};
+use cairn_archive::records::summary::{Footprint, Identity};
 
 fn first_line(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes)
@@ -22,34 +22,41 @@ fn os_release(root: &Root) -> Option<String> {
 }
 
 /// Identity of the collected system.
-pub fn identity(root: &Root) -> Value {
+pub fn identity(root: &Root) -> Identity {
     let exists = |p: &[u8]| root.resolve(p).is_ok();
     if root.is_live() {
         let uts = rustix::system::uname();
-        json!({
-            "hostname": uts.nodename().to_string_lossy(),
-            "kernel": uts.release().to_string_lossy(),
-            "machine": uts.machine().to_string_lossy(),
-            "os": os_release(root),
-            "docker": exists(b"/.dockerenv"),
-            "podman": exists(b"/run/.containerenv"),
-            "kubernetes": std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
-                || exists(b"/var/run/secrets/kubernetes.io/serviceaccount"),
-        })
+        Identity {
+            hostname: Some(uts.nodename().to_string_lossy().into_owned()),
+            kernel: Some(uts.release().to_string_lossy().into_owned()),
+            machine: Some(uts.machine().to_string_lossy().into_owned()),
+            os: os_release(root),
+            docker: exists(b"/.dockerenv"),
+            podman: Some(exists(b"/run/.containerenv")),
+            kubernetes: Some(
+                std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+                    || exists(b"/var/run/secrets/kubernetes.io/serviceaccount"),
+            ),
+            offline: false,
+        }
     } else {
-        json!({
-            "hostname": root.read_small(b"/etc/hostname", 4096).ok().map(|h| first_line(&h)),
-            "os": os_release(root),
-            "docker": exists(b"/.dockerenv"),
-            "offline": true,
-        })
+        Identity {
+            hostname: root
+                .read_small(b"/etc/hostname", 4096)
+                .ok()
+                .map(|h| first_line(&h)),
+            os: os_release(root),
+            docker: exists(b"/.dockerenv"),
+            offline: true,
+            ..Identity::default()
+        }
     }
 }
 
 /// What the collector itself is and does on the target, for the log and the summary;
 /// `output`: where its archive is written when that is inside the collected tree
 /// ([`output_in_tree`]).
-pub fn footprint(root: &Root, output: Option<&cairn_protocol::Placed>) -> Value {
+pub fn footprint(root: &Root, output: Option<&cairn_protocol::Placed>) -> Footprint {
     let binary = binary_in_target(root);
     let mut writes = match &output {
         Some(o) => format!(
@@ -67,19 +74,23 @@ pub fn footprint(root: &Root, output: Option<&cairn_protocol::Placed>) -> Value 
         ),
         None => "; its own binary is outside the collected system".into(),
     });
-    json!({
-        "pid": std::process::id(),
-        "exe": std::fs::read_link("/proc/self/exe").ok().map(|p| p.display().to_string()),
-        "exe_sha256": exe_sha256(),
-        "uid": rustix::process::getuid().as_raw(),
-        "euid": rustix::process::geteuid().as_raw(),
-        "gid": rustix::process::getgid().as_raw(),
-        "cwd": std::env::current_dir().ok().map(|p| p.display().to_string()),
-        "privileges": crate::live::system::privileges(),
-        "binary": binary,
-        "output": output,
-        "writes": writes,
-    })
+    Footprint {
+        pid: std::process::id(),
+        exe: std::fs::read_link("/proc/self/exe")
+            .ok()
+            .map(|p| p.display().to_string()),
+        exe_sha256: exe_sha256(),
+        uid: rustix::process::getuid().as_raw(),
+        euid: rustix::process::geteuid().as_raw(),
+        gid: rustix::process::getgid().as_raw(),
+        cwd: std::env::current_dir()
+            .ok()
+            .map(|p| p.display().to_string()),
+        privileges: crate::live::system::privileges(),
+        binary,
+        output: output.cloned(),
+        writes,
+    }
 }
 
 /// Where the archive is written when that is a regular file inside the collected tree
@@ -165,5 +176,5 @@ fn filesystem_name(magic: u32) -> (String, bool) {
 /// (a bootstrap checked the same hash before starting it).
 fn exe_sha256() -> Option<String> {
     let mut f = std::fs::File::open("/proc/self/exe").ok()?;
-    crate::hash::sha256_all(&mut f).ok()
+    cairn_archive::hash::sha256_all(&mut f).ok()
 }

@@ -4,18 +4,18 @@
 //! in the manifest, count them, log what was not stored whole, and keep the first
 //! write error, after which nothing more is written.
 
-use crate::archive::{
-    manifest_part_name, ArchiveWriter, CollectionLog, EntryHeader, ManifestRecord, Spool,
-    StreamOutcome,
-};
 use crate::progress::Progress;
+use crate::sink::Sink;
 use crate::source::Meta;
+use cairn_archive::member::manifest_part;
+use cairn_archive::records::{ManifestRecord, ObjectKind, Status};
+use cairn_archive::write::{ArchiveWriter, CollectionLog, EntryHeader, Spool, StreamOutcome};
 use cairn_protocol::event::{self, Event};
 use cairn_protocol::{Counts, Level, LogEvent};
 use std::io::{self, Read};
 
 pub struct Recorder<'a> {
-    pub archive: ArchiveWriter,
+    pub archive: ArchiveWriter<Sink>,
     pub manifest: Spool,
     pub log: CollectionLog,
     pub counts: Counts,
@@ -60,7 +60,7 @@ pub fn generated_header() -> EntryHeader {
 
 impl<'a> Recorder<'a> {
     pub fn new(
-        archive: ArchiveWriter,
+        archive: ArchiveWriter<Sink>,
         progress: &'a mut Progress,
         upload_events: crate::sink::upload::Events,
         part_bytes: usize,
@@ -96,7 +96,7 @@ impl<'a> Recorder<'a> {
     pub fn note(&mut self, rec: ManifestRecord) {
         if let Some(status) = rec.status {
             status.count(&mut self.counts);
-            if status != crate::archive::Status::Complete {
+            if status != Status::Complete {
                 let src = rec.source_hex.as_ref().and_then(|h| hex::decode(h).ok());
                 let src = src.as_deref().unwrap_or(rec.source.as_bytes());
                 self.log.record(
@@ -119,7 +119,7 @@ impl<'a> Recorder<'a> {
 
     /// Writes the manifest so far as the next numbered part and starts a new one.
     fn flush_manifest_part(&mut self) {
-        let name = manifest_part_name(self.manifest_parts.len() + 1);
+        let name = manifest_part(self.manifest_parts.len() + 1);
         let size = self.manifest.len();
         let mut part = std::mem::take(&mut self.manifest);
         match self
@@ -162,18 +162,18 @@ impl<'a> Recorder<'a> {
 
     fn note_output(&mut self, artifact: &str, path: &[u8], size: u64, sha: String) {
         self.counts.outputs += 1;
-        let (p, p_hex) = crate::units::lossless(path);
+        let (p, p_hex) = cairn_archive::text::lossless(path);
         self.note(ManifestRecord {
             path: Some(p),
             path_hex: p_hex,
             source: String::new(),
-            kind: "output",
+            kind: ObjectKind::Output,
             size,
             mode: "0644".into(),
-            mtime: crate::units::rfc3339(generated_header().mtime, 0),
+            mtime: cairn_archive::text::rfc3339(generated_header().mtime, 0),
             sha256: Some(sha),
             artifact: artifact.to_owned(),
-            status: Some(crate::archive::Status::Complete),
+            status: Some(Status::Complete),
             ..ManifestRecord::default()
         });
     }
@@ -223,7 +223,7 @@ impl<'a> Recorder<'a> {
     pub fn tick(&mut self, set: &str) {
         self.drain_upload_events();
         let read = self.counts.bytes_read;
-        let out = self.archive.compressed_bytes();
+        let out = self.archive.sink().bytes();
         self.progress.tick(set, self.counts.files, read, out);
     }
 

@@ -7,13 +7,14 @@
 
 use super::engine::Engine;
 use super::filter::{excluded, matches};
-use crate::archive::{ManifestRecord, Spool, OUTPUTS_DIR};
-use crate::lines::{escape, unescape};
 use crate::source::mounts::PSEUDO_FILESYSTEMS;
 use crate::source::walk::{Entry, Flow, Visitor};
 use crate::source::{Kind, Meta, ResolveError};
 use crate::spec::words::{escape_glob, unescape_glob};
 use crate::spec::{Artifact, ArtifactSet, CollectorKind};
+use cairn_archive::member::OUTPUTS_DIR;
+use cairn_archive::text::{escape, unescape};
+use cairn_archive::write::Spool;
 use cairn_protocol::{Level, LogEvent};
 use std::collections::BTreeMap;
 use std::io::{self, Read};
@@ -429,7 +430,7 @@ fn bodyfile_line(path: &[u8], meta: &Meta, sha: Option<&str>, link: Option<&[u8]
         sha.unwrap_or("0"),
         name,
         meta.ino,
-        crate::units::mode_string(meta.mode),
+        cairn_archive::text::mode_string(meta.mode),
         meta.uid,
         meta.gid,
         meta.size,
@@ -475,7 +476,7 @@ impl ArtifactVisitor<'_, '_> {
                     }
                 }
                 Err((status, reason)) => {
-                    let mut rec = ManifestRecord::for_source(entry.path, entry.meta, self.set);
+                    let mut rec = entry.meta.record(entry.path, self.set);
                     rec.status = Some(status);
                     rec.reason = Some(format!("hash: {reason}"));
                     e.rec.note(rec);

@@ -7,13 +7,16 @@ use super::identity;
 use super::options::Options;
 use super::recorder::generated_header;
 use super::recorder::Recorder;
-use crate::archive::{LOG_NAME, MANIFEST_NAME, SUMMARY_NAME};
 use crate::sink::Delivered;
 use crate::source::Root;
 use crate::spec::Selection;
+use cairn_archive::member::{LOG, MANIFEST, SUMMARY};
+use cairn_archive::records::summary::{
+    ArchiveSize, ArtifactRef, CaseRef, Destination, Invocation, Limits, LogSeal, ManifestSeal,
+    Part, Seal, Summary,
+};
 use cairn_protocol::event::{self, Event};
 use cairn_protocol::Counts;
-use serde_json::{json, Value};
 use std::io::{self, Write};
 use std::time::Instant;
 
@@ -49,7 +52,7 @@ pub struct Run<'s> {
     pub started: String,
     pub ended: String,
     pub clock: Instant,
-    pub invocation: Value,
+    pub invocation: Invocation,
 }
 
 /// What the collection ended as.
@@ -66,41 +69,24 @@ pub fn finish(mut e: Ended<'_>, run: Run<'_>) -> Result<Report, CollectError> {
     let h = generated_header();
     let r = &mut e.rec;
     r.drain_upload_events();
-    let destination = match r.archive.sink().upload_report() {
-        Some(u) => {
-            json!({"kind": u.kind, "location": u.location, "object": u.object, "preflight": u.preflight, "error_so_far": u.error, "fallback": u.fallback})
-        }
-        None => json!({"kind": "local", "location": r.archive.sink().describe_target()}),
-    };
+    let destination = destination(r.archive.sink());
     let warnings = r.log.warnings + r.log.errors;
-    let log_len = r.log.spool().len();
-    let log_sha = r
-        .archive
-        .append_spool(LOG_NAME.as_bytes(), &h, r.log.spool())
-        .map_err(CollectError::Write)?;
-    let manifest_len = r.manifest.len();
-    let manifest_sha = r
-        .archive
-        .append_spool(MANIFEST_NAME.as_bytes(), &h, &mut r.manifest)
-        .map_err(CollectError::Write)?;
-    let records = json!({
-        "log": {"path": LOG_NAME, "sha256": log_sha, "size": log_len, "warnings": r.log.warnings, "errors": r.log.errors},
-        "manifest": {
-            "path": MANIFEST_NAME,
-            "sha256": manifest_sha,
-            "size": manifest_len,
-            "earlier_parts": r.manifest_parts.iter().map(|(p, sha, size)| json!({"path": p, "sha256": sha, "size": size})).collect::<Vec<_>>(),
-        },
-    });
+    let (log, manifest) = records(r)?;
     let cut_short = cut_short(&e, run.opts);
-    let summary = summary(&e, &run, destination, records, &cut_short);
+    let seal = Seal {
+        complete: cut_short.is_empty(),
+        cut_short: cut_short.clone(),
+        log,
+        manifest,
+    };
+    let summary = summary(&e, run, destination, seal);
     let mut text = serde_json::to_vec_pretty(&summary).unwrap_or_default();
     text.push(b'\n');
     let output_in_tree = e.output_in_tree.clone();
     let r = e.rec;
     let mut archive = r.archive;
     archive
-        .append_bytes(SUMMARY_NAME.as_bytes(), &h, &text)
+        .append_bytes(SUMMARY.as_bytes(), &h, &text)
         .map_err(CollectError::Write)?;
     let (counts, timed_out, progress, events, commands_not_run) = (
         r.counts,
@@ -140,6 +126,62 @@ pub fn finish(mut e: Ended<'_>, run: Run<'_>) -> Result<Report, CollectError> {
     })
 }
 
+/// Where the archive went, as the summary says it.
+fn destination(sink: &crate::sink::Sink) -> Destination {
+    match sink.upload_report() {
+        Some(u) => Destination {
+            kind: u.kind.clone(),
+            location: u.location.clone(),
+            object: u.object.clone(),
+            preflight: u.preflight.clone(),
+            error_so_far: u.error.clone(),
+            fallback: u.fallback.clone(),
+        },
+        None => Destination {
+            kind: "local".into(),
+            location: sink.describe_target(),
+            ..Destination::default()
+        },
+    }
+}
+
+/// Writes the collection log and the manifest's last part; their seals.
+fn records(r: &mut Recorder<'_>) -> Result<(LogSeal, ManifestSeal), CollectError> {
+    let h = generated_header();
+    let log_len = r.log.spool().len();
+    let log_sha = r
+        .archive
+        .append_spool(LOG.as_bytes(), &h, r.log.spool())
+        .map_err(CollectError::Write)?;
+    let manifest_len = r.manifest.len();
+    let manifest_sha = r
+        .archive
+        .append_spool(MANIFEST.as_bytes(), &h, &mut r.manifest)
+        .map_err(CollectError::Write)?;
+    let log = LogSeal {
+        path: LOG.into(),
+        sha256: log_sha,
+        size: log_len,
+        warnings: r.log.warnings,
+        errors: r.log.errors,
+    };
+    let manifest = ManifestSeal {
+        path: MANIFEST.into(),
+        sha256: manifest_sha,
+        size: manifest_len,
+        earlier_parts: r
+            .manifest_parts
+            .iter()
+            .map(|(p, sha, size)| Part {
+                path: p.clone(),
+                sha256: sha.clone(),
+                size: *size,
+            })
+            .collect(),
+    };
+    Ok((log, manifest))
+}
+
 /// What cut the collection short, one sentence per limit: the archive is complete and
 /// valid either way, but without these it would hold more.
 fn cut_short(e: &Ended<'_>, opts: &Options) -> Vec<String> {
@@ -165,44 +207,46 @@ fn cut_short(e: &Ended<'_>, opts: &Options) -> Vec<String> {
 }
 
 /// `summary.json`.
-fn summary(
-    e: &Ended<'_>,
-    run: &Run<'_>,
-    destination: Value,
-    records: Value,
-    cut_short: &[String],
-) -> Value {
+fn summary(e: &Ended<'_>, run: Run<'_>, destination: Destination, seal: Seal) -> Summary {
     let root: &Root = e.root;
     let opts = run.opts;
-    let mut s = json!({
-        "tool": "cairn-collector",
-        "version": env!("CARGO_PKG_VERSION"),
-        "started": run.started,
-        "ended": run.ended,
-        "duration_seconds": run.clock.elapsed().as_secs_f64(),
-        "root": root.path().display().to_string(),
-        "live": root.is_live(),
-        "case": {"id": opts.case, "examiner": opts.examiner},
-        "identity": identity::identity(root),
-        "collector": identity::footprint(root, e.output_in_tree.as_ref()),
-        "profile": run.selection.profile,
-        "artifacts": run.selection.sets.iter().map(|s| json!({"name": s.name, "origin": s.origin})).collect::<Vec<_>>(),
-        "options": {
-            "max_file_size": opts.max_file_size,
-            "max_total_size": opts.max_total_size,
-            "timeout_seconds": opts.timeout.map(|t| t.as_secs_f64()),
-            "date_range": opts.date_range,
-            "invocation": run.invocation,
+    Summary {
+        tool: "cairn-collector".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        started: run.started,
+        ended: run.ended,
+        duration_seconds: run.clock.elapsed().as_secs_f64(),
+        root: root.path().display().to_string(),
+        live: root.is_live(),
+        case: CaseRef {
+            id: opts.case.clone(),
+            examiner: opts.examiner.clone(),
         },
-        "destination": destination,
-        "counts": e.rec.counts,
-        "timed_out": e.timed_out,
-        "complete": cut_short.is_empty(),
-        "cut_short": cut_short,
-        "archive": {"tar_bytes_before_summary": e.rec.archive.uncompressed_bytes()},
-    });
-    if let (Some(o), Value::Object(r)) = (s.as_object_mut(), records) {
-        o.extend(r);
+        identity: identity::identity(root),
+        collector: identity::footprint(root, e.output_in_tree.as_ref()),
+        profile: run.selection.profile.clone(),
+        artifacts: run
+            .selection
+            .sets
+            .iter()
+            .map(|s| ArtifactRef {
+                name: s.name.clone(),
+                origin: s.origin.clone(),
+            })
+            .collect(),
+        options: Limits {
+            max_file_size: opts.max_file_size,
+            max_total_size: opts.max_total_size,
+            timeout_seconds: opts.timeout.map(|t| t.as_secs_f64()),
+            date_range: opts.date_range,
+            invocation: run.invocation,
+        },
+        destination,
+        counts: e.rec.counts.clone(),
+        timed_out: e.timed_out,
+        seal,
+        archive: ArchiveSize {
+            tar_bytes_before_summary: e.rec.archive.uncompressed_bytes(),
+        },
     }
-    s
 }

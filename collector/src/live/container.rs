@@ -5,16 +5,7 @@
 //! UID from kubelet paths.
 
 use super::parse::MountInfo;
-use serde::Serialize;
-
-/// A recognised container identity and what it was read from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
-pub struct ContainerId {
-    pub runtime: Option<String>,
-    pub id: Option<String>,
-    pub pod_uid: Option<String>,
-    pub evidence: Vec<String>,
-}
+pub use cairn_archive::records::system::ContainerId;
 
 /// The first run of exactly 64 hex digits in `s`.
 fn hex64(s: &str) -> Option<String> {

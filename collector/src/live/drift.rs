@@ -29,8 +29,9 @@ use crate::source::open::{open_dir, open_regular};
 use crate::source::tree::PlainDir;
 use crate::source::walk::{walk, Entry, Flow, Visitor};
 use crate::source::{join, ResolveError, Root};
+use cairn_archive::member::live::{DRIFT, DRIFT_COPIES, DRIFT_SUMMARY};
+use cairn_archive::records::drift::{Drift, DriftSummary};
 use cairn_protocol::{Level, LogEvent};
-use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, BorrowedFd};
 
@@ -50,29 +51,27 @@ pub struct Change {
 }
 
 impl Change {
-    fn to_json(&self) -> Value {
-        let (p, p_hex) = crate::units::lossless(&self.path);
-        let mut v = json!({"change": self.change, "path": p, "type": self.kind.as_str()});
-        let optional = [
-            ("path_hex", p_hex.map(Value::from)),
-            ("sha256", self.sha256.clone().map(Value::from)),
-            ("lower_sha256", self.lower_sha256.clone().map(Value::from)),
-            ("size", self.size.map(Value::from)),
-            ("detail", self.detail.clone().map(Value::from)),
-        ];
-        for (k, x) in optional {
-            if let Some(x) = x {
-                v[k] = x;
-            }
+    fn record(&self) -> Drift {
+        let (path, path_hex) = cairn_archive::text::lossless(&self.path);
+        Drift {
+            change: self.change.to_owned(),
+            path,
+            kind: self.kind.object(),
+            path_hex,
+            sha256: self.sha256.clone(),
+            lower_sha256: self.lower_sha256.clone(),
+            size: self.size,
+            detail: self.detail.clone(),
+            archive_path: None,
+            complete: None,
         }
-        v
     }
 }
 
 /// sha256 of a regular file, read whole (drift files are the container's own).
 fn hash_at(dir: BorrowedFd<'_>, name: &[u8]) -> std::io::Result<String> {
     let f = open_regular(dir, name)?;
-    crate::hash::sha256_all(&mut std::fs::File::from(f))
+    cairn_archive::hash::sha256_all(&mut std::fs::File::from(f))
 }
 
 /// What lies below: the merged view of the lower layers.
@@ -378,42 +377,45 @@ pub fn run(root: &Root, cap: u64, artifact: &str, emit: &mut dyn Emit) {
             e.clone(),
         );
     }
-    let mut lines = String::new();
+    let mut lines = Vec::new();
     let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
     // A file both added and a marker is copied once; its lines share the copy.
     let mut copies: BTreeMap<Vec<u8>, (String, bool)> = BTreeMap::new();
     for c in &changes {
         *counts.entry(c.change).or_default() += 1;
-        let mut v = c.to_json();
+        let mut v = c.record();
         if let Some((archive_path, complete)) = copies.get(&c.path) {
-            v["archive_path"] = json!(archive_path);
-            v["complete"] = json!(complete);
+            v.archive_path = Some(archive_path.clone());
+            v.complete = Some(*complete);
         } else if matches!(c.change, "added" | "modified" | "marker") && c.kind == Kind::File {
             if let Ok(r) = root.resolve_nofollow(&c.path) {
                 if let Ok(fd) = open_regular(r.dir(), r.name()) {
                     let mut file = std::fs::File::from(fd);
-                    let mut rel = b"drift/files".to_vec();
+                    let mut rel = DRIFT_COPIES.as_bytes().to_vec();
                     rel.extend_from_slice(&c.path);
                     if let Ok(copied) = emit.copy(artifact, &rel, &c.path, &mut file, cap) {
-                        v["archive_path"] = json!(copied.archive_path);
-                        v["complete"] = json!(copied.complete);
+                        v.archive_path = Some(copied.archive_path.clone());
+                        v.complete = Some(copied.complete);
                         copies.insert(c.path.clone(), (copied.archive_path, copied.complete));
                     }
                 }
             }
         }
-        lines.push_str(&v.to_string());
-        lines.push('\n');
+        super::push_line(&mut lines, &v);
     }
-    emit.output(artifact, "drift/drift.jsonl", lines.as_bytes());
-    let summary = json!({
-        "layers": root.layer_paths().iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        "changes": counts,
-        "errors": errors.len(),
-    });
+    emit.output(artifact, DRIFT, &lines);
+    let summary = DriftSummary {
+        layers: root
+            .layer_paths()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        changes: counts.into_iter().map(|(k, n)| (k.to_owned(), n)).collect(),
+        errors: errors.len() as u64,
+    };
     emit.output(
         artifact,
-        "drift/summary.json",
-        summary.to_string().as_bytes(),
+        DRIFT_SUMMARY,
+        &serde_json::to_vec(&summary).unwrap_or_default(),
     );
 }

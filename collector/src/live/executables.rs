@@ -7,10 +7,11 @@
 
 use super::processes::{Proc, Scan};
 use super::Emit;
-use crate::lines::escape;
 use crate::source::procfs::{ProcDir, ProcFs};
+use cairn_archive::member::live::{EXECUTABLES, EXECUTABLE_COPIES};
+use cairn_archive::records::process::Executable;
+use cairn_archive::text::escape;
 use cairn_protocol::{Level, LogEvent};
-use serde_json::json;
 use std::collections::HashMap;
 
 /// Default cap on one executable copy.
@@ -104,22 +105,21 @@ pub fn run(
             .entry((meta.dev, meta.ino))
             .or_insert_with(|| pass.take(p, exe, &dir, &mut file, meta.size, want_copy, emit))
             .clone();
-        let line = json!({
-            "pid": p.pid,
-            "comm": p.comm,
-            "exe": escape(exe),
-            "deleted": p.exe_deleted,
-            "world_writable_place": place,
-            "size": meta.size,
-            "inode": meta.ino,
-            "sha256": sha,
-            "copy": copied,
-            "collector": is_self,
-        });
-        out.extend_from_slice(line.to_string().as_bytes());
-        out.push(b'\n');
+        let rec = Executable {
+            pid: p.pid,
+            comm: p.comm.clone(),
+            exe: escape(exe),
+            deleted: p.exe_deleted,
+            world_writable_place: place,
+            size: meta.size,
+            inode: meta.ino,
+            sha256: sha,
+            copy: copied,
+            collector: is_self,
+        };
+        super::push_line(&mut out, &rec);
     }
-    emit.output(artifact, "processes/executables.jsonl", &out);
+    emit.output(artifact, EXECUTABLES, &out);
     pass.denials.flush(emit, artifact);
 }
 
@@ -138,7 +138,7 @@ impl Pass<'_> {
     ) -> Result_ {
         let cap = self.cap;
         if want_copy && size <= cap {
-            let mut rel = format!("processes/executables/{}_", p.pid).into_bytes();
+            let mut rel = format!("{EXECUTABLE_COPIES}{}_", p.pid).into_bytes();
             rel.extend_from_slice(&basename(exe));
             let source = dir.path("exe").into_bytes();
             return match emit.copy(self.artifact, &rel, &source, file, cap) {
@@ -162,7 +162,7 @@ impl Pass<'_> {
                 ),
             );
         }
-        match crate::hash::sha256_all(file) {
+        match cairn_archive::hash::sha256_all(file) {
             Ok(h) => (Some(h), None),
             Err(e) => {
                 self.denials.note("exe read", &dir.path("exe"), &e);

@@ -24,14 +24,11 @@ pub mod redact;
 pub mod system;
 pub mod users;
 
-use crate::archive::Spool;
 use crate::source::Root;
+use cairn_archive::write::Spool;
 use cairn_protocol::{Level, LogEvent};
 use std::collections::BTreeMap;
 use std::io;
-
-/// Top folder of live-response outputs in the archive.
-pub const LIVE_DIR: &str = "live_response";
 
 /// The native collectors, by the name a spec gives in `native:`.
 pub const NATIVE_NAMES: &[&str] = &[
@@ -71,18 +68,39 @@ pub struct Copied {
     pub complete: bool,
 }
 
+/// Writes `records` as JSON lines.
+pub fn json_lines<T: serde::Serialize>(records: &[T]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for r in records {
+        push_line(&mut out, r);
+    }
+    out
+}
+
+/// Appends one record and its newline.
+pub fn push_line<T: serde::Serialize>(out: &mut Vec<u8>, record: &T) {
+    if serde_json::to_writer(&mut *out, record).is_ok() {
+        out.push(b'\n');
+    }
+}
+
+/// Pretty JSON for a document member.
+pub fn pretty<T: serde::Serialize>(doc: &T) -> Vec<u8> {
+    serde_json::to_vec_pretty(doc).unwrap_or_default()
+}
+
 /// How native collectors write into the archive; implemented by the engine.
 pub trait Emit {
-    /// Adds a generated file at `live_response/<rel>`.
-    fn output(&mut self, artifact: &str, rel: &str, data: &[u8]);
-    /// Adds a generated file at `live_response/<rel>` from a spool.
-    fn output_spool(&mut self, artifact: &str, rel: &str, spool: &mut Spool);
-    /// Streams an open file into the archive at `live_response/<rel>`, at most `cap`
-    /// bytes, with a manifest record naming `source`.
+    /// Adds a generated file at `member` (`cairn_archive::member::live`).
+    fn output(&mut self, artifact: &str, member: &str, data: &[u8]);
+    /// Adds a generated file at `member` from a spool.
+    fn output_spool(&mut self, artifact: &str, member: &str, spool: &mut Spool);
+    /// Streams an open file into the archive at `member`, at most `cap` bytes, with a
+    /// manifest record naming `source`.
     fn copy(
         &mut self,
         artifact: &str,
-        rel: &[u8],
+        member: &[u8],
         source: &[u8],
         file: &mut std::fs::File,
         cap: u64,

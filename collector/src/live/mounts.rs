@@ -5,10 +5,11 @@
 
 use super::parse;
 use super::Emit;
-use crate::lines::escape;
 use crate::source::procfs::ProcFs;
+use cairn_archive::member::live;
+use cairn_archive::records::mounts::{Capacity, Filesystem, Mount, Overlay, Overlays};
+use cairn_archive::text::escape;
 use cairn_protocol::{Level, LogEvent};
-use serde_json::{json, Value};
 
 /// Filesystems whose statfs may block on a dead server: never asked for capacity.
 const NETWORK_FILESYSTEMS: &[&str] = &[
@@ -29,7 +30,7 @@ fn is_network(fstype: &str) -> bool {
 }
 
 /// The overlay layers of a mount, when it is one.
-pub fn overlay_layers(m: &parse::MountInfo) -> Option<Value> {
+pub fn overlay_layers(m: &parse::MountInfo) -> Option<Overlay> {
     if m.fstype != "overlay" {
         return None;
     }
@@ -42,12 +43,12 @@ pub fn overlay_layers(m: &parse::MountInfo) -> Option<Value> {
                 .collect()
         })
         .unwrap_or_default();
-    Some(json!({
-        "mount_point": escape(&m.mount_point),
-        "upperdir": get("upperdir").map(|v| escape(&v)),
-        "lowerdir": lower,
-        "workdir": get("workdir").map(|v| escape(&v)),
-    }))
+    Some(Overlay {
+        mount_point: escape(&m.mount_point),
+        upperdir: get("upperdir").map(|v| escape(&v)),
+        lowerdir: lower,
+        workdir: get("workdir").map(|v| escape(&v)),
+    })
 }
 
 pub fn run(proc: &ProcFs, artifact: &str, emit: &mut dyn Emit) {
@@ -64,22 +65,25 @@ pub fn run(proc: &ProcFs, artifact: &str, emit: &mut dyn Emit) {
             return;
         }
     };
-    emit.output(artifact, "mounts/proc/mountinfo", &content);
+    emit.output(artifact, live::MOUNTINFO_RAW, &content);
     let mounts = parse::mountinfo(&content);
     let mut lines = Vec::new();
     let mut fs = Vec::new();
     let mut overlays = Vec::new();
     for m in &mounts {
-        let v = json!({
-            "mount_id": m.id, "parent_id": m.parent,
-            "device": format!("{}:{}", m.major, m.minor),
-            "root": escape(&m.root), "mount_point": escape(&m.mount_point),
-            "options": m.options, "optional": m.optional,
-            "fstype": m.fstype, "source": escape(&m.source),
-            "super_options": escape(&m.super_options),
-        });
-        lines.extend_from_slice(v.to_string().as_bytes());
-        lines.push(b'\n');
+        let rec = Mount {
+            mount_id: m.id,
+            parent_id: m.parent,
+            device: format!("{}:{}", m.major, m.minor),
+            root: escape(&m.root),
+            mount_point: escape(&m.mount_point),
+            options: m.options.clone(),
+            optional: m.optional.clone(),
+            fstype: m.fstype.clone(),
+            source: escape(&m.source),
+            super_options: escape(&m.super_options),
+        };
+        super::push_line(&mut lines, &rec);
         if let Some(o) = overlay_layers(m) {
             overlays.push(o);
         }
@@ -87,42 +91,55 @@ pub fn run(proc: &ProcFs, artifact: &str, emit: &mut dyn Emit) {
             continue;
         }
         let cap = if is_network(&m.fstype) {
-            json!({"skipped": "network filesystem: statfs could block"})
+            Capacity::Skipped {
+                skipped: "network filesystem: statfs could block".into(),
+            }
         } else {
             match std::ffi::CString::new(m.mount_point.clone())
                 .map_err(|e| std::io::Error::other(e.to_string()))
                 .and_then(|p| rustix::fs::statvfs(p.as_c_str()).map_err(Into::into))
             {
-                Ok(s) => json!({
-                    "block_size": s.f_frsize,
-                    "size_bytes": s.f_blocks * s.f_frsize,
-                    "free_bytes": s.f_bfree * s.f_frsize,
-                    "available_bytes": s.f_bavail * s.f_frsize,
-                    "inodes": s.f_files, "inodes_free": s.f_ffree,
-                }),
-                Err(e) => json!({"error": e.to_string()}),
+                Ok(s) => Capacity::Known {
+                    block_size: s.f_frsize,
+                    size_bytes: s.f_blocks * s.f_frsize,
+                    free_bytes: s.f_bfree * s.f_frsize,
+                    available_bytes: s.f_bavail * s.f_frsize,
+                    inodes: s.f_files,
+                    inodes_free: s.f_ffree,
+                },
+                Err(e) => Capacity::Error {
+                    error: e.to_string(),
+                },
             }
         };
-        fs.push(json!({"mount_point": escape(&m.mount_point), "fstype": m.fstype, "source": escape(&m.source), "capacity": cap}));
+        fs.push(Filesystem {
+            mount_point: escape(&m.mount_point),
+            fstype: m.fstype.clone(),
+            source: escape(&m.source),
+            capacity: cap,
+        });
     }
     let root = mounts
         .iter()
         .rev()
         .find(|m| m.mount_point == b"/")
         .and_then(overlay_layers);
-    emit.output(artifact, "mounts/mountinfo.jsonl", &lines);
-    let pretty = |v: &Value| serde_json::to_vec_pretty(v).unwrap_or_default();
-    emit.output(artifact, "mounts/filesystems.json", &pretty(&json!(fs)));
+    emit.output(artifact, live::MOUNTS, &lines);
+    emit.output(artifact, live::FILESYSTEMS, &super::pretty(&fs));
+    let overlays_len = overlays.len();
     emit.output(
         artifact,
-        "mounts/overlay.json",
-        &pretty(&json!({"root": root, "all": overlays})),
+        live::OVERLAY,
+        &super::pretty(&Overlays {
+            root,
+            all: overlays,
+        }),
     );
     emit.log(
         Level::Info,
         LogEvent::Live,
         artifact,
         None,
-        format!("{} mounts, {} overlay", mounts.len(), overlays.len()),
+        format!("{} mounts, {} overlay", mounts.len(), overlays_len),
     );
 }

@@ -8,10 +8,11 @@
 use super::parse::{self, InetSocket};
 use super::processes::{Proc, Scan};
 use super::Emit;
-use crate::lines::escape;
 use crate::source::procfs::ProcFs;
+use cairn_archive::member::live;
+use cairn_archive::records::network::{ArpEntry, Holder, Interface, Interfaces, Route, Socket};
+use cairn_archive::text::escape;
 use cairn_protocol::{Level, LogEvent};
-use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 
 const INET_TABLES: &[(&str, &str)] = &[
@@ -39,23 +40,26 @@ const RAW_FILES: &[&str] = &[
 ];
 const LIMIT: usize = 64 << 20;
 
-fn owners(scan: &Scan, by_pid: &HashMap<i32, &Proc>, inode: u64) -> Value {
-    let list: Vec<Value> = scan
-        .socket_owners
+fn owners(scan: &Scan, by_pid: &HashMap<i32, &Proc>, inode: u64) -> Vec<Holder> {
+    scan.socket_owners
         .get(&inode)
         .map(|v| {
             v.iter()
                 .map(|(pid, fd)| {
                     let p = by_pid.get(pid);
-                    json!({"pid": pid, "fd": fd, "comm": p.map(|p| p.comm.clone()), "cmdline": p.map(|p| p.cmdline.clone())})
+                    Holder {
+                        pid: *pid,
+                        fd: *fd,
+                        comm: p.map(|p| p.comm.clone()),
+                        cmdline: p.map(|p| p.cmdline.clone()),
+                    }
                 })
                 .collect()
         })
-        .unwrap_or_default();
-    Value::Array(list)
+        .unwrap_or_default()
 }
 
-fn inet_json(proto: &str, netns: &str, s: &InetSocket, owners: Value) -> Value {
+fn inet_record(proto: &str, netns: &str, s: &InetSocket, owners: Vec<Holder>) -> Socket {
     let state = if proto.starts_with("tcp") {
         parse::tcp_state(s.state).to_owned()
     } else {
@@ -65,25 +69,31 @@ fn inet_json(proto: &str, netns: &str, s: &InetSocket, owners: Value) -> Value {
             n => format!("{n}"),
         }
     };
-    json!({
-        "netns": netns, "proto": proto,
-        "local_address": s.local.to_string(), "local_port": s.local_port,
-        "remote_address": s.remote.to_string(), "remote_port": s.remote_port,
-        "state": state, "uid": s.uid, "inode": s.inode,
-        "tx_queue": s.tx_queue, "rx_queue": s.rx_queue,
-        "processes": owners,
-    })
+    Socket {
+        netns: netns.to_owned(),
+        proto: proto.to_owned(),
+        local_address: Some(s.local.to_string()),
+        local_port: Some(s.local_port),
+        remote_address: Some(s.remote.to_string()),
+        remote_port: Some(s.remote_port),
+        state,
+        uid: Some(s.uid),
+        inode: s.inode,
+        tx_queue: Some(s.tx_queue),
+        rx_queue: Some(s.rx_queue),
+        processes: owners,
+        ..Socket::default()
+    }
 }
 
-fn owner_text(v: &Value) -> String {
-    match v.as_array() {
-        Some(list) if !list.is_empty() => list
-            .iter()
-            .map(|o| format!("{}/{}", o["pid"], o["comm"].as_str().unwrap_or("?")))
-            .collect::<Vec<_>>()
-            .join(","),
-        _ => "-".into(),
+fn owner_text(list: &[Holder]) -> String {
+    if list.is_empty() {
+        return "-".into();
     }
+    list.iter()
+        .map(|o| format!("{}/{}", o.pid, o.comm.as_deref().unwrap_or("?")))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// What the network state is written into, accumulated over namespaces.
@@ -94,9 +104,9 @@ struct Tables<'s> {
     listening: String,
     established: String,
     counts: BTreeMap<&'static str, u64>,
-    routes: Vec<Value>,
-    arp: Vec<Value>,
-    interfaces: Vec<Value>,
+    routes: Vec<Route>,
+    arp: Vec<ArpEntry>,
+    interfaces: Vec<Interfaces>,
 }
 
 /// Collects the network state.
@@ -122,7 +132,11 @@ pub fn run(proc: &ProcFs, scan: &Scan, artifact: &str, emit: &mut dyn Emit) {
         t.routing(label, &raw);
         t.interfaces(label, &raw);
         for (name, content) in &raw {
-            emit.output(artifact, &format!("network/proc/{label}/{name}"), content);
+            emit.output(
+                artifact,
+                &format!("{}{label}/{name}", live::NET_PROC),
+                content,
+            );
         }
     }
     let summary = format!(
@@ -192,9 +206,8 @@ fn read_raw(
 }
 
 impl Tables<'_> {
-    fn socket(&mut self, v: &Value) {
-        self.sockets.extend_from_slice(v.to_string().as_bytes());
-        self.sockets.push(b'\n');
+    fn socket(&mut self, s: &Socket) {
+        super::push_line(&mut self.sockets, s);
     }
 
     /// TCP and UDP sockets, v4 and v6, with their processes.
@@ -205,16 +218,17 @@ impl Tables<'_> {
             };
             for s in parse::inet_table(content) {
                 let o = owners(self.scan, &self.by_pid, s.inode);
-                let v = inet_json(proto, label, &s, o.clone());
+                let text = owner_text(&o);
+                let v = inet_record(proto, label, &s, o);
                 *self.counts.entry(proto).or_default() += 1;
                 let row = format!(
                     "{label}\t{proto}\t{}\t{}\t{}\t{}\t{}\t{}\n",
                     fmt_addr(&s.local, s.local_port),
                     fmt_addr(&s.remote, s.remote_port),
-                    v["state"].as_str().unwrap_or(""),
+                    v.state,
                     s.uid,
                     s.inode,
-                    owner_text(&o)
+                    text
                 );
                 let is_listen = (proto.starts_with("tcp") && s.state == 10)
                     || (!proto.starts_with("tcp") && s.state == 7 && s.remote_port == 0);
@@ -264,11 +278,17 @@ impl Tables<'_> {
                     owner_text(&o)
                 ));
             }
-            let v = json!({
-                "netns": label, "proto": "unix", "type": kind, "state": state,
-                "path": path, "inode": u.inode, "ref_count": u.ref_count,
-                "processes": o,
-            });
+            let v = Socket {
+                netns: label.to_owned(),
+                proto: "unix".into(),
+                state: state.into(),
+                inode: u.inode,
+                kind: Some(kind.into()),
+                path,
+                ref_count: Some(u.ref_count),
+                processes: o,
+                ..Socket::default()
+            };
             self.socket(&v);
         }
     }
@@ -277,13 +297,30 @@ impl Tables<'_> {
     fn routing(&mut self, label: &str, raw: &BTreeMap<&'static str, Vec<u8>>) {
         if let Some(c) = raw.get("route") {
             for r in parse::routes(c) {
-                self.routes.push(json!({"netns": label, "interface": r.iface, "destination": r.destination.to_string(), "gateway": r.gateway.to_string(), "mask": r.mask.to_string(), "flags": r.flags, "metric": r.metric}));
+                self.routes.push(Route {
+                    netns: label.to_owned(),
+                    interface: r.iface,
+                    destination: r.destination.to_string(),
+                    gateway: r.gateway.to_string(),
+                    mask: r.mask.to_string(),
+                    flags: r.flags,
+                    metric: r.metric,
+                });
             }
         }
         if let Some(c) = raw.get("arp") {
             for f in parse::table(c) {
                 if f.len() >= 6 {
-                    self.arp.push(json!({"netns": label, "ip": f[0], "hw_type": f[1], "flags": f[2], "mac": f[3], "mask": f[4], "interface": f[5]}));
+                    let f: Vec<String> = f.iter().take(6).map(|x| x.to_string()).collect();
+                    self.arp.push(ArpEntry {
+                        netns: label.to_owned(),
+                        ip: f[0].clone(),
+                        hw_type: f[1].clone(),
+                        flags: f[2].clone(),
+                        mac: f[3].clone(),
+                        mask: f[4].clone(),
+                        interface: f[5].clone(),
+                    });
                 }
             }
         }
@@ -299,7 +336,7 @@ impl Tables<'_> {
             .get("fib_trie")
             .map(|c| parse::fib_trie_local(c))
             .unwrap_or_default();
-        let devs: Vec<Value> = raw
+        let devs: Vec<Interface> = raw
             .get("dev")
             .map(|c| parse::net_dev(c))
             .unwrap_or_default()
@@ -310,36 +347,30 @@ impl Tables<'_> {
                     .filter(|(n, _, _)| *n == d.name)
                     .map(|(_, a, p)| format!("{a}/{p}"))
                     .collect();
-                json!({"name": d.name, "ipv6": addrs, "rx_bytes": d.rx_bytes, "rx_packets": d.rx_packets, "tx_bytes": d.tx_bytes, "tx_packets": d.tx_packets})
+                Interface {
+                    name: d.name,
+                    ipv6: addrs,
+                    rx_bytes: d.rx_bytes,
+                    rx_packets: d.rx_packets,
+                    tx_bytes: d.tx_bytes,
+                    tx_packets: d.tx_packets,
+                }
             })
             .collect();
-        self.interfaces.push(json!({
-            "netns": label,
-            "interfaces": devs,
-            "ipv4_local_addresses": v4.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-        }));
+        self.interfaces.push(Interfaces {
+            netns: label.to_owned(),
+            interfaces: devs,
+            ipv4_local_addresses: v4.iter().map(|a| a.to_string()).collect(),
+        });
     }
 
     fn write(self, artifact: &str, emit: &mut dyn Emit) {
-        emit.output(artifact, "network/sockets.jsonl", &self.sockets);
-        emit.output(artifact, "network/listening.txt", self.listening.as_bytes());
-        emit.output(
-            artifact,
-            "network/established.txt",
-            self.established.as_bytes(),
-        );
-        let pretty = |v: &Value| serde_json::to_vec_pretty(v).unwrap_or_default();
-        emit.output(
-            artifact,
-            "network/interfaces.json",
-            &pretty(&json!(self.interfaces)),
-        );
-        emit.output(
-            artifact,
-            "network/routes.json",
-            &pretty(&json!(self.routes)),
-        );
-        emit.output(artifact, "network/arp.json", &pretty(&json!(self.arp)));
+        emit.output(artifact, live::SOCKETS, &self.sockets);
+        emit.output(artifact, live::LISTENING, self.listening.as_bytes());
+        emit.output(artifact, live::ESTABLISHED, self.established.as_bytes());
+        emit.output(artifact, live::INTERFACES, &super::pretty(&self.interfaces));
+        emit.output(artifact, live::ROUTES, &super::pretty(&self.routes));
+        emit.output(artifact, live::ARP, &super::pretty(&self.arp));
     }
 }
 

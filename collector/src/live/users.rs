@@ -6,12 +6,13 @@
 
 use super::parse;
 use super::Emit;
-use crate::lines::escape;
 use crate::source::open::open_regular;
 use crate::source::Root;
+use cairn_archive::member::live;
+use cairn_archive::records::users::{LastLogin, Login};
+use cairn_archive::text::escape;
 use cairn_protocol::{Level, LogEvent};
 use rustix::fs::SeekFrom;
-use serde_json::json;
 use std::collections::HashMap;
 use std::io::Read;
 use std::os::fd::OwnedFd;
@@ -74,19 +75,26 @@ pub fn run(root: &Root, artifact: &str, emit: &mut dyn Emit) {
             if u.kind == 0 {
                 continue;
             }
-            let line = json!({
-                "file": path, "kind": kind, "type": parse::utmp_kind(u.kind),
-                "pid": u.pid, "line": escape(&u.line), "id": escape(&u.id),
-                "user": escape(&u.user), "host": escape(&u.host),
-                "session": u.session,
-                "time": crate::units::rfc3339(u.time, (u.micros.max(0) as u32).saturating_mul(1000)),
-                "address": u.addr.map(|a| a.to_string()),
-            });
-            out.extend_from_slice(line.to_string().as_bytes());
-            out.push(b'\n');
+            let rec = Login {
+                file: path.to_string(),
+                kind: kind.to_string(),
+                record_type: parse::utmp_kind(u.kind).to_owned(),
+                pid: u.pid,
+                line: escape(&u.line),
+                id: escape(&u.id),
+                user: escape(&u.user),
+                host: escape(&u.host),
+                session: u.session,
+                time: cairn_archive::text::rfc3339(
+                    u.time,
+                    (u.micros.max(0) as u32).saturating_mul(1000),
+                ),
+                address: u.addr.map(|a| a.to_string()),
+            };
+            super::push_line(&mut out, &rec);
         }
     }
-    emit.output(artifact, "users/logins.jsonl", &out);
+    emit.output(artifact, live::LOGINS, &out);
     lastlog(root, &names, artifact, emit);
 }
 
@@ -127,14 +135,14 @@ fn lastlog(root: &Root, names: &HashMap<u32, Vec<u8>>, artifact: &str, emit: &mu
                 Ok(n) if n == rec.len() => {
                     if let Some((time, line, host)) = parse::lastlog(&rec) {
                         decoded += 1;
-                        let v = json!({
-                            "uid": uid,
-                            "user": names.get(&(uid as u32)).map(|n| escape(n)),
-                            "time": crate::units::rfc3339(time, 0),
-                            "line": escape(&line), "host": escape(&host),
-                        });
-                        out.extend_from_slice(v.to_string().as_bytes());
-                        out.push(b'\n');
+                        let rec = LastLogin {
+                            uid,
+                            user: names.get(&(uid as u32)).map(|n| escape(n)),
+                            time: cairn_archive::text::rfc3339(time, 0),
+                            line: escape(&line),
+                            host: escape(&host),
+                        };
+                        super::push_line(&mut out, &rec);
                     }
                 }
                 _ => break,
@@ -143,12 +151,12 @@ fn lastlog(root: &Root, names: &HashMap<u32, Vec<u8>>, artifact: &str, emit: &mu
         }
         pos = hole.max(pos + 1);
     }
-    emit.output(artifact, "users/lastlog.jsonl", &out);
+    emit.output(artifact, live::LASTLOG, &out);
     if size <= LASTLOG_RAW_CAP {
         let mut file = std::fs::File::from(fd);
         if let Err(e) = emit.copy(
             artifact,
-            b"users/raw/lastlog",
+            live::LASTLOG_RAW.as_bytes(),
             LASTLOG.as_bytes(),
             &mut file,
             LASTLOG_RAW_CAP,

@@ -249,7 +249,7 @@ pub fn go_time(b: &[u8]) -> Option<String> {
     if nsec >= 1_000_000_000 {
         return None;
     }
-    Some(crate::units::rfc3339(unix, nsec))
+    Some(cairn_archive::text::rfc3339(unix, nsec))
 }
 
 #[cfg(test)]

@@ -12,56 +12,9 @@ pub mod bolt;
 pub mod containerd;
 pub mod docker;
 
-use serde::Serialize;
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// Which runtime keeps a container.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Runtime {
-    Docker,
-    Containerd,
-}
-
-/// A container found on the node.
-#[derive(Debug, Clone, Serialize)]
-pub struct NodeContainer {
-    pub runtime: Runtime,
-    /// containerd namespace (`k8s.io` for Kubernetes, `moby`, `default`...).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    pub id: String,
-    pub name: String,
-    pub image: String,
-    /// RFC 3339, when the runtime records it.
-    pub created: Option<String>,
-    /// `running`, `exited`, `paused`..., or `unknown` where the disk does not say.
-    pub state: String,
-    pub pod_namespace: Option<String>,
-    pub pod_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pod_uid: Option<String>,
-    pub container_name: Option<String>,
-    pub labels: BTreeMap<String, String>,
-    /// The overlay layer directories, upper (the container's writable layer) first.
-    pub layers: Vec<PathBuf>,
-    /// Why the layers could not be found, when they could not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub layers_error: Option<String>,
-}
-
-impl NodeContainer {
-    /// Fills the Kubernetes identity from the labels the kubelet sets.
-    fn with_pod_labels(mut self) -> NodeContainer {
-        let l = |k: &str| self.labels.get(k).cloned();
-        self.pod_namespace = l("io.kubernetes.pod.namespace");
-        self.pod_name = l("io.kubernetes.pod.name");
-        self.pod_uid = l("io.kubernetes.pod.uid");
-        self.container_name = l("io.kubernetes.container.name");
-        self
-    }
-}
+pub use cairn_archive::records::node::{NodeContainer, Runtime};
 
 /// Where the kubelet keeps this container's stdout and stderr on the node, rotated
 /// files included: `/var/log/pods/NAMESPACE_POD_UID/CONTAINER`, from the labels the

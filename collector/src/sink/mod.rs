@@ -6,6 +6,7 @@
 /// Uploads live in their own crate, shared with the launcher's relay.
 pub use cairn_upload as upload;
 
+use cairn_archive::write::checksum_file as write_checksum_file;
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -259,24 +260,24 @@ fn fallback_notes(
     }
     let mut side = p.as_os_str().to_owned();
     side.push(".upload.json");
-    let doc = serde_json::json!({
-        "archive_sha256": sha256,
-        "fallback_holds_from_byte": from,
-        "upload": r,
-        "reassemble": format!("{{ head -c {from} OBJECT; cat {}; }} > archive.tar.zst", p.display()),
-    });
+    /// `FILE.upload.json`: which bytes of the archive are where.
+    #[derive(serde::Serialize)]
+    struct SplitNote<'a> {
+        archive_sha256: &'a str,
+        fallback_holds_from_byte: u64,
+        upload: &'a upload::UploadReport,
+        reassemble: String,
+    }
+    let doc = SplitNote {
+        archive_sha256: sha256,
+        fallback_holds_from_byte: from,
+        upload: r,
+        reassemble: format!(
+            "{{ head -c {from} OBJECT; cat {}; }} > archive.tar.zst",
+            p.display()
+        ),
+    };
     std::fs::write(side, serde_json::to_vec_pretty(&doc).unwrap_or_default())
-}
-
-/// Writes `<sha256>  <file name>` to `PATH.sha256`, for `sha256sum -c` run beside it.
-pub fn write_checksum_file(path: &Path, sha256: &str) -> io::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut side = path.as_os_str().to_owned();
-    side.push(".sha256");
-    std::fs::write(side, format!("{sha256}  {name}\n"))
 }
 
 impl Write for Sink {

@@ -1,6 +1,8 @@
 //! File metadata as the collector records it, read with `statx` (birth time included
 //! where the kernel and filesystem give it), with a plain `fstatat` fallback for old kernels.
 
+use cairn_archive::records::{ManifestRecord, ObjectKind};
+use cairn_archive::text::{lossless, octal_mode, rfc3339};
 use rustix::fs::{AtFlags, StatxFlags};
 use std::os::fd::AsFd;
 
@@ -29,6 +31,20 @@ impl Kind {
             0o020000 => Kind::CharDevice,
             0o060000 => Kind::BlockDevice,
             _ => Kind::Unknown,
+        }
+    }
+
+    /// The kind as records name it.
+    pub fn object(self) -> ObjectKind {
+        match self {
+            Kind::File => ObjectKind::File,
+            Kind::Dir => ObjectKind::Dir,
+            Kind::Symlink => ObjectKind::Symlink,
+            Kind::Fifo => ObjectKind::Fifo,
+            Kind::Socket => ObjectKind::Socket,
+            Kind::CharDevice => ObjectKind::CharDevice,
+            Kind::BlockDevice => ObjectKind::BlockDevice,
+            Kind::Unknown => ObjectKind::Unknown,
         }
     }
 
@@ -92,6 +108,33 @@ impl Meta {
     /// True when far less is allocated than the apparent size (a sparse file).
     pub fn is_sparse(&self) -> bool {
         self.size > 1 << 20 && self.blocks.saturating_mul(512) < self.size / 2
+    }
+
+    /// A manifest record for the object at `source` on the root, filled from this
+    /// metadata; what became of it is for the caller to set.
+    pub fn record(&self, source: &[u8], artifact: &str) -> ManifestRecord {
+        let (s, s_hex) = lossless(source);
+        let kind = self.kind();
+        ManifestRecord {
+            source: s,
+            source_hex: s_hex,
+            kind: kind.object(),
+            source_size: self.size,
+            mode: octal_mode(self.mode),
+            uid: self.uid,
+            gid: self.gid,
+            inode: self.ino,
+            nlink: self.nlink,
+            mtime: rfc3339(self.mtime.0, self.mtime.1),
+            atime: rfc3339(self.atime.0, self.atime.1),
+            ctime: rfc3339(self.ctime.0, self.ctime.1),
+            btime: self.btime.map(|b| rfc3339(b.0, b.1)),
+            device: matches!(kind, Kind::CharDevice | Kind::BlockDevice)
+                .then(|| format!("{}:{}", self.rdev.0, self.rdev.1)),
+            sparse: self.is_sparse(),
+            artifact: artifact.to_owned(),
+            ..ManifestRecord::default()
+        }
     }
 }
 

@@ -2,9 +2,8 @@
 //! several an index. Reads each archive once; needs no cluster.
 
 use crate::cli::ReportArgs;
-use crate::findings::{facts, rules, Severity};
-use crate::page;
-use crate::read::inputs;
+use crate::examine::findings::{self, Severity};
+use crate::examine::{facts, inputs, page};
 use anyhow::{bail, Context};
 use cairn_protocol::bounded::printable;
 use std::path::Path;
@@ -28,7 +27,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<i32> {
         for p in &f.problems {
             eprintln!("cairn: warning: {}: {}", printable(&c.name), printable(p));
         }
-        let found = rules::all(&f);
+        let found = findings::all(&f);
         let html = page::collection(&f, &found);
         let file = if single {
             a.output.clone()
@@ -51,7 +50,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<i32> {
             high: n(Severity::High),
             medium: n(Severity::Medium),
             info: n(Severity::Info),
-            complete: match f.summary["complete"].as_bool() {
+            complete: match f.complete() {
                 Some(true) => "yes".into(),
                 Some(false) => "cut short".into(),
                 None => "-".into(),

@@ -2,8 +2,8 @@
 //! Timesketch (csv, jsonl) or mactime (bodyfile). Needs no cluster.
 
 use crate::cli::{TimelineArgs, TimelineFormat};
-use crate::read::inputs;
-use crate::timeline::{self, write};
+use crate::examine::inputs;
+use crate::examine::timeline::{self, write};
 use anyhow::Context;
 use cairn_protocol::bounded::printable;
 use std::io::Write;
@@ -12,14 +12,6 @@ pub fn run(a: TimelineArgs) -> anyhow::Result<i32> {
     let (collections, skipped) = inputs::find(&a.inputs)?;
     for s in &skipped {
         eprintln!("cairn: left out {}", printable(s));
-    }
-    let keep = match a.format {
-        TimelineFormat::Bodyfile => timeline::Keep::Bodyfile,
-        _ => timeline::Keep::Events,
-    };
-    let t = timeline::build(&collections, keep);
-    for p in &t.problems {
-        eprintln!("cairn: warning: {}", printable(p));
     }
     let to_stdout = a.output.as_deref().is_none_or(|p| p.as_os_str() == "-");
     let out: Box<dyn Write> = if to_stdout {
@@ -37,18 +29,29 @@ pub fn run(a: TimelineArgs) -> anyhow::Result<i32> {
             })?;
         Box::new(std::io::BufWriter::new(f))
     };
-    let written = match a.format {
-        TimelineFormat::Csv => write::csv(&t, out),
-        TimelineFormat::Jsonl => write::jsonl(&t, out),
-        TimelineFormat::Bodyfile => write::bodyfile(&t, out, collections.len() > 1),
-    };
-    written.context("writing the timeline")?;
-    let what = match a.format {
-        TimelineFormat::Bodyfile => format!(
-            "{} bodyfile line(s)",
-            t.bodyfiles.iter().map(|(_, l)| l.len()).sum::<usize>()
-        ),
-        _ => format!("{} event(s)", t.events.len()),
+    let what = if a.format == TimelineFormat::Bodyfile {
+        let (n, problems) = write::bodyfile(&collections, out, collections.len() > 1)
+            .context("writing the timeline")?;
+        warn(&problems);
+        format!("{n} bodyfile line(s)")
+    } else {
+        let t = timeline::build(&collections);
+        warn(&t.problems);
+        if t.sorter.runs() > 0 {
+            eprintln!(
+                "cairn: {} events, more than the {} MiB held in memory: sorted in {} run(s) on disk (a private temporary file, gone on exit)",
+                t.sorter.count,
+                timeline::sort::BUDGET >> 20,
+                t.sorter.runs()
+            );
+        }
+        let (targets, events) = t.events().context("sorting the timeline")?;
+        let n = match a.format {
+            TimelineFormat::Csv => write::csv(&targets, events, out),
+            _ => write::jsonl(&targets, events, out),
+        }
+        .context("writing the timeline")?;
+        format!("{n} event(s)")
     };
     eprintln!(
         "cairn: timeline of {what} from {} collection(s){}",
@@ -60,4 +63,10 @@ pub fn run(a: TimelineArgs) -> anyhow::Result<i32> {
             .unwrap_or_default()
     );
     Ok(cairn_protocol::exit::OK)
+}
+
+fn warn(problems: &[String]) {
+    for p in problems {
+        eprintln!("cairn: warning: {}", printable(p));
+    }
 }

@@ -1,5 +1,6 @@
-//! Reading a cairn archive back (tar + zstd), entry by entry with exact path bytes,
-//! with its manifest, collection log and summary parsed; and artifact specs for tests.
+//! Reading a cairn archive back (tar + zstd) with the one reader every reader of an
+//! archive uses (`cairn_archive::read`), entry by entry with exact path bytes, with its
+//! manifest, collection log and summary parsed; and artifact specs for tests.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -15,17 +16,14 @@ pub struct Archive {
 
 impl Archive {
     pub fn read(path: &Path) -> Archive {
-        let f = std::fs::File::open(path).unwrap();
-        let mut ar = tar::Archive::new(zstd::stream::read::Decoder::new(f).unwrap());
         let mut entries = BTreeMap::new();
-        for e in ar.entries().unwrap() {
-            let mut e = e.unwrap();
-            let p = e.path_bytes().into_owned();
-            let link = e.link_name_bytes().map(|l| l.into_owned());
+        cairn_archive::read::members(path, |e| {
             let mut data = Vec::new();
-            e.read_to_end(&mut data).unwrap();
-            entries.insert(p, (data, link));
-        }
+            e.read_to_end(&mut data)?;
+            entries.insert(e.header.name.clone(), (data, e.header.link.clone()));
+            Ok::<(), std::io::Error>(())
+        })
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
         Archive { entries }
     }
 

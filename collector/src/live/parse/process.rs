@@ -160,15 +160,7 @@ pub fn option_value(options: &[u8], key: &str) -> Option<Vec<u8>> {
         .map(|it| it[prefix.len()..].to_vec())
 }
 
-/// One line of /proc/modules.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Module {
-    pub name: String,
-    pub size: u64,
-    pub refcount: i64,
-    pub used_by: Vec<String>,
-    pub state: String,
-}
+pub use cairn_archive::records::system::Module;
 
 pub fn modules(content: &[u8]) -> Vec<Module> {
     String::from_utf8_lossy(content)

@@ -7,8 +7,8 @@
 mod record;
 
 use super::{Denials, Emit, LiveOptions};
-use crate::archive::Spool;
 use crate::source::procfs::{self, ProcFs};
+use cairn_archive::write::Spool;
 use cairn_protocol::{Level, LogEvent};
 use record::{scan_one, Clock};
 use std::collections::{BTreeMap, HashMap};

@@ -3,36 +3,40 @@
 //! read through a directory descriptor held open for the whole record.
 
 use super::{Proc, Scan};
-use crate::archive::Spool;
-use crate::lines::escape;
 use crate::live::{parse, redact, Denials, LiveOptions};
 use crate::source::procfs::{self, ProcDir};
-use serde_json::{json, Map, Value};
+use cairn_archive::records::process::{Capabilities, Fd, Ids, MemoryMap, Process, Stat};
+use cairn_archive::text::escape;
+use cairn_archive::write::Spool;
 use std::collections::{BTreeMap, HashMap};
 
-pub(super) fn lossless_list(items: &[&[u8]]) -> Value {
-    Value::Array(items.iter().map(|a| Value::String(escape(a))).collect())
+pub(super) fn escaped_list(items: &[&[u8]]) -> Vec<String> {
+    items.iter().map(|a| escape(a)).collect()
 }
 
-pub(super) fn ids(status: &BTreeMap<String, String>, key: &str) -> Value {
+pub(super) fn ids(status: &BTreeMap<String, String>, key: &str) -> Option<Ids> {
     let n = status
         .get(key)
         .map(|v| parse::numbers(v))
         .unwrap_or_default();
-    if n.len() < 4 {
-        return Value::Null;
-    }
-    json!({"real": n[0], "effective": n[1], "saved": n[2], "filesystem": n[3]})
+    (n.len() >= 4).then(|| Ids {
+        real: n[0],
+        effective: n[1],
+        saved: n[2],
+        filesystem: n[3],
+    })
 }
 
-pub(super) fn seccomp_mode(v: Option<&String>) -> Value {
-    match v.map(String::as_str) {
-        Some("0") => json!("disabled"),
-        Some("1") => json!("strict"),
-        Some("2") => json!("filter"),
-        Some(other) => json!(other),
-        None => Value::Null,
-    }
+pub(super) fn seccomp_mode(v: Option<&String>) -> Option<String> {
+    v.map(|v| {
+        match v.as_str() {
+            "0" => "disabled",
+            "1" => "strict",
+            "2" => "filter",
+            other => other,
+        }
+        .to_owned()
+    })
 }
 
 /// Classifies an fd link target: `socket:[123]`, `pipe:[5]`, `anon_inode:[eventfd]`,
@@ -67,7 +71,7 @@ pub(super) fn strip_deleted(target: Vec<u8>) -> (Vec<u8>, bool) {
 pub(super) struct Reader<'a> {
     dir: &'a ProcDir,
     denials: &'a mut Denials,
-    errors: Map<String, Value>,
+    errors: BTreeMap<String, String>,
     gone: bool,
 }
 
@@ -77,13 +81,13 @@ impl Reader<'_> {
         // gone only if its `stat` has gone too.
         if procfs::vanished(&e) && self.dir.read("stat", 4096).is_err() {
             self.gone = true;
-            self.errors.insert(what.into(), json!("process exited"));
+            self.errors.insert(what.into(), "process exited".into());
         } else if procfs::vanished(&e) {
             self.errors
-                .insert(what.into(), json!("not available for this process"));
+                .insert(what.into(), "not available for this process".into());
         } else {
             self.denials.note(what, &self.dir.path(what), &e);
-            self.errors.insert(what.into(), json!(e.to_string()));
+            self.errors.insert(what.into(), e.to_string());
         }
     }
     fn read(&mut self, what: &str, limit: usize) -> Option<Vec<u8>> {
@@ -128,64 +132,51 @@ pub(super) fn scan_one(dir: &ProcDir, scan: &mut Scan, opts: &LiveOptions, clock
     let mut r = Reader {
         dir,
         denials: &mut scan.denials,
-        errors: Map::new(),
+        errors: BTreeMap::new(),
         gone: false,
     };
-    let mut rec = Map::new();
-    rec.insert("pid".into(), json!(pid));
+    let mut rec = Process {
+        pid,
+        ..Process::default()
+    };
     let stat = r.read("stat", 64 << 10).and_then(|s| parse::stat(&s));
     let status = r
         .read("status", 256 << 10)
         .map(|s| parse::status(&s))
         .unwrap_or_default();
-    if let Some(s) = &stat {
-        stat_fields(&mut rec, s, clock);
-    }
+    rec.stat = stat.as_ref().map(|s| stat_fields(s, clock));
     status_fields(&mut rec, &status);
     let cmdline_raw = r.read("cmdline", procfs::READ_LIMIT).unwrap_or_default();
     let args = parse::nul_list(&cmdline_raw);
-    rec.insert("cmdline".into(), lossless_list(&args));
-    rec.insert("cmdline_hex".into(), json!(hex::encode(&cmdline_raw)));
-    let cmd_text = args.iter().map(|a| escape(a)).collect::<Vec<_>>().join(" ");
+    rec.cmdline = escaped_list(&args);
+    rec.cmdline_hex = hex::encode(&cmdline_raw);
+    let cmd_text = rec.cmdline.join(" ");
     let exe = r.link("exe").map(strip_deleted);
     if let Some((path, deleted)) = &exe {
-        rec.insert("exe".into(), json!(escape(path)));
-        rec.insert("exe_deleted".into(), json!(deleted));
+        rec.exe = Some(escape(path));
+        rec.exe_deleted = Some(*deleted);
     }
-    for (key, link) in [("cwd", "cwd"), ("root", "root")] {
-        if let Some(t) = r.link(link) {
-            rec.insert(key.into(), json!(escape(&t)));
-        }
-    }
+    rec.cwd = r.link("cwd").map(|t| escape(&t));
+    rec.root = r.link("root").map(|t| escape(&t));
     let (netns, mntns) = namespaces(&mut r, &mut rec);
     environ_fields(&mut r, &mut rec, opts.redact);
     let sinks = FdSinks {
         fds: &mut scan.fds,
         socket_owners: &mut scan.socket_owners,
     };
-    let fd_count = if r.gone {
+    rec.fd_count = if r.gone {
         0
     } else {
         descriptors(&mut r, sinks)
     };
-    rec.insert("fd_count".into(), json!(fd_count));
-    let map_count = maps(&mut r, &mut scan.maps);
-    rec.insert("map_count".into(), json!(map_count));
+    rec.map_count = maps(&mut r, &mut scan.maps);
     if r.gone {
         scan.vanished += 1;
-        rec.insert("exited_during_scan".into(), json!(true));
+        rec.exited_during_scan = true;
     }
-    if !r.errors.is_empty() {
-        rec.insert(
-            "unreadable".into(),
-            Value::Object(std::mem::take(&mut r.errors)),
-        );
-    }
-    push_line(&mut scan.processes, &Value::Object(rec));
-    let uid = status
-        .get("Uid")
-        .and_then(|u| parse::numbers(u).first().copied())
-        .map(|u| u as u32);
+    rec.unreadable = std::mem::take(&mut r.errors);
+    push_line(&mut scan.processes, &rec);
+    let uid = rec.uid.map(|u| u.real as u32);
     let (exe, exe_deleted) = match exe {
         Some((p, d)) => (Some(p), d),
         None => (None, false),
@@ -205,76 +196,54 @@ pub(super) fn scan_one(dir: &ProcDir, scan: &mut Scan, opts: &LiveOptions, clock
 }
 
 /// What `/proc/PID/stat` says: parentage, state, start time, CPU and memory.
-pub(super) fn stat_fields(rec: &mut Map<String, Value>, s: &parse::Stat, clock: &Clock) {
+pub(super) fn stat_fields(s: &parse::Stat, clock: &Clock) -> Stat {
     let hz = clock.hz;
     let start = clock.boot.map(|b| {
         let secs = s.starttime / hz;
         let frac = ((s.starttime % hz) * 1_000_000_000 / hz) as u32;
-        crate::units::rfc3339(b + secs as i64, frac)
+        cairn_archive::text::rfc3339(b + secs as i64, frac)
     });
-    rec.insert("ppid".into(), json!(s.ppid));
-    rec.insert("comm".into(), json!(escape(&s.comm)));
-    rec.insert("state".into(), json!(s.state.to_string()));
-    rec.insert("pgrp".into(), json!(s.pgrp));
-    rec.insert("session".into(), json!(s.session));
-    rec.insert("tty_nr".into(), json!(s.tty_nr));
-    rec.insert("threads".into(), json!(s.num_threads));
-    rec.insert("start_time".into(), json!(start));
-    rec.insert("start_ticks".into(), json!(s.starttime));
-    rec.insert(
-        "cpu_seconds".into(),
-        json!((s.utime + s.stime) as f64 / hz as f64),
-    );
-    rec.insert("rss_bytes".into(), json!(s.rss_pages * clock.page));
-    rec.insert("vsz_bytes".into(), json!(s.vsize));
+    Stat {
+        ppid: s.ppid,
+        comm: escape(&s.comm),
+        state: s.state.to_string(),
+        pgrp: s.pgrp,
+        session: s.session,
+        tty_nr: s.tty_nr,
+        threads: s.num_threads,
+        start_time: start,
+        start_ticks: s.starttime,
+        cpu_seconds: (s.utime + s.stime) as f64 / hz as f64,
+        rss_bytes: s.rss_pages * clock.page,
+        vsz_bytes: s.vsize,
+    }
 }
 
 /// What `/proc/PID/status` says: identities, capabilities, confinement, tracing.
-pub(super) fn status_fields(
-    rec: &mut Map<String, Value>,
-    status: &std::collections::BTreeMap<String, String>,
-) {
-    rec.insert("uid".into(), ids(status, "Uid"));
-    rec.insert("gid".into(), ids(status, "Gid"));
-    rec.insert(
-        "groups".into(),
-        json!(status
-            .get("Groups")
-            .map(|g| parse::numbers(g))
-            .unwrap_or_default()),
-    );
-    let caps: Map<String, Value> = [
-        ("inheritable", "CapInh"),
-        ("permitted", "CapPrm"),
-        ("effective", "CapEff"),
-        ("bounding", "CapBnd"),
-        ("ambient", "CapAmb"),
-    ]
-    .iter()
-    .filter_map(|(k, s)| status.get(*s).map(|v| (k.to_string(), json!(v))))
-    .collect();
-    rec.insert("capabilities".into(), Value::Object(caps));
-    rec.insert("seccomp".into(), seccomp_mode(status.get("Seccomp")));
-    rec.insert(
-        "no_new_privs".into(),
-        json!(status.get("NoNewPrivs").map(|v| v == "1")),
-    );
-    rec.insert(
-        "tracer_pid".into(),
-        json!(status.get("TracerPid").and_then(|v| v.parse::<i64>().ok())),
-    );
-    rec.insert(
-        "nspid".into(),
-        json!(status.get("NSpid").map(|v| parse::numbers(v))),
-    );
+pub(super) fn status_fields(rec: &mut Process, status: &BTreeMap<String, String>) {
+    rec.uid = ids(status, "Uid");
+    rec.gid = ids(status, "Gid");
+    rec.groups = status
+        .get("Groups")
+        .map(|g| parse::numbers(g))
+        .unwrap_or_default();
+    let cap = |k: &str| status.get(k).cloned();
+    rec.capabilities = Capabilities {
+        inheritable: cap("CapInh"),
+        permitted: cap("CapPrm"),
+        effective: cap("CapEff"),
+        bounding: cap("CapBnd"),
+        ambient: cap("CapAmb"),
+    };
+    rec.seccomp = seccomp_mode(status.get("Seccomp"));
+    rec.no_new_privs = status.get("NoNewPrivs").map(|v| v == "1");
+    rec.tracer_pid = status.get("TracerPid").and_then(|v| v.parse::<i64>().ok());
+    rec.nspid = status.get("NSpid").map(|v| parse::numbers(v));
 }
 
 /// The namespaces and cgroups of the process; returns its network and mount
 /// namespace inodes.
-pub(super) fn namespaces(
-    r: &mut Reader<'_>,
-    rec: &mut Map<String, Value>,
-) -> (Option<u64>, Option<u64>) {
+pub(super) fn namespaces(r: &mut Reader<'_>, rec: &mut Process) -> (Option<u64>, Option<u64>) {
     let ns = match r.dir.namespaces() {
         Ok(n) => n,
         Err(e) => {
@@ -284,27 +253,17 @@ pub(super) fn namespaces(
     };
     let ns_of = |n: &str| ns.iter().find(|(k, _)| k == n).map(|(_, v)| *v);
     let found = (ns_of("net"), ns_of("mnt"));
-    rec.insert(
-        "namespaces".into(),
-        Value::Object(ns.iter().map(|(k, v)| (k.clone(), json!(v))).collect()),
-    );
+    rec.namespaces = ns.iter().map(|(k, v)| (k.clone(), *v)).collect();
     let cgroup = r.read("cgroup", 64 << 10).unwrap_or_default();
-    rec.insert(
-        "cgroup".into(),
-        json!(String::from_utf8_lossy(&cgroup)
-            .lines()
-            .map(str::to_owned)
-            .collect::<Vec<_>>()),
-    );
+    rec.cgroup = String::from_utf8_lossy(&cgroup)
+        .lines()
+        .map(str::to_owned)
+        .collect();
     found
 }
 
 /// The environment, with the values of secret-looking names redacted when asked.
-pub(super) fn environ_fields(
-    r: &mut Reader<'_>,
-    rec: &mut Map<String, Value>,
-    redact_secrets: bool,
-) {
+pub(super) fn environ_fields(r: &mut Reader<'_>, rec: &mut Process, redact_secrets: bool) {
     let Some(env) = r.read("environ", procfs::READ_LIMIT) else {
         return;
     };
@@ -316,10 +275,10 @@ pub(super) fn environ_fields(
             let name = item.split(|&b| b == b'=').next().unwrap_or(item);
             redacted.push(escape(name));
         }
-        entries.push(Value::String(escape(&text)));
+        entries.push(escape(&text));
     }
-    rec.insert("environ".into(), Value::Array(entries));
-    rec.insert("environ_redacted".into(), json!(redacted));
+    rec.environ = Some(entries);
+    rec.environ_redacted = Some(redacted);
 }
 
 /// Where the descriptors of the scan go.
@@ -352,11 +311,14 @@ pub(super) fn descriptors(r: &mut Reader<'_>, out: FdSinks<'_>) -> u64 {
                 out.socket_owners.entry(i).or_default().push((dir.pid, fd));
             }
         }
-        let line = json!({
-            "pid": dir.pid, "fd": fd, "kind": kind, "inode": inode,
-            "target": escape(&target),
-            "deleted": target.ends_with(b" (deleted)"),
-        });
+        let line = Fd {
+            pid: dir.pid,
+            fd,
+            kind: kind.to_owned(),
+            inode,
+            target: escape(&target),
+            deleted: target.ends_with(b" (deleted)"),
+        };
         push_line(out.fds, &line);
     }
     count
@@ -370,18 +332,23 @@ pub(super) fn maps(r: &mut Reader<'_>, out: &mut Spool) -> u64 {
         for line in maps.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             let m = parse::maps_line(line);
             count += 1;
-            let line = json!({
-                "pid": r.dir.pid, "start": m.start, "end": m.end, "perms": m.perms,
-                "offset": m.offset, "dev": m.dev, "inode": m.inode,
-                "path": m.path.as_deref().map(escape),
-            });
+            let line = MemoryMap {
+                pid: r.dir.pid,
+                start: m.start,
+                end: m.end,
+                perms: m.perms,
+                offset: m.offset,
+                dev: m.dev,
+                inode: m.inode,
+                path: m.path.as_deref().map(escape),
+            };
             push_line(out, &line);
         }
     }
     count
 }
 
-pub(super) fn push_line(spool: &mut Spool, value: &Value) {
+pub(super) fn push_line<T: serde::Serialize>(spool: &mut Spool, value: &T) {
     if let Ok(mut line) = serde_json::to_vec(value) {
         line.push(b'\n');
         spool.push(&line);

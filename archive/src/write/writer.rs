@@ -1,0 +1,270 @@
+//! The tar + zstd stream. Entries are written as they are read; the data of each
+//! regular file is hashed on the way in (the compressed stream is hashed on the way
+//! out, by the writer it goes to). Names longer than ustar's 100 bytes, or not UTF-8,
+//! get a PAX `path` record holding the exact bytes, so standard `tar` restores them
+//! byte-exactly and [`crate::read`] reads them back identically.
+
+use crate::header::{self, Fields, BLOCK};
+use crate::pax;
+use crate::read::MAX_NAME;
+use sha2::{Digest, Sha256};
+use std::io::{self, Read, Write};
+
+/// zstd level: 3, the same default as the zstd command line.
+pub const ZSTD_LEVEL: i32 = 3;
+/// zstd job size for multi-threaded compression: small jobs keep memory low.
+const ZSTD_JOB_SIZE: u32 = 1 << 20;
+/// Read buffer for streaming file contents.
+pub const CHUNK: usize = 256 << 10;
+
+/// Ownership, permissions and time of a tar entry.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EntryHeader {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub mtime: i64,
+}
+
+/// What streaming one file into the archive found.
+#[derive(Debug, Clone, Default)]
+pub struct StreamOutcome {
+    /// sha256 of the bytes stored in the archive.
+    pub sha256: String,
+    /// Bytes actually read from the source.
+    pub read: u64,
+    /// The source ended before the declared size (zeros fill the rest).
+    pub short: bool,
+    /// Reading stopped early on request (deadline); zeros fill the rest.
+    pub stopped: bool,
+    /// A read error, after which zeros fill the rest.
+    pub error: Option<String>,
+}
+
+/// True when `name` can be written (and so read back): at most [`MAX_NAME`] bytes, not
+/// empty. The collector records a longer one as skipped instead of writing it.
+pub fn name_fits(name: &[u8]) -> bool {
+    !name.is_empty() && name.len() <= MAX_NAME
+}
+
+/// Writes tar entries into a zstd stream bound for `W`.
+pub struct ArchiveWriter<W: Write> {
+    out: zstd::stream::write::Encoder<'static, W>,
+    buf: Vec<u8>,
+    uncompressed: u64,
+}
+
+impl<W: Write> ArchiveWriter<W> {
+    /// Starts the compressed stream, using `workers` compression threads (0: inline).
+    pub fn new(sink: W, workers: u32) -> io::Result<ArchiveWriter<W>> {
+        let mut out = zstd::stream::write::Encoder::new(sink, ZSTD_LEVEL)?;
+        out.include_checksum(true)?;
+        if workers > 0 {
+            out.multithread(workers)?;
+            out.set_parameter(zstd::zstd_safe::CParameter::JobSize(ZSTD_JOB_SIZE))?;
+        }
+        Ok(ArchiveWriter {
+            out,
+            buf: vec![0u8; CHUNK],
+            uncompressed: 0,
+        })
+    }
+
+    /// The writer the compressed stream goes to.
+    pub fn sink(&self) -> &W {
+        self.out.get_ref()
+    }
+
+    /// Bytes of tar written so far (before compression).
+    pub fn uncompressed_bytes(&self) -> u64 {
+        self.uncompressed
+    }
+
+    fn raw(&mut self, data: &[u8]) -> io::Result<()> {
+        self.uncompressed += data.len() as u64;
+        self.out.write_all(data)
+    }
+
+    fn pad(&mut self, len: u64) -> io::Result<()> {
+        let rem = crate::read::tar::pad(len) as usize;
+        if rem > 0 {
+            self.raw(&[0u8; BLOCK][..rem])?;
+        }
+        Ok(())
+    }
+
+    fn header(
+        &mut self,
+        path: &[u8],
+        kind: u8,
+        h: &EntryHeader,
+        size: u64,
+        link: Option<&[u8]>,
+    ) -> io::Result<()> {
+        if !name_fits(path) || link.is_some_and(|l| l.len() > MAX_NAME) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("a name or link of more than {MAX_NAME} bytes is not written"),
+            ));
+        }
+        let mut records = Vec::new();
+        let binary = std::str::from_utf8(path).is_err()
+            || link.is_some_and(|l| std::str::from_utf8(l).is_err());
+        if binary {
+            pax::push(&mut records, "hdrcharset", b"BINARY");
+        }
+        if path.len() > 100 {
+            pax::push(&mut records, "path", path);
+        }
+        if let Some(l) = link.filter(|l| l.len() > 100) {
+            pax::push(&mut records, "linkpath", l);
+        }
+        if h.mtime < 0 {
+            pax::push(&mut records, "mtime", h.mtime.to_string().as_bytes());
+        }
+        if !records.is_empty() {
+            let ph = header::encode(&Fields {
+                name: b"././@PaxHeader",
+                kind: b'x',
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                size: records.len() as u64,
+                mtime: 0,
+                link: b"",
+            });
+            self.raw(&ph)?;
+            self.raw(&records)?;
+            self.pad(records.len() as u64)?;
+        }
+        // Permission bits only: setuid, setgid and sticky never reach a tar header, so
+        // extracting an archive as root cannot create a setuid file with an attacker's
+        // content. The manifest keeps the real mode.
+        let th = header::encode(&Fields {
+            name: path,
+            kind,
+            mode: h.mode & 0o777,
+            uid: u64::from(h.uid),
+            gid: u64::from(h.gid),
+            size,
+            mtime: h.mtime,
+            link: link.unwrap_or_default(),
+        });
+        self.raw(&th)
+    }
+
+    /// Streams exactly `size` bytes of `src` as a regular-file entry. A source that ends
+    /// early, fails, or is stopped by `stop` is padded with zeros so the archive stays
+    /// valid; the outcome says what happened.
+    pub fn append_stream(
+        &mut self,
+        path: &[u8],
+        h: &EntryHeader,
+        size: u64,
+        src: &mut dyn Read,
+        stop: &dyn Fn() -> bool,
+    ) -> io::Result<StreamOutcome> {
+        self.header(path, b'0', h, size, None)?;
+        let mut buf = std::mem::take(&mut self.buf);
+        let result = self.copy(size, src, stop, &mut buf);
+        self.buf = buf;
+        let (outcome, hasher) = result?;
+        self.pad(size)?;
+        Ok(StreamOutcome {
+            sha256: hex::encode(hasher.finalize()),
+            ..outcome
+        })
+    }
+
+    /// Copies `size` bytes of `src`, zeros once it ends, fails or is stopped.
+    fn copy(
+        &mut self,
+        size: u64,
+        src: &mut dyn Read,
+        stop: &dyn Fn() -> bool,
+        buf: &mut [u8],
+    ) -> io::Result<(StreamOutcome, Sha256)> {
+        let mut hasher = Sha256::new();
+        let mut outcome = StreamOutcome::default();
+        let mut done = 0u64;
+        while done < size {
+            let want = (size - done).min(buf.len() as u64) as usize;
+            let filling = outcome.short || outcome.stopped || outcome.error.is_some();
+            if !filling && stop() {
+                outcome.stopped = true;
+                continue;
+            }
+            let n = if filling {
+                buf[..want].fill(0);
+                want
+            } else {
+                match src.read(&mut buf[..want]) {
+                    Ok(0) => {
+                        outcome.short = true;
+                        continue;
+                    }
+                    Ok(n) => {
+                        outcome.read += n as u64;
+                        n
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        outcome.error = Some(e.to_string());
+                        continue;
+                    }
+                }
+            };
+            hasher.update(&buf[..n]);
+            self.raw(&buf[..n])?;
+            done += n as u64;
+        }
+        Ok((outcome, hasher))
+    }
+
+    /// Appends an in-memory regular file; returns its sha256.
+    pub fn append_bytes(
+        &mut self,
+        path: &[u8],
+        h: &EntryHeader,
+        data: &[u8],
+    ) -> io::Result<String> {
+        self.header(path, b'0', h, data.len() as u64, None)?;
+        self.raw(data)?;
+        self.pad(data.len() as u64)?;
+        Ok(hex::encode(Sha256::digest(data)))
+    }
+
+    /// Appends the content of a spool as a regular file; returns its sha256.
+    pub fn append_spool(
+        &mut self,
+        path: &[u8],
+        h: &EntryHeader,
+        spool: &mut super::Spool,
+    ) -> io::Result<String> {
+        let size = spool.len();
+        let mut reader = spool.reader()?;
+        let outcome = self.append_stream(path, h, size, &mut reader, &|| false)?;
+        if outcome.short || outcome.error.is_some() {
+            return Err(io::Error::other("in-memory spool ended early"));
+        }
+        Ok(outcome.sha256)
+    }
+
+    /// Appends a symbolic link entry.
+    pub fn append_symlink(
+        &mut self,
+        path: &[u8],
+        h: &EntryHeader,
+        target: &[u8],
+    ) -> io::Result<()> {
+        self.header(path, b'2', h, 0, Some(target))
+    }
+
+    /// Ends the tar stream and the zstd frame; returns the writer, flushed.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.raw(&[0u8; 2 * BLOCK])?;
+        let mut sink = self.out.finish()?;
+        sink.flush()?;
+        Ok(sink)
+    }
+}

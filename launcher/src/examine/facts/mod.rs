@@ -1,0 +1,263 @@
+//! The facts of one collection, read in one pass over its archive ([`archive`]) and one
+//! over its Kubernetes evidence ([`kubernetes`]), as the typed records the collector
+//! and the launcher wrote: identity, processes and their executables, sockets, mounts,
+//! logins, drift, the lines of shell histories, `/etc/ld.so.preload`, the modes of
+//! executable and set-id files from the bodyfile, and the pod, its events, its service
+//! account's powers and the tails of its logs.
+//!
+//! A hostile target made all of it: each list is capped in records and in bytes
+//! ([`budget`]), and a cap reached is said in `problems`. Each member read is hashed as
+//! it streams past, and the hash is checked against the manifest's when the manifest
+//! streams past after it, so a finding's evidence says whether it matches.
+
+pub mod archive;
+pub mod budget;
+pub mod kubernetes;
+
+use super::inputs::Collection;
+use cairn_archive::records::drift::Drift;
+use cairn_archive::records::k8s::Rbac;
+use cairn_archive::records::mounts::Mount;
+use cairn_archive::records::network::Socket;
+use cairn_archive::records::process::{Executable, Process};
+use cairn_archive::records::summary::Summary;
+use cairn_archive::records::system::System;
+use cairn_archive::records::users::Login;
+use k8s_openapi::api::core::v1::{Event, Pod};
+use std::collections::HashMap;
+
+/// The most records kept of each list.
+pub const MAX_RECORDS: usize = 20_000;
+/// The most history lines kept (those a rule may look at: every line, each capped).
+pub const MAX_HISTORY_LINES: usize = 50_000;
+/// The most bytes of one history line kept.
+pub const MAX_HISTORY_LINE: usize = 4096;
+/// The lines kept from the end of each container log, each cut to [`MAX_LOG_LINE`].
+pub const LOG_TAIL: usize = 200;
+pub const MAX_LOG_LINE: usize = 2048;
+/// The most container logs kept.
+pub const MAX_LOGS: usize = 64;
+/// The most bytes kept of a document member (summary, system, pod, rbac, events).
+pub const DOCUMENT_LIMIT: u64 = 16 << 20;
+
+/// One line of a shell history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryLine {
+    /// Which history file: an index into [`Facts::history_files`].
+    pub file: usize,
+    pub number: usize,
+    pub text: String,
+}
+
+/// The tail of a container log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogTail {
+    /// The member (`logs/C.log`).
+    pub member: String,
+    pub lines: Vec<String>,
+    /// How many lines it had.
+    pub count: usize,
+}
+
+/// Whether a member's sha256, computed as it was read, is the one the manifest gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// No manifest record names it (or the manifest could not be read).
+    Unlisted,
+    Matches,
+    /// The manifest gives another sha256.
+    Differs(String),
+}
+
+/// A member read: its sha256 as read, and the manifest's word on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub sha256: String,
+    pub check: Check,
+}
+
+/// What one collection holds that a person reads.
+#[derive(Debug, Default)]
+pub struct Facts {
+    pub collection: Collection,
+    pub summary: Option<Summary>,
+    pub system: Option<System>,
+    pub processes: Vec<Process>,
+    pub executables: Vec<Executable>,
+    pub sockets: Vec<Socket>,
+    pub mounts: Vec<Mount>,
+    pub logins: Vec<Login>,
+    pub drift: Vec<Drift>,
+    /// The history files read (members), each named once.
+    pub history_files: Vec<String>,
+    pub history: Vec<HistoryLine>,
+    /// `/etc/ld.so.preload`'s content, when collected.
+    pub preload: Option<String>,
+    /// Bodyfile modes (`-rwsr-xr-x`) of files with an execute or set-id bit, by path.
+    pub modes: HashMap<String, String>,
+    /// Each member of the archive read, by path.
+    pub members: HashMap<String, Member>,
+    /// From the Kubernetes evidence.
+    pub pod: Option<Pod>,
+    pub rbac: Option<Rbac>,
+    pub events: Vec<Event>,
+    pub logs: Vec<LogTail>,
+    pub k8s_members: HashMap<String, Member>,
+    /// What could not be read, or was cut at a cap.
+    pub problems: Vec<String>,
+}
+
+impl Facts {
+    /// The history file of a line.
+    pub fn history_file(&self, l: &HistoryLine) -> &str {
+        self.history_files.get(l.file).map_or("", String::as_str)
+    }
+
+    /// Whether the collection was complete, as its summary says.
+    pub fn complete(&self) -> Option<bool> {
+        self.summary.as_ref().map(|s| s.seal.complete)
+    }
+}
+
+/// Reads a collection.
+pub fn read(c: &Collection) -> Facts {
+    let mut f = Facts {
+        collection: c.clone(),
+        ..Facts::default()
+    };
+    if let Some(a) = &c.archive {
+        if let Err(e) = archive::read(&mut f, a) {
+            f.problems.push(format!("{}: {e}", a.display()));
+        }
+    }
+    if let Some(k) = &c.k8s {
+        if let Err(e) = kubernetes::read(&mut f, k) {
+            f.problems.push(format!("{}: {e}", k.display()));
+        }
+    }
+    f
+}
+
+/// A reader that hashes what is consumed through it, so a member is hashed whatever
+/// part of it a reader looks at.
+pub struct Hashing<'a> {
+    inner: &'a mut dyn std::io::BufRead,
+    hash: sha2::Sha256,
+}
+
+impl<'a> Hashing<'a> {
+    pub fn new(inner: &'a mut dyn std::io::BufRead) -> Hashing<'a> {
+        use sha2::Digest;
+        Hashing {
+            inner,
+            hash: sha2::Sha256::new(),
+        }
+    }
+
+    /// Reads what is left and returns the member's sha256.
+    pub fn finish(mut self) -> std::io::Result<String> {
+        use sha2::Digest;
+        std::io::copy(&mut self, &mut std::io::sink())?;
+        Ok(hex::encode(self.hash.finalize()))
+    }
+}
+
+impl std::io::Read for Hashing<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::BufRead;
+        let n = {
+            let have = self.fill_buf()?;
+            let n = have.len().min(buf.len());
+            buf[..n].copy_from_slice(&have[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl std::io::BufRead for Hashing<'_> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+    fn consume(&mut self, amt: usize) {
+        use sha2::Digest;
+        if let Ok(b) = self.inner.fill_buf() {
+            self.hash.update(&b[..amt.min(b.len())]);
+        }
+        self.inner.consume(amt);
+    }
+}
+
+/// Checks the members read against one manifest part as it streams past: the path
+/// and sha256 of each record, nothing else parsed.
+pub fn check_manifest(
+    r: &mut dyn std::io::BufRead,
+    members: &mut HashMap<String, Member>,
+) -> std::io::Result<()> {
+    #[derive(serde::Deserialize)]
+    struct PathSha<'a> {
+        #[serde(borrow)]
+        path: Option<std::borrow::Cow<'a, str>>,
+        sha256: Option<std::borrow::Cow<'a, str>>,
+    }
+    cairn_archive::read::lines::lines(r, |l| {
+        let Ok(rec) = serde_json::from_slice::<PathSha<'_>>(l) else {
+            return;
+        };
+        let (Some(path), Some(sha)) = (rec.path, rec.sha256) else {
+            return;
+        };
+        if let Some(m) = members.get_mut(path.as_ref()) {
+            m.check = if m.sha256 == sha {
+                Check::Matches
+            } else {
+                Check::Differs(sha.into_owned())
+            };
+        }
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::Digest;
+    use std::io::{BufRead, Read};
+
+    #[test]
+    fn what_is_read_through_is_hashed_to_the_end() {
+        let data = b"line one\nline two\n".to_vec();
+        let mut r: &[u8] = &data;
+        let mut h = Hashing::new(&mut r);
+        let mut first = String::new();
+        h.read_line(&mut first).unwrap();
+        assert_eq!(first, "line one\n");
+        let mut one = [0u8; 1];
+        h.read_exact(&mut one).unwrap();
+        assert_eq!(
+            h.finish().unwrap(),
+            hex::encode(sha2::Sha256::digest(&data))
+        );
+    }
+
+    #[test]
+    fn members_are_checked_against_the_manifest_by_path() {
+        let mut members = HashMap::new();
+        for (p, sha) in [("a", "11"), ("b", "22"), ("c", "33")] {
+            members.insert(
+                p.to_owned(),
+                Member {
+                    sha256: sha.into(),
+                    check: Check::Unlisted,
+                },
+            );
+        }
+        let manifest =
+            b"{\"path\":\"a\",\"sha256\":\"11\"}\n{\"path\":\"b\",\"sha256\":\"99\"}\nnot json\n";
+        check_manifest(&mut &manifest[..], &mut members).unwrap();
+        assert_eq!(members["a"].check, Check::Matches);
+        assert_eq!(members["b"].check, Check::Differs("99".into()));
+        assert_eq!(members["c"].check, Check::Unlisted);
+    }
+}
