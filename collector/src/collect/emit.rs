@@ -9,10 +9,18 @@ use std::io;
 
 impl crate::live::Emit for Engine<'_> {
     fn output(&mut self, artifact: &str, member: &str, data: &[u8]) {
+        debug_assert!(
+            member.starts_with(cairn_archive::member::LIVE_DIR),
+            "{member}"
+        );
         self.rec.output(artifact, member.as_bytes(), data);
     }
 
     fn output_spool(&mut self, artifact: &str, member: &str, spool: &mut Spool) {
+        debug_assert!(
+            member.starts_with(cairn_archive::member::LIVE_DIR),
+            "{member}"
+        );
         self.rec.output_spool(artifact, member.as_bytes(), spool);
     }
 

@@ -8,6 +8,7 @@ mod record;
 
 use super::{Denials, Emit, LiveOptions};
 use crate::source::procfs::{self, ProcFs};
+use cairn_archive::member::live;
 use cairn_archive::write::Spool;
 use cairn_protocol::{Level, LogEvent};
 use record::{scan_one, Clock};
@@ -223,15 +224,11 @@ pub fn emit(scan: &mut Scan, artifact: &str, emit: &mut dyn Emit) {
         return;
     }
     scan.emitted = true;
-    emit.output_spool(artifact, "processes/processes.jsonl", &mut scan.processes);
-    emit.output_spool(artifact, "processes/fds.jsonl", &mut scan.fds);
-    emit.output_spool(artifact, "processes/maps.jsonl", &mut scan.maps);
+    emit.output_spool(artifact, live::PROCESSES, &mut scan.processes);
+    emit.output_spool(artifact, live::FDS, &mut scan.fds);
+    emit.output_spool(artifact, live::MAPS, &mut scan.maps);
     let mine = own(&scan.procs, self_pid(scan));
-    emit.output(
-        artifact,
-        "processes/tree.txt",
-        tree(&scan.procs, &mine).as_bytes(),
-    );
+    emit.output(artifact, live::TREE, tree(&scan.procs, &mine).as_bytes());
     if !mine.is_empty() {
         let pids: Vec<String> = mine.iter().map(i32::to_string).collect();
         emit.log(
@@ -258,6 +255,14 @@ pub fn emit(scan: &mut Scan, artifact: &str, emit: &mut dyn Emit) {
             scan.vanished
         ),
     );
+}
+
+/// The `processes` native collector.
+pub fn native(r: &mut super::Run<'_>) {
+    let artifact = r.artifact;
+    if let Some((scan, out)) = r.scan() {
+        emit(scan, artifact, out);
+    }
 }
 
 #[cfg(test)]
