@@ -5,7 +5,9 @@
 //! says is read through `cairn-protocol`.
 //!
 //! The data flow: [`cli`] → [`commands`] → [`targets`] → [`plan`] (a [`route`] per
-//! target, [`rbac`] needs) → [`session`] (one exec: [`route`] + [`dest`]) → [`report`].
+//! target, [`rbac`] needs) → [`session`] (one exec: [`route`] + [`dest`]) → [`results`].
+//! What cairn does with the evidence afterwards, with no cluster (`report`, `timeline`,
+//! `verify-case`), is [`examine`].
 #![forbid(unsafe_code)]
 
 mod case;
@@ -22,7 +24,7 @@ mod kerror;
 mod plan;
 mod progress;
 mod rbac;
-mod report;
+mod results;
 mod route;
 mod session;
 mod targets;

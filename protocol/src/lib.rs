@@ -15,6 +15,7 @@ pub mod event;
 pub mod exit;
 pub mod flags;
 pub mod log;
+pub mod runtime;
 pub mod size;
 
 pub use event::{Counts, Done, Event, Line, PartReceipt, Placed, UploadReport};

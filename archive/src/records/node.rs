@@ -5,22 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// Which runtime keeps a container.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Runtime {
-    Docker,
-    Containerd,
-}
-
-impl Runtime {
-    pub fn name(self) -> &'static str {
-        match self {
-            Runtime::Docker => "docker",
-            Runtime::Containerd => "containerd",
-        }
-    }
-}
+pub use cairn_protocol::runtime::Runtime;
 
 /// A container found on the node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -93,7 +93,7 @@ impl Engine<'_> {
 
     /// Records an object a walk could not list or examine: an error unless refused.
     pub fn walk_error(&mut self, set: &str, path: &[u8], action: &str, err: &std::io::Error) {
-        let (status, reason) = super::files::classify(err);
+        let (status, reason) = super::classify::classify(err);
         let c = &mut self.rec.counts;
         let (level, event) = if status == cairn_archive::records::Status::Denied {
             c.denied += 1;

@@ -3,6 +3,7 @@
 //! `hash` collector's in-place hashes, and the live response's copies of open files.
 //! One rule, [`settle`], says what became of every file streamed.
 
+use super::classify::classify;
 use super::engine::{archive_path, Engine};
 use crate::source::meta::{cstr, stat_at};
 use crate::source::open::{has_noatime, open_regular};
@@ -14,20 +15,6 @@ use cairn_protocol::{Level, LogEvent};
 use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Instant;
-
-/// Classifies an open/read error into a manifest status and a reason.
-pub fn classify(e: &io::Error) -> (Status, String) {
-    match e.kind() {
-        io::ErrorKind::PermissionDenied => (Status::Denied, format!("permission denied: {e}")),
-        io::ErrorKind::NotFound => (Status::Error, "vanished before it could be read".into()),
-        io::ErrorKind::InvalidInput => (Status::Skipped, format!("changed type: {e}")),
-        _ if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => (
-            Status::Skipped,
-            "replaced by a symlink before it could be read".into(),
-        ),
-        _ => (Status::Error, e.to_string()),
-    }
-}
 
 /// What became of a file streamed into the archive: `stored` of its `before.size`
 /// bytes were asked for, `after` is its metadata once read, `cut_by` names the limit

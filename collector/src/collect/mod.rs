@@ -1,12 +1,13 @@
 //! What collects the selected artifacts. [`engine`] holds one collection's state and
 //! runs it; [`runner`] runs each artifact entry against the root through UAC's filters
 //! ([`filter`]); [`files`] copies and hashes files with one rule for what became of
-//! each; [`emit`] lets the live response write; [`recorder`] writes the archive, the
+//! each ([`classify`] says what an error means for a record); [`emit`] lets the live response write; [`recorder`] writes the archive, the
 //! manifest and the collection log; [`summary`] seals it. [`identity`] describes the
 //! target and the collector's own footprint. [`beside`] adds what the node keeps about
 //! a container outside its filesystem.
 
 pub mod beside;
+pub mod classify;
 pub mod emit;
 pub mod engine;
 pub mod files;

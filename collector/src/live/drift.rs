@@ -419,3 +419,12 @@ pub fn run(root: &Root, cap: u64, artifact: &str, emit: &mut dyn Emit) {
         &serde_json::to_vec(&summary).unwrap_or_default(),
     );
 }
+
+/// The `drift` native collector: the artifact entry's `max_file_size` caps the copies
+/// of what changed.
+pub fn native(r: &mut super::Run<'_>) {
+    let cap = r
+        .max_file_size
+        .unwrap_or(super::executables::DEFAULT_COPY_CAP);
+    run(r.root, cap, r.artifact, r.emit);
+}

@@ -172,6 +172,21 @@ impl Pass<'_> {
     }
 }
 
+/// The `executables` native collector: the artifact entry's `max_file_size` caps the
+/// copies.
+pub fn native(r: &mut super::Run<'_>) {
+    let homes = crate::source::users::users_of(r.root)
+        .into_iter()
+        .map(|u| u.home)
+        .filter(|h| h.len() > 1)
+        .collect::<Vec<_>>();
+    let cap = r.max_file_size.unwrap_or(DEFAULT_COPY_CAP);
+    let (artifact, proc) = (r.artifact, r.proc);
+    if let (Some(proc), Some((scan, emit))) = (proc, r.scan()) {
+        run(proc, scan, &homes, cap, artifact, emit);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

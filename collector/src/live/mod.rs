@@ -30,16 +30,83 @@ use cairn_protocol::{Level, LogEvent};
 use std::collections::BTreeMap;
 use std::io;
 
-/// The native collectors, by the name a spec gives in `native:`.
-pub const NATIVE_NAMES: &[&str] = &[
-    "processes",
-    "executables",
-    "network",
-    "mounts",
-    "system",
-    "users",
-    "drift",
+/// A native collector: the name a spec gives in `native:`, whether it reads the
+/// running kernel (then it is not run on an offline tree), and what it does.
+pub struct Native {
+    pub name: &'static str,
+    pub needs_kernel: bool,
+    pub run: fn(&mut Run<'_>),
+}
+
+/// Every native collector, in one place: adding one is a module and a line here.
+pub const NATIVE: &[Native] = &[
+    Native {
+        name: "processes",
+        needs_kernel: true,
+        run: processes::native,
+    },
+    Native {
+        name: "executables",
+        needs_kernel: true,
+        run: executables::native,
+    },
+    Native {
+        name: "network",
+        needs_kernel: true,
+        run: network::native,
+    },
+    Native {
+        name: "mounts",
+        needs_kernel: true,
+        run: mounts::native,
+    },
+    Native {
+        name: "system",
+        needs_kernel: false,
+        run: system::native,
+    },
+    Native {
+        name: "users",
+        needs_kernel: false,
+        run: users::native,
+    },
+    Native {
+        name: "drift",
+        needs_kernel: false,
+        run: drift::native,
+    },
 ];
+
+/// The native collector called `name`.
+pub fn native(name: &str) -> Option<&'static Native> {
+    NATIVE.iter().find(|n| n.name == name)
+}
+
+/// What a native collector is given for one artifact entry.
+pub struct Run<'a> {
+    pub artifact: &'a str,
+    /// The artifact entry's own cap, where it gives one.
+    pub max_file_size: Option<u64>,
+    pub root: &'a Root,
+    /// procfs, on a live root (always there for a collector that needs the kernel).
+    pub proc: Option<&'a crate::source::procfs::ProcFs>,
+    pub options: &'a LiveOptions,
+    scan: &'a mut Option<processes::Scan>,
+    pub emit: &'a mut dyn Emit,
+}
+
+impl Run<'_> {
+    /// The process scan (made on first use and shared by the collectors of one
+    /// collection), with the emitter; `None` without procfs.
+    pub fn scan(&mut self) -> Option<(&mut processes::Scan, &mut dyn Emit)> {
+        let proc = self.proc?;
+        let (options, emit) = (self.options, &mut *self.emit);
+        let scan = self
+            .scan
+            .get_or_insert_with(|| processes::scan(proc, options, emit));
+        Some((scan, &mut *self.emit))
+    }
+}
 
 /// Options of the live response.
 #[derive(Debug, Clone)]
@@ -220,16 +287,6 @@ impl Session {
     }
 }
 
-/// The process scan, made on first use.
-fn scan_once<'s>(
-    slot: &'s mut Option<processes::Scan>,
-    proc: &crate::source::procfs::ProcFs,
-    options: &LiveOptions,
-    emit: &mut dyn Emit,
-) -> &'s mut processes::Scan {
-    slot.get_or_insert_with(|| processes::scan(proc, options, emit))
-}
-
 /// Runs the native collector `name` for the artifact set `artifact`.
 /// `max_file_size` is the artifact entry's own cap, where it gives one.
 pub fn run(
@@ -240,8 +297,17 @@ pub fn run(
     session: &mut Session,
     emit: &mut dyn Emit,
 ) {
-    let needs_kernel = matches!(name, "processes" | "executables" | "network" | "mounts");
-    if needs_kernel && !root.is_live() {
+    let Some(native) = native(name) else {
+        emit.log(
+            Level::Error,
+            LogEvent::Spec,
+            artifact,
+            None,
+            format!("unknown native collector `{name}`"),
+        );
+        return;
+    };
+    if native.needs_kernel && !root.is_live() {
         emit.log(
             Level::Info,
             LogEvent::NotRun,
@@ -266,7 +332,7 @@ pub fn run(
         match opened {
             Ok(p) => Some(&*p),
             Err(msg) => {
-                if needs_kernel {
+                if native.needs_kernel {
                     emit.log(Level::Error, LogEvent::Error, artifact, None, msg.clone());
                     return;
                 }
@@ -276,39 +342,13 @@ pub fn run(
     } else {
         None
     };
-    match (name, proc) {
-        ("processes", Some(proc)) => {
-            processes::emit(scan_once(scan, proc, options, emit), artifact, emit)
-        }
-        ("executables", Some(proc)) => {
-            let homes = crate::source::users::users_of(root)
-                .into_iter()
-                .map(|u| u.home)
-                .filter(|h| h.len() > 1)
-                .collect::<Vec<_>>();
-            let cap = max_file_size.unwrap_or(executables::DEFAULT_COPY_CAP);
-            let scan = scan_once(scan, proc, options, emit);
-            executables::run(proc, scan, &homes, cap, artifact, emit);
-        }
-        ("network", Some(proc)) => {
-            let scan = scan_once(scan, proc, options, emit);
-            network::run(proc, scan, artifact, emit);
-        }
-        ("mounts", Some(proc)) => mounts::run(proc, artifact, emit),
-        ("system", proc) => system::run(root, proc, artifact, emit),
-        ("users", _) => users::run(root, artifact, emit),
-        ("drift", _) => drift::run(
-            root,
-            max_file_size.unwrap_or(executables::DEFAULT_COPY_CAP),
-            artifact,
-            emit,
-        ),
-        (other, _) => emit.log(
-            Level::Error,
-            LogEvent::Spec,
-            artifact,
-            None,
-            format!("unknown native collector `{other}`"),
-        ),
-    }
+    (native.run)(&mut Run {
+        artifact,
+        max_file_size,
+        root,
+        proc,
+        options,
+        scan,
+        emit,
+    });
 }

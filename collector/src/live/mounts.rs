@@ -143,3 +143,10 @@ pub fn run(proc: &ProcFs, artifact: &str, emit: &mut dyn Emit) {
         format!("{} mounts, {} overlay", mounts.len(), overlays_len),
     );
 }
+
+/// The `mounts` native collector.
+pub fn native(r: &mut super::Run<'_>) {
+    if let Some(proc) = r.proc {
+        run(proc, r.artifact, r.emit);
+    }
+}

@@ -380,3 +380,11 @@ fn fmt_addr(ip: &std::net::IpAddr, port: u16) -> String {
         std::net::IpAddr::V4(a) => format!("{a}:{port}"),
     }
 }
+
+/// The `network` native collector.
+pub fn native(r: &mut super::Run<'_>) {
+    let (artifact, proc) = (r.artifact, r.proc);
+    if let (Some(proc), Some((scan, emit))) = (proc, r.scan()) {
+        run(proc, scan, artifact, emit);
+    }
+}

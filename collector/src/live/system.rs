@@ -222,6 +222,11 @@ pub fn run(root: &Root, proc: Option<&ProcFs>, artifact: &str, emit: &mut dyn Em
     emit.output(artifact, SYSTEM, &text);
 }
 
+/// The `system` native collector (what it can on an offline tree).
+pub fn native(r: &mut super::Run<'_>) {
+    run(r.root, r.proc, r.artifact, r.emit);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -181,3 +181,8 @@ fn lastlog(root: &Root, names: &HashMap<u32, Vec<u8>>, artifact: &str, emit: &mu
         );
     }
 }
+
+/// The `users` native collector (from the tree's files).
+pub fn native(r: &mut super::Run<'_>) {
+    run(r.root, r.artifact, r.emit);
+}

@@ -26,8 +26,8 @@ const MAX_LAYERS: usize = 512;
 pub struct Containerd;
 
 impl super::Explorer for Containerd {
-    fn state_dir(&self) -> &'static str {
-        "var/lib/containerd"
+    fn runtime(&self) -> Runtime {
+        Runtime::Containerd
     }
 
     fn list(&self, node_root: &Path) -> (Vec<NodeContainer>, Vec<String>) {
@@ -36,7 +36,7 @@ impl super::Explorer for Containerd {
 }
 
 pub fn list(node_root: &Path) -> (Vec<NodeContainer>, Vec<String>) {
-    let base = node_root.join("var/lib/containerd");
+    let base = super::state_dir(node_root, Runtime::Containerd);
     let meta_path = base.join("io.containerd.metadata.v1.bolt/meta.db");
     let mut warnings = Vec::new();
     let db = match read_limited(&meta_path, DB_LIMIT)

@@ -17,8 +17,8 @@ const CONFIG_LIMIT: u64 = 16 << 20;
 pub struct Docker;
 
 impl super::Explorer for Docker {
-    fn state_dir(&self) -> &'static str {
-        "var/lib/docker"
+    fn runtime(&self) -> Runtime {
+        Runtime::Docker
     }
 
     fn list(&self, node_root: &Path) -> (Vec<NodeContainer>, Vec<String>) {
@@ -27,7 +27,7 @@ impl super::Explorer for Docker {
 }
 
 pub fn list(node_root: &Path) -> (Vec<NodeContainer>, Vec<String>) {
-    let base = node_root.join("var/lib/docker");
+    let base = super::state_dir(node_root, Runtime::Docker);
     let mut out = Vec::new();
     let mut warnings = Vec::new();
     let dir = match std::fs::read_dir(base.join("containers")) {

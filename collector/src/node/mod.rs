@@ -123,10 +123,15 @@ pub(crate) fn read_limited(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> 
 /// (CRI-O's containers-storage, say) is a module implementing this and its line in
 /// [`EXPLORERS`].
 pub trait Explorer: Sync {
-    /// The runtime's state directory, relative to the node's root.
-    fn state_dir(&self) -> &'static str;
+    /// The runtime it reads (whose state directory is `Runtime::state_dir`).
+    fn runtime(&self) -> Runtime;
     /// Every container under `node_root`, with warnings for what could not be read.
     fn list(&self, node_root: &Path) -> (Vec<NodeContainer>, Vec<String>);
+}
+
+/// A runtime's state directory under a node's root (a live node's `/` or a copy).
+pub fn state_dir(node_root: &Path, r: Runtime) -> std::path::PathBuf {
+    node_root.join(r.state_dir().trim_start_matches('/'))
 }
 
 /// Every runtime cairn can read offline, in the order listings show them.
@@ -136,7 +141,7 @@ pub const EXPLORERS: &[&dyn Explorer] = &[&docker::Docker, &containerd::Containe
 pub fn list(node_root: &Path) -> Result<(Vec<NodeContainer>, Vec<String>), NodeError> {
     let present: Vec<&&dyn Explorer> = EXPLORERS
         .iter()
-        .filter(|e| node_root.join(e.state_dir()).is_dir())
+        .filter(|e| state_dir(node_root, e.runtime()).is_dir())
         .collect();
     if present.is_empty() {
         return Err(NodeError::NoRuntime(node_root.display().to_string()));

@@ -6,30 +6,9 @@
 //! bad glob) the line is found by scanning the text for the entry and the field, since
 //! serde does not keep spans for values that deserialize successfully.
 
+pub use super::error::SpecError;
 use super::model::{ArtifactFileYaml, ArtifactYaml, IGNORED_UAC_FIELDS, KNOWN_FIELDS};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-
-/// A spec that cannot be used, with where and why.
-#[derive(Debug, thiserror::Error)]
-pub enum SpecError {
-    #[error("{file}:{line}: field `{field}`: {message}")]
-    Field {
-        file: String,
-        line: usize,
-        field: String,
-        message: String,
-    },
-    #[error("{file}:{line}: {message}")]
-    Syntax {
-        file: String,
-        line: usize,
-        message: String,
-    },
-    #[error("{file}: {message}")]
-    File { file: String, message: String },
-    #[error("{0}")]
-    Selection(String),
-}
 
 /// What an artifact entry does with the objects it matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -400,13 +379,17 @@ fn required_fields(
 ) -> Result<(), SpecError> {
     match collector {
         CollectorKind::Native => match a.native.as_deref() {
-            Some(n) if crate::live::NATIVE_NAMES.contains(&n) => Ok(()),
+            Some(n) if crate::live::native(n).is_some() => Ok(()),
             Some(n) => Err(field_err(
                 i,
                 "native",
                 format!(
                     "unknown native collector `{n}` (expected one of {})",
-                    crate::live::NATIVE_NAMES.join(", ")
+                    crate::live::NATIVE
+                        .iter()
+                        .map(|n| n.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )),
             None => Err(field_err(

@@ -9,6 +9,7 @@
 //! [`select`] turns `--profile` and `--artifacts` into the list to run.
 
 pub mod builtin;
+pub mod error;
 pub mod load;
 pub mod model;
 pub mod select;
@@ -17,5 +18,6 @@ pub mod uac_differences;
 pub mod uac_list;
 pub mod words;
 
-pub use load::{Artifact, ArtifactSet, CollectorKind, SpecError};
+pub use error::SpecError;
+pub use load::{Artifact, ArtifactSet, CollectorKind};
 pub use select::{select, Catalog, Selection};

@@ -16,7 +16,7 @@
 //! Written by hand because no crate reads this dialect. A file is read this way when its
 //! `artifacts:` line is followed by a bare `-` ([`is_uac_layout`]); other files are YAML.
 
-use super::load::SpecError;
+use super::error::SpecError;
 use serde_yaml_ng::{Mapping, Value};
 
 /// Fields UAC parses as lists (`_array_to_psv`).

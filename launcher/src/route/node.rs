@@ -33,6 +33,7 @@ use crate::rbac::Need;
 use crate::targets::Target;
 use anyhow::{bail, Context};
 use cairn_protocol::flags;
+use cairn_protocol::runtime::Runtime;
 use futures_util::future::BoxFuture;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, PostParams};
@@ -154,16 +155,17 @@ fn logs_since(t: &Target) -> String {
 
 /// The runtime and ID of a container ID as pod status gives it (`docker://ID`).
 pub fn runtime_of(status_id: &str) -> Option<(&str, &str)> {
-    let (runtime, id) = status_id.split_once("://")?;
-    matches!(runtime, "docker" | "containerd").then_some((runtime, id))
+    Runtime::of_container_id(status_id).map(|(r, id)| (r.name(), id))
 }
 
 /// The collector pod's manifest.
 pub fn manifest(name: &str, t: &Target, runtime: &str, n: &Node) -> serde_json::Value {
-    let dir = match runtime {
-        "docker" => ("docker", "/var/lib/docker"),
-        _ => ("containerd", "/var/lib/containerd"),
-    };
+    let r = Runtime::ALL
+        .iter()
+        .find(|r| r.name() == runtime)
+        .copied()
+        .unwrap_or(Runtime::Containerd);
+    let dir = (r.name(), r.state_dir());
     let seccomp = match &n.seccomp {
         Some(p) => serde_json::json!({"type": "Localhost", "localhostProfile": p}),
         None => serde_json::json!({"type": "RuntimeDefault"}),
@@ -248,8 +250,13 @@ async fn start(
     })?;
     let (runtime, id) = runtime_of(status_id).with_context(|| {
         format!(
-            "{}: runtime of {status_id} is not docker or containerd",
-            t.name()
+            "{}: runtime of {status_id} is not one cairn reads offline ({})",
+            t.name(),
+            Runtime::ALL
+                .iter()
+                .map(|r| r.name())
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     })?;
     if t.node.is_empty() {

@@ -142,23 +142,6 @@ fn discovery(path: &str) -> Option<Value> {
     })
 }
 
-pub fn table(pods: &[pods::Pod]) -> Value {
-    let col = |name: &str, ty: &str, format: &str| json!({"name": name, "type": ty, "format": format, "description": "", "priority": 0});
-    json!({
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": {"resourceVersion": "1"},
-        "columnDefinitions": [
-            col("Name", "string", "name"),
-            col("Ready", "string", ""),
-            col("Status", "string", ""),
-            col("Restarts", "integer", ""),
-            col("Age", "string", ""),
-        ],
-        "rows": pods.iter().map(pods::Pod::table_row).collect::<Vec<_>>(),
-    })
-}
-
 /// Answers one request.
 pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().trim_end_matches('/').to_owned();
@@ -527,7 +510,7 @@ async fn list(req: &Request<Incoming>, user: &str, ns: Option<&str>) -> Response
         .filter(|p| pods::matches(&selector, &p.labels))
         .collect();
     if accept.contains("as=Table") {
-        let mut t = table(&pods);
+        let mut t = pods::table(&pods);
         t["apiVersion"] = json!("meta.k8s.io/v1");
         return respond(200, &t);
     }

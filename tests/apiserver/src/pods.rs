@@ -449,6 +449,23 @@ impl Pod {
     }
 }
 
+pub fn table(pods: &[Pod]) -> Value {
+    let col = |name: &str, ty: &str, format: &str| json!({"name": name, "type": ty, "format": format, "description": "", "priority": 0});
+    json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {"resourceVersion": "1"},
+        "columnDefinitions": [
+            col("Name", "string", "name"),
+            col("Ready", "string", ""),
+            col("Status", "string", ""),
+            col("Restarts", "integer", ""),
+            col("Age", "string", ""),
+        ],
+        "rows": pods.iter().map(Pod::table_row).collect::<Vec<_>>(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

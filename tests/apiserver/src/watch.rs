@@ -34,7 +34,7 @@ fn visible(w: &Watch, all: Vec<pods::Pod>) -> BTreeMap<String, pods::Pod> {
 
 fn event(w: &Watch, kind: &str, p: &pods::Pod, version: u64) -> Bytes {
     let mut object = if w.table {
-        crate::api::table(std::slice::from_ref(p))
+        crate::pods::table(std::slice::from_ref(p))
     } else {
         p.to_json()
     };

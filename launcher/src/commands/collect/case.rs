@@ -7,7 +7,7 @@ use crate::case::{beside, file_entry, sha256_file, Signer};
 use crate::cli::CollectArgs;
 use crate::collector::Collectors;
 use crate::dest::Arrived;
-use crate::report::Outcome;
+use crate::results::Outcome;
 use crate::session::Context;
 use cairn_archive::records::case::{
     ActedAs, CaseFile, CaseRecord, CaseTarget, CollectorBinary, Launcher,

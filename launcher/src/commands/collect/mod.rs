@@ -10,7 +10,7 @@ use crate::collector::Collectors;
 use crate::dest::Arrived;
 use crate::plan::{self, Job};
 use crate::progress::{Board, TargetBar};
-use crate::report::{self, Outcome};
+use crate::results::{self, Outcome};
 use crate::route::{default_image, Env};
 use crate::session::{self, Context, Failure};
 use crate::targets::{self, Target};
@@ -74,7 +74,7 @@ pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Res
         }),
     };
     let (outcomes, interrupted) = collect_all(&cx, &a, plan).await;
-    report::print(&outcomes, a.output);
+    results::print(&outcomes, a.output);
     let record = case::Record {
         args: &a,
         started: &started_at,
@@ -345,7 +345,7 @@ async fn run_job(
     let t = &job.target;
     let bar = Arc::new(board.target(&t.name()));
     let started = Instant::now();
-    let name = report::archive_name(t, time::OffsetDateTime::now_utc());
+    let name = results::archive_name(t, time::OffsetDateTime::now_utc());
     if let Ok(mut n) = names.lock() {
         n.insert(t.name(), name.clone());
     }

@@ -1,4 +1,5 @@
-//! What `cairn collect` reports per target, and the final table or JSON. What the
+//! What `cairn collect` found per target, and the results table or JSON it prints
+//! (not `cairn report`, which is `commands::report` and `examine::page`). What the
 //! collector claims (its archive's size and sha256, from a pod that may be hostile) is
 //! kept apart from what the launcher verified itself (bytes it hashed, the size the
 //! store reports).
