@@ -80,7 +80,7 @@ fn the_collector_arrives_checked_runs_and_is_removed() {
     // allows execution: the collector runs from memory.
     let bb = start(docker::busybox_image(), &[]);
     let o = boot(&bb.0, None, "sh", &args, exe.clone());
-    assert!(o.status.success(), "{}", stderr(&o));
+    cairn_testkit::env::succeeded(&o);
     assert!(
         stderr(&o).contains("cairn-bootstrap: running /dev/.cairn.")
             && stderr(&o).contains("bytes on memory, tmpfs"),
@@ -289,7 +289,7 @@ fn download_delivery_with_busybox_wget_and_a_clear_error_without_a_fetcher() {
         &["url", &url, &want, "--", "--version"],
         vec![],
     );
-    assert!(o.status.success(), "{}", stderr(&o));
+    cairn_testkit::env::succeeded(&o);
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("cairn-collector "));
     assert_eq!(docker::leftovers(&bb.0), "");
 
@@ -438,7 +438,7 @@ fn asked_for_memory_only_the_bootstrap_runs_from_dev_or_stops_without_touching_t
     let bb = start(docker::busybox_image(), &[]);
     let args = ["stdin", &size, &want, "memory", "--"];
     let o = boot(&bb.0, None, "sh", &args, body.clone());
-    assert!(o.status.success(), "{}", stderr(&o));
+    cairn_testkit::env::succeeded(&o);
     assert!(
         stderr(&o).contains("running /dev/.cairn."),
         "{}",

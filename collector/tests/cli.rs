@@ -310,7 +310,7 @@ fn outputs_are_never_overwritten_silently_and_bad_ones_are_named() {
         out.to_str().unwrap(),
         "--force",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     verify_ok(&out);
 
     let missing = t.out("no/such/dir/ev.tar.zst");
@@ -340,7 +340,7 @@ fn outputs_are_never_overwritten_silently_and_bad_ones_are_named() {
         "--output",
         "/dev/null",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     assert!(!Path::new("/dev/null.sha256").exists());
 
     let o = run(&["collect", "--root", &root, "-o", "json"]);
@@ -409,7 +409,7 @@ fn stdout_output_json_progress_and_tamper_detection() {
         ])
         .output()
         .unwrap();
-    assert!(o.status.success());
+    cairn_testkit::env::succeeded(&o);
     let events: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stderr)
         .lines()
         .filter(|l| l.starts_with('{'))
@@ -632,7 +632,7 @@ fn docs_cli_md_holds_every_commands_help() {
             c.arg(sub);
         }
         let o = c.arg("--help").env_remove("TMPDIR").output().unwrap();
-        assert!(o.status.success());
+        cairn_testkit::env::succeeded(&o);
         let help = String::from_utf8(o.stdout).unwrap();
         assert!(
             doc.contains(&format!("```text\n{help}```")),
@@ -661,7 +661,7 @@ fn an_archive_written_inside_the_collected_tree_is_said_and_taken_in_again() {
         "--output",
         inside.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     let said = String::from_utf8_lossy(&o.stderr);
     let canonical = std::fs::canonicalize(&inside).unwrap();
     assert!(
@@ -706,7 +706,7 @@ fn an_archive_written_inside_the_collected_tree_is_said_and_taken_in_again() {
         "--output",
         out.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     assert!(
         !String::from_utf8_lossy(&o.stderr).contains("inside the collected tree"),
         "{}",

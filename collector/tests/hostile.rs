@@ -507,7 +507,7 @@ fn unreadable_files_and_directories_are_denied_and_logged() {
     } else {
         run(&args)
     };
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     verify_ok(&out);
     let a = Archive::read(&out);
     assert_eq!(a.text("files/u/open"), "fine");

@@ -95,7 +95,7 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 
 fn containers(node_root: &str) -> (Vec<Value>, String) {
     let o = run(&["containers", "--node-root", node_root, "-o", "json"]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     (
         serde_json::from_slice(&o.stdout).unwrap(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
@@ -119,7 +119,7 @@ fn offline_equals_live(id: &str, pid: &str, dir: &Path) -> std::path::PathBuf {
         "--progress",
         "none",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     verify_ok(&offline);
     let live = dir.join("live.tar.zst");
     collect(
@@ -238,7 +238,7 @@ fn docker_containers_offline_equal_live_and_drift_lists_the_changes() {
         "--progress",
         "none",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     assert!(drift(&out).contains(&("added".into(), "/tmp/dropped.sh".into())));
 }
 
@@ -317,7 +317,7 @@ fn the_kubelets_logs_of_a_node_container_are_kept_under_node() {
         "--progress",
         "none",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     verify_ok(&out);
     let a = Archive::read(&out);
     let m = a.manifest();
@@ -383,7 +383,7 @@ fn the_kubelets_logs_of_a_node_container_are_kept_under_node() {
         "--progress",
         "none",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     verify_ok(&out3);
     let m = Archive::read(&out3).manifest();
     let mut taken: Vec<String> = m
@@ -456,7 +456,7 @@ fn the_kubelets_logs_of_a_node_container_are_kept_under_node() {
         "--progress",
         "none",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     assert!(Archive::read(&out2)
         .manifest()
         .iter()
@@ -643,7 +643,7 @@ fn setxattr_tool(dir: &Path) -> std::path::PathBuf {
         .arg(&src)
         .output()
         .expect("musl-gcc (musl-tools)");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     bin
 }
 

@@ -231,7 +231,7 @@ fn uac_collects(root: &Path, artifacts: &[&str], dest: &Path) -> BTreeSet<String
         .arg(dest.join("uac-run.tar.gz"))
         .output()
         .unwrap();
-    assert!(list.status.success());
+    cairn_testkit::env::succeeded(&list);
     String::from_utf8_lossy(&list.stdout)
         .lines()
         .filter_map(|l| l.strip_prefix("[root]"))
@@ -312,7 +312,7 @@ fn differences_from_uac_are_explained_before_and_logged_once_per_entry() {
         "--explain",
         &zsh,
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     let said = String::from_utf8_lossy(&o.stdout);
     for want in [
         "files/system/etc (",

@@ -106,7 +106,7 @@ fn s3_presigned_put_post_and_multipart_plan() {
     // Presigned PUT: the archive is held in memory and sent in one request.
     let url = s3.put_url("case/put.tar.zst");
     let o = upload(root.path(), &["--upload-url", &url], None);
-    assert!(o.status.success(), "{}", stderr(&o));
+    cairn_testkit::env::succeeded(&o);
     assert_no_secret(&o, &sig_of(&url));
     let d = done(&o);
     assert_eq!(d["upload"]["complete"], true);
@@ -123,7 +123,7 @@ fn s3_presigned_put_post_and_multipart_plan() {
     // Multipart through a plan on stdin: 5 MiB parts, so three of them.
     let plan = s3.multipart_plan(s3.port, "case/multi.tar.zst", 5 << 20, 8);
     let o = upload(root.path(), &["--upload-plan", "-"], Some(&plan));
-    assert!(o.status.success(), "{}", stderr(&o));
+    cairn_testkit::env::succeeded(&o);
     let d = done(&o);
     assert_eq!(d["upload"]["kind"], "s3-multipart");
     assert_eq!(d["upload"]["parts"], 3, "{d}");
@@ -153,7 +153,7 @@ fn s3_presigned_put_post_and_multipart_plan() {
         );
         o = upload(root.path(), &["--upload-plan", pf.to_str().unwrap()], None);
     }
-    assert!(o.status.success(), "{}", stderr(&o));
+    cairn_testkit::env::succeeded(&o);
     let d = done(&o);
     assert_eq!(d["upload"]["kind"], "s3-post");
     check_object(
@@ -271,7 +271,7 @@ fn azure_block_upload_of_200_mib_with_sha256_metadata() {
         &["--upload-url", &sas, "--upload-name", "ns_pod_app.tar.zst"],
         None,
     );
-    assert!(o.status.success(), "{}", stderr(&o));
+    cairn_testkit::env::succeeded(&o);
     assert_no_secret(&o, &sig_of(&sas));
     let d = done(&o);
     assert_eq!(d["upload"]["kind"], "azure-blob");
@@ -314,7 +314,7 @@ fn gcs_resumable_upload_of_50_mib() {
     let root = root_with(50);
     let session = gcs.gcs_session("case/gcs.tar.zst");
     let o = upload(root.path(), &["--upload-url", &session], None);
-    assert!(o.status.success(), "{}", stderr(&o));
+    cairn_testkit::env::succeeded(&o);
     let d = done(&o);
     assert_eq!(d["upload"]["kind"], "gcs-resumable");
     assert!(d["upload"]["parts"].as_u64().unwrap() >= 6, "{d}");
@@ -328,7 +328,7 @@ fn gcs_resumable_upload_of_50_mib() {
     let small = root_with(3);
     let url = gcs.gcs_signed_put("case/put.tar.zst");
     let o = upload(small.path(), &["--upload-url", &url], None);
-    assert!(o.status.success(), "{}", stderr(&o));
+    cairn_testkit::env::succeeded(&o);
     assert_no_secret(&o, &"ab".repeat(256));
     let d = done(&o);
     assert_eq!(d["upload"]["kind"], "gcs-put");
@@ -519,7 +519,7 @@ fn tls_with_a_private_ca_through_https_proxy_and_no_proxy() {
         Some(&plan),
         &[("HTTPS_PROXY", &proxy_url)],
     );
-    assert!(o.status.success(), "{}", stderr(&o));
+    cairn_testkit::env::succeeded(&o);
     let d = done(&o);
     assert_eq!(d["upload"]["complete"], true);
     assert_eq!(d["upload"]["parts"], 2);
@@ -539,7 +539,7 @@ fn tls_with_a_private_ca_through_https_proxy_and_no_proxy() {
         None,
         &[("HTTPS_PROXY", &proxy_url), ("NO_PROXY", "127.0.0.1")],
     );
-    assert!(o.status.success(), "{}", stderr(&o));
+    cairn_testkit::env::succeeded(&o);
     check_object(
         &s3.get("case/direct.tar.zst"),
         done(&o)["sha256"].as_str().unwrap(),

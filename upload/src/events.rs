@@ -48,4 +48,3 @@ pub fn random_u64() -> u64 {
         .build_hasher()
         .finish()
 }
-

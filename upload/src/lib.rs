@@ -29,8 +29,8 @@ pub mod s3;
 pub mod single;
 
 use cairn_protocol::{Level, LogEvent};
-pub use events::{random_u64, Events, EventsInner};
 use destination::{redact, Destination, Kind};
+pub use events::{random_u64, Events, EventsInner};
 use pipeline::{Outcome, Part, Pipeline};
 use std::io::{self, Write};
 use std::sync::Arc;

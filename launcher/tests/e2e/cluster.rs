@@ -82,7 +82,7 @@ fn exec_credential_plugins_and_in_cluster_service_accounts_reach_the_cluster() {
         .env("CAIRN_COLLECTOR_BIN", &bin)
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     assert_eq!(archives(&out).len(), 1);
     assert!(std::fs::read_to_string(&calls)
         .unwrap()
@@ -215,7 +215,7 @@ fn as_kubectl_cairn_it_runs_as_a_kubectl_plugin() {
         text(&o.stderr)
     );
     let o = run(&["cairn", "-n", &ns, "pods", "-o", "json"]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v[0]["pod"], "web");
     assert_eq!(v[0]["verdict"], "exec-able");
@@ -229,7 +229,7 @@ fn as_kubectl_cairn_it_runs_as_a_kubectl_plugin() {
         "--output-dir",
         out.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     assert_eq!(archives(&out).len(), 1);
     let o = run(&["cairn", "--help"]);
     assert!(
@@ -286,7 +286,7 @@ fn docs_cli_md_holds_every_commands_help() {
             c.arg(sub);
         }
         let o = c.arg("--help").env_remove("TMPDIR").output().unwrap();
-        assert!(o.status.success());
+        cairn_testkit::env::succeeded(&o);
         let help = text(&o.stdout);
         assert!(
             doc.contains(&format!("```text\n{help}```")),
@@ -311,7 +311,7 @@ fn each_command_shows_and_takes_its_own_flags() {
             .args([sub, "--help"])
             .output()
             .unwrap();
-        assert!(o.status.success());
+        cairn_testkit::env::succeeded(&o);
         text(&o.stdout)
     };
     for sub in ["bootstrap", "version"] {

@@ -27,7 +27,7 @@ fn upper_layer(ct: &str) -> Vec<String> {
         .args(["-", upper])
         .output()
         .unwrap();
-    assert!(listing.status.success(), "{}", text(&listing.stderr));
+    cairn_testkit::env::succeeded(&listing);
     text(&listing.stdout).lines().map(str::to_owned).collect()
 }
 
@@ -43,7 +43,7 @@ impl CollectorImage {
             .args(["--bin", bin.to_str().unwrap(), "--tag", &tag])
             .output()
             .unwrap();
-        assert!(o.status.success(), "{}", text(&o.stderr));
+        cairn_testkit::env::succeeded(&o);
         CollectorImage(tag)
     }
 }

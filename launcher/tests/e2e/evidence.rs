@@ -324,7 +324,7 @@ fn a_restarted_pods_logs_objects_and_permissions_are_kept_and_a_refusal_is_recor
             out3.to_str().unwrap(),
         ],
     );
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     assert!(std::fs::read_dir(&out3)
         .unwrap()
         .flatten()
@@ -544,7 +544,7 @@ fn a_signed_case_record_verifies_with_ssh_keygen_and_names_a_changed_archive() {
     };
     let pubkey = key.with_extension("pub");
     let v = verify(&["--signer", pubkey.to_str().unwrap()]);
-    assert!(v.status.success(), "{}", text(&v.stdout));
+    cairn_testkit::env::succeeded(&v);
     assert!(
         text(&v.stdout).contains("case IR-42 (case.json): every file as recorded"),
         "{}",

@@ -29,7 +29,7 @@ fn collects_through_exec_from_busybox_root_and_debian_uid_1000_read_only() {
 
     // `pods` shows both as exec-able, with the user Debian runs as.
     let o = cairn(&s, &["-n", &ns, "pods", "-o", "json"]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v
         .as_array()
@@ -202,7 +202,7 @@ fn no_executable_place_distroless_and_denied_say_what_to_do() {
         ];
         args.extend_from_slice(extra);
         let o = cairn(&s, &args);
-        assert!(o.status.success(), "{}", text(&o.stderr));
+        cairn_testkit::env::succeeded(&o);
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         let bb = v
             .as_array()
@@ -361,7 +361,7 @@ fn by_download_the_printed_bootstrap_line_and_collector_url_collect_and_refuse_a
         .arg(&bin)
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     let line = text(&o.stdout).trim().to_owned();
     assert_eq!(line.lines().count(), 1);
     let bb = docker::ok(&["run", "-d", docker::busybox_image(), "sleep", "600"]);
@@ -374,7 +374,7 @@ fn by_download_the_printed_bootstrap_line_and_collector_url_collect_and_refuse_a
         .stderr(std::process::Stdio::piped())
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     verify_ok(&out);
     assert_eq!(docker::leftovers(&bb), "");
 
@@ -411,7 +411,7 @@ fn by_download_the_printed_bootstrap_line_and_collector_url_collect_and_refuse_a
             dir.to_str().unwrap(),
         ],
     );
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     assert_eq!(archives(&dir).len(), 1);
     assert!(
         s.log().contains("cairn-bootstrap url"),
@@ -632,7 +632,7 @@ fn targets_are_found_across_namespaces_and_misses_are_said_plainly() {
             out.to_str().unwrap(),
         ],
     );
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     assert!(archives(&out)[0].starts_with(&format!("{ns}_lonely_main_")));
 
     let o = cairn(

@@ -17,6 +17,7 @@ mod cluster;
 mod delivery;
 mod evidence;
 mod exec;
+mod hostile_archives;
 mod report;
 mod routes;
 mod timeline;

@@ -46,7 +46,7 @@ fn render(chromium: &Path, page: &Path, shot: &str) -> String {
         .arg(&url)
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/report-screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     let s = Command::new(chromium)
@@ -56,7 +56,7 @@ fn render(chromium: &Path, page: &Path, shot: &str) -> String {
         .arg(&url)
         .output()
         .unwrap();
-    assert!(s.status.success(), "{}", text(&s.stderr));
+    cairn_testkit::env::succeeded(&s);
     text(&o.stdout)
 }
 
@@ -113,7 +113,7 @@ fn a_report_shows_each_finding_linked_to_its_evidence_and_runs_nothing_the_targe
             out.to_str().unwrap(),
         ],
     );
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     let web_archive = std::fs::read_dir(&out)
         .unwrap()
         .flatten()
@@ -133,7 +133,7 @@ fn a_report_shows_each_finding_linked_to_its_evidence_and_runs_nothing_the_targe
         .arg(&page)
         .output()
         .unwrap();
-    assert!(r.status.success(), "{}", text(&r.stderr));
+    cairn_testkit::env::succeeded(&r);
     let dom = render(&chromium, &page, "collection.png");
     // Nothing the target wrote became an element, and nothing ran.
     assert!(dom.contains("<title>cairn report: "), "{dom}");
@@ -214,7 +214,7 @@ fn a_report_shows_each_finding_linked_to_its_evidence_and_runs_nothing_the_targe
         .arg(&dir)
         .output()
         .unwrap();
-    assert!(r.status.success(), "{}", text(&r.stderr));
+    cairn_testkit::env::succeeded(&r);
     let index = render(&chromium, &dir.join("index.html"), "index.png");
     // The index's own script ran (the CSP allows it by its hash), and nothing else.
     assert!(
@@ -304,7 +304,7 @@ fn a_set_id_file_added_since_the_image_is_a_finding_from_the_node_route() {
             out.to_str().unwrap(),
         ],
     );
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     let page = s.dir.path().join("node.html");
     let r = common::env::command(CAIRN)
         .arg("report")
@@ -313,7 +313,7 @@ fn a_set_id_file_added_since_the_image_is_a_finding_from_the_node_route() {
         .arg(&page)
         .output()
         .unwrap();
-    assert!(r.status.success(), "{}", text(&r.stderr));
+    cairn_testkit::env::succeeded(&r);
     let dom = render(&chromium, &page, "node.png");
     let li = dom
         .split("<li ")

@@ -22,7 +22,7 @@ fn a_container_without_a_shell_is_named_distroless_with_the_routes_that_work() {
         .env("DOCKER_BUILDKIT", "0")
         .output()
         .unwrap();
-    assert!(st.status.success(), "{}", text(&st.stderr));
+    cairn_testkit::env::succeeded(&st);
     let ns = format!("ns-{}", std::process::id());
     // `verify -` blocks on its open stdin: it stands in for the application.
     let args = [
@@ -69,7 +69,7 @@ fn a_container_without_a_shell_is_named_distroless_with_the_routes_that_work() {
         let mut a = vec!["-n", ns.as_str(), "pods", "-o", "json"];
         a.extend(extra);
         let o = cairn(&s, &a);
-        assert!(o.status.success(), "{}", text(&o.stderr));
+        cairn_testkit::env::succeeded(&o);
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         let mut pairs: Vec<(String, String, String)> = v
             .as_array()
@@ -119,7 +119,7 @@ impl Images {
             .args(["--bin", bin.to_str().unwrap(), "--tag", &collector])
             .output()
             .unwrap();
-        assert!(o.status.success(), "{}", text(&o.stderr));
+        cairn_testkit::env::succeeded(&o);
         let t = tempfile::tempdir().unwrap();
         std::fs::copy(bin, t.path().join("app")).unwrap();
         std::fs::write(
@@ -139,7 +139,7 @@ impl Images {
             .env("DOCKER_BUILDKIT", "0")
             .output()
             .unwrap();
-        assert!(st.status.success(), "{}", text(&st.stderr));
+        cairn_testkit::env::succeeded(&st);
         Images {
             collector,
             app,
@@ -385,7 +385,7 @@ fn each_container_of_a_pod_by_its_collector_sidecar_and_the_patch_that_adds_one(
         ])
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     let printed = text(&o.stdout);
     assert!(
         printed.contains("kubectl -n shop patch deployment web --patch-file"),

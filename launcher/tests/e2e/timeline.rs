@@ -43,7 +43,7 @@ fn a_collection_becomes_one_sorted_timeline_for_timesketch_and_mactime() {
             out.to_str().unwrap(),
         ],
     );
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    cairn_testkit::env::succeeded(&o);
     let timeline = |format: &str, file: &str| {
         let path = s.dir.path().join(file);
         let o = common::env::command(CAIRN)
@@ -53,7 +53,7 @@ fn a_collection_becomes_one_sorted_timeline_for_timesketch_and_mactime() {
             .arg(&path)
             .output()
             .unwrap();
-        assert!(o.status.success(), "{}", text(&o.stderr));
+        cairn_testkit::env::succeeded(&o);
         assert!(
             text(&o.stderr).contains("from 1 collection(s)"),
             "{}",
@@ -139,7 +139,7 @@ fn a_collection_becomes_one_sorted_timeline_for_timesketch_and_mactime() {
         .args(["-d", "-z", "UTC"])
         .output()
         .expect("mactime (Debian sleuthkit)");
-    assert!(m.status.success(), "{}", text(&m.stderr));
+    cairn_testkit::env::succeeded(&m);
     let said = text(&m.stdout);
     assert!(
         said.lines()

@@ -245,7 +245,7 @@ fn the_kubernetes_evidence_and_a_signed_case_record_go_beside_the_archives_in_s3
         .stdin(std::fs::File::open(prefix.join(&record_name)).unwrap())
         .output()
         .unwrap();
-    assert!(v.status.success(), "{}{}", text(&v.stdout), text(&v.stderr));
+    cairn_testkit::env::succeeded(&v);
     // A copy of the prefix checks with verify-case; a changed byte is named.
     let verify = || {
         common::env::command(CAIRN)
@@ -255,7 +255,7 @@ fn the_kubernetes_evidence_and_a_signed_case_record_go_beside_the_archives_in_s3
             .unwrap()
     };
     let v = verify();
-    assert!(v.status.success(), "{}", text(&v.stdout));
+    cairn_testkit::env::succeeded(&v);
     assert!(
         text(&v.stdout).contains(&format!("{record_name}: signature good")),
         "{}",

@@ -45,3 +45,28 @@ pub fn command(program: impl AsRef<OsStr>) -> Command {
     hermetic(&mut c);
     c
 }
+
+/// The last `max` bytes of a stream, as text.
+fn tail(b: &[u8], max: usize) -> String {
+    let cut = b.len().saturating_sub(max);
+    let text = String::from_utf8_lossy(&b[cut..]);
+    if cut > 0 {
+        format!("[… {cut} bytes before]{text}")
+    } else {
+        text.into_owned()
+    }
+}
+
+/// Asserts that a command succeeded; when it did not, the panic shows its exit status
+/// and the end of both its streams, so a failing test says why.
+#[track_caller]
+pub fn succeeded(o: &std::process::Output) {
+    if !o.status.success() {
+        panic!(
+            "the command failed ({})\n--- stdout\n{}\n--- stderr\n{}",
+            o.status,
+            tail(&o.stdout, 8 << 10),
+            tail(&o.stderr, 8 << 10)
+        );
+    }
+}
