@@ -25,6 +25,7 @@ packages=(
   busybox-static                      # the busybox test images
   debootstrap                         # the Debian test image
   zstd util-linux openssl curl iproute2 binutils gzip findutils  # used by tests and scripts
+  time                                # GNU time: peak memory of the tools in the hostile-archive tests
   openssh-client                      # ssh-keygen -Y: signed case records
   sleuthkit                           # mactime: the timeline's bodyfile
   chromium                            # the report, rendered headless

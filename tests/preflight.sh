@@ -69,6 +69,7 @@ sshsig() {
 zstd_round() { head -c 100000 /dev/urandom >"$tmp/z" && zstd -q -3 "$tmp/z" -o "$tmp/z.zst" && zstd -q -d -c "$tmp/z.zst" | cmp - "$tmp/z"; }
 # shellcheck disable=SC2016  # the script checked says "$1" literally
 shellcheck_run() { printf '#!/bin/sh\necho "$1"\n' >"$tmp/s.sh" && shellcheck "$tmp/s.sh"; }
+gnu_time() { /usr/bin/time -f '%M' -o "$tmp/rss" true && grep -Eq '^[0-9]+$' "$tmp/rss"; }
 containers() { dockerd --version && containerd --version && ctr --version && runc --version && iptables --version; }
 s3s() { "$work/tools/bin/s3s-fs" --help >/dev/null; }
 azurite() { "$work/node/node_modules/.bin/azurite-blob" --version; }
@@ -78,7 +79,7 @@ fake_gcs() {
   [ -x "$b" ] && "$b" -help 2>&1 | grep -q -- -backend
 }
 kubectl_client() { "$work/py/bin/kubectl" version --client; }
-export -f aarch64_cc aarch64_libc aarch64_qemu aarch64_binfmt aarch64_busybox musl busybox chromium_dom \
+export -f gnu_time aarch64_cc aarch64_libc aarch64_qemu aarch64_binfmt aarch64_busybox musl busybox chromium_dom \
   mactime_body sshsig zstd_round shellcheck_run containers s3s azurite fake_gcs kubectl_client
 
 check "$(pkg gcc-aarch64-linux-gnu)" "the aarch64 cross C compiler" aarch64_cc
@@ -94,6 +95,7 @@ check "$(pkg sleuthkit)" "mactime on a bodyfile" mactime_body
 check "$(pkg openssh-client)" "ssh-keygen -Y sign and verify" sshsig
 check "$(pkg zstd)" "zstd" zstd_round
 check "$(pkg shellcheck)" "shellcheck" shellcheck_run
+check "$(pkg time)" "GNU time's peak memory (/usr/bin/time -f %M)" gnu_time
 check "$(pkg docker.io), $(pkg containerd), $(pkg runc) and $(pkg iptables)" "the container runtimes" containers
 for t in debootstrap:debootstrap hyperfine:hyperfine setpriv:util-linux openssl:openssl curl:curl \
          ip:iproute2 readelf:binutils gzip:gzip find:findutils; do
