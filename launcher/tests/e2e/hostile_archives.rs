@@ -210,6 +210,35 @@ fn records_of_nothing_but_numbers_cost_nothing() {
 }
 
 #[test]
+fn processes_with_huge_command_lines_are_held_within_a_budget() {
+    let d = tempfile::tempdir().unwrap();
+    let a = d.path().join("bomb_f_x_20261207T100000Z.tar.zst");
+    let args = vec!["\"\""; 300_000].join(",");
+    let mut lines = Vec::new();
+    for pid in 0..200 {
+        writeln!(
+            lines,
+            "{{\"pid\":{pid},\"ppid\":1,\"comm\":\"x\",\"state\":\"S\",\"pgrp\":1,\"session\":1,\"tty_nr\":0,\"threads\":1,\"start_time\":\"2026-12-07T10:00:00Z\",\"start_ticks\":1,\"cpu_seconds\":0.0,\"rss_bytes\":0,\"vsz_bytes\":0,\"cmdline\":[{args}]}}"
+        )
+        .unwrap();
+    }
+    crafted(
+        &a,
+        [(
+            cairn_archive::member::live::PROCESSES.as_bytes().to_vec(),
+            lines,
+        )],
+    );
+    let (_, r, t) = all_three(d.path(), &a);
+    assert!(r.stderr().contains("processes past the"), "{}", r.stderr());
+    assert!(
+        t.stderr().contains("process or drift record(s) past"),
+        "{}",
+        t.stderr()
+    );
+}
+
+#[test]
 fn a_timeline_of_many_files_is_sorted_on_disk_within_its_budget() {
     let d = tempfile::tempdir().unwrap();
     let a = d.path().join("bomb_c_x_20261207T100000Z.tar.zst");

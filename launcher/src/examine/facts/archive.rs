@@ -145,10 +145,10 @@ fn list<T: DeserializeOwned>(
     problems: &mut Vec<String>,
 ) -> std::io::Result<Tally> {
     let mut over = 0u64;
-    let t = records::<T>(r, |rec, len| {
+    let t = records::<T>(r, |rec, line| {
         if out.len() >= MAX_RECORDS {
             over += 1;
-        } else if budget.take(len.max(1) + std::mem::size_of::<T>()) {
+        } else if budget.take(weight(line, std::mem::size_of::<T>())) {
             out.push(rec);
         }
     })?;

@@ -1,9 +1,9 @@
 //! How much of a collection is held in memory at once, in bytes: each list of records
 //! has a share of [`HELD`], and a record is kept only while its list's share lasts (the
 //! archive holds them all; a cut is said). A record's weight is measured on the line it
-//! was parsed from ([`weight`]), an upper bound of what the parsed record holds, so a
-//! target that fills a line with empty strings or tiny numbers cannot make a small
-//! archive expand in memory.
+//! was parsed from (`cairn_archive::read::lines::weight`), an upper bound of what the
+//! parsed record holds, so a target that fills a line with empty strings or tiny numbers
+//! cannot make a small archive expand in memory.
 
 /// All that a collection's lists may hold, in bytes.
 pub const HELD: usize = 32 << 20;
@@ -37,13 +37,7 @@ impl Budget {
     }
 }
 
-/// An upper bound of the memory a record parsed from `line` holds, given the size of
-/// its type: its bytes, plus a `String`'s or a number's cost per quote and comma (an
-/// empty string is three bytes of JSON and 24 of memory).
-pub fn weight(line: &[u8], size_of_record: usize) -> usize {
-    let marks = line.iter().filter(|b| matches!(b, b'"' | b',')).count();
-    size_of_record + line.len() + 16 * marks
-}
+pub use cairn_archive::read::lines::weight;
 
 #[cfg(test)]
 mod tests {

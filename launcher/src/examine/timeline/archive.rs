@@ -5,7 +5,7 @@
 
 use super::{micros_of, Event, Source, Timeline};
 use cairn_archive::member::{files, is_manifest, live, SUMMARY};
-use cairn_archive::read::lines::{document, lines, records, Tally};
+use cairn_archive::read::lines::{document, lines, records, weight, Tally};
 use cairn_archive::records::drift::Drift;
 use cairn_archive::records::process::{Executable, Process};
 use cairn_archive::records::summary::Summary;
@@ -17,8 +17,10 @@ use std::path::Path;
 
 /// The most bytes of a JSON document member (summary.json).
 const DOCUMENT_LIMIT: u64 = 64 << 20;
-/// The most processes and drift records held until the archive's end.
+/// The most processes and drift records held until the archive's end, and the most
+/// bytes of processes.
 const MAX_HELD: usize = 100_000;
+const MAX_HELD_BYTES: usize = 8 << 20;
 
 /// What is held until the end of an archive: processes wait for their executables'
 /// sha256.
@@ -26,6 +28,7 @@ const MAX_HELD: usize = 100_000;
 struct Pending {
     processes: Vec<Process>,
     exe_sha: HashMap<i32, String>,
+    held_bytes: usize,
     tally: Tally,
     hashes_dropped: u64,
     held_dropped: u64,
@@ -42,8 +45,10 @@ pub fn read(path: &Path, target: u32, t: &mut Timeline) -> anyhow::Result<()> {
                 p.tally += bodyfile(&mut r, target, t)?;
             }
             n if n == live::PROCESSES.as_bytes() => {
-                p.tally += records::<Process>(&mut r, |x, _| {
-                    if p.processes.len() < MAX_HELD {
+                p.tally += records::<Process>(&mut r, |x, line| {
+                    let w = weight(line, std::mem::size_of::<Process>());
+                    if p.processes.len() < MAX_HELD && p.held_bytes + w <= MAX_HELD_BYTES {
+                        p.held_bytes += w;
                         p.processes.push(x);
                     } else {
                         p.held_dropped += 1;
@@ -52,7 +57,8 @@ pub fn read(path: &Path, target: u32, t: &mut Timeline) -> anyhow::Result<()> {
             }
             n if n == live::EXECUTABLES.as_bytes() => {
                 p.tally += records::<Executable>(&mut r, |x, _| {
-                    if let (Some(sha), true) = (x.sha256, p.exe_sha.len() < MAX_HELD) {
+                    let sha = x.sha256.filter(|s| cairn_protocol::bounded::is_sha256(s));
+                    if let (Some(sha), true) = (sha, p.exe_sha.len() < MAX_HELD) {
                         p.exe_sha.insert(x.pid, sha);
                     }
                 })?;
@@ -69,7 +75,8 @@ pub fn read(path: &Path, target: u32, t: &mut Timeline) -> anyhow::Result<()> {
             n if n == live::DRIFT.as_bytes() => {
                 let held = &mut p.held_dropped;
                 p.tally += records::<Drift>(&mut r, |x, _| {
-                    if t.notes.drift.len() < MAX_HELD && x.path.len() <= 4096 {
+                    let small = x.path.len() <= 4096 && x.change.len() <= 64;
+                    if t.notes.drift.len() < MAX_HELD && small {
                         t.notes.add_drift(target, x.path, x.change);
                     } else {
                         *held += 1;
@@ -127,8 +134,9 @@ fn said(path: &Path, p: &Pending, t: &mut Timeline) {
     }
     if p.held_dropped > 0 {
         t.problems.push(format!(
-            "{at}: {} process or drift record(s) past the first {MAX_HELD} left out",
-            p.held_dropped
+            "{at}: {} process or drift record(s) past the first {MAX_HELD} (or {} MiB of processes) left out",
+            p.held_dropped,
+            MAX_HELD_BYTES >> 20
         ));
     }
 }
