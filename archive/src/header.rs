@@ -115,6 +115,32 @@ fn unsigned(
     u64::try_from(n).map_err(|_| bad(field, self::field(h, f)))
 }
 
+/// The checksum field as GNU tar reads it: octal digits only (no base-256), at least
+/// one, after optional blanks and before a blank or NUL.
+fn checksum(h: &[u8; BLOCK]) -> Option<i128> {
+    let b = field(h, CHKSUM);
+    let digits: &[u8] = {
+        let start = b.iter().position(|c| *c != b' ')?;
+        let rest = &b[start..];
+        let end = rest
+            .iter()
+            .position(|c| *c == b' ' || *c == 0)
+            .unwrap_or(rest.len());
+        if rest[end..].iter().any(|c| *c != b' ' && *c != 0) {
+            return None;
+        }
+        &rest[..end]
+    };
+    if digits.is_empty() || !digits.iter().all(|c| (b'0'..=b'7').contains(c)) {
+        return None;
+    }
+    Some(
+        digits
+            .iter()
+            .fold(0i128, |n, c| n * 8 + i128::from(c - b'0')),
+    )
+}
+
 /// The checksum as tar computes it: the header's bytes summed with the checksum field
 /// counted as spaces (GNU tar also accepts the sum of signed bytes; so does this).
 fn sums(h: &[u8; BLOCK]) -> (u32, i32) {
@@ -140,7 +166,7 @@ pub fn is_zero(h: &[u8; BLOCK]) -> bool {
 
 /// Reads a header block strictly.
 pub fn decode(h: &[u8; BLOCK]) -> Result<Raw, HeaderError> {
-    let stored = number(h, CHKSUM, "checksum").ok();
+    let stored = checksum(h);
     let (computed, signed) = sums(h);
     if stored != Some(i128::from(computed)) && stored != Some(i128::from(signed)) {
         return Err(HeaderError::Checksum {
@@ -169,7 +195,10 @@ pub fn decode(h: &[u8; BLOCK]) -> Result<Raw, HeaderError> {
         mode: u32::try_from(mode).map_err(|_| bad("mode", field(h, MODE)))?,
         uid: unsigned(number(h, UID, "uid")?, "uid", h, UID)?,
         gid: unsigned(number(h, GID, "gid")?, "gid", h, GID)?,
-        size: unsigned(number(h, SIZE, "size")?, "size", h, SIZE)?,
+        size: unsigned(number(h, SIZE, "size")?, "size", h, SIZE)
+            .ok()
+            .filter(|s| i64::try_from(*s).is_ok())
+            .ok_or_else(|| bad("size", field(h, SIZE)))?,
         mtime: i64::try_from(number(h, MTIME, "mtime")?)
             .map_err(|_| bad("mtime", field(h, MTIME)))?,
         link: text(h, LINKNAME).to_vec(),
@@ -311,6 +340,21 @@ mod tests {
         fix(&mut size);
         assert!(matches!(
             decode(&size),
+            Err(HeaderError::Number { field: "size", .. })
+        ));
+        let mut blank_sum = good;
+        blank_sum[148..156].copy_from_slice(b"        ");
+        assert!(matches!(
+            decode(&blank_sum),
+            Err(HeaderError::Checksum { .. })
+        ));
+        let mut huge = good;
+        huge[124..136].copy_from_slice(&[
+            0x80, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        ]);
+        fix(&mut huge);
+        assert!(matches!(
+            decode(&huge),
             Err(HeaderError::Number { field: "size", .. })
         ));
         let mut spaced = good;

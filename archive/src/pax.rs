@@ -79,15 +79,18 @@ pub fn push(out: &mut Vec<u8>, key: &str, value: &[u8]) {
     out.push(b'\n');
 }
 
-/// A decimal size: digits only, as the writer writes it.
+/// A decimal size: digits only, as the writer writes it, at most `i64::MAX` (GNU tar's
+/// `off_t`).
 pub fn size(value: &[u8]) -> Option<u64> {
     if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    std::str::from_utf8(value).ok()?.parse().ok()
+    let n: i64 = std::str::from_utf8(value).ok()?.parse().ok()?;
+    u64::try_from(n).ok()
 }
 
-/// A time in seconds: `-?DIGITS(.DIGITS)?`, the fraction dropped.
+/// A time in seconds: `-?DIGITS(.DIGITS)?`, rounded down as GNU tar does (`-0.5` is
+/// the second before 0).
 pub fn seconds(value: &[u8]) -> Option<i64> {
     let text = std::str::from_utf8(value).ok()?;
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
@@ -96,7 +99,13 @@ pub fn seconds(value: &[u8]) -> Option<i64> {
     if digits.is_empty() || !ok(digits) || !ok(fraction) {
         return None;
     }
-    whole.parse().ok()
+    let n: i64 = whole.parse().ok()?;
+    let below = whole.starts_with('-') && fraction.bytes().any(|c| c != b'0');
+    if below {
+        n.checked_sub(1)
+    } else {
+        Some(n)
+    }
 }
 
 #[cfg(test)]
@@ -147,5 +156,8 @@ mod tests {
         assert_eq!(size(b" 0"), None);
         assert_eq!(seconds(b"1700000000.123456789"), Some(1_700_000_000));
         assert_eq!(seconds(b"1e9"), None);
+        assert_eq!(seconds(b"-0.5"), Some(-1));
+        assert_eq!(seconds(b"-3.0"), Some(-3));
+        assert_eq!(size(b"18446744073709551615"), None);
     }
 }

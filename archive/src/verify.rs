@@ -13,12 +13,12 @@
 //! are kept (the rest are counted).
 
 use crate::member::{is_manifest, is_record, LOG, MANIFEST, SUMMARY};
-use crate::read::lines::{lines, MAX_LINE};
+use crate::read::lines::{lines_within, MAX_RECORD_LINE};
 use crate::read::{shown, Kind, ReadError, Reader, ZSTD_MAGIC};
 use crate::records::summary::SealRead;
 use crate::records::{ManifestRecord, ObjectKind};
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::{self, Read};
 use std::path::Path;
 
@@ -27,10 +27,15 @@ use std::path::Path;
 pub const MAX_ENTRIES: usize = 2_000_000;
 /// The most problems kept in full.
 pub const MAX_PROBLEMS: usize = 1000;
-/// The largest summary read.
-pub const MAX_SUMMARY: u64 = 16 << 20;
+/// The largest summary read (a collector's is a few KiB; parsed, a document can hold
+/// several times its bytes).
+pub const MAX_SUMMARY: u64 = 2 << 20;
 /// The most entry names kept to be quoted in problems.
 const MAX_NAMES: usize = MAX_PROBLEMS * 10;
+/// The most of the collector's own records (manifest parts, log, summary) remembered.
+const MAX_RECORDS: usize = 10_000;
+/// The longest problem kept, in bytes (a message may quote what the archive holds).
+const MAX_PROBLEM: usize = 600;
 
 /// The outcome of a verification.
 #[derive(Debug, Default)]
@@ -59,12 +64,20 @@ impl Verification {
         self.problems.is_empty()
     }
 
-    fn problem(&mut self, p: String) {
-        if self.problems.len() < MAX_PROBLEMS {
-            self.problems.push(p);
-        } else {
+    fn problem(&mut self, mut p: String) {
+        if self.problems.len() >= MAX_PROBLEMS {
             self.more_problems += 1;
+            return;
         }
+        if p.len() > MAX_PROBLEM {
+            let mut cut = MAX_PROBLEM;
+            while !p.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            p.truncate(cut);
+            p.push('…');
+        }
+        self.problems.push(p);
     }
 }
 
@@ -97,16 +110,16 @@ fn key(name: &[u8]) -> Key {
 /// What reading the archive gave, beyond the per-entry hashes.
 #[derive(Default)]
 struct Gathered {
-    /// Each entry's content as remembered: its sha256 (`None` for a non-regular entry)
-    /// and size.
+    /// Each entry not yet named by a manifest record: its sha256 (`None` for a
+    /// non-regular entry) and size. A record that names it takes it out, so what is
+    /// left at the end is what the manifest does not list, and what is held at once is
+    /// what lies between two manifest parts.
     seen: HashMap<Key, (Option<[u8; 32]>, u64)>,
-    /// Every name the manifest lists.
-    listed: HashSet<Key>,
     /// The collector's own records (manifest parts, log, summary), which the manifest
     /// does not list: name and sha256.
-    records: Vec<(Vec<u8>, String)>,
-    /// The other entries, in order, while few enough to name them in a problem: the
-    /// digest of each name and the name as quoted.
+    records: HashMap<String, String>,
+    /// The entries awaiting a record, in order, while few enough to name them in a
+    /// problem: the digest of each name and the name as quoted.
     names: Vec<(Key, String)>,
     summary: Vec<u8>,
     too_many: bool,
@@ -158,7 +171,7 @@ pub fn verify(path: &str) -> io::Result<Verification> {
         v.problem(why);
         return Ok(v);
     }
-    if !read.records.iter().any(|(n, _)| n == MANIFEST.as_bytes()) {
+    if !read.records.contains_key(MANIFEST) {
         v.problem(format!("{MANIFEST} missing"));
     }
     check_unlisted(&read, &mut v);
@@ -234,25 +247,38 @@ fn read_entries(
     Ok(out)
 }
 
-/// Remembers one entry's hash, within [`MAX_ENTRIES`].
+/// Remembers one entry's hash, within [`MAX_ENTRIES`]; a name met twice is a problem
+/// (GNU tar extracts the last of them).
 fn remember(out: &mut Gathered, name: &[u8], sha: Option<[u8; 32]>, n: u64, v: &mut Verification) {
-    let special = is_record(name);
-    if special {
-        out.records
-            .push((name.to_vec(), sha.map(hex::encode).unwrap_or_default()));
+    if is_record(name) {
+        let shown = shown(name);
+        if out.records.contains_key(&shown) {
+            v.problem(format!("{shown}: in the archive twice"));
+        } else if out.records.len() >= MAX_RECORDS {
+            v.problem(format!(
+                "{shown}: more than {MAX_RECORDS} manifest parts and records"
+            ));
+        } else {
+            out.records
+                .insert(shown, sha.map(hex::encode).unwrap_or_default());
+        }
+        return;
+    }
+    let k = key(name);
+    if out.seen.contains_key(&k) {
+        v.problem(format!("{}: in the archive twice", shown(name)));
     }
     if out.seen.len() >= MAX_ENTRIES {
         if !out.too_many {
             out.too_many = true;
             v.problem(format!(
-                "more than {MAX_ENTRIES} entries: the rest are hashed but not checked against the manifest"
+                "more than {MAX_ENTRIES} entries before the manifest part that lists them: the rest are hashed but not checked against the manifest"
             ));
         }
         return;
     }
-    let k = key(name);
     out.seen.insert(k, (sha, n));
-    if !special && out.names.len() < MAX_NAMES {
+    if out.names.len() < MAX_NAMES {
         out.names.push((k, shown(name)));
     }
 }
@@ -322,7 +348,7 @@ fn check_manifest_part(
     let mut number = 0u64;
     let tally = {
         let mut buffered = io::BufReader::new(&mut tee);
-        lines(&mut buffered, |line| {
+        lines_within(&mut buffered, MAX_RECORD_LINE, |line| {
             number += 1;
             if !line.is_empty() {
                 check_record(line, number, out, v);
@@ -331,7 +357,7 @@ fn check_manifest_part(
     };
     if tally.long > 0 {
         v.problem(format!(
-            "{MANIFEST}: {} line(s) longer than {MAX_LINE} bytes: a line longer than the bound is not a record",
+            "{MANIFEST}: {} line(s) longer than {MAX_RECORD_LINE} bytes: a line longer than the bound is not a record",
             tally.long
         ));
     }
@@ -349,59 +375,78 @@ fn check_record(line: &[u8], number: u64, out: &mut Gathered, v: &mut Verificati
         }
     };
     let Some(p) = rec.path_bytes() else { return };
-    let k = key(&p);
-    if out.listed.len() < MAX_ENTRIES {
-        out.listed.insert(k);
-    }
-    match (out.seen.get(&k), &rec.sha256) {
-        (None, _) if !out.too_many => v.problem(format!(
-            "{}: in the manifest, missing from the archive",
+    match out.seen.remove(&key(&p)) {
+        None if !out.too_many => v.problem(format!(
+            "{}: in the manifest, missing from the archive (or listed twice)",
             shown(&p)
         )),
-        (Some((sha, n)), Some(want)) if rec.kind != ObjectKind::Symlink => {
-            let have = sha.map(hex::encode).unwrap_or_default();
-            if &have != want {
-                v.problem(format!(
-                    "{}: sha256 {have} does not match the manifest's {}",
-                    shown(&p),
-                    shown(want.as_bytes())
-                ));
-            }
-            if *n != rec.size {
-                v.problem(format!(
-                    "{}: {n} bytes, the manifest says {}",
-                    shown(&p),
-                    rec.size
-                ));
-            }
-        }
-        _ => {}
+        None => {}
+        Some((sha, n)) => check_content(&p, sha, n, &rec, v),
     }
 }
 
-/// Entries the manifest does not list (other than the records themselves).
-fn check_unlisted(read: &Gathered, v: &mut Verification) {
-    if read.too_many {
+/// One entry's content against its record: a file's sha256 and size, a link a link.
+fn check_content(
+    p: &[u8],
+    sha: Option<[u8; 32]>,
+    n: u64,
+    rec: &ManifestRecord,
+    v: &mut Verification,
+) {
+    let kind = rec.kind.as_str();
+    let Some(sha) = sha else {
+        if rec.kind != ObjectKind::Symlink {
+            v.problem(format!(
+                "{}: a link in the archive, the manifest says {kind}",
+                shown(p)
+            ));
+        }
         return;
+    };
+    let Some(want) = rec
+        .sha256
+        .as_deref()
+        .filter(|_| rec.kind != ObjectKind::Symlink)
+    else {
+        v.problem(format!(
+            "{}: a stored file, which the manifest gives as a {kind} without a sha256",
+            shown(p)
+        ));
+        return;
+    };
+    let have = hex::encode(sha);
+    if have != want {
+        v.problem(format!(
+            "{}: sha256 {have} does not match the manifest's {}",
+            shown(p),
+            shown(want.as_bytes())
+        ));
     }
-    let unlisted = read
-        .seen
-        .keys()
-        .filter(|k| !read.listed.contains(*k))
-        .count();
-    let records = read.records.len();
-    if unlisted <= records {
+    if n != rec.size {
+        v.problem(format!(
+            "{}: {n} bytes, the manifest says {}",
+            shown(p),
+            rec.size
+        ));
+    }
+}
+
+/// Entries the manifest does not list (other than the records themselves): those no
+/// record took out of `seen`.
+fn check_unlisted(read: &Gathered, v: &mut Verification) {
+    if read.too_many || read.seen.is_empty() {
         return;
     }
     // Name them where the names were kept; count them otherwise.
     let mut named = 0;
+    let mut said = std::collections::HashSet::new();
     for (k, name) in &read.names {
-        if !read.listed.contains(k) {
+        if read.seen.contains_key(k) && said.insert(k) {
             v.problem(format!("{name}: in the archive, not in the manifest"));
             named += 1;
         }
     }
-    let rest = unlisted - records - named;
+    let rest = read.seen.len().saturating_sub(named);
     if rest > 0 {
         v.problem(format!(
             "{rest} more entries in the archive, not in the manifest"
@@ -429,12 +474,7 @@ fn check_summary(read: &Gathered, v: &mut Verification) {
         (_, _, Some(true)) => Some(vec!["--timeout reached".into()]),
         _ => None,
     };
-    let sha_of = |file: &str| {
-        read.records
-            .iter()
-            .find(|(n, _)| n == file.as_bytes())
-            .map(|(_, sha)| sha.as_str())
-    };
+    let sha_of = |file: &str| read.records.get(file).map(String::as_str);
     let mut expect = |file: &str, want: &str, what: &str| match sha_of(file) {
         Some(sha) if sha == want => {}
         Some(sha) => v.problem(format!(
@@ -465,7 +505,11 @@ fn check_summary(read: &Gathered, v: &mut Verification) {
     expect(MANIFEST, &manifest_sha, "{} missing");
     expect(LOG, &log_sha, "{} missing");
     let listed = parts.len() + 1;
-    let present = read.records.iter().filter(|(n, _)| is_manifest(n)).count();
+    let present = read
+        .records
+        .keys()
+        .filter(|n| is_manifest(n.as_bytes()))
+        .count();
     if present != listed {
         v.problem(format!(
             "{present} manifest parts in the archive, the summary lists {listed}"
@@ -480,10 +524,12 @@ fn check_sidecar(path: &str, v: &mut Verification) {
     let Ok(f) = std::fs::File::open(Path::new(&side)) else {
         return;
     };
-    let mut text = String::new();
-    if f.take(4096).read_to_string(&mut text).is_err() {
+    let mut bytes = Vec::new();
+    if f.take(4096).read_to_end(&mut bytes).is_err() {
         return;
     }
+    // A file there that is not text is compared as it is, and so does not match.
+    let text = String::from_utf8_lossy(&bytes);
     let want = text.split_whitespace().next().unwrap_or("");
     v.sidecar = Some(Path::new(&side).to_path_buf());
     if want != v.archive_sha256 {

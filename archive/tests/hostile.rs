@@ -220,3 +220,56 @@ fn problems_quote_long_names_cut() {
         v.problems
     );
 }
+
+/// Where GNU tar and the tar crate would read different entries, the reader reads
+/// none: two PAX headers before one entry (GNU keeps the last, the tar crate merges),
+/// a regular entry named like a directory (GNU reads no data for it), a blank checksum.
+#[test]
+fn what_readers_disagree_on_is_refused() {
+    let pax = |records: &[u8]| {
+        let mut b = header(b"././@PaxHeader", b'x', records.len() as u64);
+        b.extend(block(records));
+        b
+    };
+    let mut two = pax(b"13 size=1024\n");
+    two.extend(pax(b"10 path=a\n"));
+    two.extend(header(b"f", b'0', 0));
+    let e = read_error(&[two, vec![0u8; 2048]].concat());
+    assert!(e.to_string().contains("second extension header"), "{e}");
+    let dir_like = [header(b"x/", b'0', 10), block(&[1u8; 10]), vec![0u8; 1024]].concat();
+    let e = read_error(&dir_like);
+    assert!(e.to_string().contains("ends in '/'"), "{e}");
+    let mut blank = header(b"f", b'0', 0);
+    blank[148..156].copy_from_slice(b"        ");
+    let e = read_error(&[blank, vec![0u8; 1024]].concat());
+    assert!(e.to_string().contains("checksum"), "{e}");
+}
+
+/// verify: an entry met again after the manifest listed it, and a record of the
+/// collector's own met twice, are problems (a second log once hid an unlisted entry).
+#[test]
+fn verify_refuses_what_would_hide_an_entry() {
+    let (_d, p) = temp();
+    write_collection(&p, &[Item::File(b"files/a".to_vec(), b"one".to_vec())]);
+    let tar = zstd::decode_all(&std::fs::read(&p).unwrap()[..]).unwrap();
+    // The same archive with files/a again at its end, and a second collection.log.
+    let mut twice = tar[..tar.len() - 1024].to_vec();
+    twice.extend(header(b"files/a", b'0', 3));
+    twice.extend(block(b"two"));
+    twice.extend(header(b"collection.log", b'0', 0));
+    twice.extend(vec![0u8; 1024]);
+    zstd_file(&p, &twice);
+    let v = cairn_archive::verify::verify(p.to_str().unwrap()).unwrap();
+    let all = v.problems.join("\n");
+    // The later copy (which GNU tar would extract) is one no record names.
+    assert_eq!(
+        all.matches("files/a: in the archive, not in the manifest")
+            .count(),
+        1,
+        "{all}"
+    );
+    assert!(
+        all.contains("collection.log: in the archive twice"),
+        "{all}"
+    );
+}

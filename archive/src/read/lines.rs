@@ -9,6 +9,11 @@ use std::io::{self, BufRead, Read};
 
 /// The longest line read from a member; the rest of a longer line is skipped.
 pub const MAX_LINE: usize = 1 << 20;
+/// The longest manifest or log line: one names an object twice (its path in the archive
+/// and on the root), each up to `MAX_NAME` (256 KiB) and, in the worst case, six bytes of
+/// JSON per byte of name (`\u0001`) or five (lossy text and hex); a longer line was
+/// not written by the collector.
+pub const MAX_RECORD_LINE: usize = 8 << 20;
 
 /// What reading lines met besides the lines themselves.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -30,20 +35,27 @@ impl std::ops::AddAssign for Tally {
 
 /// Calls `f` with each line of `r` (without its newline), each at most [`MAX_LINE`]
 /// bytes, in one reused buffer.
-pub fn lines(r: &mut dyn BufRead, mut f: impl FnMut(&[u8])) -> io::Result<Tally> {
+pub fn lines(r: &mut dyn BufRead, f: impl FnMut(&[u8])) -> io::Result<Tally> {
+    lines_within(r, MAX_LINE, f)
+}
+
+/// [`lines`], each at most `max` bytes.
+pub fn lines_within(
+    r: &mut dyn BufRead,
+    max: usize,
+    mut f: impl FnMut(&[u8]),
+) -> io::Result<Tally> {
     let mut buf = Vec::new();
     let mut t = Tally::default();
     loop {
         buf.clear();
-        let n = (&mut *r)
-            .take(MAX_LINE as u64 + 1)
-            .read_until(b'\n', &mut buf)?;
+        let n = (&mut *r).take(max as u64 + 1).read_until(b'\n', &mut buf)?;
         if n == 0 {
             return Ok(t);
         }
         if buf.last() == Some(&b'\n') {
             buf.pop();
-        } else if buf.len() > MAX_LINE {
+        } else if buf.len() > max {
             t.long += 1;
             skip_line(r)?;
             continue;
@@ -77,10 +89,19 @@ fn skip_line(r: &mut dyn BufRead) -> io::Result<()> {
 /// from (for [`weight`]); blank lines are skipped, the rest counted as malformed.
 pub fn records<T: DeserializeOwned>(
     r: &mut dyn BufRead,
+    f: impl FnMut(T, &[u8]),
+) -> io::Result<Tally> {
+    records_within(r, MAX_LINE, f)
+}
+
+/// [`records`] of lines at most `max` bytes ([`MAX_RECORD_LINE`] for the manifest).
+pub fn records_within<T: DeserializeOwned>(
+    r: &mut dyn BufRead,
+    max: usize,
     mut f: impl FnMut(T, &[u8]),
 ) -> io::Result<Tally> {
     let mut malformed = 0;
-    let mut t = lines(r, |l| {
+    let mut t = lines_within(r, max, |l| {
         if l.iter().all(u8::is_ascii_whitespace) {
             return;
         }

@@ -104,6 +104,8 @@ struct Pending {
     mtime: Option<i64>,
     /// Bytes of the current run of extension headers, bounded by [`MAX_EXTENSION`] in all.
     bytes: u64,
+    /// The kinds of extension header already met before this entry.
+    seen: Vec<u8>,
 }
 
 /// Reads a tar stream entry by entry.
@@ -225,6 +227,18 @@ impl<R: Read> Reader<R> {
         start: u64,
         pending: &mut Pending,
     ) -> Result<(), ReadError> {
+        // GNU tar keeps only the last of two such headers and the tar crate merges
+        // them: they would disagree on the entry, so neither is guessed at.
+        if pending.seen.contains(&raw.kind) {
+            return Err(self.malformed(
+                start,
+                format!(
+                    "a second extension header of type {:?} before one entry",
+                    raw.kind as char
+                ),
+            ));
+        }
+        pending.seen.push(raw.kind);
         pending.bytes = pending.bytes.saturating_add(raw.size);
         if pending.bytes > MAX_EXTENSION {
             return Err(self.malformed(
@@ -343,6 +357,11 @@ impl<R: Read> Reader<R> {
         };
         if h.name.is_empty() {
             return Err(self.malformed(start, "an entry without a name"));
+        }
+        // GNU tar takes a regular entry named `x/` for a directory and reads no data
+        // for it: where the next header is would then be in doubt.
+        if kind == Kind::Regular && h.name.ends_with(b"/") {
+            return Err(self.malformed(start, "a regular entry whose name ends in '/'"));
         }
         self.left = size;
         self.padding = pad(size);

@@ -4,8 +4,10 @@
 //! ([`References`]) and the network policies selecting it ([`NetworkPolicies`]). The
 //! other members (`k8s/pod.json`, `k8s/events.json`, `k8s/node.json`,
 //! `k8s/serviceaccount.json`) are the API server's own objects as it served them
-//! (a `Pod`, an `EventList`...), read with the Kubernetes API's types.
+//! (a `Pod`, an `EventList`...); what is read back of the pod and its events are the
+//! few fields shown ([`PodView`], [`EventsView`]), their lists capped.
 
+use super::capped::Capped;
 use serde::{Deserialize, Serialize};
 
 /// A target as the launcher found it.
@@ -141,4 +143,141 @@ pub struct References {
 pub struct NetworkPolicies {
     pub selecting: Vec<serde_json::Value>,
     pub none_selects_the_pod: bool,
+}
+
+/// What is read back of `k8s/pod.json` (the API server's `Pod`): the few fields the
+/// report and the timeline show, each list capped, so a forged document of a million
+/// empty objects costs nothing. The archive keeps the whole object.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct PodView {
+    pub metadata: ObjectMetaView,
+    pub spec: Option<PodSpecView>,
+    pub status: Option<PodStatusView>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct ObjectMetaView {
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+    #[serde(rename = "creationTimestamp")]
+    pub creation_timestamp: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct PodSpecView {
+    #[serde(rename = "nodeName")]
+    pub node_name: Option<String>,
+    #[serde(rename = "serviceAccountName")]
+    pub service_account_name: Option<String>,
+    pub containers: Capped<ContainerView, 256>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct ContainerView {
+    pub name: String,
+    pub image: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct PodStatusView {
+    #[serde(rename = "startTime")]
+    pub start_time: Option<String>,
+    #[serde(rename = "initContainerStatuses")]
+    pub init_container_statuses: Capped<ContainerStatusView, 256>,
+    #[serde(rename = "containerStatuses")]
+    pub container_statuses: Capped<ContainerStatusView, 256>,
+    #[serde(rename = "ephemeralContainerStatuses")]
+    pub ephemeral_container_statuses: Capped<ContainerStatusView, 256>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct ContainerStatusView {
+    pub name: String,
+    pub image: String,
+    #[serde(rename = "restartCount")]
+    pub restart_count: i64,
+    pub state: Option<ContainerStateView>,
+    #[serde(rename = "lastState")]
+    pub last_state: Option<ContainerStateView>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct ContainerStateView {
+    pub running: Option<RunningView>,
+    pub terminated: Option<TerminatedView>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct RunningView {
+    #[serde(rename = "startedAt")]
+    pub started_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct TerminatedView {
+    #[serde(rename = "startedAt")]
+    pub started_at: Option<String>,
+    #[serde(rename = "finishedAt")]
+    pub finished_at: Option<String>,
+    #[serde(rename = "exitCode")]
+    pub exit_code: i64,
+    pub reason: Option<String>,
+    pub message: Option<String>,
+}
+
+/// What is read back of `k8s/events.json` (an `EventList`): at most 5,000 events.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct EventsView {
+    pub items: Capped<EventView, 5000>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct EventView {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub reason: Option<String>,
+    pub message: Option<String>,
+    pub count: Option<i64>,
+    #[serde(rename = "eventTime")]
+    pub event_time: Option<String>,
+    #[serde(rename = "lastTimestamp")]
+    pub last_timestamp: Option<String>,
+    #[serde(rename = "firstTimestamp")]
+    pub first_timestamp: Option<String>,
+    pub metadata: ObjectMetaView,
+    #[serde(rename = "involvedObject")]
+    pub involved_object: InvolvedView,
+}
+
+impl EventView {
+    /// When it happened, as the API server gives it: the first of its times.
+    pub fn when(&self) -> Option<&str> {
+        [
+            &self.event_time,
+            &self.last_timestamp,
+            &self.first_timestamp,
+        ]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .find(|t| !t.is_empty())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct InvolvedView {
+    pub kind: Option<String>,
+    pub name: Option<String>,
 }

@@ -7,6 +7,7 @@
 //! counted, never trusted.
 
 pub mod bodyfile;
+pub mod capped;
 pub mod case;
 pub mod drift;
 pub mod k8s;
