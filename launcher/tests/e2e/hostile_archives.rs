@@ -239,6 +239,70 @@ fn processes_with_huge_command_lines_are_held_within_a_budget() {
 }
 
 #[test]
+fn kubernetes_documents_of_a_million_empty_objects_cost_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("case");
+    std::fs::create_dir(&dir).unwrap();
+    crafted(
+        &dir.join("bomb_g_x_20261207T100000Z.tar.zst"),
+        [(b"files/etc/hostname".to_vec(), b"x\n".to_vec())],
+    );
+    let many = |n: usize| vec!["{}"; n].join(",");
+    crafted(
+        &dir.join("bomb_g_x_20261207T100000Z.k8s.tar.zst"),
+        [
+            (
+                cairn_archive::member::k8s::EVENTS.as_bytes().to_vec(),
+                format!("{{\"items\":[{}]}}", many(5_000_000)).into_bytes(),
+            ),
+            (
+                cairn_archive::member::k8s::POD.as_bytes().to_vec(),
+                format!(
+                    "{{\"spec\":{{\"containers\":[{}]}},\"status\":{{\"containerStatuses\":[{}]}}}}",
+                    many(2_000_000),
+                    many(2_000_000)
+                )
+                .into_bytes(),
+            ),
+        ],
+    );
+    let page = d.path().join("pages");
+    let csv = d.path().join("t.csv");
+    let r = measured(
+        d.path(),
+        CAIRN,
+        &[
+            "report".as_ref(),
+            dir.as_os_str(),
+            "--output".as_ref(),
+            page.as_os_str(),
+        ],
+    );
+    assert!(r.rss_kib < MAX_RSS_KIB, "report held {} KiB", r.rss_kib);
+    assert!(
+        r.stderr().contains("event(s) past the first"),
+        "{}",
+        r.stderr()
+    );
+    let t = measured(
+        d.path(),
+        CAIRN,
+        &[
+            "timeline".as_ref(),
+            dir.as_os_str(),
+            "--output".as_ref(),
+            csv.as_os_str(),
+        ],
+    );
+    assert!(t.rss_kib < MAX_RSS_KIB, "timeline held {} KiB", t.rss_kib);
+    assert!(
+        t.stderr().contains("event(s) past the first"),
+        "{}",
+        t.stderr()
+    );
+}
+
+#[test]
 fn a_timeline_of_many_files_is_sorted_on_disk_within_its_budget() {
     let d = tempfile::tempdir().unwrap();
     let a = d.path().join("bomb_c_x_20261207T100000Z.tar.zst");

@@ -82,7 +82,7 @@ pub fn read(f: &mut Facts, path: &Path) -> anyhow::Result<()> {
         ("bodyfile modes", lists.modes),
     ] {
         if b.over > 0 {
-            f.problems.push(format!(
+            crate::examine::problem(&mut f.problems, format!(
                 "{} {what} past the {} MiB this report holds of them not shown (the archive holds all)",
                 b.over,
                 super::budget::HELD >> 20
@@ -90,7 +90,7 @@ pub fn read(f: &mut Facts, path: &Path) -> anyhow::Result<()> {
         }
     }
     if histories_left_out > 0 {
-        f.problems.push(format!(
+        crate::examine::problem(&mut f.problems, format!(
             "{histories_left_out} shell history file(s) past the first {MAX_HISTORY_FILES}, or with a path over {MAX_HISTORY_NAME} bytes, not read"
         ));
     }
@@ -105,17 +105,23 @@ const MAX_HISTORY_NAME: usize = 4096;
 /// Says what reading lines left out.
 fn said(f: &mut Facts, t: Tally) {
     if t.malformed > 0 {
-        f.problems.push(format!(
-            "{} record(s) that are not what their member holds left out",
-            t.malformed
-        ));
+        crate::examine::problem(
+            &mut f.problems,
+            format!(
+                "{} record(s) that are not what their member holds left out",
+                t.malformed
+            ),
+        );
     }
     if t.long > 0 {
-        f.problems.push(format!(
-            "{} line(s) longer than {} bytes left out",
-            t.long,
-            cairn_archive::read::lines::MAX_LINE
-        ));
+        crate::examine::problem(
+            &mut f.problems,
+            format!(
+                "{} line(s) longer than {} bytes left out",
+                t.long,
+                cairn_archive::read::lines::MAX_LINE
+            ),
+        );
     }
 }
 
@@ -153,9 +159,10 @@ fn list<T: DeserializeOwned>(
         }
     })?;
     if over > 0 {
-        problems.push(format!(
-            "{what}: {over} record(s) past the first {MAX_RECORDS} not shown"
-        ));
+        crate::examine::problem(
+            problems,
+            format!("{what}: {over} record(s) past the first {MAX_RECORDS} not shown"),
+        );
     }
     Ok(t)
 }
@@ -206,7 +213,7 @@ fn doc<T: DeserializeOwned>(r: &mut dyn Read, name: &str, problems: &mut Vec<Str
     match document(r, DOCUMENT_LIMIT) {
         Ok(d) => Some(d),
         Err(e) => {
-            problems.push(format!("{name}: {e}"));
+            crate::examine::problem(problems, format!("{name}: {e}"));
             None
         }
     }
@@ -238,9 +245,12 @@ fn history(
         }
     })?;
     if over > 0 {
-        f.problems.push(format!(
-            "{name}: {over} line(s) past the first {MAX_HISTORY_LINES} history lines not read"
-        ));
+        crate::examine::problem(
+            &mut f.problems,
+            format!(
+                "{name}: {over} line(s) past the first {MAX_HISTORY_LINES} history lines not read"
+            ),
+        );
     }
     Ok(t)
 }

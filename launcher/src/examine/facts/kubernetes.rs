@@ -1,24 +1,16 @@
-//! One pass over a collection's Kubernetes evidence: the pod and its events as the
-//! API server served them (the Kubernetes API's own types), the service account's
+//! One pass over a collection's Kubernetes evidence: the fields shown of the pod and
+//! its events as the API server served them, their lists capped, the service account's
 //! bindings ([`Rbac`]), and the last lines of each container log; each member hashed
 //! and checked against the evidence archive's manifest.
 
 use super::{check_manifest, Check, Facts, Hashing, LogTail, Member};
-use super::{DOCUMENT_LIMIT, LOG_TAIL, MAX_LOGS, MAX_LOG_LINE};
+use super::{DOCUMENT_LIMIT, LOG_TAIL, MAX_LOGS, MAX_LOG_LINE, OBJECT_LIMIT};
 use cairn_archive::member::{is_manifest, k8s};
 use cairn_archive::read::lines::{document, lines};
-use cairn_archive::records::k8s::Rbac;
-use k8s_openapi::api::core::v1::{Event, Pod};
+use cairn_archive::records::k8s::{EventsView, PodView, Rbac};
 use std::collections::VecDeque;
 use std::io::BufReader;
 use std::path::Path;
-
-/// `k8s/events.json`: an `EventList`, of which only the items are read.
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct Events {
-    #[serde(default)]
-    pub items: Vec<Event>,
-}
 
 /// Reads the evidence archive at `path` into `f`.
 pub fn read(f: &mut Facts, path: &Path) -> anyhow::Result<()> {
@@ -37,17 +29,29 @@ pub fn read(f: &mut Facts, path: &Path) -> anyhow::Result<()> {
         let mut h = Hashing::new(&mut r);
         let doc_problem = |e: &dyn std::fmt::Display| format!("{name}: {e}");
         match name.as_str() {
-            k8s::POD => match document::<Pod>(&mut h, DOCUMENT_LIMIT) {
+            k8s::POD => match document::<PodView>(&mut h, OBJECT_LIMIT) {
                 Ok(p) => f.pod = Some(p),
-                Err(e) => f.problems.push(doc_problem(&e)),
+                Err(e) => crate::examine::problem(&mut f.problems, doc_problem(&e)),
             },
             k8s::RBAC => match document::<Rbac>(&mut h, DOCUMENT_LIMIT) {
                 Ok(r) => f.rbac = Some(r),
-                Err(e) => f.problems.push(doc_problem(&e)),
+                Err(e) => crate::examine::problem(&mut f.problems, doc_problem(&e)),
             },
-            k8s::EVENTS => match document::<Events>(&mut h, DOCUMENT_LIMIT) {
-                Ok(ev) => f.events = ev.items,
-                Err(e) => f.problems.push(doc_problem(&e)),
+            k8s::EVENTS => match document::<EventsView>(&mut h, OBJECT_LIMIT) {
+                Ok(ev) => {
+                    if ev.items.left_out > 0 {
+                        crate::examine::problem(
+                            &mut f.problems,
+                            format!(
+                                "{name}: {} event(s) past the first {} not shown",
+                                ev.items.left_out,
+                                ev.items.items.len()
+                            ),
+                        );
+                    }
+                    f.events = ev.items.items;
+                }
+                Err(e) => crate::examine::problem(&mut f.problems, doc_problem(&e)),
             },
             _ => f.logs.push(tail(&name, &mut h)?),
         }

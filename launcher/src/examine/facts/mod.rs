@@ -17,13 +17,13 @@ pub mod kubernetes;
 use super::inputs::Collection;
 use cairn_archive::records::drift::Drift;
 use cairn_archive::records::k8s::Rbac;
+use cairn_archive::records::k8s::{EventView, PodView};
 use cairn_archive::records::mounts::Mount;
 use cairn_archive::records::network::Socket;
 use cairn_archive::records::process::{Executable, Process};
 use cairn_archive::records::summary::Summary;
 use cairn_archive::records::system::System;
 use cairn_archive::records::users::Login;
-use k8s_openapi::api::core::v1::{Event, Pod};
 use std::collections::HashMap;
 
 /// The most records kept of each list.
@@ -37,8 +37,12 @@ pub const LOG_TAIL: usize = 200;
 pub const MAX_LOG_LINE: usize = 2048;
 /// The most container logs kept.
 pub const MAX_LOGS: usize = 64;
-/// The most bytes kept of a document member (summary, system, pod, rbac, events).
-pub const DOCUMENT_LIMIT: u64 = 16 << 20;
+/// The most bytes of a document cairn wrote (summary, system, rbac): a few KiB each, and
+/// parsed, a document can hold several times its bytes.
+pub const DOCUMENT_LIMIT: u64 = 2 << 20;
+/// The most bytes of an API server's object read back (pod, events): only a few of its
+/// fields are kept, their lists capped (`records::k8s::PodView`).
+pub const OBJECT_LIMIT: u64 = 16 << 20;
 
 /// One line of a shell history.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,9 +102,9 @@ pub struct Facts {
     /// Each member of the archive read, by path.
     pub members: HashMap<String, Member>,
     /// From the Kubernetes evidence.
-    pub pod: Option<Pod>,
+    pub pod: Option<PodView>,
     pub rbac: Option<Rbac>,
-    pub events: Vec<Event>,
+    pub events: Vec<EventView>,
     pub logs: Vec<LogTail>,
     pub k8s_members: HashMap<String, Member>,
     /// What could not be read, or was cut at a cap.
@@ -127,12 +131,12 @@ pub fn read(c: &Collection) -> Facts {
     };
     if let Some(a) = &c.archive {
         if let Err(e) = archive::read(&mut f, a) {
-            f.problems.push(format!("{}: {e}", a.display()));
+            crate::examine::problem(&mut f.problems, format!("{}: {e}", a.display()));
         }
     }
     if let Some(k) = &c.k8s {
         if let Err(e) = kubernetes::read(&mut f, k) {
-            f.problems.push(format!("{}: {e}", k.display()));
+            crate::examine::problem(&mut f.problems, format!("{}: {e}", k.display()));
         }
     }
     f
@@ -201,7 +205,8 @@ pub fn check_manifest(
         path: Option<std::borrow::Cow<'a, str>>,
         sha256: Option<std::borrow::Cow<'a, str>>,
     }
-    cairn_archive::read::lines::lines(r, |l| {
+    let max = cairn_archive::read::lines::MAX_RECORD_LINE;
+    cairn_archive::read::lines::lines_within(r, max, |l| {
         // Most records name a member not read: a plain leading path (as the collector
         // writes it) is looked up before the line is parsed.
         if let Some(p) = leading_path(l) {
@@ -218,8 +223,10 @@ pub fn check_manifest(
         if let Some(m) = members.get_mut(path.as_ref()) {
             m.check = if m.sha256 == sha {
                 Check::Matches
-            } else {
+            } else if cairn_protocol::bounded::is_sha256(&sha) {
                 Check::Differs(sha.into_owned())
+            } else {
+                Check::Differs("(not a sha256)".into())
             };
         }
     })?;
@@ -259,24 +266,30 @@ mod tests {
 
     #[test]
     fn members_are_checked_against_the_manifest_by_path() {
+        let sha = |c: char| c.to_string().repeat(64);
         let mut members = HashMap::new();
-        for (p, sha) in [("a", "11"), ("b", "22"), ("c", "33")] {
+        for (p, s) in [("a", sha('1')), ("b", sha('2')), ("c", sha('3'))] {
             members.insert(
                 p.to_owned(),
                 Member {
-                    sha256: sha.into(),
+                    sha256: s,
                     check: Check::Unlisted,
                 },
             );
         }
-        let manifest = b"{\"path\":\"a\",\"sha256\":\"11\"}\n{\"path\":\"b\",\"sha256\":\"99\"}\nnot json\n{\"path\":\"x\",\"sha256\":\"00\"}\n{\"sha256\":\"34\",\"path\":\"c\"}\n";
-        check_manifest(&mut &manifest[..], &mut members).unwrap();
+        let manifest = format!(
+            "{{\"path\":\"a\",\"sha256\":\"{}\"}}\n{{\"path\":\"b\",\"sha256\":\"{}\"}}\nnot json\n{{\"path\":\"x\",\"sha256\":\"00\"}}\n{{\"sha256\":\"{}\",\"path\":\"c\"}}\n",
+            sha('1'),
+            sha('9'),
+            "x".repeat(100_000)
+        );
+        check_manifest(&mut manifest.as_bytes(), &mut members).unwrap();
         assert_eq!(members["a"].check, Check::Matches);
-        assert_eq!(members["b"].check, Check::Differs("99".into()));
+        assert_eq!(members["b"].check, Check::Differs(sha('9')));
         assert_eq!(
             members["c"].check,
-            Check::Differs("34".into()),
-            "a line whose path is not first is parsed whole"
+            Check::Differs("(not a sha256)".into()),
+            "a line whose path is not first is parsed whole, and a hash that is not one is not kept"
         );
     }
 }

@@ -16,6 +16,7 @@ fn collector_pids(f: &Facts) -> HashSet<i32> {
         .collect()
 }
 
+/// A record's sha256 (what the collector wrote; bounded with the record it is in).
 fn sha(s: &Option<String>) -> &str {
     s.as_deref().unwrap_or("")
 }

@@ -5,19 +5,7 @@
 
 use super::{esc, row, table_head, MAX_ROWS};
 use crate::examine::facts::Facts;
-use k8s_openapi::api::core::v1::Event;
 use std::fmt::Write as _;
-
-/// When an event happened, as the API server gives it.
-fn when(e: &Event) -> String {
-    let t = e
-        .event_time
-        .as_ref()
-        .map(|t| t.0.to_string())
-        .or_else(|| e.last_timestamp.as_ref().map(|t| t.0.to_string()))
-        .or_else(|| e.first_timestamp.as_ref().map(|t| t.0.to_string()));
-    t.unwrap_or_default()
-}
 
 /// Events, log tails and the service account's bindings.
 pub fn section(o: &mut String, f: &Facts) {
@@ -35,8 +23,8 @@ pub fn section(o: &mut String, f: &Facts) {
         row(
             o,
             &[
-                when(e),
-                e.type_.clone().unwrap_or_default(),
+                e.when().unwrap_or_default().to_owned(),
+                e.kind.clone().unwrap_or_default(),
                 e.reason.clone().unwrap_or_default(),
                 e.message.clone().unwrap_or_default(),
             ],

@@ -52,7 +52,7 @@ pub fn identity(o: &mut String, f: &Facts) {
         (
             "image",
             first(&[spec
-                .and_then(|s| s.containers.first())
+                .and_then(|s| s.containers.items.first())
                 .and_then(|c| c.image.as_deref())]),
         ),
         ("node", first(&[spec.and_then(|s| s.node_name.as_deref())])),

@@ -5,7 +5,9 @@
 
 use super::{micros_of, Event, Source, Timeline};
 use cairn_archive::member::{files, is_manifest, live, SUMMARY};
-use cairn_archive::read::lines::{document, lines, records, weight, Tally};
+use cairn_archive::read::lines::{
+    document, lines, records, records_within, weight, Tally, MAX_RECORD_LINE,
+};
 use cairn_archive::records::drift::Drift;
 use cairn_archive::records::process::{Executable, Process};
 use cairn_archive::records::summary::Summary;
@@ -15,8 +17,8 @@ use std::collections::HashMap;
 use std::io::BufReader;
 use std::path::Path;
 
-/// The most bytes of a JSON document member (summary.json).
-const DOCUMENT_LIMIT: u64 = 64 << 20;
+/// The most bytes of a JSON document member (summary.json: a few KiB).
+const DOCUMENT_LIMIT: u64 = 2 << 20;
 /// The most processes and drift records held until the archive's end, and the most
 /// bytes of processes.
 const MAX_HELD: usize = 100_000;
@@ -29,6 +31,7 @@ struct Pending {
     processes: Vec<Process>,
     exe_sha: HashMap<i32, String>,
     held_bytes: usize,
+    drift_bytes: usize,
     tally: Tally,
     hashes_dropped: u64,
     held_dropped: u64,
@@ -73,10 +76,12 @@ pub fn read(path: &Path, target: u32, t: &mut Timeline) -> anyhow::Result<()> {
                 pushed?;
             }
             n if n == live::DRIFT.as_bytes() => {
-                let held = &mut p.held_dropped;
+                let (held, bytes) = (&mut p.held_dropped, &mut p.drift_bytes);
                 p.tally += records::<Drift>(&mut r, |x, _| {
                     let small = x.path.len() <= 4096 && x.change.len() <= 64;
-                    if t.notes.drift.len() < MAX_HELD && small {
+                    let w = 64 + x.path.len() + x.change.len();
+                    if t.notes.drift.len() < MAX_HELD && small && *bytes + w <= MAX_HELD_BYTES {
+                        *bytes += w;
                         t.notes.add_drift(target, x.path, x.change);
                     } else {
                         *held += 1;
@@ -90,7 +95,7 @@ pub fn read(path: &Path, target: u32, t: &mut Timeline) -> anyhow::Result<()> {
             }
             n if is_manifest(n) => {
                 let dropped = &mut p.hashes_dropped;
-                p.tally += records::<ManifestRecord>(&mut r, |x, _| {
+                p.tally += records_within::<ManifestRecord>(&mut r, MAX_RECORD_LINE, |x, _| {
                     if let (Some(sha), Some(Status::Complete)) = (&x.sha256, x.status) {
                         if !t.notes.add_sha(target, &x.source, sha) {
                             *dropped += 1;
@@ -113,27 +118,33 @@ pub fn read(path: &Path, target: u32, t: &mut Timeline) -> anyhow::Result<()> {
 fn said(path: &Path, p: &Pending, t: &mut Timeline) {
     let at = path.display();
     if p.tally.malformed > 0 {
-        t.problems.push(format!(
-            "{at}: {} malformed line(s) left out",
-            p.tally.malformed
-        ));
+        crate::examine::problem(
+            &mut t.problems,
+            format!("{at}: {} malformed line(s) left out", p.tally.malformed),
+        );
     }
     if p.tally.long > 0 {
-        t.problems.push(format!(
-            "{at}: {} line(s) longer than {} bytes left out",
-            p.tally.long,
-            cairn_archive::read::lines::MAX_LINE
-        ));
+        crate::examine::problem(
+            &mut t.problems,
+            format!(
+                "{at}: {} line(s) longer than {} bytes left out",
+                p.tally.long,
+                cairn_archive::read::lines::MAX_LINE
+            ),
+        );
     }
     if p.hashes_dropped > 0 {
-        t.problems.push(format!(
-            "{at}: the sha256 of {} file(s) past the first {} not joined to their times",
-            p.hashes_dropped,
-            super::MAX_FILE_HASHES
-        ));
+        crate::examine::problem(
+            &mut t.problems,
+            format!(
+                "{at}: the sha256 of {} file(s) past the first {} not joined to their times",
+                p.hashes_dropped,
+                super::MAX_FILE_HASHES
+            ),
+        );
     }
     if p.held_dropped > 0 {
-        t.problems.push(format!(
+        crate::examine::problem(&mut t.problems, format!(
             "{at}: {} process or drift record(s) past the first {MAX_HELD} (or {} MiB of processes) left out",
             p.held_dropped,
             MAX_HELD_BYTES >> 20

@@ -1,34 +1,32 @@
 //! A collection's Kubernetes evidence on the timeline: the pod's creation and start,
 //! each container's runs (the previous one's too, where it restarted), and the pod's
-//! events, from the API server's own objects.
+//! events, from the fields read back of the API server's own objects.
 
-use super::{Event, Source, Timeline};
-use crate::examine::facts::kubernetes::Events;
+use super::{micros_of, Event, Source, Timeline};
 use cairn_archive::member::k8s;
 use cairn_archive::read::lines::document;
-use k8s_openapi::api::core::v1::{ContainerStateTerminated, ContainerStatus, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use cairn_archive::records::k8s::{ContainerStatusView, EventsView, PodView, TerminatedView};
 use std::io::BufReader;
 use std::path::Path;
 
-/// The most bytes of a JSON document member (pod.json, events.json).
-const DOCUMENT_LIMIT: u64 = 64 << 20;
+/// The most bytes of an API server's object read (pod.json, events.json).
+const OBJECT_LIMIT: u64 = 16 << 20;
 
-fn at(t: Option<&Time>) -> Option<i64> {
-    t.map(|t| t.0.as_microsecond())
+fn at(t: Option<&String>) -> Option<i64> {
+    t.and_then(|t| micros_of(t))
 }
 
 /// Reads a Kubernetes evidence archive into `t`.
 pub fn read(path: &Path, target: u32, t: &mut Timeline) -> anyhow::Result<()> {
-    let mut pod: Option<Pod> = None;
-    let mut events = Events::default();
+    let mut pod: Option<PodView> = None;
+    let mut events = EventsView::default();
     cairn_archive::read::members(path, |e| {
         let name = e.header.name.clone();
         let mut r = BufReader::new(e);
         if name == k8s::POD.as_bytes() {
-            pod = document(&mut r, DOCUMENT_LIMIT).ok();
+            pod = document(&mut r, OBJECT_LIMIT).ok();
         } else if name == k8s::EVENTS.as_bytes() {
-            events = document(&mut r, DOCUMENT_LIMIT).unwrap_or_default();
+            events = document(&mut r, OBJECT_LIMIT).unwrap_or_default();
         }
         Ok::<(), std::io::Error>(())
     })
@@ -37,13 +35,10 @@ pub fn read(path: &Path, target: u32, t: &mut Timeline) -> anyhow::Result<()> {
     if let Some(p) = &pod {
         lifecycle(p, &mut out);
     }
-    for e in &events.items {
+    for e in &events.items.items {
         let when = e
-            .event_time
-            .as_ref()
-            .map(|t| t.0.as_microsecond())
-            .or_else(|| at(e.last_timestamp.as_ref()))
-            .or_else(|| at(e.first_timestamp.as_ref()))
+            .when()
+            .and_then(micros_of)
             .or_else(|| at(e.metadata.creation_timestamp.as_ref()));
         let o = &e.involved_object;
         out.push((
@@ -51,7 +46,7 @@ pub fn read(path: &Path, target: u32, t: &mut Timeline) -> anyhow::Result<()> {
             "Event Time",
             format!(
                 "event {} {}: {} (x{}, {} {})",
-                e.type_.as_deref().unwrap_or(""),
+                e.kind.as_deref().unwrap_or(""),
                 e.reason.as_deref().unwrap_or(""),
                 e.message.as_deref().unwrap_or(""),
                 e.count.unwrap_or(1),
@@ -59,6 +54,17 @@ pub fn read(path: &Path, target: u32, t: &mut Timeline) -> anyhow::Result<()> {
                 o.name.as_deref().unwrap_or("")
             ),
         ));
+    }
+    if events.items.left_out > 0 {
+        crate::examine::problem(
+            &mut t.problems,
+            format!(
+                "{}: {} event(s) past the first {} left out",
+                path.display(),
+                events.items.left_out,
+                events.items.items.len()
+            ),
+        );
     }
     for (micros, desc, message) in out {
         if let Some(micros) = micros {
@@ -82,7 +88,7 @@ pub fn read(path: &Path, target: u32, t: &mut Timeline) -> anyhow::Result<()> {
 type Point = (Option<i64>, &'static str, String);
 
 /// The pod's creation and start, and each container's runs.
-fn lifecycle(p: &Pod, out: &mut Vec<Point>) {
+fn lifecycle(p: &PodView, out: &mut Vec<Point>) {
     let name = p.metadata.name.as_deref().unwrap_or("");
     let node = p
         .spec
@@ -105,12 +111,12 @@ fn lifecycle(p: &Pod, out: &mut Vec<Point>) {
         &status.container_statuses,
         &status.ephemeral_container_statuses,
     ];
-    for s in all.into_iter().flatten().flatten() {
+    for s in all.into_iter().flat_map(|c| &c.items) {
         container(s, out);
     }
 }
 
-fn container(s: &ContainerStatus, out: &mut Vec<Point>) {
+fn container(s: &ContainerStatusView, out: &mut Vec<Point>) {
     let c = &s.name;
     let running = s.state.as_ref().and_then(|x| x.running.as_ref());
     out.push((
@@ -121,7 +127,7 @@ fn container(s: &ContainerStatus, out: &mut Vec<Point>) {
             s.image, s.restart_count
         ),
     ));
-    let runs: [(Option<&ContainerStateTerminated>, &str); 2] = [
+    let runs: [(Option<&TerminatedView>, &str); 2] = [
         (
             s.last_state.as_ref().and_then(|x| x.terminated.as_ref()),
             "previous run",

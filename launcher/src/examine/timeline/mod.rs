@@ -160,11 +160,19 @@ pub struct Timeline {
 }
 
 impl Timeline {
-    /// Adds an event whose time ISO 8601 can write; counts the others.
-    pub fn push(&mut self, e: Event) -> std::io::Result<()> {
+    /// Adds an event whose time ISO 8601 can write (counting the others), its text cut
+    /// to [`MAX_MESSAGE`] and [`MAX_FIELD`] bytes (the archive holds all).
+    pub fn push(&mut self, mut e: Event) -> std::io::Result<()> {
         if write::iso(e.micros).is_none() {
             self.out_of_range += 1;
             return Ok(());
+        }
+        cut(&mut e.message, MAX_MESSAGE);
+        for s in [&mut e.path, &mut e.user, &mut e.sha256, &mut e.macb]
+            .into_iter()
+            .flatten()
+        {
+            cut(s, MAX_FIELD);
         }
         self.sorter.push(e)
     }
@@ -183,6 +191,22 @@ impl Timeline {
     }
 }
 
+/// The most bytes of an event's message, and of its other text fields.
+pub const MAX_MESSAGE: usize = 16 << 10;
+pub const MAX_FIELD: usize = 4 << 10;
+
+/// Cuts `s` to at most `max` bytes at a character boundary, marking the cut.
+fn cut(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut at = max;
+        while !s.is_char_boundary(at) {
+            at -= 1;
+        }
+        s.truncate(at);
+        s.push('…');
+    }
+}
+
 /// Reads every collection once into a timeline.
 pub fn build(collections: &[Collection]) -> Timeline {
     let mut t = Timeline {
@@ -193,17 +217,17 @@ pub fn build(collections: &[Collection]) -> Timeline {
         let target = i as u32;
         if let Some(a) = &c.archive {
             if let Err(e) = archive::read(a, target, &mut t) {
-                t.problems.push(format!("{}: {e:#}", a.display()));
+                crate::examine::problem(&mut t.problems, format!("{}: {e:#}", a.display()));
             }
         }
         if let Some(k) = &c.k8s {
             if let Err(e) = kubernetes::read(k, target, &mut t) {
-                t.problems.push(format!("{}: {e:#}", k.display()));
+                crate::examine::problem(&mut t.problems, format!("{}: {e:#}", k.display()));
             }
         }
     }
     if t.out_of_range > 0 {
-        t.problems.push(format!(
+        crate::examine::problem(&mut t.problems, format!(
             "{} event(s) with a time outside the years 0 to 9999 left out (hostile or damaged timestamps; the bodyfile keeps them)",
             t.out_of_range
         ));

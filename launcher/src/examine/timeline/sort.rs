@@ -14,6 +14,11 @@ use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 
 /// The bytes of events held in memory before a run is written.
 pub const BUDGET: usize = 24 << 20;
+/// The most runs merged at once: past it, the runs are merged into one first, so the
+/// open files and read buffers of the final merge stay few.
+pub const MAX_RUNS: usize = 64;
+/// The read buffer of each run being merged.
+const RUN_BUFFER: usize = 32 << 10;
 
 /// The order of the timeline: time, then target, message and description, so equal
 /// times come out the same way every run.
@@ -22,21 +27,43 @@ pub fn order(a: &Event, b: &Event) -> Ordering {
 }
 
 /// Events being gathered, and the runs already written.
-#[derive(Default)]
 pub struct Sorter {
+    /// [`BUDGET`] and [`MAX_RUNS`] (smaller in tests).
+    budget: usize,
+    max_runs: usize,
     held: Vec<Event>,
     bytes: usize,
     runs: Vec<std::fs::File>,
+    /// Runs written in all (some since merged).
+    merged_runs: usize,
     /// Events in all.
     pub count: u64,
 }
 
+impl Default for Sorter {
+    fn default() -> Sorter {
+        Sorter::with_limits(BUDGET, MAX_RUNS)
+    }
+}
+
 impl Sorter {
+    fn with_limits(budget: usize, max_runs: usize) -> Sorter {
+        Sorter {
+            budget,
+            max_runs,
+            held: Vec::new(),
+            bytes: 0,
+            runs: Vec::new(),
+            merged_runs: 0,
+            count: 0,
+        }
+    }
+
     pub fn push(&mut self, e: Event) -> io::Result<()> {
         self.bytes += e.weight();
         self.count += 1;
         self.held.push(e);
-        if self.bytes >= BUDGET {
+        if self.bytes >= self.budget {
             self.spill()?;
         }
         Ok(())
@@ -56,32 +83,57 @@ impl Sorter {
         f.rewind()?;
         self.runs.push(f);
         self.bytes = 0;
+        self.merged_runs += 1;
+        if self.runs.len() >= self.max_runs {
+            self.compact()?;
+        }
+        Ok(())
+    }
+
+    /// Merges every run into one.
+    fn compact(&mut self) -> io::Result<()> {
+        let merged = merge(std::mem::take(&mut self.runs), Vec::new())?;
+        let mut f = tempfile::tempfile()?;
+        {
+            let mut w = BufWriter::new(&mut f);
+            for e in merged {
+                encode(&e?, &mut w)?;
+            }
+            w.flush()?;
+        }
+        f.rewind()?;
+        self.runs.push(f);
         Ok(())
     }
 
     /// Runs written to disk (0 when everything fit).
     pub fn runs(&self) -> usize {
-        self.runs.len()
+        self.merged_runs
     }
 
     /// Every event, in order.
     pub fn into_sorted(mut self) -> io::Result<Merged> {
         self.held.sort_by(order);
-        let mut heads = BinaryHeap::new();
-        let mut runs = Vec::new();
-        for (i, f) in self.runs.into_iter().enumerate() {
-            let mut r = BufReader::with_capacity(64 << 10, f);
-            if let Some(e) = decode(&mut r)? {
-                heads.push(Head(e, i));
-            }
-            runs.push(r);
-        }
-        Ok(Merged {
-            memory: self.held.into_iter().peekable(),
-            heads,
-            runs,
-        })
+        merge(self.runs, self.held)
     }
+}
+
+/// The runs and what is held in memory (sorted), merged.
+fn merge(files: Vec<std::fs::File>, held: Vec<Event>) -> io::Result<Merged> {
+    let mut heads = BinaryHeap::new();
+    let mut runs = Vec::new();
+    for (i, f) in files.into_iter().enumerate() {
+        let mut r = BufReader::with_capacity(RUN_BUFFER, f);
+        if let Some(e) = decode(&mut r)? {
+            heads.push(Head(e, i));
+        }
+        runs.push(r);
+    }
+    Ok(Merged {
+        memory: held.into_iter().peekable(),
+        heads,
+        runs,
+    })
 }
 
 /// An event at the head of a run, ordered for a min-heap.
@@ -234,6 +286,22 @@ mod tests {
             sha256: Some("ab".into()),
             macb: Some("m...".into()),
         }
+    }
+
+    #[test]
+    fn many_runs_are_merged_into_one_before_the_last_merge() {
+        let mut s = Sorter::with_limits(64 << 10, 4);
+        let mut all = Vec::new();
+        for i in 0..20_000i64 {
+            let e = event((i * 7919) % 10_007, &format!("m{i}"));
+            all.push(e.clone());
+            s.push(e).unwrap();
+        }
+        assert!(s.runs() > 8, "{} runs", s.runs());
+        assert!(s.runs.len() < 4, "{} files open", s.runs.len());
+        all.sort_by(order);
+        let merged: Vec<Event> = s.into_sorted().unwrap().map(Result::unwrap).collect();
+        assert!(merged == all);
     }
 
     #[test]

@@ -182,7 +182,7 @@ pub fn bodyfile(
             written
         });
         if let Err(e) = read {
-            problems.push(format!("{}: {e}", a.display()));
+            crate::examine::problem(&mut problems, format!("{}: {e}", a.display()));
         }
     }
     out.flush()?;
