@@ -273,3 +273,26 @@ fn verify_refuses_what_would_hide_an_entry() {
         "{all}"
     );
 }
+
+/// The longest manifest line an honest archive holds: a name of ~200 KiB of bytes that
+/// are not UTF-8 (lossy text and hex, in `path` and in `source`) and one of control
+/// characters (`\u0001` each): both verify.
+#[test]
+fn the_longest_names_the_writer_writes_verify() {
+    let mut items = Vec::new();
+    for b in [0xffu8, 0x01] {
+        let mut name = b"files/".to_vec();
+        for _ in 0..800 {
+            name.extend(vec![b; 250]);
+            name.push(b'/');
+        }
+        name.extend(b"f");
+        assert!(cairn_archive::write::name_fits(&name));
+        items.push(Item::File(name, b"x".to_vec()));
+    }
+    let (_d, p) = temp();
+    write_collection(&p, &items);
+    let v = cairn_archive::verify::verify(p.to_str().unwrap()).unwrap();
+    assert!(v.ok(), "{:?}", v.problems);
+    assert_eq!(v.manifest_records, 2);
+}

@@ -23,14 +23,19 @@ fn name() -> impl Strategy<Value = Vec<u8>> {
         Just(vec![b'd'; 1000]),
         Just("caf\u{e9}/\u{202e}gpj.exe".as_bytes().to_vec()),
     ];
-    proptest::collection::vec(piece, 1..5).prop_map(|parts| {
-        let mut n = b"files/".to_vec();
-        for p in parts {
-            n.extend(p);
-        }
-        n.truncate(4096);
-        n
-    })
+    proptest::collection::vec(piece, 1..5)
+        .prop_map(|parts| {
+            let mut n = b"files/".to_vec();
+            for p in parts {
+                n.extend(p);
+            }
+            n.truncate(4096);
+            n
+        })
+        // What the writer writes (a path: no trailing '/'); the rest it refuses.
+        .prop_filter("a name the writer writes", |n| {
+            cairn_archive::write::name_fits(n)
+        })
 }
 
 /// Content: random bytes, or what looks like a tar header (a GNU long name claiming

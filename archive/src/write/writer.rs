@@ -41,10 +41,12 @@ pub struct StreamOutcome {
     pub error: Option<String>,
 }
 
-/// True when `name` can be written (and so read back): at most [`MAX_NAME`] bytes, not
-/// empty. The collector records a longer one as skipped instead of writing it.
+/// True when `name` can be written, and so read back as it is: not empty, at most
+/// [`MAX_NAME`] bytes, no NUL (a header's name field ends at one), not ending in `/`
+/// (GNU tar takes such an entry for a directory, so the reader refuses it). Paths on a
+/// filesystem are all of these; the collector records one that is not as skipped.
 pub fn name_fits(name: &[u8]) -> bool {
-    !name.is_empty() && name.len() <= MAX_NAME
+    !name.is_empty() && name.len() <= MAX_NAME && !name.contains(&0) && !name.ends_with(b"/")
 }
 
 /// Writes tar entries into a zstd stream bound for `W`.
@@ -101,10 +103,10 @@ impl<W: Write> ArchiveWriter<W> {
         size: u64,
         link: Option<&[u8]>,
     ) -> io::Result<()> {
-        if !name_fits(path) || link.is_some_and(|l| l.len() > MAX_NAME) {
+        if !name_fits(path) || link.is_some_and(|l| l.len() > MAX_NAME || l.contains(&0)) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("a name or link of more than {MAX_NAME} bytes is not written"),
+                format!("a name (or link) that is empty, longer than {MAX_NAME} bytes, holds a NUL or ends in '/' is not written"),
             ));
         }
         let mut records = Vec::new();

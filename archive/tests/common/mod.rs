@@ -32,8 +32,14 @@ pub fn write_collection(path: &Path, items: &[Item]) {
     let mut w = ArchiveWriter::new(f, 0).unwrap();
     let mut manifest = Spool::new();
     for item in items {
+        let name = match item {
+            Item::File(n, _) | Item::Link(n, _) => n,
+        };
+        let (source, source_hex) =
+            cairn_archive::text::lossless(name.strip_prefix(b"files").unwrap_or(name));
         let mut rec = ManifestRecord {
-            source: "/x".into(),
+            source,
+            source_hex,
             kind: ObjectKind::File,
             artifact: "test".into(),
             status: Some(Status::Complete),

@@ -375,8 +375,9 @@ impl Engine<'_> {
 fn too_long(archive_path: &[u8], link: Option<&[u8]>) -> Option<String> {
     let max = cairn_archive::read::MAX_NAME;
     let long = archive_path.len().max(link.map_or(0, <[u8]>::len));
-    (long > max).then(|| {
-        format!("its path in the archive or its link would be {long} bytes, more than the {max} cairn writes and reads back: recorded, not stored")
+    let fits = cairn_archive::write::name_fits(archive_path) && long <= max;
+    (!fits).then(|| {
+        format!("its path in the archive or its link ({long} bytes) is not one cairn writes and reads back (at most {max} bytes, no NUL, no trailing '/'): recorded, not stored")
     })
 }
 
