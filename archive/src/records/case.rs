@@ -54,6 +54,10 @@ pub struct CaseFile {
     /// Why it could not be hashed when recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unreadable: Option<String>,
+    /// The `sha256sum -c` file written beside it (signed with the record when the
+    /// record is signed; `verify-case` then requires it and its signature).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256_file: Option<String>,
     /// The sha256 the launcher computed as the bytes arrived.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256_on_arrival: Option<String>,

@@ -2,6 +2,14 @@
 //! sha256, its `.sha256` says the same, and every signature is good (by `--signer`, an
 //! OpenSSH public key file, or else by the key the record names). Prints a line per
 //! check; the exit status says whether all held.
+//!
+//! Signatures are required, not optional, once they are asked for: with `--signer`, or
+//! when the record says it was signed, `case.json.sig`, every `.sha256` the record
+//! names (`sha256_file`) and its `.sig` must be there and good, and a missing one fails
+//! by name; a `.sha256` there that the record does not name is checked all the same.
+//! (Otherwise whoever could change an archive could also rewrite the record and delete
+//! its signature.) The record's signature covers all it says: its own fields and every
+//! file's size and sha256.
 
 use crate::case::{beside, sha256_file, CASE_FILE, NAMESPACE};
 use anyhow::{bail, Context};
@@ -40,6 +48,9 @@ pub fn verify(dir: &Path, signer: Option<&Path>) -> anyhow::Result<i32> {
 /// The checks of one record, printed as they are made.
 struct Checks {
     key: Option<PublicKey>,
+    /// Every signature must be there: `--signer` was given or the record says it was
+    /// signed.
+    required: bool,
     failed: u64,
 }
 
@@ -54,9 +65,18 @@ impl Checks {
         }
     }
 
-    /// The signature of `file` (`FILE.sig`) over `data`, when there is one.
+    /// The signature of `file` (`FILE.sig`) over `data`: `None` when there is none and
+    /// none is required.
     fn signature(&self, file: &Path, data: &[u8]) -> Option<Result<(), String>> {
-        let pem = std::fs::read_to_string(beside(file, ".sig")).ok()?;
+        let sig = beside(file, ".sig");
+        let pem = match std::fs::read_to_string(&sig) {
+            Ok(pem) => pem,
+            Err(_) if !self.required => return None,
+            Err(e) => {
+                let name = sig.file_name().unwrap_or_default().to_string_lossy();
+                return Some(Err(format!("{name}: {e}: a signature is required")));
+            }
+        };
         let Some(key) = &self.key else {
             return Some(Err(
                 "signed, but no key to check it with (--signer PUBKEY)".into()
@@ -92,20 +112,26 @@ impl Checks {
             Err(e) => self.say(false, format!("{name}: {e}")),
         }
         let sha_file = beside(&p, ".sha256");
-        if let Ok(side) = std::fs::read(&sha_file) {
-            let said = String::from_utf8_lossy(&side);
-            let ok = said.split_whitespace().next() == f.sha256.as_deref();
-            let how = if ok {
-                "matches the record"
-            } else {
-                "differs from the record"
-            };
-            self.say(ok, format!("{name}.sha256: {how}"));
-            match self.signature(&sha_file, &side) {
-                Some(Ok(())) => self.say(true, format!("{name}.sha256: signature good")),
-                Some(Err(e)) => self.say(false, format!("{name}.sha256: signature: {e}")),
-                None => {}
+        let side = match std::fs::read(&sha_file) {
+            Ok(side) => side,
+            Err(e) if self.required && f.sha256_file.is_some() => {
+                let why = format!("{e}: its signature is required");
+                return self.say(false, format!("{name}.sha256: {why}"));
             }
+            Err(_) => return,
+        };
+        let said = String::from_utf8_lossy(&side);
+        let ok = said.split_whitespace().next() == f.sha256.as_deref();
+        let how = if ok {
+            "matches the record"
+        } else {
+            "differs from the record"
+        };
+        self.say(ok, format!("{name}.sha256: {how}"));
+        match self.signature(&sha_file, &side) {
+            Some(Ok(())) => self.say(true, format!("{name}.sha256: signature good")),
+            Some(Err(e)) => self.say(false, format!("{name}.sha256: signature: {e}")),
+            None => {}
         }
     }
 }
@@ -129,20 +155,27 @@ fn verify_one(dir: &Path, path: &Path, signer: Option<&Path>) -> anyhow::Result<
             .as_deref()
             .and_then(|k| PublicKey::from_openssh(k).ok()),
     };
-    let mut c = Checks { key, failed: 0 };
+    let required = signer.is_some() || record.signed_by.is_some();
+    let mut c = Checks {
+        key,
+        required,
+        failed: 0,
+    };
     match c.signature(path, &text) {
         Some(Ok(())) => {
             let fp = fingerprint(c.key.as_ref());
-            c.say(true, format!("{record_name}: signature good ({fp})"));
+            let whose = if signer.is_some() {
+                "--signer"
+            } else {
+                "the key the record names: only --signer says who signed"
+            };
+            c.say(
+                true,
+                format!("{record_name}: signature good ({fp}, {whose})"),
+            );
         }
         Some(Err(e)) => c.say(false, format!("{record_name}: signature: {e}")),
-        None if record.signed_by.is_some() => c.say(
-            false,
-            format!(
-                "{record_name}: the record says it was signed, and {record_name}.sig is missing"
-            ),
-        ),
-        None => {}
+        None => println!("NOTE   {record_name}: not signed; nothing checks who wrote it"),
     }
     for t in &record.targets {
         for f in &t.files {

@@ -493,6 +493,17 @@ fn a_signed_case_record_verifies_with_ssh_keygen_and_names_a_changed_archive() {
     );
     let names = archives(&out);
     assert_eq!(names.len(), 1);
+    // Everything the run left for the responder is owner-only, the directory it made
+    // included.
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&out).unwrap().permissions())
+            & 0o777,
+        0o700
+    );
+    assert!(
+        common::assert_private(&out) >= 7,
+        "archives, .sha256s, .sigs, case.json"
+    );
     let record: Value =
         serde_json::from_slice(&std::fs::read(out.join("case.json")).unwrap()).unwrap();
     assert_eq!(record["case"], "IR-42");
@@ -577,5 +588,72 @@ fn a_signed_case_record_verifies_with_ssh_keygen_and_names_a_changed_archive() {
         text(&v.stdout).contains("FAILED case.json: signature"),
         "{}",
         text(&v.stdout)
+    );
+    forged_records_fail_with_signer(&out, &names[0], &bytes, &verify, &pubkey);
+}
+
+/// Whoever can write the evidence changes an archive, rewrites the record and the
+/// `.sha256` to match, drops `signed_by` and deletes the signatures: `--signer` fails
+/// and names each missing signature; without it the run says the record is unsigned.
+fn forged_records_fail_with_signer(
+    out: &Path,
+    archive: &str,
+    bytes: &[u8],
+    verify: &dyn Fn(&[&str]) -> Output,
+    pubkey: &Path,
+) {
+    use sha2::Digest;
+    let sha = hex::encode(sha2::Sha256::digest(bytes));
+    let case = out.join("case.json");
+    let mut forged: Value = serde_json::from_slice(&std::fs::read(&case).unwrap()).unwrap();
+    forged.as_object_mut().unwrap().remove("signed_by");
+    forged["targets"][0]["files"][0]["sha256"] = Value::from(sha.as_str());
+    forged["targets"][0]["files"][0]["bytes"] = Value::from(bytes.len());
+    std::fs::write(&case, serde_json::to_vec_pretty(&forged).unwrap()).unwrap();
+    std::fs::remove_file(out.join("case.json.sig")).unwrap();
+    std::fs::remove_file(out.join(format!("{archive}.sha256"))).unwrap();
+    std::fs::write(
+        out.join(format!("{archive}.sha256")),
+        format!("{sha}  {archive}\n"),
+    )
+    .unwrap();
+    let signer = ["--signer", pubkey.to_str().unwrap()];
+    let v = verify(&signer);
+    let said = text(&v.stdout);
+    assert_eq!(v.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("FAILED case.json: signature: case.json.sig: No such file")
+            && said.contains("a signature is required"),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("FAILED {archive}.sha256: signature:")),
+        "{said}"
+    );
+    // Every signature deleted: each is named, and the record's own check passes.
+    for e in std::fs::read_dir(out).unwrap().flatten() {
+        if e.file_name().to_string_lossy().ends_with(".sig") {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+    }
+    let v = verify(&signer);
+    let said = text(&v.stdout);
+    assert_eq!(v.status.code(), Some(1), "{said}");
+    let missing = said
+        .lines()
+        .filter(|l| l.starts_with("FAILED ") && l.contains(".sig: No such file"))
+        .count();
+    assert_eq!(missing, 3, "case.json and two .sha256: {said}");
+    assert!(
+        said.contains(&format!("OK     {archive}: {} bytes", bytes.len())),
+        "{said}"
+    );
+    // Without --signer nothing says who wrote it, and the run says so.
+    let v = verify(&[]);
+    let said = text(&v.stdout);
+    assert_eq!(v.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("NOTE   case.json: not signed; nothing checks who wrote it"),
+        "{said}"
     );
 }

@@ -82,6 +82,7 @@ fn target(o: &Outcome, local: Option<&Path>, sha_files: &mut Vec<PathBuf>) -> Ca
                     .and_then(|v| Some((v.sha256.as_deref()?, v.bytes?)));
                 let mut f = file_entry(dir, p, arrived);
                 f.sha256_on_arrival = arrived.map(|(sha, _)| sha.to_owned());
+                f.sha256_file = Some(format!("{}.sha256", f.file));
                 files.push(f);
                 sha_files.push(beside(p, ".sha256"));
             }
@@ -92,7 +93,9 @@ fn target(o: &Outcome, local: Option<&Path>, sha_files: &mut Vec<PathBuf>) -> Ca
         let mut f = match (local, &w.stored) {
             (Some(dir), _) => {
                 sha_files.push(beside(&w.path, ".sha256"));
-                file_entry(dir, &w.path, Some((&w.sha256, w.bytes)))
+                let mut f = file_entry(dir, &w.path, Some((&w.sha256, w.bytes)));
+                f.sha256_file = Some(format!("{}.sha256", f.file));
+                f
             }
             (None, Some(at)) => CaseFile {
                 file: object_name(at),
