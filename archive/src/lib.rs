@@ -13,6 +13,7 @@ pub mod hash;
 pub mod header;
 pub mod member;
 pub mod pax;
+pub mod private;
 pub mod read;
 pub mod records;
 pub mod text;

@@ -67,7 +67,7 @@ impl Signer {
             .to_pem(LineEnding::LF)
             .map_err(|e| anyhow::anyhow!("signing {}: {e}", path.display()))?;
         let out = sig_path(path);
-        std::fs::write(&out, pem).with_context(|| format!("writing {}", out.display()))?;
+        cairn_archive::private::write_new(&out, pem.as_bytes())?;
         Ok(out)
     }
 }
@@ -185,7 +185,7 @@ pub fn write_at(
             path.display()
         );
     }
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    cairn_archive::private::write_new(path, &text)?;
     if let Some(s) = signer {
         s.sign_file(path)?;
         for f in sha_files.iter().filter(|f| f.exists()) {

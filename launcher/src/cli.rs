@@ -319,8 +319,9 @@ pub struct CollectArgs {
     pub idle_timeout: Duration,
     /// Where archives wait while they arrive when cairn uploads them itself
     /// (--azure-sas, --upload-url-template), and the Kubernetes evidence and the case
-    /// record before they go to a store: a private file each, removed once uploaded,
-    /// kept there when the upload fails.
+    /// record before they go to a store: in a directory of the run's own made in DIR
+    /// (cairn-RANDOM, mode 0700, files 0600), removed once uploaded, kept there when
+    /// the upload fails.
     #[arg(long, value_name = "DIR", default_value_os_t = std::env::temp_dir())]
     pub relay_dir: PathBuf,
     /// The case these collections belong to: recorded in every summary and in

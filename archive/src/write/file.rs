@@ -27,25 +27,19 @@ pub struct Sealed {
 impl SealedFile {
     /// Creates `path`; an existing file (or anything else there) is refused.
     pub fn create(path: &Path) -> io::Result<SealedFile> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| {
-                if e.kind() == io::ErrorKind::AlreadyExists {
-                    io::Error::new(
-                        e.kind(),
-                        format!(
-                            "{} exists: an archive may be evidence and is not overwritten",
-                            path.display()
-                        ),
-                    )
-                } else {
-                    e
-                }
-            })?;
+        let f = crate::private::create_new(path).map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "{} exists: an archive may be evidence and is not overwritten",
+                        path.display()
+                    ),
+                )
+            } else {
+                e
+            }
+        })?;
         Ok(SealedFile {
             out: BufWriter::with_capacity(256 << 10, f),
             path: path.to_path_buf(),
@@ -81,7 +75,8 @@ impl Write for SealedFile {
     }
 }
 
-/// Writes `<sha256>  <file name>` to `PATH.sha256`, for `sha256sum -c` run beside it.
+/// Writes `<sha256>  <file name>` to `PATH.sha256`, for `sha256sum -c` run beside it
+/// (owner-only; what was at that name is replaced, never written through).
 pub fn checksum_file(path: &Path, sha256: &str) -> io::Result<()> {
     let name = path
         .file_name()
@@ -89,5 +84,6 @@ pub fn checksum_file(path: &Path, sha256: &str) -> io::Result<()> {
         .unwrap_or_default();
     let mut side = path.as_os_str().to_owned();
     side.push(".sha256");
-    std::fs::write(side, format!("{sha256}  {name}\n"))
+    let mut f = crate::private::replace(Path::new(&side))?;
+    f.write_all(format!("{sha256}  {name}\n").as_bytes())
 }

@@ -18,7 +18,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<i32> {
         if a.output.is_file() {
             bail!("--output {}: {} collections make one page each and an index.html: give a directory", a.output.display(), collections.len());
         }
-        std::fs::create_dir_all(&a.output)
+        cairn_archive::private::dir_all(&a.output)
             .with_context(|| format!("creating {}", a.output.display()))?;
     }
     let mut rows = Vec::new();
@@ -72,13 +72,8 @@ pub fn run(a: ReportArgs) -> anyhow::Result<i32> {
 /// Writes `path`, refusing to replace a file unless `force`.
 fn write_new(path: &Path, text: &str, force: bool) -> anyhow::Result<()> {
     use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(!force)
-        .create(true)
-        .truncate(true)
-        .open(path)
-        .with_context(|| format!("{} (it exists? --force replaces it)", path.display()))?;
+    let mut f = cairn_archive::private::create(path, force)
+        .context("the page (--force replaces a file)")?;
     f.write_all(text.as_bytes())
         .with_context(|| format!("writing {}", path.display()))
 }

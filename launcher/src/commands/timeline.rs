@@ -18,15 +18,8 @@ pub fn run(a: TimelineArgs) -> anyhow::Result<i32> {
         Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
     } else {
         let p = a.output.as_deref().unwrap_or(std::path::Path::new("-"));
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(!a.force)
-            .create(true)
-            .truncate(true)
-            .open(p)
-            .with_context(|| {
-                format!("--output {} (it exists? --force replaces it)", p.display())
-            })?;
+        let f = cairn_archive::private::create(p, a.force)
+            .context("--output (--force replaces a file)")?;
         Box::new(std::io::BufWriter::new(f))
     };
     let what = if a.format == TimelineFormat::Bodyfile {

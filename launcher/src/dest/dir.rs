@@ -23,7 +23,7 @@ impl Flags {
     pub fn destination(&self, _: &Setting) -> Option<anyhow::Result<Box<dyn Destination>>> {
         let d = self.output_dir.as_ref()?;
         Some(
-            std::fs::create_dir_all(d)
+            cairn_archive::private::dir_all(d)
                 .with_context(|| format!("creating {}", d.display()))
                 .map(|_| Box::new(Dir(d.clone())) as Box<dyn Destination>),
         )
@@ -61,17 +61,10 @@ impl Destination for Dir {
     }
 }
 
-/// Creates (or truncates) `path` readable by its owner only: it holds evidence that
-/// may include secrets.
+/// Creates `path` readable by its owner only (it holds evidence that may include
+/// secrets), never over a file and never through a link.
 pub fn create_private(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))
+    Ok(cairn_archive::private::create_new(path)?)
 }
 
 impl Dir {
@@ -112,10 +105,7 @@ impl Local {
         let final_path = self.dir.join(&self.name);
         std::fs::rename(&part, &final_path)
             .with_context(|| format!("renaming to {}", final_path.display()))?;
-        std::fs::write(
-            self.dir.join(format!("{}.sha256", self.name)),
-            format!("{}  {}\n", arrived.sha256, self.name),
-        )?;
+        cairn_archive::write::checksum_file(&final_path, &arrived.sha256)?;
         Ok(Delivered {
             location: final_path.display().to_string(),
             verified: Verified {

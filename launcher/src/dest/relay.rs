@@ -183,3 +183,34 @@ pub fn upload(
     }
     Ok(r)
 }
+
+/// This run's own directory in `--relay-dir` (`cairn-RANDOM`, mode 0700, created
+/// anew): whatever waits or is kept on the responder's side (relayed archives, the
+/// Kubernetes evidence and the case record before they go to a store) is in it, so no
+/// name in a shared `/tmp` is predictable and no other user can read or plant a file
+/// there. Removed at the end of the run when nothing was kept in it.
+pub struct RunDir(PathBuf);
+
+impl RunDir {
+    pub fn create(parent: &Path) -> anyhow::Result<RunDir> {
+        let dir = tempfile::Builder::new()
+            .prefix("cairn-")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(
+                cairn_archive::private::DIR_MODE,
+            ))
+            .tempdir_in(parent)
+            .with_context(|| format!("creating a directory in --relay-dir {}", parent.display()))?;
+        Ok(RunDir(dir.keep()))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for RunDir {
+    /// Removes the directory when it is empty; what was kept in it stays.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}

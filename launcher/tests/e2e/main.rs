@@ -11,6 +11,7 @@
 mod common {
     //! The kit's helpers this suite uses.
     pub use cairn_testkit::apiserver::{relay, ApiServer};
+    pub use cairn_testkit::dir::assert_private;
     pub use cairn_testkit::{docker, env, standin, stores};
 }
 mod cluster;

@@ -32,6 +32,11 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// The DOM Chromium builds for `page`, and a screenshot of it.
+/// The permission bits of `p`.
+fn mode(p: &Path) -> u32 {
+    std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions()) & 0o7777
+}
+
 fn render(chromium: &Path, page: &Path, shot: &str) -> String {
     let url = format!("file://{}", page.display());
     let base = [
@@ -134,6 +139,11 @@ fn a_report_shows_each_finding_linked_to_its_evidence_and_runs_nothing_the_targe
         .output()
         .unwrap();
     cairn_testkit::env::succeeded(&r);
+    assert_eq!(
+        mode(&page),
+        0o600,
+        "the page holds the target's command lines"
+    );
     let dom = render(&chromium, &page, "collection.png");
     // Nothing the target wrote became an element, and nothing ran.
     assert!(dom.contains("<title>cairn report: "), "{dom}");
@@ -215,6 +225,8 @@ fn a_report_shows_each_finding_linked_to_its_evidence_and_runs_nothing_the_targe
         .output()
         .unwrap();
     cairn_testkit::env::succeeded(&r);
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(common::assert_private(&dir), 3, "two pages and the index");
     let index = render(&chromium, &dir.join("index.html"), "index.png");
     // The index's own script ran (the CSP allows it by its hash), and nothing else.
     assert!(

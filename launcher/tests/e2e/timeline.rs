@@ -54,6 +54,11 @@ fn a_collection_becomes_one_sorted_timeline_for_timesketch_and_mactime() {
             .output()
             .unwrap();
         cairn_testkit::env::succeeded(&o);
+        let mode = std::fs::metadata(&path).unwrap().permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
         assert!(
             text(&o.stderr).contains("from 1 collection(s)"),
             "{}",

@@ -618,11 +618,14 @@ fn a_container_sas_or_a_url_template_never_enters_a_pod_the_launcher_uploads() {
         verify_ok(Path::new(k8s["archive"].as_str().unwrap()));
         assert!(k8s["archive"].as_str().unwrap().starts_with(relay), "{r}");
     }
+    // In the run's own directory, made for it in --relay-dir.
     assert!(
-        text(&o.stderr).contains(&format!("cairn: case record {relay}/case-")),
+        text(&o.stderr).contains(&format!("cairn: case record {relay}/cairn-"))
+            && text(&o.stderr).contains("/case-"),
         "{}",
         text(&o.stderr)
     );
+    common::assert_private(Path::new(relay));
     // Without a placeholder two targets would overwrite one object: refused.
     let o = collect_json(
         &s,
@@ -658,7 +661,24 @@ fn a_container_sas_or_a_url_template_never_enters_a_pod_the_launcher_uploads() {
     );
     let (out, err) = (text(&o.stdout), text(&o.stderr));
     assert_eq!(o.status.code(), Some(1), "{out}");
-    let mut kept: Vec<String> = std::fs::read_dir(failing.path())
+    // Kept in the run's own directory (0700, files 0600), not loose in --relay-dir.
+    let run_dirs: Vec<_> = std::fs::read_dir(failing.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(run_dirs.len(), 1, "{run_dirs:?}");
+    let run_dir = &run_dirs[0];
+    assert!(
+        run_dir
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("cairn-"),
+        "{run_dir:?}"
+    );
+    common::assert_private(failing.path());
+    let mut kept: Vec<String> = std::fs::read_dir(run_dir)
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -676,7 +696,7 @@ fn a_container_sas_or_a_url_template_never_enters_a_pod_the_launcher_uploads() {
     );
     assert!(kept.iter().any(|n| n.starts_with("case-")), "{kept:?}");
     for n in [archive, k8s] {
-        let path = failing.path().join(n);
+        let path = run_dir.join(n);
         assert!(out.contains(&path.display().to_string()), "{n}: {out}");
         verify_ok(&path);
     }

@@ -58,6 +58,31 @@ impl TestDir {
     }
 }
 
+/// Asserts that everything under `dir` (not `dir` itself, which the test made) is as
+/// cairn leaves what it writes for the responder: files 0600, directories 0700, no
+/// symlinks; returns how many entries it checked, none being a failure too.
+pub fn assert_private(dir: &Path) -> usize {
+    let mut n = 0;
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            let m = std::fs::symlink_metadata(e.path()).expect("lstat");
+            let mode = m.permissions().mode() & 0o7777;
+            let p = e.path();
+            if m.is_dir() {
+                assert_eq!(mode, 0o700, "{}: mode {mode:o}", p.display());
+                todo.push(p);
+            } else {
+                assert!(m.is_file(), "{}: not a regular file", p.display());
+                assert_eq!(mode, 0o600, "{}: mode {mode:o}", p.display());
+            }
+            n += 1;
+        }
+    }
+    assert!(n > 0, "{}: nothing to check", dir.display());
+    n
+}
+
 #[cfg(test)]
 mod tests {
     use super::TestDir;

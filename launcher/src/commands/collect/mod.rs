@@ -48,9 +48,10 @@ pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Res
     // What a route creates, and what a pod is given, outlives the collection by a
     // little at most.
     let lifetime = a.timeout + LIFETIME_MARGIN;
+    let relay = crate::dest::relay::RunDir::create(&a.relay_dir)?;
     let dest = a.dest.choose(&crate::dest::Setting {
         lifetime,
-        relay_dir: a.relay_dir.clone(),
+        relay_dir: relay.path().to_owned(),
     })?;
     let plan = plan_jobs(&a, c, &sel, lifetime, dest.as_ref()).await?;
     let extra = collector_args(&a);
@@ -66,7 +67,7 @@ pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Res
             idle: a.idle_timeout,
         },
         timeout: a.timeout,
-        relay_dir: &a.relay_dir,
+        relay_dir: relay.path(),
         k8s: (!a.no_k8s_evidence).then_some(crate::evidence::Options {
             max_log: a.max_log_size,
             case: a.case.clone(),
