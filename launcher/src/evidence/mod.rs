@@ -67,9 +67,25 @@ struct Reader<'a> {
     refused: u64,
 }
 
+/// The most bytes of one object cairn holds from the API server (a Pod, a list of
+/// RoleBindings): far above any real one, and a bound on what a broken or hostile
+/// answer can make the launcher hold.
+const MAX_OBJECT: u64 = 64 << 20;
+
+/// An answer as it arrived: its bytes, at most the bound asked for.
+struct Answer {
+    bytes: Vec<u8>,
+    /// There was more than the bound.
+    more: bool,
+}
+
 impl Reader<'_> {
-    /// GET `path`; the text, or `None` once the refusal is recorded under `name`.
-    async fn get(&mut self, name: &str, path: &str) -> Option<String> {
+    /// GET `path`, read as bytes (a log is the container's bytes, UTF-8 or not, and
+    /// may be cut inside a character), at most `max` of them; `None` once the refusal
+    /// is recorded under `name`. An answer that breaks off keeps what arrived, and the
+    /// break is recorded.
+    async fn get(&mut self, name: &str, path: &str, max: u64) -> Option<Answer> {
+        use futures_util::AsyncReadExt;
         let req = match http::Request::get(path).body(Vec::new()) {
             Ok(r) => r,
             Err(e) => {
@@ -77,15 +93,25 @@ impl Reader<'_> {
                 return None;
             }
         };
-        match self.client.request_text(req).await {
-            Ok(t) => Some(t),
+        let body = match self.client.request_stream(req).await {
+            Ok(b) => b,
             Err(e) => {
                 let denied = matches!(&e, kube::Error::Api(r) if r.code == 403);
                 let why = crate::kerror::say(&format!("reading {path}"), &e);
                 self.refuse(path, denied, &why);
-                None
+                return None;
             }
+        };
+        let mut bytes = Vec::new();
+        let mut body = Box::pin(body).take(max.saturating_add(1));
+        if let Err(e) = body.read_to_end(&mut bytes).await {
+            let n = bytes.len();
+            let why = format!("{name}: the answer broke off after {n} bytes: {e}");
+            self.bundle.cut("kubernetes", &why);
         }
+        let more = bytes.len() as u64 > max;
+        bytes.truncate(usize::try_from(max).unwrap_or(usize::MAX));
+        Some(Answer { bytes, more })
     }
 
     fn refuse(&mut self, source: &str, denied: bool, why: &str) {
@@ -98,8 +124,15 @@ impl Reader<'_> {
     /// GET an object as `T`; stores the server's text at `name` when given. An answer
     /// that is not the object expected is recorded as a failed read.
     async fn object<T: DeserializeOwned>(&mut self, name: Option<&str>, path: &str) -> Option<T> {
-        let text = self.get(name.unwrap_or(path), path).await?;
-        let v: T = match serde_json::from_str(&text) {
+        let answer = self.get(name.unwrap_or(path), path, MAX_OBJECT).await?;
+        if answer.more {
+            let why = format!(
+                "the answer is larger than {MAX_OBJECT} bytes, more than cairn holds of one object"
+            );
+            self.refuse(path, false, &why);
+            return None;
+        }
+        let v: T = match serde_json::from_slice(&answer.bytes) {
             Ok(v) => v,
             Err(e) => {
                 self.refuse(
@@ -111,7 +144,7 @@ impl Reader<'_> {
             }
         };
         if let Some(n) = name {
-            self.add(n, path, text.as_bytes());
+            self.add(n, path, &answer.bytes);
         }
         Some(v)
     }

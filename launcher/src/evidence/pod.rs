@@ -40,18 +40,18 @@ pub(super) async fn logs(r: &mut Reader<'_>, pod: &Pod, pod_path: &str, max_log:
                 max_log + 1,
                 if previous { "&previous=true" } else { "" }
             );
-            let Some(text) = r.get(&file, &path).await else {
+            // The bytes as the container wrote them: one byte that is not UTF-8, or a
+            // character cut by limitBytes, never costs the log.
+            let Some(answer) = r.get(&file, &path, max_log).await else {
                 continue;
             };
-            let mut bytes = text.into_bytes();
-            if bytes.len() as u64 > max_log {
-                bytes.truncate(max_log as usize);
+            if answer.more {
                 r.bundle.cut(
                     "kubernetes",
                     &format!("{file} kept up to --max-log-size ({max_log} bytes)"),
                 );
             }
-            r.add(&file, &path, &bytes);
+            r.add(&file, &path, &answer.bytes);
         }
     }
 }

@@ -657,3 +657,82 @@ fn forged_records_fail_with_signer(
         "{said}"
     );
 }
+
+/// A container's log is its bytes: one byte that is not UTF-8 (`\377`, kept raw by
+/// the runtime's log files, here Docker's `local` driver) and a character that
+/// `--max-log-size` cuts in two keep the log, the cut recorded, nothing refused.
+#[test]
+fn a_log_that_is_not_utf8_or_is_cut_inside_a_character_is_kept_as_bytes() {
+    let Some(_) = docker::setup() else { return };
+    let ns = format!("bytes-{}", std::process::id());
+    let _c = Container(docker::ok(&[
+        "run",
+        "-d",
+        "--log-driver",
+        "local",
+        "--label",
+        &format!("io.kubernetes.pod.namespace={ns}"),
+        "--label",
+        "io.kubernetes.pod.name=web",
+        "--label",
+        "io.kubernetes.container.name=main",
+        docker::busybox_image(),
+        "sh",
+        "-c",
+        "printf 'raw \\377 byte\\ncaf\\303\\251 cut\\n'; exec sleep 3600",
+    ]));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !docker::ok(&["logs", &_c.0]).contains("cut") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the container logged nothing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let s = ApiServer::start(&[]);
+    let collect = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["-n", &ns, "collect", "web", "--output-dir"];
+        args.push(out.to_str().unwrap());
+        args.extend(["-o", "json"]);
+        args.extend(extra);
+        let o = cairn(&s, &args);
+        assert!(
+            o.status.success(),
+            "{}\n{}",
+            text(&o.stdout),
+            text(&o.stderr)
+        );
+        let a = evidence_of(out).1;
+        let refused: Vec<_> = a
+            .manifest()
+            .into_iter()
+            .filter(|m| m["status"] != "complete")
+            .collect();
+        // (The service account is not in this test's cluster: the one refusal.)
+        assert!(
+            refused
+                .iter()
+                .all(|m| !m["source"].as_str().unwrap().contains("/log")),
+            "{refused:?}"
+        );
+        a
+    };
+    let whole = collect(&s.dir.path().join("whole"), &[]);
+    let log = whole.get("logs/main.log").expect("the log is kept").clone();
+    assert!(log.windows(10).any(|w| w == b"raw \xff byte"), "{log:?}");
+    assert!(log.windows(5).any(|w| w == "café".as_bytes()), "{log:?}");
+    // Cut one byte into the é: the first byte of it is kept, and the cut recorded.
+    let e = log.windows(2).position(|w| w == [0xc3, 0xa9]).unwrap();
+    let limit = (e + 1).to_string();
+    let cut = collect(&s.dir.path().join("cut"), &["--max-log-size", &limit]);
+    let kept = cut.get("logs/main.log").expect("the cut log is kept");
+    assert_eq!(kept.as_slice(), &log[..=e]);
+    assert_eq!(*kept.last().unwrap(), 0xc3);
+    let said = serde_json::to_string(&cut.log()).unwrap();
+    assert!(
+        said.contains(&format!(
+            "logs/main.log kept up to --max-log-size ({limit} bytes)"
+        )),
+        "{said}"
+    );
+}
