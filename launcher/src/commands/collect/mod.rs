@@ -335,6 +335,18 @@ fn kept(cx: &Context<'_>, name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Removes the `.part` a first route opened before it found no shell (or no place to
+/// run from memory), so that the fallback can create its own, as files are never
+/// written over. No collector ran, so what it holds is the runtime's own error text,
+/// never archive bytes; anything but a plain file is left alone.
+fn discard_failed_partial(cx: &Context<'_>, name: &str) {
+    if let Some(p) = cx.dest.partial(name) {
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_file()) {
+            let _ = std::fs::remove_file(&p);
+        }
+    }
+}
+
 /// One target within `timeout`, with its fallback route where the first finds no shell.
 async fn run_job(
     cx: &Context<'_>,
@@ -354,6 +366,7 @@ async fn run_job(
         let first = attempt(cx, t, job.route.as_ref(), &bar, &name, started).await;
         match (&first, &job.fallback) {
             (Err((_, Failure::NoShell(_) | Failure::NoMemoryPlace(_))), Some(f)) => {
+                discard_failed_partial(cx, &name);
                 attempt(cx, t, f.as_ref(), &bar, &name, started).await
             }
             _ => first,
