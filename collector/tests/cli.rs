@@ -618,15 +618,10 @@ fn upload_url_and_plan_from_stdin_do_not_wait_for_its_end() {
 fn docs_cli_md_holds_every_commands_help() {
     let doc =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/cli.md")).unwrap();
-    for sub in [
-        "",
-        "collect",
-        "verify",
-        "containers",
-        "profiles",
-        "artifacts",
-        "idle",
-    ] {
+    let top = common::env::command(bin()).arg("--help").output().unwrap();
+    let subs = common::env::subcommands(&String::from_utf8_lossy(&top.stdout));
+    assert!(subs.len() >= 6, "{subs:?}");
+    for sub in std::iter::once("").chain(subs.iter().map(String::as_str)) {
         let mut c = common::env::command(bin());
         if !sub.is_empty() {
             c.arg(sub);

@@ -70,3 +70,18 @@ pub fn succeeded(o: &std::process::Output) {
         );
     }
 }
+
+/// The subcommands a `--help` lists under `Commands:` (clap's layout: two spaces, the
+/// name, its summary), `help` left out, so that a check of every command's help cannot
+/// fall behind the commands the binary has.
+pub fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| l.trim_end() != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_owned)
+        .collect()
+}
