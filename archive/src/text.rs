@@ -102,7 +102,7 @@ pub fn escape(path: &[u8]) -> String {
             match c {
                 '\\' => out.push_str("\\\\"),
                 '|' => out.push_str("\\x7c"),
-                c if cairn_protocol::bounded::is_unsafe_char(c) => {
+                c if cairn_protocol::escape::is_unsafe_char(c) => {
                     for b in c.encode_utf8(&mut utf8).bytes() {
                         out.push_str(&format!("\\x{b:02x}"));
                     }
@@ -120,6 +120,35 @@ pub fn escape(path: &[u8]) -> String {
         }
     }
     out
+}
+
+/// A line already in an escaped format (a bodyfile line an archive holds) made safe
+/// for a text output: only unsafe characters and bytes that are not UTF-8 are written
+/// as `\xHH`; backslashes and separators stay as they are, so an honest line passes
+/// unchanged and a forged one cannot reach a terminal raw.
+pub fn escape_unsafe(line: &[u8]) -> std::borrow::Cow<'_, str> {
+    if let Ok(s) = std::str::from_utf8(line) {
+        if !s.chars().any(cairn_protocol::escape::is_unsafe_char) {
+            return std::borrow::Cow::Borrowed(s);
+        }
+    }
+    let mut out = String::with_capacity(line.len() + 8);
+    let mut utf8 = [0u8; 4];
+    for chunk in line.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if cairn_protocol::escape::is_unsafe_char(c) {
+                for b in c.encode_utf8(&mut utf8).bytes() {
+                    out.push_str(&format!("\\x{b:02x}"));
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Reverses [`escape`].
@@ -153,6 +182,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_escaped_line_passes_and_a_forged_one_is_made_safe() {
+        let honest = "0|/tmp/a\\x0ab\\x7c|1|-rw-r--r--|0|0|3|1|2|3|4";
+        assert!(matches!(
+            escape_unsafe(honest.as_bytes()),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        let forged = b"0|/x\x1b]2;owned\x07\xe2\x80\xae\xff|1";
+        assert_eq!(
+            escape_unsafe(forged),
+            "0|/x\\x1b]2;owned\\x07\\xe2\\x80\\xae\\xff|1"
+        );
+    }
+
+    #[test]
     fn modes() {
         assert_eq!(mode_string(0o100644), "-rw-r--r--");
         assert_eq!(mode_string(0o041777), "drwxrwxrwt");
@@ -180,7 +223,7 @@ mod tests {
             let e = escape(p);
             assert!(!e.contains('\n'));
             assert!(
-                !e.chars().any(cairn_protocol::bounded::is_unsafe_char),
+                !e.chars().any(cairn_protocol::escape::is_unsafe_char),
                 "{e}"
             );
             assert_eq!(unescape(&e), p);

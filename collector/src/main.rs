@@ -25,7 +25,7 @@ fn main() {
             let text = format!("{e:#}");
             eprintln!(
                 "cairn-collector: error: {}",
-                cairn_protocol::bounded::printable(&text)
+                cairn_protocol::escape::terminal(&text)
             );
             std::process::exit(exit::ERROR);
         }

@@ -2,7 +2,7 @@
 //! progress stream of [`cairn_protocol::Event`] lines (`--progress json`) for the
 //! launcher. Counter updates are throttled to a few per second.
 
-use cairn_protocol::bounded::printable;
+use cairn_protocol::escape::terminal;
 use cairn_protocol::event::{self, Event};
 use serde_json::Value;
 use std::io::{IsTerminal, Write};
@@ -72,13 +72,13 @@ impl Progress {
                 self.total = s.artifacts.len();
                 format!(
                     "collecting {} ({} artifacts)",
-                    printable(&s.root),
+                    terminal(&s.root),
                     s.artifacts.len()
                 )
             }
             Event::Artifact(a) => {
                 self.done += 1;
-                self.current = printable(&a.name).into_owned();
+                self.current = terminal(&a.name).into_owned();
                 self.status(&format!("{}: starting", self.current));
                 return;
             }
@@ -94,7 +94,7 @@ impl Progress {
                     " (CUT SHORT)"
                 }
             ),
-            other => format!("{}: {}", other.name(), printable(&human(other))),
+            other => format!("{}: {}", other.name(), terminal(&human(other))),
         };
         let mut err = std::io::stderr().lock();
         if self.line_open {
@@ -131,7 +131,7 @@ impl Progress {
             })),
             ProgressMode::Human => self.status(&format!(
                 "{}: {files} files, {} MiB read, {} MiB out",
-                printable(artifact),
+                terminal(artifact),
                 bytes_read >> 20,
                 compressed >> 20
             )),

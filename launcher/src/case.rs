@@ -177,8 +177,8 @@ pub fn write_at(
     signer: Option<&Signer>,
     sha_files: &[PathBuf],
 ) -> anyhow::Result<()> {
-    let mut text = serde_json::to_vec_pretty(record)?;
-    text.push(b'\n');
+    // Read by people (`cat`, `jq`): C1 and bidi characters are written as `\u` escapes.
+    let text = cairn_protocol::escape::json::to_vec_pretty(record)?;
     if std::fs::symlink_metadata(path).is_ok() {
         bail!(
             "{} exists: a case record is not overwritten",

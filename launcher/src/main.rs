@@ -51,10 +51,7 @@ async fn main() -> ExitCode {
         Err(e) => {
             // An error may carry a pod's words: never raw to the terminal.
             let text = format!("{e:#}");
-            eprintln!(
-                "cairn: error: {}",
-                cairn_protocol::bounded::printable(&text)
-            );
+            eprintln!("cairn: error: {}", cairn_protocol::escape::terminal(&text));
             cairn_protocol::exit::ERROR
         }
     };

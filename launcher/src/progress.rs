@@ -3,7 +3,7 @@
 //! read and written), and a total bar of targets finished. Elsewhere (a pipe, a CI log):
 //! one line when a target starts and one when it ends, so logs stay readable.
 
-use cairn_protocol::bounded::printable;
+use cairn_protocol::escape::terminal;
 use cairn_protocol::Event;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -81,14 +81,14 @@ impl Board {
                 .unwrap_or_else(|_| ProgressStyle::default_spinner())
                 .progress_chars("=> "),
             );
-            b.set_prefix(printable(name).into_owned());
+            b.set_prefix(terminal(name).into_owned());
             b.enable_steady_tick(Duration::from_millis(250));
             b
         } else {
             ProgressBar::hidden()
         };
         if self.mode == Mode::Lines {
-            eprintln!("cairn: collecting {}", printable(name));
+            eprintln!("cairn: collecting {}", terminal(name));
         }
         bar.set_message("opening the exec stream");
         if let Ok(mut bars) = self.bars.lock() {
@@ -105,7 +105,7 @@ impl Board {
 
     /// A line that does not tear the bars.
     pub fn say(&self, line: &str) {
-        let line = printable(line);
+        let line = terminal(line);
         let line = line.as_ref();
         match self.mode {
             Mode::Bars => {
@@ -181,7 +181,7 @@ pub struct TargetBar {
 impl TargetBar {
     /// A phase of the launcher's own work (delivery, waiting for the archive).
     pub fn phase(&self, what: &str) {
-        self.bar.set_message(printable(what).into_owned());
+        self.bar.set_message(terminal(what).into_owned());
     }
 
     /// One of the collector's progress events.
@@ -196,11 +196,11 @@ impl TargetBar {
                 // The artifact before this one, if any, has ended.
                 let before = self.artifacts.fetch_add(1, Ordering::Relaxed);
                 self.bar.set_position(before);
-                self.bar.set_message(printable(&a.name).into_owned());
+                self.bar.set_message(terminal(&a.name).into_owned());
             }
             Event::Progress(p) => self.bar.set_message(format!(
                 "{}: {} files, {} read, {} out",
-                printable(&p.artifact),
+                terminal(&p.artifact),
                 p.files,
                 mib(p.bytes_read),
                 mib(p.bytes_out),
@@ -223,7 +223,7 @@ impl TargetBar {
     pub fn finish(&self, bytes: u64, seconds: f64, error: Option<&str>) {
         let end = match error {
             None => format!("ok: {} in {seconds:.1} s", mib(bytes)),
-            Some(e) => format!("failed: {}", printable(first_line(e))),
+            Some(e) => format!("failed: {}", terminal(first_line(e))),
         };
         self.bar.finish_with_message(end.clone());
         self.total.inc(1);
@@ -231,7 +231,7 @@ impl TargetBar {
             self.total.set_message("(some failed)");
         }
         if self.lines {
-            eprintln!("cairn: {} {end}", printable(&self.name));
+            eprintln!("cairn: {} {end}", terminal(&self.name));
         }
     }
 }

@@ -7,7 +7,7 @@
 use crate::dest::Verified;
 use crate::session::{Claimed, Phases};
 use crate::targets::Target;
-use cairn_protocol::bounded::printable;
+use cairn_protocol::escape::terminal;
 use std::time::Instant;
 
 /// What one collection gave.
@@ -102,7 +102,10 @@ impl Outcome {
 pub fn print(outcomes: &[Outcome], output: crate::cli::Format) {
     if output == crate::cli::Format::Json {
         let v: Vec<_> = outcomes.iter().map(Outcome::to_json).collect();
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        println!(
+            "{}",
+            cairn_protocol::escape::json::to_string_pretty(&v).unwrap_or_default()
+        );
         return;
     }
     println!(
@@ -142,13 +145,13 @@ pub fn print(outcomes: &[Outcome], output: crate::cli::Format) {
         }
         println!(
             "{:<40} {:<7} {:>12} {:<64} {:<8} {:>8.1} {}",
-            printable(&o.target),
+            terminal(&o.target),
             o.method,
             o.bytes(),
             o.claimed.as_ref().map_or("-", |c| c.sha256.as_str()),
             o.verified.as_ref().map_or("-", |v| v.short()),
             o.seconds,
-            printable(&status)
+            terminal(&status)
         );
     }
 }

@@ -31,38 +31,6 @@ pub fn is_sha256(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// True for characters that must never reach a terminal or a page as they are: C0
-/// controls (newline and tab included: a line is one line), DEL, C1 controls, and the
-/// bidirectional formatting characters that reorder what is shown (Trojan Source).
-pub fn is_unsafe_char(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}')
-        || ('\u{202A}'..='\u{202E}').contains(&c)
-        || ('\u{2066}'..='\u{2069}').contains(&c)
-}
-
-/// `text` as it may be printed: every unsafe character escaped (`\x1b`, `\u{202e}`),
-/// and the backslash itself doubled, so the escape cannot be forged. Everything a pod
-/// or an archive says goes through this before a terminal, a report or a log line for
-/// people shows it.
-pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(|c| c == '\\' || is_unsafe_char(c)) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x80 && is_unsafe_char(c) => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c if is_unsafe_char(c) => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
-
 /// A text field, capped.
 pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     String::deserialize(d).map(cap)
@@ -130,19 +98,6 @@ mod tests {
         assert!(c.len() <= MAX_TEXT, "{}", c.len());
         assert!(c.ends_with('…'));
         assert_eq!(cap("short".into()), "short");
-    }
-
-    #[test]
-    fn nothing_printable_can_move_the_cursor_retitle_the_terminal_or_reorder_text() {
-        let hostile = "ok\x1b]0;owned\x07\x1b[2J\r\nfake line\u{9b}31m\u{202e}txt.exe\x7f\\x1b";
-        let p = printable(hostile);
-        assert!(!p.chars().any(is_unsafe_char), "{p}");
-        assert_eq!(
-            p,
-            "ok\\x1b]0;owned\\x07\\x1b[2J\\x0d\\x0afake line\\u{009b}31m\\u{202e}txt.exe\\x7f\\\\x1b"
-        );
-        assert_eq!(printable("plain text é"), "plain text é");
-        assert!(matches!(printable("plain"), std::borrow::Cow::Borrowed(_)));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 pub mod bounded;
 pub mod duration;
+pub mod escape;
 pub mod event;
 pub mod exit;
 pub mod flags;

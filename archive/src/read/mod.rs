@@ -22,7 +22,7 @@ pub const SHOWN: usize = 200;
 
 /// A name as a message quotes it: lossy UTF-8, cut to [`SHOWN`] bytes with its length
 /// said when longer (a hostile name can be 256 KiB; a list of them is not repeated
-/// whole). Terminal escaping is the printer's (`cairn_protocol::bounded::printable`).
+/// whole). Terminal escaping is the printer's (`cairn_protocol::escape::terminal`).
 pub fn shown(name: &[u8]) -> String {
     if name.len() <= SHOWN {
         return String::from_utf8_lossy(name).into_owned();

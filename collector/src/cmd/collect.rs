@@ -19,7 +19,7 @@ pub fn run(a: CollectArgs) -> Result<i32> {
     if let Some(f) = &a.o_format {
         bail!(
             "-o {}: the collector has no -o; the archive goes to --output FILE (or --output - for standard output). -o FORMAT is cairn's report format",
-            cairn_protocol::bounded::printable(f)
+            cairn_protocol::escape::terminal(f)
         );
     }
     for out in [a.output.as_deref(), a.fallback_output.as_deref()]
@@ -72,7 +72,7 @@ fn root_of(a: &CollectArgs) -> Result<(Root, Option<node::NodeContainer>)> {
         for w in &warnings {
             eprintln!(
                 "cairn-collector: warning: {}",
-                cairn_protocol::bounded::printable(w)
+                cairn_protocol::escape::terminal(w)
             );
         }
         let name = PathBuf::from(format!(
@@ -108,7 +108,7 @@ fn root_of(a: &CollectArgs) -> Result<(Root, Option<node::NodeContainer>)> {
     if let Some(w) = chosen.warning() {
         eprintln!(
             "cairn-collector: warning: {}",
-            cairn_protocol::bounded::printable(&w)
+            cairn_protocol::escape::terminal(&w)
         );
         root.note(w);
     }
@@ -161,7 +161,7 @@ fn tell(report: &Report) -> i32 {
     if let Some(o) = &report.output_in_tree {
         eprintln!(
             "cairn-collector: warning: {}",
-            cairn_protocol::bounded::printable(
+            cairn_protocol::escape::terminal(
                 &cairn_collector::collect::identity::output_in_tree_warning(o)
             )
         );

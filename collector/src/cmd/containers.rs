@@ -11,11 +11,11 @@ pub fn run(node_root: &Path, output: ListFormat) -> Result<i32> {
     for w in &warnings {
         eprintln!(
             "cairn-collector: warning: {}",
-            cairn_protocol::bounded::printable(w)
+            cairn_protocol::escape::terminal(w)
         );
     }
     if output == ListFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&all)?);
+        println!("{}", cairn_protocol::escape::json::to_string_pretty(&all)?);
         return Ok(exit::OK);
     }
     println!(

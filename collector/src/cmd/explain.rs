@@ -5,7 +5,7 @@
 use anyhow::Result;
 use cairn_collector::spec::uac_differences::explain;
 use cairn_collector::spec::{select, Catalog, CollectorKind};
-use cairn_protocol::bounded::printable;
+use cairn_protocol::escape::terminal;
 use cairn_protocol::exit;
 
 pub fn run(items: &[String]) -> Result<i32> {
@@ -36,12 +36,12 @@ pub fn run(items: &[String]) -> Result<i32> {
         }
         println!(
             "{} ({}): {} entries: {same} as UAC does, {differ} with differences, {not_run} not run",
-            printable(&set.name),
-            printable(&set.origin),
+            terminal(&set.name),
+            terminal(&set.origin),
             set.entries.len()
         );
         for l in lines {
-            println!("{}", printable(&l));
+            println!("{}", terminal(&l));
         }
     }
     Ok(exit::OK)

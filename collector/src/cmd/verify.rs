@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result};
 use cairn_archive::verify::{self, Verification};
-use cairn_protocol::bounded::printable;
+use cairn_protocol::escape::terminal;
 use cairn_protocol::exit;
 
 pub fn run(archive: &str) -> Result<i32> {
@@ -13,18 +13,18 @@ pub fn run(archive: &str) -> Result<i32> {
         // One line: what follows a break cannot be checked, so nothing else is listed
         // but what was wrong before it.
         for p in v.problems.iter().filter(|p| *p != why) {
-            println!("MISMATCH {}", printable(p));
+            println!("MISMATCH {}", terminal(p));
         }
         println!(
             "FAILED {}; archive sha256 {}",
-            printable(why),
+            terminal(why),
             v.archive_sha256
         );
         return Ok(exit::FAILED);
     }
     // Entry names are the archive's, which an attacker may have chosen.
     for p in &v.problems {
-        println!("MISMATCH {}", printable(p));
+        println!("MISMATCH {}", terminal(p));
     }
     if v.more_problems > 0 {
         println!("MISMATCH ... and {} more problem(s)", v.more_problems);
@@ -52,11 +52,11 @@ pub fn run(archive: &str) -> Result<i32> {
 /// Whether the archive's own sha256 was compared with a `.sha256` beside it.
 fn sidecar(v: &Verification, archive: &str) -> String {
     match &v.sidecar {
-        Some(p) => format!("matches {}", printable(&p.display().to_string())),
+        Some(p) => format!("matches {}", terminal(&p.display().to_string())),
         None if archive == "-" => "read from stdin: no .sha256 compared".into(),
         None => format!(
             "no {}.sha256 beside it: compare the sha256 with the one recorded at collection",
-            printable(archive)
+            terminal(archive)
         ),
     }
 }
@@ -68,7 +68,7 @@ fn completeness(v: &Verification) -> String {
         Some(c) => format!(
             "collection CUT SHORT: {}",
             c.iter()
-                .map(|w| printable(w).into_owned())
+                .map(|w| terminal(w).into_owned())
                 .collect::<Vec<_>>()
                 .join("; ")
         ),

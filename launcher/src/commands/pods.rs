@@ -4,7 +4,7 @@
 use crate::cli::PodsArgs;
 use crate::cluster::Cluster;
 use crate::targets::{self, Target, Verdict};
-use cairn_protocol::bounded::printable;
+use cairn_protocol::escape::terminal;
 use futures_util::StreamExt;
 use kube::Client;
 use std::time::Duration;
@@ -66,7 +66,7 @@ pub async fn run(
             }
             if let Probe::Failed(why) = &p {
                 let line = format!("cairn: probe of {} failed: {why}", all[i].name());
-                eprintln!("{}", printable(&line));
+                eprintln!("{}", terminal(&line));
             }
             probes[i] = Some(p);
         }
@@ -86,7 +86,7 @@ pub async fn run(
                 j
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        println!("{}", cairn_protocol::escape::json::to_string_pretty(&v)?);
     } else {
         println!(
             "{:<20} {:<30} {:<16} {:<12} {:<8} {:<12} IMAGE",
@@ -95,17 +95,17 @@ pub async fn run(
         for t in &all {
             println!(
                 "{:<20} {:<30} {:<16} {:<12} {:<8} {:<12} {}",
-                printable(&t.namespace),
-                printable(&t.pod),
-                printable(&t.container),
-                printable(&t.phase),
+                terminal(&t.namespace),
+                terminal(&t.pod),
+                terminal(&t.container),
+                terminal(&t.phase),
                 t.user.map(|u| u.to_string()).unwrap_or_else(|| "-".into()),
                 if t.verdict == Verdict::Exec && denied.contains(&t.namespace) {
                     EXEC_DENIED
                 } else {
                     t.verdict.name()
                 },
-                printable(&t.image)
+                terminal(&t.image)
             );
         }
     }
@@ -113,7 +113,7 @@ pub async fn run(
         let list: Vec<&str> = denied.iter().map(String::as_str).collect();
         eprintln!(
             "cairn: you may not create pods/exec in {}: its running containers show as {EXEC_DENIED} (deploy/rbac.yaml has the least each route needs)",
-            printable(&list.join(", "))
+            terminal(&list.join(", "))
         );
     }
     Ok(cairn_protocol::exit::OK)

@@ -5,13 +5,13 @@ use crate::cli::ReportArgs;
 use crate::examine::findings::{self, Severity};
 use crate::examine::{facts, inputs, page};
 use anyhow::{bail, Context};
-use cairn_protocol::bounded::printable;
+use cairn_protocol::escape::terminal;
 use std::path::Path;
 
 pub fn run(a: ReportArgs) -> anyhow::Result<i32> {
     let (collections, skipped) = inputs::find(&a.inputs)?;
     for s in &skipped {
-        eprintln!("cairn: left out {}", printable(s));
+        eprintln!("cairn: left out {}", terminal(s));
     }
     let single = collections.len() == 1 && !a.output.is_dir();
     if !single {
@@ -25,7 +25,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<i32> {
     for c in &collections {
         let f = facts::read(c);
         for p in &f.problems {
-            eprintln!("cairn: warning: {}: {}", printable(&c.name), printable(p));
+            eprintln!("cairn: warning: {}: {}", terminal(&c.name), terminal(p));
         }
         let found = findings::all(&f);
         let html = page::collection(&f, &found);
@@ -38,7 +38,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<i32> {
         let n = |s: Severity| found.iter().filter(|x| x.severity == s).count();
         eprintln!(
             "cairn: {}: {} finding(s), {} high -> {}",
-            printable(&c.name),
+            terminal(&c.name),
             found.len(),
             n(Severity::High),
             file.display()

@@ -5,13 +5,13 @@ use crate::cli::{TimelineArgs, TimelineFormat};
 use crate::examine::inputs;
 use crate::examine::timeline::{self, write};
 use anyhow::Context;
-use cairn_protocol::bounded::printable;
+use cairn_protocol::escape::terminal;
 use std::io::Write;
 
 pub fn run(a: TimelineArgs) -> anyhow::Result<i32> {
     let (collections, skipped) = inputs::find(&a.inputs)?;
     for s in &skipped {
-        eprintln!("cairn: left out {}", printable(s));
+        eprintln!("cairn: left out {}", terminal(s));
     }
     let to_stdout = a.output.as_deref().is_none_or(|p| p.as_os_str() == "-");
     let out: Box<dyn Write> = if to_stdout {
@@ -60,6 +60,6 @@ pub fn run(a: TimelineArgs) -> anyhow::Result<i32> {
 
 fn warn(problems: &[String]) {
     for p in problems {
-        eprintln!("cairn: warning: {}", printable(p));
+        eprintln!("cairn: warning: {}", terminal(p));
     }
 }

@@ -232,5 +232,5 @@ pub fn key(prefix: &str, name: &str) -> String {
 /// The first characters of a store's answer, for an error message: printable and
 /// short, since a store (or whatever answers in its place) is not trusted either.
 pub fn excerpt(body: &str) -> String {
-    cairn_protocol::bounded::printable(&body.chars().take(300).collect::<String>()).into_owned()
+    cairn_protocol::escape::terminal(&body.chars().take(300).collect::<String>()).into_owned()
 }

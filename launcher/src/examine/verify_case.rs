@@ -14,7 +14,7 @@
 use crate::case::{beside, sha256_file, CASE_FILE, NAMESPACE};
 use anyhow::{bail, Context};
 use cairn_archive::records::case::{CaseFile, CaseRecord};
-use cairn_protocol::bounded::printable;
+use cairn_protocol::escape::terminal;
 use ssh_key::{HashAlg, PublicKey, SshSig};
 use std::path::{Path, PathBuf};
 
@@ -56,7 +56,7 @@ struct Checks {
 
 impl Checks {
     fn say(&mut self, ok: bool, what: String) {
-        let line = printable(&what).into_owned();
+        let line = terminal(&what).into_owned();
         if ok {
             println!("OK     {line}");
         } else {
@@ -186,15 +186,15 @@ fn verify_one(dir: &Path, path: &Path, signer: Option<&Path>) -> anyhow::Result<
     if c.failed == 0 {
         println!(
             "case {} ({}): every file as recorded",
-            printable(case),
-            printable(&record_name)
+            terminal(case),
+            terminal(&record_name)
         );
         Ok(cairn_protocol::exit::OK)
     } else {
         println!(
             "case {} ({}): {} check(s) FAILED",
-            printable(case),
-            printable(&record_name),
+            terminal(case),
+            terminal(&record_name),
             c.failed
         );
         Ok(cairn_protocol::exit::FAILED)

@@ -19,6 +19,7 @@ mod delivery;
 mod evidence;
 mod exec;
 mod hostile_archives;
+mod hostile_strings;
 mod report;
 mod routes;
 mod timeline;

@@ -34,7 +34,7 @@ pub fn esc(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            c if cairn_protocol::bounded::is_unsafe_char(c) => {
+            c if cairn_protocol::escape::is_unsafe_char(c) => {
                 let mut b = [0u8; 4];
                 for byte in c.encode_utf8(&mut b).bytes() {
                     let _ = write!(out, "\\x{byte:02x}");

@@ -5,6 +5,11 @@
 //! the CSV has one header row. `bodyfile` is the collections' bodyfile lines as The
 //! Sleuth Kit's `mactime -b` reads them, each name prefixed with its collection when
 //! there are several.
+//!
+//! Each goes to a terminal by default, and every value may be the target's: CSV cells
+//! go through `escape::csv_cell` (control characters escaped, a formula defused), JSON
+//! through `escape::json`, bodyfile lines through `text::escape_unsafe`; a sha256 that
+//! is not 64 hex digits is dropped.
 
 use super::Event;
 use serde::Serialize;
@@ -39,13 +44,11 @@ pub fn iso(micros: i64) -> Option<String> {
     t.format(&f).ok()
 }
 
-/// A text cell a spreadsheet would run as a formula, prefixed with `'`.
-fn defused(cell: &str) -> Cow<'_, str> {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        Cow::Owned(format!("'{cell}"))
-    } else {
-        Cow::Borrowed(cell)
-    }
+/// The event's sha256 when it is one (64 hex digits); anything else is dropped.
+fn sha256(e: &Event) -> Option<&str> {
+    e.sha256
+        .as_deref()
+        .filter(|s| cairn_protocol::bounded::is_sha256(s))
 }
 
 fn cells(e: &Event, targets: &[String]) -> [String; 11] {
@@ -59,14 +62,14 @@ fn cells(e: &Event, targets: &[String]) -> [String; 11] {
         e.path.clone().unwrap_or_default(),
         e.pid.map(|p| p.to_string()).unwrap_or_default(),
         e.user.clone().unwrap_or_default(),
-        e.sha256.clone().unwrap_or_default(),
+        sha256(e).unwrap_or_default().to_owned(),
         e.macb.clone().unwrap_or_default(),
     ]
 }
 
-/// The columns that hold text from the target (the others are numbers, times, hashes
-/// and cairn's own words).
-const TEXT_COLUMNS: [usize; 5] = [3, 4, 6, 8, 10];
+/// The columns cairn makes from numbers (the time, the timestamp, the pid); every
+/// other cell may hold what the target wrote, and goes through `escape::csv_cell`.
+const NUMBER_COLUMNS: [usize; 3] = [0, 1, 7];
 
 /// The events as CSV with one header row; returns how many.
 pub fn csv(
@@ -83,10 +86,10 @@ pub fn csv(
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                if TEXT_COLUMNS.contains(&i) {
-                    defused(v)
-                } else {
+                if NUMBER_COLUMNS.contains(&i) {
                     Cow::Borrowed(v.as_str())
+                } else {
+                    cairn_protocol::escape::csv_cell(v)
                 }
             })
             .collect();
@@ -142,10 +145,10 @@ pub fn jsonl(
             path: non_empty(&e.path),
             pid: e.pid,
             user: non_empty(&e.user),
-            sha256: non_empty(&e.sha256),
+            sha256: sha256(&e),
             macb: non_empty(&e.macb),
         };
-        serde_json::to_writer(&mut out, &j)?;
+        cairn_protocol::escape::json::to_writer(&mut out, &j)?;
         out.write_all(b"\n")?;
         n += 1;
     }
@@ -175,8 +178,9 @@ pub fn bodyfile(
                 if written.is_err() {
                     return;
                 }
-                let l = String::from_utf8_lossy(l);
-                written = line(&mut out, &l, prefix.then_some(c.name.as_str()));
+                let l = cairn_archive::text::escape_unsafe(l);
+                let name = cairn_protocol::escape::terminal(&c.name).replace('|', "\\x7c");
+                written = line(&mut out, &l, prefix.then_some(name.as_str()));
                 n += 1;
             })?;
             written
@@ -245,7 +249,7 @@ mod tests {
         let rows: Vec<::csv::StringRecord> = r.records().map(Result::unwrap).collect();
         assert_eq!(rows.len(), 1);
         assert_eq!(&rows[0][0], "1970-01-01T00:00:01.000000+00:00");
-        assert_eq!(&rows[0][3], "a \"quoted\", name\nwith a newline");
+        assert_eq!(&rows[0][3], "a \"quoted\", name\\x0awith a newline");
         assert_eq!(&rows[0][6], "'=cmd|' /C calc'!A0");
         let mut j = Vec::new();
         jsonl(&targets, events(), &mut j).unwrap();
