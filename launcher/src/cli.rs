@@ -98,7 +98,8 @@ impl ClusterFlags {
 pub enum Command {
     /// Prints a self-contained one-line command for manual deployment (a sidecar, SSM,
     /// `az aks command invoke`, a CI job): it downloads the collector, checks its
-    /// sha256 and runs it with COLLECTOR ARGS, e.g. `-- collect --upload-url URL`.
+    /// sha256 and runs it with COLLECTOR ARGS, e.g. `-- collect --upload-url -` with the
+    /// presigned URL on the line's stdin (an argument list is visible to the target).
     Bootstrap(BootstrapArgs),
     /// Prints the patch that gives a workload's pods a collector sidecar (for clusters
     /// where ephemeral containers are not allowed), with how to apply and use it.
@@ -197,7 +198,10 @@ pub struct BootstrapArgs {
     /// found; the bootstrap checks `uname -m` against it.
     #[arg(long, default_value = "x86_64")]
     pub arch: String,
-    /// Arguments for the collector, after `--` (default: collect --output -).
+    /// Arguments for the collector, after `--` (default: collect --output -). An upload
+    /// URL is refused here: the target reads every process's arguments in
+    /// /proc/PID/cmdline; pass `--upload-url -` and pipe the URL into the line
+    /// (`printf '%s' "$URL" | LINE`), which hands it to the collector's stdin.
     #[arg(last = true)]
     pub collector_args: Vec<String>,
 }

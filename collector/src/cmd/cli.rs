@@ -34,7 +34,7 @@ const EXIT_CODES: &str = exit_codes!();
   cairn-collector collect --output evidence.tar.zst           this system or container
   cairn-collector collect --root /mnt/image --output ev.tar.zst    an offline tree
   cairn-collector collect --output - | ssh ir@vault 'cat > ev.tar.zst'
-  cairn-collector collect --upload-url \"$PRESIGNED\"             straight to a bucket
+  printf '%s' \"$URL\" | cairn-collector collect --upload-url -   straight to a bucket
   cairn-collector verify evidence.tar.zst
 
 ", exit_codes!())

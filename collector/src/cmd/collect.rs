@@ -303,7 +303,12 @@ fn target_of(a: &CollectArgs) -> Result<Target> {
             }
             Some(v)
         }
-        other => other.map(str::to_owned),
+        other => {
+            if other.is_some() {
+                tracing::warn!("the upload URL is in this process's arguments, which anyone in this container can read in /proc/{}/cmdline: pass --upload-url - and the URL on stdin", std::process::id());
+            }
+            other.map(str::to_owned)
+        }
     };
     let name = a.upload_name.clone().unwrap_or_else(default_object_name);
     let destination =

@@ -377,6 +377,7 @@ fn by_download_the_printed_bootstrap_line_and_collector_url_collect_and_refuse_a
     cairn_testkit::env::succeeded(&o);
     verify_ok(&out);
     assert_eq!(docker::leftovers(&bb), "");
+    by_the_printed_line_a_presigned_url_on_stdin_uploads(&url, &bin, t.path());
 
     // The launcher with --collector-url: the pod downloads the collector, checks it
     // and runs it; a different file at the URL is refused and not run.
@@ -812,4 +813,68 @@ fn slow_standin(s: &ApiServer) -> Option<PathBuf> {
         &s.dir.path().join("slow-collector"),
         "[ \"$1\" = --version ] && exit 0\nwhile :; do echo chunk; sleep 0.05; done\n",
     )
+}
+
+/// The README's manual upload: `printf '%s' "$URL" | LINE` with `-- collect --upload-url
+/// -` uploads to the bucket, the URL on the collector's stdin; the same line with the
+/// URL among its arguments is refused without repeating it.
+fn by_the_printed_line_a_presigned_url_on_stdin_uploads(url: &str, bin: &Path, t: &Path) {
+    let Some(s3) = common::stores::Server::s3() else {
+        return;
+    };
+    let line = |args: &[&str]| {
+        common::env::command(CAIRN)
+            .args([
+                "bootstrap",
+                "--print",
+                "--collector-url",
+                url,
+                "--collector-bin",
+            ])
+            .arg(bin)
+            .arg("--")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let put = s3.put_url("manual/bootstrap.tar.zst");
+    let refused = line(&["collect", "--upload-url", &put]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    let said = text(&refused.stderr);
+    assert!(
+        said.contains("--upload-url -") && !said.contains("X-Amz-Signature"),
+        "{said}"
+    );
+    let o = line(&["collect", "--upload-url", "-"]);
+    cairn_testkit::env::succeeded(&o);
+    let printed = text(&o.stdout).trim().to_owned();
+    // s3s-fs listens on the host's loopback: the container shares the host's network.
+    let bb = docker::ok(&[
+        "run",
+        "-d",
+        "--network",
+        "host",
+        docker::busybox_image(),
+        "sleep",
+        "600",
+    ]);
+    let _bb = Container(bb.clone());
+    let mut child = Command::new("docker")
+        .args(["exec", "-i", &bb, "sh", "-c", &printed])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), put.as_bytes()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    cairn_testkit::env::succeeded(&o);
+    let archive = t.join("uploaded.tar.zst");
+    std::fs::write(&archive, s3.get("manual/bootstrap.tar.zst")).unwrap();
+    verify_ok(&archive);
+    assert!(
+        !text(&o.stderr).contains("X-Amz-Signature"),
+        "{}",
+        text(&o.stderr)
+    );
 }
