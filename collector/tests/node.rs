@@ -461,6 +461,44 @@ fn the_kubelets_logs_of_a_node_container_are_kept_under_node() {
         .manifest()
         .iter()
         .all(|r| !r["path"].as_str().unwrap_or_default().starts_with("node/")));
+
+    // The kubelet's directory made a symlink into another container's files (a pod
+    // with /var/log mounted can plant one): not followed, and said.
+    let other = node.join("var/lib/other-container/rootfs");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("secret.txt"), "another tenant's secret").unwrap();
+    std::fs::rename(&kept, kept.with_extension("real")).unwrap();
+    std::os::unix::fs::symlink("/var/lib/other-container/rootfs", &kept).unwrap();
+    let out4 = t.path().join("linked.tar.zst");
+    let o = run(&[
+        "collect",
+        "--node-root",
+        node.to_str().unwrap(),
+        "--container",
+        &id,
+        "--artifacts",
+        "files/logs/var_log",
+        "--output",
+        out4.to_str().unwrap(),
+        "--progress",
+        "none",
+    ]);
+    cairn_testkit::env::succeeded(&o);
+    let a = Archive::read(&out4);
+    let m = a.manifest();
+    assert!(
+        m.iter().all(|r| !r.to_string().contains("secret.txt")),
+        "{m:#?}"
+    );
+    assert!(
+        m.iter().all(|r| r["artifact"] != "node/kubelet_logs"),
+        "{m:#?}"
+    );
+    let log = a.text("collection.log");
+    assert!(
+        log.contains("a symlink on the way") && log.contains(&in_pod),
+        "{log}"
+    );
 }
 
 /// Sets a file's modification time to 2020.

@@ -4,7 +4,9 @@
 //! kubelet's and the container runtime's own logs (journal files, `/var/log/*.log`)
 //! written since then. Read from the node's root and stored under `node/` by their
 //! path on the node, with the same rules as every file (limits, hashes, the manifest).
-//! A missing directory, and every file left out for its age, is said in the log.
+//! A missing directory, and every file left out for its age, is said in the log. The
+//! start is reached without following any symlink (one there is said, not followed),
+//! and the walk below it records links as links.
 
 use super::engine::Engine;
 use super::options::Beside;
@@ -45,6 +47,21 @@ impl Engine<'_> {
                 );
             }
         };
+        if start.followed_symlinks() {
+            // Whoever can write below it (a pod with /var/log mounted) could point it at
+            // another container's files: what the kubelet wrote is never behind a link.
+            let why = format!(
+                "a symlink on the way to {} on the node: not followed, so nothing of it is kept (it could lead into another container's files)",
+                b.path
+            );
+            return self.rec.log(
+                Level::Warn,
+                LogEvent::Symlink,
+                Some(artifact),
+                Some(b.path.as_bytes()),
+                why,
+            );
+        }
         let names = match names(&b.names) {
             Ok(g) => g,
             Err(e) => {
