@@ -17,7 +17,7 @@ macro_rules! exit_codes {
   1    one or more targets failed (the report says why)
   2    nothing was done: bad arguments, no targets, a refused permission check
   4    every target collected, one or more cut short by a limit (STATUS cut-short)
-  130  interrupted (Ctrl-C); what was started in the cluster is cleaned up first
+  130  interrupted (Ctrl-C, SIGTERM, SIGHUP); what was started in the cluster is cleaned up first
 
 Docs: README.md, docs/cli.md (every command and flag), docs/threat-model.md"
     };

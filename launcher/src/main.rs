@@ -19,6 +19,7 @@ mod dest;
 mod evidence;
 mod examine;
 mod exec;
+mod interrupt;
 mod janitor;
 mod kerror;
 mod plan;

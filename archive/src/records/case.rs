@@ -111,6 +111,10 @@ pub struct CaseRecord {
     pub destination: String,
     /// The public key that signed the record (an OpenSSH line), when one did.
     pub signed_by: Option<String>,
+    /// What the pods were given that outlives the run if the launcher cannot take it
+    /// back, and for how long (GCS upload sessions); `None` when nothing does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_credentials: Option<String>,
     pub targets: Vec<CaseTarget>,
 }
 

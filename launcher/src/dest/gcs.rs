@@ -2,9 +2,13 @@
 //! opens a resumable upload session with the responder's own Google credential and
 //! hands the pod only the session URL. That URL is a capability for the one object,
 //! like a signed URL; the pod streams the archive into it chunk by chunk and never
-//! holds a Google credential. Google keeps a session a week: the launcher cancels it on
-//! any failure, timeout or Ctrl-C, and once the upload is final the session writes
-//! nothing more. Afterwards the launcher reads the object's size with its own token.
+//! holds a Google credential. Google keeps a session a week and no request shortens
+//! that: the launcher cancels it on any failure, timeout, Ctrl-C, SIGTERM or SIGHUP,
+//! once the upload is final the session writes nothing more, and the run says how long
+//! a session it could not cancel (the launcher was killed) stays usable. A V4 signed URL
+//! would expire sooner, but it needs a service account's private key or the IAM
+//! signBlob permission, and a signed PUT has to hold the whole archive before it is
+//! sent; the session streams it. Afterwards the launcher reads the object's size with its own token.
 //!
 //! The credential is an OAuth access token: `GOOGLE_OAUTH_ACCESS_TOKEN` or
 //! `CLOUDSDK_AUTH_ACCESS_TOKEN` when set, else what `gcloud auth print-access-token`
@@ -18,6 +22,9 @@ use cairn_protocol::Done;
 use futures_util::future::BoxFuture;
 use std::path::Path;
 use url::Url;
+
+/// How long Google keeps a resumable upload session usable after it opens.
+const SESSION_DAYS: u32 = 7;
 
 pub const FLAG: &str = "--gcs";
 
@@ -53,6 +60,12 @@ pub struct Gcs {
 }
 
 impl Destination for Gcs {
+    fn outliving_credentials(&self) -> Option<String> {
+        Some(format!(
+            "each pod was given a GCS resumable upload session URL, which can write its one object until the upload is final; cairn cancelled every session whose upload did not finish (failure, timeout, Ctrl-C, SIGTERM, SIGHUP; a cancel that failed is said above). Google keeps a session usable for {SESSION_DAYS} days after it opens: one cairn could not cancel (it was killed) writes that object until then"
+        ))
+    }
+
     fn place(&self) -> String {
         format!("gs://{}/{}", self.bucket, self.prefix)
     }

@@ -99,6 +99,12 @@ pub trait Destination: Send + Sync {
     /// Where the archives go, for the case record: a directory, a bucket and prefix, a
     /// URL without its query. Never a credential.
     fn place(&self) -> String;
+    /// What a pod is given here that stays usable after the run when the launcher
+    /// cannot take it back (it was killed), and for how long; `None` when everything a
+    /// pod gets expires with the collection. Said after the run and in the case record.
+    fn outliving_credentials(&self) -> Option<String> {
+        None
+    }
     /// Why this destination has no place for a file of `t` besides its archive (`None`
     /// for the case record), or `None` when it has one. Such a file stays in
     /// `--relay-dir`, and the report says so.

@@ -394,6 +394,73 @@ fn straight_to_gcs_through_sessions_the_launcher_opens_checks_and_cancels() {
                 && l.contains("failed")),
         "no cancel sent:\n{seen}"
     );
+    // The run says how long a session it could not cancel stays usable.
+    assert!(err.contains("usable for 7 days after it opens"), "{err}");
+    a_terminated_run_cancels_its_gcs_session(&s, &ns, &gcs, gw);
+}
+
+/// SIGTERM while the pod uploads (its first chunk never answered): the run ends 130
+/// and the session is cancelled before cairn exits.
+fn a_terminated_run_cancels_its_gcs_session(
+    s: &ApiServer,
+    ns: &str,
+    gcs: &common::stores::Server,
+    gw: String,
+) {
+    let proxy = Proxy::start(
+        gcs.port,
+        vec![Rule {
+            method: "PUT",
+            query_has: "upload_id",
+            nth: 1,
+            fault: Fault::Stall(Duration::from_secs(60)),
+        }],
+    );
+    let port = common::relay(proxy.port);
+    let child = common::env::command(CAIRN)
+        .arg("--kubeconfig")
+        .arg(&s.kubeconfig)
+        .args(["-n", ns, "collect", "web", "--gcs", "gs://evidence/termed"])
+        .env(
+            "CAIRN_COLLECTOR_BIN",
+            std::env::var("CAIRN_MUSL_BIN").unwrap(),
+        )
+        .env("STORAGE_EMULATOR_HOST", format!("http://{gw}:{port}"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !proxy
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.starts_with("PUT "))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pod never uploaded"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let o = child.wait_with_output().unwrap();
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted (SIGTERM)"), "{err}");
+    let seen = proxy.seen.lock().unwrap().join("\n");
+    assert!(
+        seen.lines()
+            .any(|l| l.starts_with("DELETE /upload/storage/v1/b/evidence/o?")
+                && l.contains("termed")),
+        "no cancel sent:\n{seen}"
+    );
 }
 
 #[test]

@@ -60,6 +60,7 @@ pub async fn write(
         acted_as: r.identity.clone(),
         destination: cx.dest.place(),
         signed_by: r.signer.map(Signer::public),
+        pod_credentials: cx.dest.outliving_credentials(),
         targets,
     };
     if let Some(dir) = local {

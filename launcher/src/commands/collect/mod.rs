@@ -76,6 +76,9 @@ pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Res
     };
     let (outcomes, interrupted) = collect_all(&cx, &a, plan).await;
     results::print(&outcomes, a.output);
+    if let Some(c) = cx.dest.outliving_credentials() {
+        eprintln!("cairn: note: {c}");
+    }
     let record = case::Record {
         args: &a,
         started: &started_at,
@@ -149,8 +152,12 @@ fn collector_args(a: &CollectArgs) -> Vec<String> {
 }
 
 /// Runs every job (the refused ones are outcomes already), cleans up after cut-off
-/// ones; the outcomes by target, and whether Ctrl-C cut the run short.
-async fn collect_all(cx: &Context<'_>, a: &CollectArgs, plan: plan::Plan) -> (Vec<Outcome>, bool) {
+/// ones; the outcomes by target, and the signal that cut the run short, if one did.
+async fn collect_all(
+    cx: &Context<'_>,
+    a: &CollectArgs,
+    plan: plan::Plan,
+) -> (Vec<Outcome>, Option<&'static str>) {
     let board = Board::new(a.progress, plan.jobs.len() as u64);
     let now = Instant::now();
     let mut outcomes: Vec<Outcome> = plan
@@ -166,11 +173,8 @@ async fn collect_all(cx: &Context<'_>, a: &CollectArgs, plan: plan::Plan) -> (Ve
         ));
     }
     let (mut done, interrupted) = run_jobs(cx, plan.jobs, &board, a.timeout, a.concurrency).await;
-    board.finish(if interrupted {
-        "cancelled (Ctrl-C)"
-    } else {
-        "stopped"
-    });
+    let why = interrupted.map(|s| format!("cancelled ({s})"));
+    board.finish(why.as_deref().unwrap_or("stopped"));
     // What cut-off collections left (pods, ephemeral containers, open uploads) is
     // undone before exiting, Ctrl-C included.
     let left = janitor::drain(CLEANUP_WAIT).await;
@@ -183,14 +187,14 @@ async fn collect_all(cx: &Context<'_>, a: &CollectArgs, plan: plan::Plan) -> (Ve
 }
 
 /// The exit status the outcomes give, said in a sentence.
-fn status(outcomes: &[Outcome], interrupted: bool) -> i32 {
+fn status(outcomes: &[Outcome], interrupted: Option<&str>) -> i32 {
     let failed = outcomes.iter().filter(|o| o.error.is_some()).count();
     let cut = outcomes
         .iter()
         .filter(|o| o.status() == "cut-short")
         .count();
-    if interrupted {
-        eprintln!("cairn: interrupted; {failed} target(s) not collected");
+    if let Some(signal) = interrupted {
+        eprintln!("cairn: interrupted ({signal}); {failed} target(s) not collected");
         return exit::INTERRUPTED;
     }
     if failed > 0 {
@@ -267,15 +271,15 @@ async fn evidence_preflight(c: &Cluster, plan: &plan::Plan) {
     }
 }
 
-/// Collects every job, `concurrency` at once, until done or Ctrl-C; returns the
-/// outcomes and whether Ctrl-C cut the run short.
+/// Collects every job, `concurrency` at once, until done or a signal
+/// ([`crate::interrupt`]); returns the outcomes and the signal, if one came.
 async fn run_jobs(
     cx: &Context<'_>,
     jobs: Vec<Job>,
     board: &Board,
     timeout: Duration,
     concurrency: usize,
-) -> (Vec<Outcome>, bool) {
+) -> (Vec<Outcome>, Option<&'static str>) {
     let pending: Vec<(Target, &'static str)> = jobs
         .iter()
         .map(|j| (j.target.clone(), j.route.method()))
@@ -292,14 +296,14 @@ async fn run_jobs(
             }
             async {}
         });
-    // Ctrl-C cancels what is running: dropping an exec stream closes it in the pod,
+    // A signal cancels what is running: dropping an exec stream closes it in the pod,
     // the collector's output breaks and the bootstrap removes it.
     let interrupted = tokio::select! {
-        _ = work => false,
-        _ = tokio::signal::ctrl_c() => true,
+        _ = work => None,
+        s = crate::interrupt::signalled() => Some(s),
     };
     let mut done = finished.into_inner().unwrap_or_default();
-    if interrupted {
+    if let Some(signal) = interrupted {
         let now = Instant::now();
         let names = names.into_inner().unwrap_or_default();
         for (t, method) in pending {
@@ -312,7 +316,7 @@ async fn run_jobs(
                     &t,
                     method,
                     now,
-                    format!("cancelled (Ctrl-C){kept}"),
+                    format!("cancelled ({signal}){kept}"),
                 ));
             }
         }
