@@ -9,12 +9,14 @@
 //! the archive (how they are packed: tar + zstd, manifest, log, summary: the
 //! `cairn-archive` crate, which the launcher reads them back with) →
 //! [`sink`] (where the bytes go: a file, stdout or an upload, hashed on the way).
+//! [`sandbox`] confines the collector where it reads a node or another container.
 #![forbid(unsafe_code)]
 
 pub mod collect;
 pub mod live;
 pub mod node;
 pub mod progress;
+pub mod sandbox;
 pub mod sink;
 pub mod source;
 pub mod spec;

@@ -50,6 +50,7 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(exit::OK)
         }
         Command::Verify { archive } => cmd::verify::run(&archive),
+        Command::Sandbox(a) => cmd::sandbox::run(a),
         Command::Collect(a) => cmd::collect::run(*a),
         Command::Idle {
             duration,

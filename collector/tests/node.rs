@@ -320,6 +320,13 @@ fn the_kubelets_logs_of_a_node_container_are_kept_under_node() {
     cairn_testkit::env::succeeded(&o);
     verify_ok(&out);
     let a = Archive::read(&out);
+    // Confined before the node's first file was read, and said.
+    let log = a.text("collection.log");
+    assert!(
+        log.contains("sandbox: landlock enforced: reads only beneath")
+            && log.contains("seccomp: 34 system calls refused"),
+        "{log}"
+    );
     let m = a.manifest();
     let by_path = |p: &str| {
         m.iter()
@@ -800,3 +807,92 @@ fn overlay_markers_written_inside_a_container_hide_nothing_and_are_flagged() {
     std::fs::create_dir_all(&dir).unwrap();
     markers_are_flagged(&offline_equals_live(&cid, &pid, &dir));
 }
+
+/// On a node's disk the collector confines itself (`sandbox`, the same confinement
+/// `collect --node-root` applies and logs): a file beside the node's logs is refused
+/// while the logs are read, and `name_to_handle_at`/`open_by_handle_at`, which open any
+/// file by its handle with CAP_DAC_READ_SEARCH, fail with EPERM in a program run under
+/// it, where the same program outside succeeds.
+#[test]
+fn the_node_sandbox_refuses_reads_outside_and_file_handles() {
+    let t = tempfile::tempdir().unwrap();
+    let node = t.path();
+    std::fs::create_dir_all(node.join("var/log/pods")).unwrap();
+    std::fs::create_dir_all(node.join("etc")).unwrap();
+    let log = node.join("var/log/pods/0.log");
+    let outside = node.join("etc/shadow");
+    std::fs::write(&log, "kubelet's log\n").unwrap();
+    std::fs::write(&outside, "root:$6$secret\n").unwrap();
+    assert!(
+        std::fs::read(&outside).is_ok(),
+        "readable outside the sandbox"
+    );
+    let o = run(&[
+        "sandbox",
+        "--node-root",
+        node.to_str().unwrap(),
+        "--try",
+        log.to_str().unwrap(),
+        "--try",
+        outside.to_str().unwrap(),
+    ]);
+    cairn_testkit::env::succeeded(&o);
+    let said = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(said.contains("landlock enforced"), "{said}");
+    assert!(
+        said.contains(&format!("read {}: allowed", log.display())),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "read {}: refused (Permission denied",
+            outside.display()
+        )),
+        "{said}"
+    );
+
+    let probe = t.path().join("handle.py");
+    std::fs::write(&probe, HANDLE_PROBE).unwrap();
+    let outside_run = Command::new("python3")
+        .arg(&probe)
+        .arg(&log)
+        .output()
+        .expect("python3");
+    let free = String::from_utf8_lossy(&outside_run.stdout).into_owned();
+    assert_eq!(
+        free, "name_to_handle_at ok\nopen_by_handle_at ok\n",
+        "{outside_run:?}"
+    );
+    let mut args = vec!["sandbox", "--node-root", node.to_str().unwrap()];
+    for dir in ["/usr", "/lib", "/lib64", "/etc", probe.to_str().unwrap()] {
+        args.extend(["--allow-read", dir]);
+    }
+    args.extend([
+        "--",
+        "python3",
+        probe.to_str().unwrap(),
+        log.to_str().unwrap(),
+    ]);
+    let o = run(&args);
+    cairn_testkit::env::succeeded(&o);
+    let said = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        said.ends_with("name_to_handle_at Operation not permitted\nopen_by_handle_at Operation not permitted\n"),
+        "{said}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Gets a handle for argv[1] and opens it again by the handle, saying how each went.
+const HANDLE_PROBE: &str = r#"import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+path = sys.argv[1].encode()
+handle = ctypes.create_string_buffer(136)
+ctypes.memmove(handle, (128).to_bytes(4, "little"), 4)
+mount_id = ctypes.c_int()
+r = libc.name_to_handle_at(-100, path, handle, ctypes.byref(mount_id), 0)
+print("name_to_handle_at", "ok" if r == 0 else os.strerror(ctypes.get_errno()), flush=True)
+d = os.open(os.path.dirname(sys.argv[1]), os.O_RDONLY)
+r = libc.open_by_handle_at(d, handle, os.O_RDONLY)
+print("open_by_handle_at", "ok" if r >= 0 else os.strerror(ctypes.get_errno()), flush=True)
+"#;

@@ -78,6 +78,10 @@ pub enum Command {
         #[arg(long, default_value = "/proc")]
         proc: PathBuf,
     },
+    /// Show what confines `collect --node-root` on this kernel: apply the same sandbox
+    /// (Landlock and seccomp), say what applied, try to read each --try path, then run
+    /// PROGRAM under it. For checking a kernel or a node pod before relying on it.
+    Sandbox(SandboxArgs),
     /// List built-in profiles.
     Profiles,
     /// List built-in artifacts, or explain artifact files: what cairn does with each
@@ -249,4 +253,21 @@ pub fn parse_date(s: &str) -> Result<i64, String> {
     time::Date::parse(s, &fmt)
         .map(|d| d.midnight().assume_utc().unix_timestamp())
         .map_err(|e| format!("`{s}` is not a date like 2026-01-31: {e}"))
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SandboxArgs {
+    /// The node's root filesystem, as `collect --node-root` takes it.
+    #[arg(long)]
+    pub node_root: PathBuf,
+    /// A file to read under the sandbox (repeatable): each is said read or refused.
+    #[arg(long = "try", value_name = "PATH")]
+    pub tries: Vec<PathBuf>,
+    /// Also allow reading beneath PATH (repeatable), for PROGRAM's own files; `collect`
+    /// never adds any.
+    #[arg(long, value_name = "PATH")]
+    pub allow_read: Vec<PathBuf>,
+    /// A program to run under the sandbox, after `--`.
+    #[arg(last = true, value_name = "PROGRAM")]
+    pub program: Vec<String>,
 }

@@ -9,6 +9,7 @@ use cairn_archive::records::summary::Invocation;
 use cairn_collector::collect::{collect, default_workers, Options, Report};
 use cairn_collector::node;
 use cairn_collector::progress::Progress;
+use cairn_collector::sandbox::Allowed;
 use cairn_collector::sink::{upload, Target};
 use cairn_collector::source::{procfs::ProcFs, Root};
 use cairn_collector::spec::{select, Catalog};
@@ -31,8 +32,16 @@ pub fn run(a: CollectArgs) -> Result<i32> {
     let target = target_of(&a)?;
     let catalog = Catalog::builtin()?;
     let selection = select(&catalog, a.profile.as_deref(), a.artifacts.as_deref())?;
+    // A node's disk is confined before its first file is read; another container
+    // once its PID is chosen (from procfs only), before its root is read.
+    let node_sandbox = a
+        .node_root
+        .as_deref()
+        .map(|r| confine(&a, Allowed::node(r)));
     let (root, container) = root_of(&a)?;
     let mut opts = options(&a);
+    opts.sandbox =
+        node_sandbox.or_else(|| root.target_pid().map(|_| confine(&a, Allowed::process())));
     if let Some(node_root) = &a.node_root {
         opts.beside = node::beside(node_root, container.as_ref(), a.node_logs_since);
     }
@@ -63,6 +72,16 @@ pub fn run(a: CollectArgs) -> Result<i32> {
     let mut progress = Progress::new(a.progress);
     let report = collect(&root, &selection, &opts, target, &mut progress, invocation)?;
     Ok(tell(&report))
+}
+
+/// Confines the collector to `allowed` and where its outputs go.
+fn confine(a: &CollectArgs, mut allowed: Allowed) -> cairn_collector::sandbox::Applied {
+    for f in [&a.output, &a.fallback_output].into_iter().flatten() {
+        allowed.write_beside(f);
+    }
+    let applied = cairn_collector::sandbox::apply(&allowed);
+    tracing::info!("{}", applied.line);
+    applied
 }
 
 /// The root to collect, and the node container it was rebuilt from.

@@ -6,4 +6,5 @@ pub mod collect;
 pub mod containers;
 pub mod explain;
 pub mod idle;
+pub mod sandbox;
 pub mod verify;

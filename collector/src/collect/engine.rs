@@ -234,6 +234,10 @@ fn begin(engine: &mut Engine<'_>, selection: &Selection) {
             identity::output_in_tree_warning(o),
         );
     }
+    if let Some(s) = &engine.opts.sandbox {
+        let level = if s.complete { Level::Info } else { Level::Warn };
+        rec.log(level, LogEvent::Footprint, None, None, s.line.clone());
+    }
     for note in root.notes() {
         rec.log(Level::Warn, LogEvent::Target, None, None, note.clone());
     }

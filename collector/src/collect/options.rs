@@ -29,6 +29,9 @@ pub struct Options {
     /// Directories the node keeps about the collected container outside its
     /// filesystem, collected whole after the artifacts ([`Beside`]).
     pub beside: Vec<Beside>,
+    /// What confines the collector ([`crate::sandbox`]), for the log; `None` where it
+    /// reads its own container and is not confined.
+    pub sandbox: Option<crate::sandbox::Applied>,
 }
 
 /// A directory of the node's own about the collected container (the kubelet's logs of
@@ -65,6 +68,7 @@ impl Default for Options {
             case: None,
             examiner: None,
             beside: Vec::new(),
+            sandbox: None,
         }
     }
 }

@@ -7,7 +7,10 @@
 //! It runs as root with every capability dropped but two, and no privilege escalation:
 //! CAP_SYS_PTRACE, which reading another process's `/proc/PID/root`, `environ`, file
 //! descriptors and maps needs, and CAP_DAC_READ_SEARCH, which reading the target's
-//! files of any owner needs (read only: it grants no write).
+//! files of any owner needs (read only: it grants no write). The runtime's default
+//! seccomp profile applies (`RuntimeDefault`), and the collector adds its own filter
+//! (`open_by_handle_at`, mounts, namespaces, ptrace, BPF and the like refused: see
+//! `collector/src/sandbox.rs`).
 //!
 //! Kubernetes never removes an ephemeral container: it stays in the pod's spec,
 //! terminated once its command ends. cairn ends it after the collection (`idle --stop`),
@@ -104,6 +107,8 @@ pub fn container(name: &str, t: &Target, e: &Ephemeral) -> serde_json::Value {
             "allowPrivilegeEscalation": false,
             "readOnlyRootFilesystem": true,
             "capabilities": {"drop": ["ALL"], "add": ["SYS_PTRACE", "DAC_READ_SEARCH"]},
+            // The runtime's default filter at least; the collector adds its own.
+            "seccompProfile": {"type": "RuntimeDefault"},
         },
         "terminationMessagePolicy": "File",
     })
@@ -274,6 +279,7 @@ mod tests {
         let c = container("cairn-1", &t, &e);
         let sc = &c["securityContext"];
         assert_eq!(sc["capabilities"]["drop"], serde_json::json!(["ALL"]));
+        assert_eq!(sc["seccompProfile"]["type"], "RuntimeDefault");
         assert_eq!(
             sc["capabilities"]["add"],
             serde_json::json!(["SYS_PTRACE", "DAC_READ_SEARCH"])

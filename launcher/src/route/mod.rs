@@ -7,6 +7,8 @@
 //! Adding a route: a file here implementing [`Route`], a variant of [`Via`], and its
 //! line in [`crate::plan`]'s choice.
 
+#[cfg(test)]
+mod admission_tests;
 pub mod ephemeral;
 pub mod exec;
 pub mod node;

@@ -546,6 +546,13 @@ fn a_container_by_a_short_lived_pod_on_its_node_with_its_drift() {
     assert!(line("deleted", "/etc/group"), "{drift}");
     // The kubelet's files of this container, rotated ones included, and no other pod's.
     let a = cairn_testkit::archive::Archive::read(Path::new(r["archive"].as_str().unwrap()));
+    // The collector confined itself in the node pod before reading the node.
+    let log = a.text("collection.log");
+    assert!(
+        log.contains("sandbox: landlock enforced: reads only beneath /node/var/lib/docker, /node/var/log, /proc")
+            && log.contains("seccomp: 34 system calls refused"),
+        "{log}"
+    );
     let top = format!("node/var/log/pods/{ns}_bb_0b7c4e1d-5a6f-4c3b-8e2d-1f0a9b8c7d6e/main");
     assert!(a
         .text(&format!("{top}/0.log"))
@@ -596,6 +603,40 @@ fn a_container_by_a_short_lived_pod_on_its_node_with_its_drift() {
         "label=app.kubernetes.io/name=cairn-node-collector",
     ]);
     assert_eq!(left, "", "the collector pod was left behind");
+    // The same confinement in the collector image as the node pod runs it (no
+    // capability but DAC_READ_SEARCH, the node's logs read-only): the node's logs are
+    // read, a file outside them is refused.
+    let sandboxed = docker::ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--cap-drop",
+        "ALL",
+        "--cap-add",
+        "DAC_READ_SEARCH",
+        "--security-opt",
+        "no-new-privileges",
+        "--read-only",
+        "-v",
+        &format!("{}:/node/var/log:ro", var_log.path().display()),
+        "--entrypoint",
+        "/cairn-collector",
+        &img.collector,
+        "sandbox",
+        "--node-root",
+        "/node",
+        "--try",
+        "/node/var/log/containerd.log",
+        "--try",
+        "/etc/hostname",
+    ]);
+    assert!(sandboxed.contains("landlock enforced"), "{sandboxed}");
+    assert!(
+        sandboxed.contains("read /node/var/log/containerd.log: allowed")
+            && sandboxed.contains("read /etc/hostname: refused (Permission denied"),
+        "{sandboxed}"
+    );
     // The collector pod as cairn asked for it: in its own namespace, the runtime's
     // state directory and the kubelet's logs alone, read-only all the way down, no
     // runtime socket, seccomp, no privilege, limited in resources and in time.
