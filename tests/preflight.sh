@@ -79,7 +79,8 @@ fake_gcs() {
   [ -x "$b" ] && "$b" -help 2>&1 | grep -q -- -backend
 }
 kubectl_client() { "$work/py/bin/kubectl" version --client; }
-export -f gnu_time aarch64_cc aarch64_libc aarch64_qemu aarch64_binfmt aarch64_busybox musl busybox chromium_dom \
+python_ctypes() { python3 -m venv --help >/dev/null && python3 -c 'import ctypes; ctypes.CDLL(None).name_to_handle_at'; }
+export -f python_ctypes gnu_time aarch64_cc aarch64_libc aarch64_qemu aarch64_binfmt aarch64_busybox musl busybox chromium_dom \
   mactime_body sshsig zstd_round shellcheck_run containers s3s azurite fake_gcs kubectl_client
 
 check "$(pkg gcc-aarch64-linux-gnu)" "the aarch64 cross C compiler" aarch64_cc
@@ -95,6 +96,7 @@ check "$(pkg sleuthkit)" "mactime on a bodyfile" mactime_body
 check "$(pkg openssh-client)" "ssh-keygen -Y sign and verify" sshsig
 check "$(pkg zstd)" "zstd" zstd_round
 check "$(pkg shellcheck)" "shellcheck" shellcheck_run
+check "$(pkg python3) and $(pkg python3-venv)" "python3 -m venv, and ctypes reaching libc's name_to_handle_at" python_ctypes
 check "$(pkg time)" "GNU time's peak memory (/usr/bin/time -f %M)" gnu_time
 check "$(pkg docker.io), $(pkg containerd), $(pkg runc) and $(pkg iptables)" "the container runtimes" containers
 for t in debootstrap:debootstrap hyperfine:hyperfine setpriv:util-linux openssl:openssl curl:curl \
