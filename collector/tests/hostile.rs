@@ -508,6 +508,18 @@ fn unreadable_files_and_directories_are_denied_and_logged() {
         run(&args)
     };
     cairn_testkit::env::succeeded(&o);
+    // Not root, and something was denied: said, with the count and what to do.
+    let err = String::from_utf8_lossy(&o.stderr);
+    let uid = match rustix::process::geteuid() {
+        u if u.is_root() => 65534,
+        u => u.as_raw(),
+    };
+    assert!(
+        err.contains(&format!(
+            "warning: 2 file(s) or folder(s) denied: this ran as uid {uid}, not root"
+        )) && err.contains("run it as root"),
+        "{err}"
+    );
     verify_ok(&out);
     let a = Archive::read(&out);
     assert_eq!(a.text("files/u/open"), "fine");

@@ -177,6 +177,14 @@ fn tell(report: &Report) -> i32 {
         c.changed,
         if report.cut_short.is_empty() { "" } else { "; CUT SHORT (the archive is valid but not everything asked for is in it)" }
     );
+    let uid = rustix::process::geteuid();
+    if c.denied > 0 && !uid.is_root() {
+        eprintln!(
+            "cairn-collector: warning: {} file(s) or folder(s) denied: this ran as uid {}, not root, so what other users own and keep private is not in the archive (collection.log names each); run it as root, or note what is missing",
+            c.denied,
+            uid.as_raw()
+        );
+    }
     if let Some(o) = &report.output_in_tree {
         eprintln!(
             "cairn-collector: warning: {}",
