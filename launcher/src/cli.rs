@@ -104,7 +104,8 @@ pub enum Command {
     /// Prints the patch that gives a workload's pods a collector sidecar (for clusters
     /// where ephemeral containers are not allowed), with how to apply and use it.
     Sidecar(SidecarArgs),
-    /// Lists pods and their containers with a verdict: exec-able, distroless, not running.
+    /// Lists pods and their containers with a verdict: running (exec not tried), or with
+    /// --probe exec-able or distroless; not running, exec-denied.
     Pods(PodsArgs),
     /// Collects evidence from POD[/CONTAINER]... or from the pods -l selects.
     #[command(after_help = EXIT_CODES)]
@@ -252,9 +253,12 @@ pub struct PodsArgs {
         .args(["output_dir", "s3", "azure", "azure_sas", "gcs", "upload_url_template"])
 ))]
 pub struct CollectArgs {
-    /// Targets: POD or POD/CONTAINER in the namespace.
+    /// Targets: POD or POD/CONTAINER in the namespace (kubectl's pod/POD too).
     #[arg(value_name = "POD[/CONTAINER]")]
     pub targets: Vec<String>,
+    /// The container of each POD named without one, as kubectl's -c.
+    #[arg(short = 'c', long, value_name = "CONTAINER")]
+    pub container: Option<String>,
     #[command(flatten)]
     pub cluster: ClusterFlags,
     #[command(flatten)]

@@ -39,7 +39,9 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // cairn's own warnings; the libraries' (kube's raw API errors, which
+                // cairn says itself in a sentence) only when CAIRN_LOG asks for them.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("cairn=warn")),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -128,9 +128,15 @@ pub fn print(outcomes: &[Outcome], output: crate::cli::Format) {
         match &o.k8s {
             Some(Ok(w)) => {
                 if w.refused > 0 {
+                    let more = if w.refused > w.refused_reads.len() as u64 {
+                        ", ..."
+                    } else {
+                        ""
+                    };
                     status = format!(
-                        "{status}; k8s evidence: {} read(s) refused (recorded in it)",
-                        w.refused
+                        "{status}; k8s evidence: {} read(s) refused, recorded in it: {}{more}",
+                        w.refused,
+                        w.refused_reads.join(", ")
                     );
                 }
                 if let Some(e) = &w.not_stored {

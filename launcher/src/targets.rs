@@ -218,44 +218,63 @@ pub async fn list(
         .collect())
 }
 
-/// Resolves `POD[/CONTAINER]` in `namespace`, or in every namespace (`None`, `-A`),
-/// where the name must then be in exactly one: without a container, the pod's only
-/// container, or an error listing them.
+/// Resolves `POD[/CONTAINER]` (also kubectl's `pod/POD`, and `-c CONTAINER` as
+/// `default_container`) in `namespace`, or in every namespace (`None`, `-A`), where the
+/// name must then be in exactly one: without a container, the pod's only container, or
+/// an error listing them. A name that is not there is answered with the closest ones.
 pub async fn resolve(
     client: &Client,
     namespace: Option<&str>,
     arg: &str,
+    default_container: Option<&str>,
 ) -> anyhow::Result<Target> {
+    let arg = ["pod/", "pods/", "po/"]
+        .iter()
+        .find_map(|p| arg.strip_prefix(p))
+        .unwrap_or(arg);
     let (pod, container) = match arg.split_once('/') {
         Some((p, c)) => (p, Some(c)),
-        None => (arg, None),
+        None => (arg, default_container),
     };
     let p = match namespace {
         Some(ns) => {
             let api: Api<Pod> = Api::namespaced(client.clone(), ns);
-            api.get(pod).await.map_err(|e| {
-                if crate::kerror::not_found(&e) {
-                    anyhow::anyhow!("pod {ns}/{pod} not found (`cairn -n {ns} pods` lists the pods there; -A looks in every namespace)")
-                } else {
-                    anyhow::anyhow!(crate::kerror::say(&format!("getting pod {ns}/{pod}"), &e))
+            match api.get(pod).await {
+                Ok(p) => p,
+                Err(e) if crate::kerror::not_found(&e) => {
+                    let names: Vec<String> = api
+                        .list(&ListParams::default())
+                        .await
+                        .map(|l| {
+                            l.items
+                                .into_iter()
+                                .filter_map(|p| p.metadata.name)
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    anyhow::bail!("pod {ns}/{pod} not found{} (`cairn -n {ns} pods` lists the pods there; -A looks in every namespace)", mean(pod, &names))
                 }
-            })?
+                Err(e) => anyhow::bail!(crate::kerror::say(&format!("getting pod {ns}/{pod}"), &e)),
+            }
         }
         None => anywhere(client, pod).await?,
     };
     let namespace = p.metadata.namespace.clone().unwrap_or_default();
     let all = containers(&p);
+    let names: Vec<String> = all.iter().map(|t| t.container.clone()).collect();
     match container {
-        Some(c) => all
-            .into_iter()
-            .find(|t| t.container == c)
-            .ok_or_else(|| anyhow::anyhow!("pod {namespace}/{pod} has no container '{c}'")),
+        Some(c) => all.into_iter().find(|t| t.container == c).ok_or_else(|| {
+            anyhow::anyhow!(
+                "pod {namespace}/{pod} has no container '{c}'{}: its containers are {}",
+                mean(c, &names),
+                names.join(", ")
+            )
+        }),
         None if all.len() == 1 => all
             .into_iter()
             .next()
             .ok_or_else(|| anyhow::anyhow!("pod {namespace}/{pod} has no container")),
         None => {
-            let names: Vec<&str> = all.iter().map(|t| t.container.as_str()).collect();
             anyhow::bail!(
                 "pod {namespace}/{pod} has {} containers ({}): name one as {pod}/CONTAINER",
                 names.len(),
@@ -263,6 +282,20 @@ pub async fn resolve(
             )
         }
     }
+}
+
+/// `; did you mean X?` for the closest of `known` to `name`: fewest edits, a swap of
+/// two neighbours counting one (`wbe` is `web`), at most one per four characters plus
+/// one; or nothing when none is that close.
+fn mean(name: &str, known: &[String]) -> String {
+    let most = 1 + name.chars().count() / 4;
+    known
+        .iter()
+        .map(|k| (strsim::osa_distance(name, k), k))
+        .filter(|(d, _)| *d <= most)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| format!("; did you mean {k}?"))
+        .unwrap_or_default()
 }
 
 /// The one pod called `name` in any namespace.
@@ -307,5 +340,15 @@ mod tests {
         for i in ["debian:12", "busybox", "nginx:1.27"] {
             assert!(!super::distroless_image(i), "{i}");
         }
+    }
+
+    #[test]
+    fn a_close_name_is_suggested_and_a_far_one_is_not() {
+        let known = ["web".to_owned(), "api-7d9f".to_owned(), "main".to_owned()];
+        assert_eq!(super::mean("wbe", &known), "; did you mean web?");
+        assert_eq!(super::mean("mian", &known), "; did you mean main?");
+        assert_eq!(super::mean("api-7d9", &known), "; did you mean api-7d9f?");
+        assert_eq!(super::mean("db", &known), "");
+        assert_eq!(super::mean("x", &[]), "");
     }
 }

@@ -1,5 +1,8 @@
-//! `cairn pods`: the pods and containers a selection finds, each with a verdict
-//! (exec-able, distroless, not running), and with `--probe` whether `sh` really runs.
+//! `cairn pods`: the pods and containers a selection finds, each with a verdict that is
+//! true for what was checked: `running` (exec not tried), and with `--probe`, which
+//! runs `sh -c 'exit 0'` in each, `exec-able` or `distroless`; `not running`,
+//! `exec-denied`. Whether a container has a shell cannot be told from its spec, and
+//! probing starts a process in every target, so it is asked for, never done by default.
 
 use crate::cli::PodsArgs;
 use crate::cluster::Cluster;
@@ -48,7 +51,7 @@ pub async fn run(
             denied.insert(ns);
         }
     }
-    let mut probes = vec![None; all.len()];
+    let mut probes: Vec<Option<Probe>> = vec![None; all.len()];
     if a.probe {
         let client = &c.client;
         let found: Vec<(usize, Probe)> = futures_util::stream::iter(
@@ -77,9 +80,7 @@ pub async fn run(
             .zip(&probes)
             .map(|(t, p)| {
                 let mut j = t.to_json();
-                if t.verdict == Verdict::Exec && denied.contains(&t.namespace) {
-                    j["verdict"] = EXEC_DENIED.into();
-                }
+                j["verdict"] = verdict(t, p.as_ref(), &denied).into();
                 if let Some(p) = p {
                     j["probe"] = p.describe().into();
                 }
@@ -92,7 +93,7 @@ pub async fn run(
             "{:<20} {:<30} {:<16} {:<12} {:<8} {:<12} IMAGE",
             "NAMESPACE", "POD", "CONTAINER", "PHASE", "USER", "VERDICT"
         );
-        for t in &all {
+        for (t, p) in all.iter().zip(&probes) {
             println!(
                 "{:<20} {:<30} {:<16} {:<12} {:<8} {:<12} {}",
                 terminal(&t.namespace),
@@ -100,14 +101,17 @@ pub async fn run(
                 terminal(&t.container),
                 terminal(&t.phase),
                 t.user.map(|u| u.to_string()).unwrap_or_else(|| "-".into()),
-                if t.verdict == Verdict::Exec && denied.contains(&t.namespace) {
-                    EXEC_DENIED
-                } else {
-                    t.verdict.name()
-                },
+                verdict(t, p.as_ref(), &denied),
                 terminal(&t.image)
             );
         }
+    }
+    let unprobed = all
+        .iter()
+        .zip(&probes)
+        .any(|(t, p)| verdict(t, p.as_ref(), &denied) == UNPROBED);
+    if unprobed {
+        eprintln!("cairn: {UNPROBED}: exec was not tried; --probe runs `sh -c 'exit 0'` in each to tell exec-able from distroless (a shell-less container needs --via ephemeral or node; --via auto finds out by itself)");
     }
     if !denied.is_empty() {
         let list: Vec<&str> = denied.iter().map(String::as_str).collect();
@@ -121,6 +125,21 @@ pub async fn run(
 
 /// The verdict of a running container the user may not exec into.
 const EXEC_DENIED: &str = "exec-denied";
+/// The verdict of a running container whose shell was not probed.
+const UNPROBED: &str = "running";
+
+/// What is known of `t`: its probe's answer, or only that it runs.
+fn verdict(
+    t: &Target,
+    probe: Option<&Probe>,
+    denied: &std::collections::BTreeSet<String>,
+) -> &'static str {
+    match t.verdict {
+        Verdict::Exec if denied.contains(&t.namespace) => EXEC_DENIED,
+        Verdict::Exec if !matches!(probe, Some(Probe::Shell)) => UNPROBED,
+        v => v.name(),
+    }
+}
 
 /// Runs `sh -c 'exit 0'` in the container: a runtime that cannot find `sh` (its Status,
 /// or 126/127 with no word from sh) means a distroless container, whatever its image

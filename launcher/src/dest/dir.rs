@@ -22,15 +22,35 @@ pub struct Flags {
 impl Flags {
     pub fn destination(&self, _: &Setting) -> Option<anyhow::Result<Box<dyn Destination>>> {
         let d = self.output_dir.as_ref()?;
+        let created = std::fs::symlink_metadata(d).is_err();
         Some(
             cairn_archive::private::dir_all(d)
                 .with_context(|| format!("creating {}", d.display()))
-                .map(|_| Box::new(Dir(d.clone())) as Box<dyn Destination>),
+                .map(|_| {
+                    Box::new(Dir {
+                        path: d.clone(),
+                        created,
+                    }) as Box<dyn Destination>
+                }),
         )
     }
 }
 
-pub struct Dir(pub PathBuf);
+/// `--output-dir`, and whether this run made it.
+pub struct Dir {
+    path: PathBuf,
+    created: bool,
+}
+
+/// A directory this run made and left empty (it failed before anything was written)
+/// is removed, so that a mistyped pod leaves nothing behind.
+impl Drop for Dir {
+    fn drop(&mut self) {
+        if self.created {
+            let _ = std::fs::remove_dir(&self.path);
+        }
+    }
+}
 
 impl Destination for Dir {
     fn open<'a>(&'a self, _t: &'a Target, name: &'a str) -> BoxFuture<'a, anyhow::Result<Opened>> {
@@ -41,7 +61,7 @@ impl Destination for Dir {
                 payload: None,
                 keep: Some(create_private(&part)?),
                 delivery: Box::new(Local {
-                    dir: self.0.clone(),
+                    dir: self.path.clone(),
                     name: name.to_owned(),
                 }),
             })
@@ -53,11 +73,11 @@ impl Destination for Dir {
     }
 
     fn local_dir(&self) -> Option<&std::path::Path> {
-        Some(&self.0)
+        Some(&self.path)
     }
 
     fn place(&self) -> String {
-        self.0.display().to_string()
+        self.path.display().to_string()
     }
 }
 
@@ -71,7 +91,7 @@ impl Dir {
     /// Where the archive is written while it arrives (kept on failure: the bytes that
     /// arrived are a valid zstd stream up to the break).
     fn part(&self, name: &str) -> PathBuf {
-        self.0.join(format!("{name}.part"))
+        self.path.join(format!("{name}.part"))
     }
 }
 

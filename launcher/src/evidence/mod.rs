@@ -41,8 +41,11 @@ pub struct Written {
     pub path: PathBuf,
     pub sha256: String,
     pub bytes: u64,
-    /// Reads the cluster refused or failed.
+    /// Reads the cluster refused or failed (a 404 is not one: what is not there is
+    /// recorded as absent).
     pub refused: u64,
+    /// The first of those reads, by API path, for the run's status line.
+    pub refused_reads: Vec<String>,
     /// Where a store holds it, once uploaded (the local file is then removed).
     pub stored: Option<String>,
     /// Why the store did not take it (the file stays at `path`).
@@ -64,8 +67,11 @@ impl Written {
 struct Reader<'a> {
     client: &'a Client,
     bundle: Bundle,
-    refused: u64,
+    refused: Vec<String>,
 }
+
+/// How many refused reads the status line names.
+const NAMED_REFUSALS: usize = 3;
 
 /// The most bytes of one object cairn holds from the API server (a Pod, a list of
 /// RoleBindings): far above any real one, and a bound on what a broken or hostile
@@ -95,6 +101,12 @@ impl Reader<'_> {
         };
         let body = match self.client.request_stream(req).await {
             Ok(b) => b,
+            Err(e) if matches!(&e, kube::Error::Api(r) if r.code == 404) => {
+                let what = format!("{path}: not in the cluster (404), so nothing of it is here");
+                self.bundle
+                    .note(cairn_protocol::Level::Info, "kubernetes", &what);
+                return None;
+            }
             Err(e) => {
                 let denied = matches!(&e, kube::Error::Api(r) if r.code == 403);
                 let why = crate::kerror::say(&format!("reading {path}"), &e);
@@ -115,7 +127,7 @@ impl Reader<'_> {
     }
 
     fn refuse(&mut self, source: &str, denied: bool, why: &str) {
-        self.refused += 1;
+        self.refused.push(source.to_owned());
         if let Err(e) = self.bundle.refused(source, denied, why, "kubernetes") {
             tracing::warn!("recording a refusal: {e}");
         }
@@ -175,7 +187,7 @@ pub async fn write(
     let mut r = Reader {
         client,
         bundle,
-        refused: 0,
+        refused: Vec::new(),
     };
     let (ns, name) = (t.namespace.as_str(), t.pod.as_str());
     let pod_path = format!("/api/v1/namespaces/{ns}/pods/{name}");
@@ -208,7 +220,8 @@ pub async fn write(
         r.object::<serde::de::IgnoredAny>(Some(k8s::NODE), &format!("/api/v1/nodes/{}", t.node))
             .await;
     }
-    let refused = r.refused;
+    let refused = r.refused.len() as u64;
+    let refused_reads: Vec<String> = r.refused.iter().take(NAMED_REFUSALS).cloned().collect();
     let sealed = r.bundle.finish(About {
         kind: "kubernetes evidence".into(),
         target: t.info(),
@@ -222,6 +235,7 @@ pub async fn write(
         sha256: sealed.sha256,
         bytes: sealed.bytes,
         refused,
+        refused_reads,
         stored: None,
         not_stored: None,
         ms: started.elapsed().as_millis() as u64,

@@ -27,6 +27,10 @@ impl Route for Exec {
         "exec"
     }
 
+    fn binary_in_target(&self) -> bool {
+        true
+    }
+
     fn accepts(&self, t: &Target) -> Result<(), String> {
         match t.verdict {
             Verdict::Exec => Ok(()),

@@ -74,6 +74,11 @@ pub trait Route: Send + Sync {
     fn own_namespace(&self) -> Option<(&str, &'static [Need])> {
         None
     }
+    /// True when the collector's binary lands in the target's own filesystem (exec);
+    /// the other routes run it from the collector image, in a container of its own.
+    fn binary_in_target(&self) -> bool {
+        false
+    }
     /// Whether this route can collect `t`, or why not.
     fn accepts(&self, t: &Target) -> Result<(), String> {
         match t.verdict {

@@ -218,7 +218,7 @@ fn as_kubectl_cairn_it_runs_as_a_kubectl_plugin() {
     cairn_testkit::env::succeeded(&o);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v[0]["pod"], "web");
-    assert_eq!(v[0]["verdict"], "exec-able");
+    assert_eq!(v[0]["verdict"], "running");
     let out = s.dir.path().join("plugin-out");
     let o = run(&[
         "cairn",
@@ -272,6 +272,76 @@ fn kubeconfig_mistakes_are_said_once_with_what_to_do() {
         err.contains("cannot read $KUBECONFIG (/nonexistent/kc)") && !err.contains("cluster"),
         "{err}"
     );
+    // A refusal is cairn's one sentence: no library log line, no debug dump before it.
+    let err = run(
+        &[
+            "--kubeconfig",
+            kc,
+            "--context",
+            "cairn-test-denied",
+            "collect",
+            "web",
+            "--output-dir",
+            s.dir.path().join("denied").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        err.starts_with("cairn: error: ") && !err.contains("WARN") && !err.contains("Status {"),
+        "{err}"
+    );
+}
+
+/// kubectl's ways of naming a target work: `-c CONTAINER`, `pod/NAME`; a mistyped pod
+/// or container is answered with the closest name and the pod's containers, and a run
+/// that collected nothing leaves no output directory behind.
+#[test]
+fn kubectl_habits_name_targets_and_mistakes_get_did_you_mean() {
+    let Some(_) = docker::setup() else { return };
+    let ns = format!("habits-{}", std::process::id());
+    let _p = pod(&ns, "web", docker::busybox_image(), &[]);
+    let s = ApiServer::start(&[]);
+    let out = |n: &str| s.dir.path().join(n);
+    for (i, target) in [["web", "-c", "main"], ["pod/web", "-c", "main"]]
+        .iter()
+        .enumerate()
+    {
+        let dir = out(&format!("ok{i}"));
+        let mut args = vec!["-n", &ns, "collect"];
+        args.extend(target.iter().copied());
+        args.extend(["--output-dir", dir.to_str().unwrap()]);
+        cairn_testkit::env::succeeded(&cairn(&s, &args));
+        assert_eq!(archives(&dir).len(), 1, "{target:?}");
+    }
+    for (target, said) in [
+        ("wbe", format!("pod {ns}/wbe not found; did you mean web?")),
+        (
+            "web/mian",
+            format!(
+                "pod {ns}/web has no container 'mian'; did you mean main?: its containers are main"
+            ),
+        ),
+    ] {
+        let dir = out("never");
+        let o = cairn(
+            &s,
+            &[
+                "-n",
+                &ns,
+                "collect",
+                target,
+                "--output-dir",
+                dir.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+        assert!(text(&o.stderr).contains(&said), "{}", text(&o.stderr));
+        assert!(
+            !dir.exists(),
+            "a run that collected nothing left {}",
+            dir.display()
+        );
+    }
 }
 
 /// docs/cli.md holds every command's --help as `cairn` prints it (examples and exit

@@ -271,7 +271,9 @@ fn a_restarted_pods_logs_objects_and_permissions_are_kept_and_a_refusal_is_recor
         text(&o.stderr)
     );
     assert!(
-        text(&o.stdout).contains("k8s evidence: 2 read(s) refused (recorded in it)"),
+        text(&o.stdout).contains(&format!(
+            "k8s evidence: 2 read(s) refused, recorded in it: /apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings, "
+        )),
         "{}",
         text(&o.stdout)
     );

@@ -89,7 +89,7 @@ fn a_container_without_a_shell_is_named_distroless_with_the_routes_that_work() {
     let s3 = |a: &str, b: &str, c: &str| (a.to_owned(), b.to_owned(), c.to_owned());
     assert_eq!(
         verdicts(&[]),
-        [s3("api", "exec-able", "-"), s3("bb", "exec-able", "-")]
+        [s3("api", "running", "-"), s3("bb", "running", "-")]
     );
     assert_eq!(
         verdicts(&["--probe"]),

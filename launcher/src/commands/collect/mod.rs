@@ -217,7 +217,7 @@ async fn choose(a: &CollectArgs, c: &Cluster, sel: &Selection<'_>) -> anyhow::Re
     // With -A, a named pod is looked for in every namespace.
     for t in &a.targets {
         let ns = sel.scope.map(|_| sel.namespace);
-        chosen.push(targets::resolve(&c.client, ns, t).await?);
+        chosen.push(targets::resolve(&c.client, ns, t, a.container.as_deref()).await?);
     }
     if let Some(s) = sel.selector {
         let pods = targets::list(&c.client, sel.scope, Some(s), a.include_system).await?;
@@ -285,8 +285,9 @@ async fn run_jobs(
         .map(|j| (j.target.clone(), j.route.method()))
         .collect();
     let finished = Mutex::new(Vec::<Outcome>::new());
-    // Each started target's archive name, to name what a cancelled one left.
-    let names = Mutex::new(std::collections::BTreeMap::<String, String>::new());
+    // Each started target's archive name, start and route, for what a cancelled one
+    // left and how long it ran.
+    let names = Mutex::new(Started::new());
     let work = futures_util::stream::iter(jobs)
         .map(|job| run_job(cx, job, board, timeout, &names))
         .buffer_unordered(concurrency.max(1))
@@ -308,20 +309,37 @@ async fn run_jobs(
         let names = names.into_inner().unwrap_or_default();
         for (t, method) in pending {
             if !done.iter().any(|o| o.target == t.name()) {
-                let kept = names
-                    .get(&t.name())
-                    .map(|n| kept(cx, n))
-                    .unwrap_or_else(|| "; it had not started".into());
+                let (kept, method, since) = match names.get(&t.name()) {
+                    Some(s) => (kept(cx, &s.name), s.method, s.at),
+                    None => ("; it had not started".into(), method, now),
+                };
                 done.push(Outcome::failed(
                     &t,
                     method,
-                    now,
+                    since,
                     format!("cancelled ({signal}){kept}"),
                 ));
             }
         }
     }
     (done, interrupted)
+}
+
+/// A started target: its archive's name, when it started, the route it is on.
+struct Start {
+    name: String,
+    at: Instant,
+    method: &'static str,
+}
+
+/// The started targets, by name.
+type Started = std::collections::BTreeMap<String, Start>;
+
+/// Notes that the target named `target` is now on the route `method`.
+fn moved(names: &Mutex<Started>, target: &str, method: &'static str) {
+    if let Some(s) = names.lock().ok().as_mut().and_then(|n| n.get_mut(target)) {
+        s.method = method;
+    }
 }
 
 /// What a cut-off collection left, for its report: `; the N bytes that arrived are
@@ -357,20 +375,30 @@ async fn run_job(
     job: Job,
     board: &Board,
     timeout: Duration,
-    names: &Mutex<std::collections::BTreeMap<String, String>>,
+    names: &Mutex<Started>,
 ) -> Outcome {
     let t = &job.target;
     let bar = Arc::new(board.target(&t.name()));
     let started = Instant::now();
     let name = results::archive_name(t, time::OffsetDateTime::now_utc());
     if let Ok(mut n) = names.lock() {
-        n.insert(t.name(), name.clone());
+        let method = job.route.method();
+        let at = started;
+        n.insert(
+            t.name(),
+            Start {
+                name: name.clone(),
+                at,
+                method,
+            },
+        );
     }
     let attempt = async {
         let first = attempt(cx, t, job.route.as_ref(), &bar, &name, started).await;
         match (&first, &job.fallback) {
             (Err((_, Failure::NoShell(_) | Failure::NoMemoryPlace(_))), Some(f)) => {
                 discard_failed_partial(cx, &name);
+                moved(names, &t.name(), f.method());
                 attempt(cx, t, f.as_ref(), &bar, &name, started).await
             }
             _ => first,
@@ -384,9 +412,14 @@ async fn run_job(
         Ok(Err((method, e))) => Outcome::failed(t, method, started, e.to_string()),
         Err(_) => {
             let kept = kept(cx, &name);
+            let method = names
+                .lock()
+                .ok()
+                .and_then(|n| n.get(&t.name()).map(|s| s.method))
+                .unwrap_or(job.route.method());
             Outcome::failed(
                 t,
-                job.route.method(),
+                method,
                 started,
                 format!(
                     "timed out after {}s (--timeout); the exec stream was closed{kept}",
@@ -469,7 +502,8 @@ async fn attempt(
             archive: Some(c.delivered.location),
             claimed: Some(c.claimed),
             verified: Some(c.delivered.verified),
-            binary: c.binary,
+            // Where the binary ran is the target's disk only on the exec route.
+            binary: c.binary.filter(|_| route.binary_in_target()),
             cut_short: c.cut_short,
             seconds: started.elapsed().as_secs_f64(),
             error: None,
