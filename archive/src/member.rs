@@ -74,6 +74,27 @@ pub mod files {
     pub const BODYFILE: &str = "outputs/live/timeline/bodyfile.txt";
     pub const LD_SO_PRELOAD: &str = "files/etc/ld.so.preload";
 
+    /// Where cron (and busybox crond, and anacron) read scheduled commands, under
+    /// `files/`.
+    pub fn is_cron(member: &str) -> bool {
+        let Some(path) = member.strip_prefix("files") else {
+            return false;
+        };
+        ["/etc/crontab", "/etc/anacrontab"].contains(&path)
+            || [
+                "/etc/cron.d/",
+                "/etc/cron.hourly/",
+                "/etc/cron.daily/",
+                "/etc/cron.weekly/",
+                "/etc/cron.monthly/",
+                "/etc/crontabs/",
+                "/etc/periodic/",
+                "/var/spool/cron/",
+            ]
+            .iter()
+            .any(|d| path.starts_with(d) && path.len() > d.len())
+    }
+
     /// A shell history file, by its name under `files/`.
     pub fn is_history(member: &str) -> bool {
         let name = member.rsplit('/').next().unwrap_or(member);

@@ -180,6 +180,18 @@ pub struct PodSpecView {
 pub struct ContainerView {
     pub name: String,
     pub image: Option<String>,
+    /// The ports the pod spec declares for it.
+    pub ports: Capped<PortView, 64>,
+}
+
+/// A port a container declares.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct PortView {
+    #[serde(rename = "containerPort")]
+    pub container_port: i32,
+    /// `TCP` (the default), `UDP` or `SCTP`.
+    pub protocol: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

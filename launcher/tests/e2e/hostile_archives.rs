@@ -180,7 +180,7 @@ fn a_long_history_name_times_many_lines_is_cut_not_copied() {
     crafted(&a, [(name, b"x\n".repeat(50_000))]);
     let (_, r, _) = all_three(d.path(), &a);
     assert!(
-        r.stderr().contains("shell history file(s)"),
+        r.stderr().contains("shell history or cron file(s)"),
         "{}",
         r.stderr()
     );

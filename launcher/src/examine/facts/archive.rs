@@ -21,6 +21,7 @@ struct Lists {
     logins: Budget,
     drift: Budget,
     history: Budget,
+    cron: Budget,
     modes: Budget,
 }
 
@@ -34,6 +35,7 @@ impl Default for Lists {
             logins: Budget::sixteenths(1),
             drift: Budget::sixteenths(3),
             history: Budget::sixteenths(2),
+            cron: Budget::sixteenths(1),
             modes: Budget::sixteenths(2),
         }
     }
@@ -53,8 +55,13 @@ pub fn read(f: &mut Facts, path: &Path) -> anyhow::Result<()> {
         if !wanted(&name) {
             return Ok(());
         }
-        if files::is_history(&name)
-            && (f.history_files.len() >= MAX_HISTORY_FILES || name.len() > MAX_HISTORY_NAME)
+        let files_of_kind = if files::is_cron(&name) {
+            f.cron_files.len()
+        } else {
+            f.history_files.len()
+        };
+        if (files::is_history(&name) || files::is_cron(&name))
+            && (files_of_kind >= MAX_HISTORY_FILES || name.len() > MAX_HISTORY_NAME)
         {
             histories_left_out += 1;
             return Ok(());
@@ -79,6 +86,7 @@ pub fn read(f: &mut Facts, path: &Path) -> anyhow::Result<()> {
         ("logins", lists.logins),
         ("drift records", lists.drift),
         ("history lines", lists.history),
+        ("cron lines", lists.cron),
         ("bodyfile modes", lists.modes),
     ] {
         if b.over > 0 {
@@ -91,7 +99,7 @@ pub fn read(f: &mut Facts, path: &Path) -> anyhow::Result<()> {
     }
     if histories_left_out > 0 {
         crate::examine::problem(&mut f.problems, format!(
-            "{histories_left_out} shell history file(s) past the first {MAX_HISTORY_FILES}, or with a path over {MAX_HISTORY_NAME} bytes, not read"
+            "{histories_left_out} shell history or cron file(s) past the first {MAX_HISTORY_FILES}, or with a path over {MAX_HISTORY_NAME} bytes, not read"
         ));
     }
     said(f, tally);
@@ -140,6 +148,7 @@ fn wanted(name: &str) -> bool {
     ]
     .contains(&name)
         || files::is_history(name)
+        || files::is_cron(name)
 }
 
 /// Keeps the records of a list within its count and its budget.
@@ -203,7 +212,22 @@ fn member(f: &mut Facts, l: &mut Lists, name: &str, r: &mut Hashing<'_>) -> std:
             f.preload = Some(String::from_utf8_lossy(&text).into_owned());
             Tally::default()
         }
-        n => history(f, l, n, r)?,
+        n if files::is_cron(n) => {
+            let to = Lines {
+                files: &mut f.cron_files,
+                lines: &mut f.cron,
+                budget: &mut l.cron,
+            };
+            line_file(to, &mut f.problems, n, r)?
+        }
+        n => {
+            let to = Lines {
+                files: &mut f.history_files,
+                lines: &mut f.history,
+                budget: &mut l.history,
+            };
+            line_file(to, &mut f.problems, n, r)?
+        }
     };
     Ok(t)
 }
@@ -219,18 +243,26 @@ fn doc<T: DeserializeOwned>(r: &mut dyn Read, name: &str, problems: &mut Vec<Str
     }
 }
 
-/// A shell history's lines, each cut to [`MAX_HISTORY_LINE`] bytes, the file named once.
-fn history(
-    f: &mut Facts,
-    l: &mut Lists,
+/// Where the lines of a file go: its name, its lines, their budget.
+struct Lines<'a> {
+    files: &'a mut Vec<String>,
+    lines: &'a mut Vec<HistoryLine>,
+    budget: &'a mut Budget,
+}
+
+/// A shell history's (or a crontab's) lines, each cut to [`MAX_HISTORY_LINE`] bytes,
+/// the file named once.
+fn line_file(
+    to: Lines<'_>,
+    problems: &mut Vec<String>,
     name: &str,
     r: &mut Hashing<'_>,
 ) -> std::io::Result<Tally> {
-    let file = f.history_files.len();
-    f.history_files.push(name.to_owned());
+    let file = to.files.len();
+    to.files.push(name.to_owned());
     let mut number = 0;
     let mut over = 0u64;
-    let (history, budget) = (&mut f.history, &mut l.history);
+    let (history, budget) = (to.lines, to.budget);
     let t = lines(r, |line| {
         number += 1;
         let text = &line[..line.len().min(MAX_HISTORY_LINE)];
@@ -246,10 +278,8 @@ fn history(
     })?;
     if over > 0 {
         crate::examine::problem(
-            &mut f.problems,
-            format!(
-                "{name}: {over} line(s) past the first {MAX_HISTORY_LINES} history lines not read"
-            ),
+            problems,
+            format!("{name}: {over} line(s) past the first {MAX_HISTORY_LINES} lines not read"),
         );
     }
     Ok(t)

@@ -95,6 +95,12 @@ pub struct Facts {
     /// The history files read (members), each named once.
     pub history_files: Vec<String>,
     pub history: Vec<HistoryLine>,
+    /// Why the archive could not be read to its end, when it could not.
+    pub unreadable: Option<String>,
+    /// The cron files read (crontabs, `cron.d`, periodic scripts), each named once,
+    /// and their lines (`HistoryLine::file` indexes `cron_files`).
+    pub cron_files: Vec<String>,
+    pub cron: Vec<HistoryLine>,
     /// `/etc/ld.so.preload`'s content, when collected.
     pub preload: Option<String>,
     /// Bodyfile modes (`-rwsr-xr-x`) of files with an execute or set-id bit, by path.
@@ -121,6 +127,69 @@ impl Facts {
     pub fn complete(&self) -> Option<bool> {
         self.summary.as_ref().map(|s| s.seal.complete)
     }
+
+    /// What the collection is, and why, for the page's banner and the index.
+    pub fn status(&self) -> (Status, String) {
+        if self.collection.archive.is_none() {
+            return (
+                Status::Failed,
+                "no archive: only what the cluster knows of the target (NAME.k8s.tar.zst) is here; the collection failed or was cut off".into(),
+            );
+        }
+        if let Some(e) = &self.unreadable {
+            return (
+                Status::Damaged,
+                format!("the archive could not be read to its end: {e}"),
+            );
+        }
+        let differ = self
+            .members
+            .iter()
+            .filter(|(_, m)| matches!(m.check, Check::Differs(_)))
+            .count();
+        if differ > 0 {
+            return (
+                Status::Damaged,
+                format!("{differ} member(s) differ from the manifest's sha256 (the evidence table names them)"),
+            );
+        }
+        match self.complete() {
+            None => (
+                Status::Damaged,
+                "the archive has no summary: it was not sealed, so nothing in it is vouched for".into(),
+            ),
+            Some(false) => (
+                Status::CutShort,
+                "cut short by a limit: valid, but not everything asked for is in it (the collection's record says which)".into(),
+            ),
+            Some(true) => (Status::Complete, "complete".into()),
+        }
+    }
+}
+
+/// What a collection is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Complete,
+    CutShort,
+    Damaged,
+    Failed,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Complete => "complete",
+            Status::CutShort => "cut short",
+            Status::Damaged => "damaged",
+            Status::Failed => "failed",
+        }
+    }
+
+    /// Damaged or failed: what it shows cannot be taken as the target's state.
+    pub fn bad(self) -> bool {
+        matches!(self, Status::Damaged | Status::Failed)
+    }
 }
 
 /// Reads a collection.
@@ -132,6 +201,7 @@ pub fn read(c: &Collection) -> Facts {
     if let Some(a) = &c.archive {
         if let Err(e) = archive::read(&mut f, a) {
             crate::examine::problem(&mut f.problems, format!("{}: {e}", a.display()));
+            f.unreadable = Some(format!("{e}"));
         }
     }
     if let Some(k) = &c.k8s {

