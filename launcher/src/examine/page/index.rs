@@ -12,10 +12,18 @@ pub(super) const SORT: &str = "document.querySelector('table').dataset.sortable=
 pub struct IndexRow {
     pub name: String,
     pub page: String,
+    /// `namespace/pod/container`.
+    pub target: String,
+    pub route: String,
+    /// When the collection started (RFC 3339), or `-`.
+    pub time: String,
+    /// complete, cut short, damaged, failed.
+    pub status: String,
     pub high: usize,
     pub medium: usize,
     pub info: usize,
-    pub complete: String,
+    /// The most severe finding's sentence, cut, or empty.
+    pub top: String,
 }
 
 /// The index of several collections, most findings first.
@@ -27,18 +35,30 @@ pub fn index(rows: &mut [IndexRow]) -> String {
     });
     let mut o = String::new();
     head(&mut o, "cairn report: index", &[SORT]);
-    let _ = write!(o, "<h1>{} collection(s)</h1><p class=\"muted\">Click a column to sort; most findings first.</p><table><tr><th data-col=\"0\">target</th><th data-col=\"1\" data-num=\"1\">high</th><th data-col=\"2\" data-num=\"1\">medium</th><th data-col=\"3\" data-num=\"1\">info</th><th data-col=\"4\">complete</th></tr>", rows.len());
+    let bad = rows
+        .iter()
+        .filter(|r| r.status == "damaged" || r.status == "failed")
+        .count();
+    let _ = write!(o, "<h1>{} collection(s)</h1>", rows.len());
+    if bad > 0 {
+        let _ = write!(o, "<p class=\"banner st-bad\">{bad} collection(s) damaged or failed: what they show is not the target's state.</p>");
+    }
+    let _ = write!(o, "<p class=\"muted\">Click a column to sort; most findings first.</p><table><tr><th data-col=\"0\">collection</th><th data-col=\"1\">namespace/pod/container</th><th data-col=\"2\">status</th><th data-col=\"3\">route</th><th data-col=\"4\">started</th><th data-col=\"5\" data-num=\"1\">high</th><th data-col=\"6\" data-num=\"1\">medium</th><th data-col=\"7\" data-num=\"1\">info</th><th data-col=\"8\">top finding</th></tr>");
     for r in rows.iter() {
         let _ = write!(
             o,
-            "<tr class=\"row\"><td><a href=\"{}\">{}</a></td><td data-v=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr class=\"row\"><td><a href=\"{}\">{}</a></td><td>{}</td><td class=\"status {}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&r.page),
             esc(&r.name),
-            r.high,
+            esc(&r.target),
+            super::status_class(&r.status),
+            esc(&r.status),
+            esc(&r.route),
+            esc(&r.time),
             r.high,
             r.medium,
             r.info,
-            esc(&r.complete)
+            esc(&r.top)
         );
     }
     let _ = writeln!(o, "</table><script>{SORT}</script></body></html>");

@@ -15,6 +15,7 @@ mod kubernetes;
 mod sections;
 
 pub use index::{index, IndexRow};
+pub use sections::{route_word, target_of};
 
 use super::facts::{Check, Facts};
 use super::findings::{Evidence, Finding, Severity};
@@ -60,6 +61,9 @@ pub(super) fn short(sha: &str) -> String {
 }
 
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1300px;padding:1em 2em;color:#1d1d1f}\
+.banner{padding:.6em 1em;font-weight:600;border-left:6px solid #999;background:#f5f5f7}\
+.st-bad{border-color:#c00;background:#fde8e8;color:#900}\
+.st-cut{border-color:#c90;background:#fff6dd}\
 h1{font-size:1.5em;margin:.2em 0}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}\
 table{border-collapse:collapse;width:100%;font-size:13px}td,th{border-bottom:1px solid #eee;padding:3px 6px;text-align:left;vertical-align:top}\
 th{background:#f5f5f7;cursor:default}code,.mono{font-family:ui-monospace,monospace;font-size:12px;word-break:break-all}\
@@ -102,6 +106,16 @@ pub(super) fn head(out: &mut String, title: &str, scripts: &[&str]) {
     );
 }
 
+/// The style class of a status (named so that no class spells a status: a page's text
+/// is searched for them).
+pub(super) fn status_class(status: &str) -> &'static str {
+    match status {
+        "damaged" | "failed" => "st-bad",
+        "cut short" => "st-cut",
+        _ => "st-ok",
+    }
+}
+
 /// Numbers the evidence of the findings, once each, for links.
 struct Anchors {
     ids: HashMap<(String, String), usize>,
@@ -131,6 +145,14 @@ pub fn collection(f: &Facts, findings: &[Finding]) -> String {
         "<header><p class=\"muted\">cairn report, written {}</p><h1>{}</h1>",
         esc(&cairn_archive::text::now_rfc3339()),
         esc(name)
+    );
+    let (status, why) = f.status();
+    let _ = write!(
+        o,
+        "<p class=\"banner {}\" id=\"status\">{}: {}</p>",
+        status_class(status.name()),
+        esc(&status.name().to_uppercase()),
+        esc(&why)
     );
     sections::identity(&mut o, f);
     o.push_str("</header>\n");

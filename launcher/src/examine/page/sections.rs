@@ -129,6 +129,49 @@ fn collection_rows(s: &Summary) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// `namespace/pod/container`, as the evidence gives them (the pod's own record first),
+/// for the index.
+pub fn target_of(f: &Facts) -> String {
+    let meta = f.pod.as_ref().map(|p| &p.metadata);
+    let k = f.system.as_ref().map(|s| &s.kubernetes);
+    let container = f
+        .collection
+        .name
+        .rsplit_once('_')
+        .and_then(|(rest, _)| rest.rsplit('_').next())
+        .unwrap_or("");
+    format!(
+        "{}/{}/{}",
+        first(&[
+            meta.and_then(|m| m.namespace.as_deref()),
+            k.and_then(|k| k.namespace.as_deref())
+        ]),
+        first(&[
+            meta.and_then(|m| m.name.as_deref()),
+            k.and_then(|k| k.pod_name_from_hostname.as_deref())
+        ]),
+        container
+    )
+}
+
+/// The route in a word or two, for the index: live (inside the target: exec, or run by
+/// hand), node, ephemeral/sidecar, offline.
+pub fn route_word(f: &Facts) -> &'static str {
+    let Some(s) = f.summary.as_ref() else {
+        return "-";
+    };
+    let i = &s.options.invocation;
+    if i.node_root.is_some() {
+        "node"
+    } else if i.target_pid.is_some() {
+        "ephemeral/sidecar"
+    } else if i.root.is_empty() || i.root == "/" {
+        "live"
+    } else {
+        "offline"
+    }
+}
+
 /// How the collector reached the target, from its invocation.
 fn route_of(s: &Summary) -> String {
     let i = &s.options.invocation;
