@@ -94,10 +94,10 @@ impl ClusterFlags {
 
 /// `cairn collect --help` opens with these.
 const COLLECT_EXAMPLES: &str = "Examples:
-  cairn -n shop collect web --output-dir ev/              one pod, over exec
-  cairn -n shop collect web -c app --via auto --output-dir ev/   a container; ephemeral if it has no shell
-  cairn -n shop -l app=web collect --s3 s3://ir/case-42   every selected pod, straight to S3
-  cairn report ev/ --output ev/report                     then read what was collected";
+  cairn -n shop collect web --output-dir ev/               one pod, over exec
+  cairn -n shop collect web -c app --via auto --output-dir ev/   no shell: ephemeral
+  cairn -n shop -l app=web collect --s3 s3://ir/case-42    every selected pod, to S3
+  cairn report ev/                                         then read report/index.html";
 
 // Parsed once per run: the size of the collect variant costs nothing.
 #[allow(clippy::large_enum_variant)]
@@ -378,7 +378,7 @@ pub struct CollectArgs {
     #[arg(long, value_enum, default_value = "auto", help_heading = "Output")]
     pub progress: progress::Mode,
     /// Arguments passed to the collector after `collect` (e.g. --profile full).
-    #[arg(last = true)]
+    #[arg(last = true, help_heading = "Collector (after --)")]
     pub collector_args: Vec<String>,
 }
 
