@@ -208,8 +208,51 @@ fn command(p: &Process) -> String {
     cmd
 }
 
-/// The process tree, depth first, each with its executable's sha256.
+/// cairn's own processes, as the collector marks them in `tree.txt`: the collector
+/// (`collector: true` in executables.jsonl), the bootstrap shells above it
+/// (`sh -c SCRIPT cairn-bootstrap ...`) and all they started. Only ancestry from the
+/// collector counts, so a process that merely calls itself `cairn-bootstrap` is shown.
+fn own(f: &Facts) -> HashSet<i32> {
+    let mut mine = HashSet::new();
+    let Some(me) = f.executables.iter().find(|e| e.collector).map(|e| e.pid) else {
+        return mine;
+    };
+    let by_pid: HashMap<i32, &Process> = f.processes.iter().map(|p| (p.pid, p)).collect();
+    let bootstrap = |p: &Process| {
+        p.cmdline
+            .windows(3)
+            .any(|w| w[0] == "-c" && w[2] == "cairn-bootstrap")
+    };
+    mine.insert(me);
+    let (mut at, mut top) = (me, None);
+    for _ in 0..f.processes.len() {
+        let Some(parent) = by_pid
+            .get(&at)
+            .and_then(|p| p.ppid())
+            .and_then(|pp| by_pid.get(&pp))
+        else {
+            break;
+        };
+        if !bootstrap(parent) || parent.pid == at {
+            break;
+        }
+        top = Some(parent.pid);
+        at = parent.pid;
+    }
+    // Down from the outermost bootstrap shell: all it started is cairn's.
+    let mut stack: Vec<i32> = top.into_iter().collect();
+    while let Some(pid) = stack.pop() {
+        mine.insert(pid);
+        let started = f.processes.iter().filter(|p| p.ppid() == Some(pid));
+        stack.extend(started.map(|p| p.pid).filter(|c| !mine.contains(c)));
+    }
+    mine
+}
+
+/// The process tree, depth first, each with its executable's sha256; cairn's own
+/// processes folded into one marked line at its end.
 pub fn processes(o: &mut String, f: &Facts) {
+    let mine = own(f);
     let exe: HashMap<i32, &str> = f
         .executables
         .iter()
@@ -240,7 +283,7 @@ pub fn processes(o: &mut String, f: &Facts) {
         .unwrap_or_default();
     let mut seen = HashSet::new();
     while let Some((p, depth)) = stack.pop() {
-        if !seen.insert(p.pid) || shown >= MAX_ROWS {
+        if mine.contains(&p.pid) || !seen.insert(p.pid) || shown >= MAX_ROWS {
             continue;
         }
         shown += 1;
@@ -263,6 +306,17 @@ pub fn processes(o: &mut String, f: &Facts) {
                 stack.push((child, depth + 1));
             }
         }
+    }
+    if !mine.is_empty() {
+        let mut pids: Vec<i32> = mine.iter().copied().collect();
+        pids.sort_unstable();
+        let list: Vec<String> = pids.iter().map(i32::to_string).collect();
+        let _ = write!(
+            o,
+            "<tr class=\"own\"><td colspan=\"6\" class=\"muted\">cairn's own processes, folded: the bootstrap and the collector ({} process(es), PIDs {}; the archive holds them)</td></tr>",
+            pids.len(),
+            esc(&list.join(", "))
+        );
     }
     o.push_str("</table></section>\n");
 }
