@@ -232,7 +232,10 @@ fn a_report_shows_each_finding_linked_to_its_evidence_and_runs_nothing_the_targe
     // The process tree marks the deleted executable, and folds cairn's own processes
     // (the bootstrap's 13,000-character script was a row of its own) into one line.
     assert!(dom.contains("(deleted)"));
-    assert!(!dom.contains("# cairn bootstrap:"), "the bootstrap's script is in the tree");
+    assert!(
+        !dom.contains("# cairn bootstrap:"),
+        "the bootstrap's script is in the tree"
+    );
     assert!(
         dom.contains("cairn's own processes, folded: the bootstrap and the collector ("),
         "{dom}"
