@@ -191,23 +191,10 @@ pub fn archive_name(t: &Target, now: time::OffsetDateTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::targets::Verdict;
 
     #[test]
     fn archive_names_carry_namespace_pod_container_and_utc_time() {
-        let t = Target {
-            namespace: "shop".into(),
-            pod: "web-7d9f".into(),
-            container: "app/x".into(),
-            image: String::new(),
-            node: String::new(),
-            phase: String::new(),
-            user: None,
-            container_id: None,
-            arch: None,
-            started: None,
-            verdict: Verdict::Exec,
-        };
+        let t = Target::running("shop", "web-7d9f", "app/x");
         let now = time::macros::datetime!(2026-11-23 18:30:05 UTC);
         assert_eq!(
             archive_name(&t, now),

@@ -326,6 +326,26 @@ async fn anywhere(client: &Client, name: &str) -> anyhow::Result<Pod> {
     }
 }
 
+/// A running container, for tests: nothing known of it beyond its names.
+#[cfg(test)]
+impl Target {
+    pub fn running(namespace: &str, pod: &str, container: &str) -> Target {
+        Target {
+            namespace: namespace.into(),
+            pod: pod.into(),
+            container: container.into(),
+            image: String::new(),
+            node: String::new(),
+            phase: String::new(),
+            user: None,
+            container_id: None,
+            arch: None,
+            started: None,
+            verdict: Verdict::Exec,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

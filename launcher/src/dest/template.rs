@@ -127,23 +127,10 @@ pub fn check(template: &str, targets: usize) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::targets::Verdict;
 
     #[test]
     fn templates_fill_every_placeholder_encoded_and_refuse_one_object_for_many() {
-        let t = Target {
-            namespace: "shop".into(),
-            pod: "web 1".into(),
-            container: "app".into(),
-            image: String::new(),
-            node: String::new(),
-            phase: String::new(),
-            user: None,
-            container_id: None,
-            arch: None,
-            started: None,
-            verdict: Verdict::Exec,
-        };
+        let t = Target::running("shop", "web 1", "app");
         assert_eq!(
             expand(
                 "https://h/c/{namespace}/{pod}/{container}/{name}?sig=a%2Bb",

@@ -57,17 +57,8 @@ type Deviation = Box<dyn Fn(&mut Value)>;
 
 fn cairns_pod(runtime: &str, seccomp: Option<&str>) -> Value {
     let t = crate::targets::Target {
-        namespace: "shop".into(),
-        pod: "web".into(),
-        container: "app".into(),
-        image: String::new(),
         node: "node-1".into(),
-        phase: String::new(),
-        user: None,
-        container_id: None,
-        arch: None,
-        started: None,
-        verdict: crate::targets::Verdict::Exec,
+        ..crate::targets::Target::running("shop", "web", "app")
     };
     let n = super::node::Node {
         image: super::default_image(),

@@ -417,17 +417,8 @@ mod tests {
         );
         assert_eq!(super::runtime_of("cri-o://abc"), None);
         let t = crate::targets::Target {
-            namespace: "shop".into(),
-            pod: "web".into(),
-            container: "app".into(),
-            image: String::new(),
             node: "node-1".into(),
-            phase: String::new(),
-            user: None,
-            container_id: None,
-            arch: None,
-            started: None,
-            verdict: crate::targets::Verdict::Exec,
+            ..crate::targets::Target::running("shop", "web", "app")
         };
         let n = super::Node {
             image: "img:1".into(),

@@ -113,7 +113,7 @@ fn entry(tar: &mut Vec<u8>, name: &[u8], kind: u8, data: &[u8]) {
 }
 
 /// Writes entries (name, content) with the archive writer, as a crafted archive.
-fn crafted(path: &Path, entries: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>) {
+pub(super) fn crafted(path: &Path, entries: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>) {
     let f = std::fs::File::create(path).unwrap();
     let mut w = ArchiveWriter::new(f, 0).unwrap();
     let h = EntryHeader {

@@ -10,10 +10,9 @@
 //! payload, and the payload is shown, escaped.
 
 use super::*;
-use cairn_archive::write::{ArchiveWriter, EntryHeader};
 use cairn_protocol::escape::is_unsafe_char;
 use serde_json::Value;
-use std::io::{Read, Write};
+use std::io::Read;
 
 const PAYLOAD: &str =
     "=HYPERLINK(\"evil\")\x1b]2;owned\x07\x1b[2J\u{9b}31m\u{202e}exe.txt\u{2066}\r\nforged";
@@ -211,17 +210,7 @@ fn forge_archive(from: &Path, to: &Path) {
     }
     let hostile = format!("files/tmp/{PAYLOAD}").into_bytes();
     entries.insert(1, (hostile, PAYLOAD.as_bytes().to_vec()));
-    let f = std::fs::File::create(to).unwrap();
-    let mut w = ArchiveWriter::new(f, 0).unwrap();
-    let h = EntryHeader {
-        mode: 0o644,
-        mtime: 1_700_000_000,
-        ..EntryHeader::default()
-    };
-    for (name, data) in entries {
-        w.append_bytes(&name, &h, &data).unwrap();
-    }
-    w.finish().unwrap().flush().unwrap();
+    super::hostile_archives::crafted(to, entries);
 }
 
 fn forge_member(name: &[u8], data: Vec<u8>) -> Vec<u8> {

@@ -26,7 +26,6 @@ fn first(values: &[Option<&str>]) -> String {
 /// times, route, root, case and completeness.
 pub fn identity(o: &mut String, f: &Facts) {
     let pod = f.pod.as_ref();
-    let meta = pod.map(|p| &p.metadata);
     let spec = pod.and_then(|p| p.spec.as_ref());
     let sys = f.system.as_ref();
     let k = sys.map(|s| &s.kubernetes);
@@ -35,20 +34,10 @@ pub fn identity(o: &mut String, f: &Facts) {
         .and_then(|t| t.claims());
     let s = f.summary.as_ref();
     let mut rows: Vec<(&str, String)> = vec![
-        (
-            "namespace / pod",
-            format!(
-                "{} / {}",
-                first(&[
-                    meta.and_then(|m| m.namespace.as_deref()),
-                    k.and_then(|k| k.namespace.as_deref())
-                ]),
-                first(&[
-                    meta.and_then(|m| m.name.as_deref()),
-                    k.and_then(|k| k.pod_name_from_hostname.as_deref())
-                ])
-            ),
-        ),
+        ("namespace / pod", {
+            let (namespace, pod) = namespace_and_pod(f);
+            format!("{namespace} / {pod}")
+        }),
         (
             "image",
             first(&[spec
@@ -129,29 +118,34 @@ fn collection_rows(s: &Summary) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// `namespace/pod/container`, as the evidence gives them (the pod's own record first),
-/// for the index.
-pub fn target_of(f: &Facts) -> String {
+/// The namespace and the pod, as the evidence gives them: the pod's own record first,
+/// then what the collector saw from inside.
+fn namespace_and_pod(f: &Facts) -> (String, String) {
     let meta = f.pod.as_ref().map(|p| &p.metadata);
     let k = f.system.as_ref().map(|s| &s.kubernetes);
+    (
+        first(&[
+            meta.and_then(|m| m.namespace.as_deref()),
+            k.and_then(|k| k.namespace.as_deref()),
+        ]),
+        first(&[
+            meta.and_then(|m| m.name.as_deref()),
+            k.and_then(|k| k.pod_name_from_hostname.as_deref()),
+        ]),
+    )
+}
+
+/// `namespace/pod/container`, for the index (the container from the archive's name,
+/// `NS_POD_CONTAINER_UTC`).
+pub fn target_of(f: &Facts) -> String {
+    let (namespace, pod) = namespace_and_pod(f);
     let container = f
         .collection
         .name
         .rsplit_once('_')
         .and_then(|(rest, _)| rest.rsplit('_').next())
         .unwrap_or("");
-    format!(
-        "{}/{}/{}",
-        first(&[
-            meta.and_then(|m| m.namespace.as_deref()),
-            k.and_then(|k| k.namespace.as_deref())
-        ]),
-        first(&[
-            meta.and_then(|m| m.name.as_deref()),
-            k.and_then(|k| k.pod_name_from_hostname.as_deref())
-        ]),
-        container
-    )
+    format!("{namespace}/{pod}/{container}")
 }
 
 /// The route in a word or two, for the index: live (inside the target: exec, or run by
