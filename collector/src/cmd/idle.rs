@@ -1,12 +1,23 @@
 //! `cairn-collector idle`: the command of a collector sidecar or ephemeral container,
 //! which waits doing nothing until collections are exec'd into it; `idle --stop` ends
 //! the other idle collectors of the container.
+//!
+//! An idle collector told to stop (SIGTERM, from `idle --stop` or the runtime) ends
+//! [`GRACE`] later, not at once: when it is the last process of an ephemeral
+//! container, the container ends with it, and the `idle --stop` exec that asked would
+//! otherwise be killed before its exit status reached the launcher, which then waited
+//! out its own timeout for an answer.
 
 use anyhow::{Context, Result};
 use cairn_collector::source::procfs::ProcFs;
 use cairn_protocol::exit;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// How long an idle collector lives on once told to stop.
+const GRACE: Duration = Duration::from_millis(500);
 
 pub fn run(duration: Duration, stop: bool, proc: &Path) -> Result<i32> {
     if stop {
@@ -16,9 +27,16 @@ pub fn run(duration: Duration, stop: bool, proc: &Path) -> Result<i32> {
         eprintln!("cairn-collector: stopped {n} idle collector(s)");
         return Ok(exit::OK);
     }
+    let stopped = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&stopped))
+        .context("registering for SIGTERM")?;
     let until = Instant::now() + duration;
     while Instant::now() < until {
-        std::thread::sleep(Duration::from_secs(1).min(until - Instant::now()));
+        if stopped.load(Ordering::Relaxed) {
+            std::thread::sleep(GRACE);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100).min(until - Instant::now()));
     }
     Ok(exit::OK)
 }
