@@ -31,6 +31,7 @@ packages=(
   chromium                            # the report, rendered headless
   shellcheck                          # lints of the shell scripts
   hyperfine                           # bench/
+  docker-registry apache2-utils       # cairn image --push: a real registry (distribution), with htpasswd users
   python3 python3-venv                # the venv of kubectl and the store emulators; the file-handle probe of the sandbox test
 )
 missing=()

@@ -103,6 +103,33 @@ const COLLECT_EXAMPLES: &str = "Examples:
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub enum Command {
+    /// Lists pods and their containers with a verdict: running (exec not tried), or with
+    /// --probe exec-able or distroless; not running, exec-denied.
+    Pods(PodsArgs),
+    /// Collects evidence from POD[/CONTAINER]... or from the pods -l selects.
+    #[command(before_help = COLLECT_EXAMPLES, after_help = EXIT_CODES)]
+    Collect(CollectArgs),
+    /// Writes a triage report a person reads in a browser: findings first, each linked
+    /// to the evidence it rests on, then the process tree, sockets, mounts, logins,
+    /// drift and the collection's record; one self-contained HTML page per collection,
+    /// and an index for several. Needs no cluster.
+    Report(ReportArgs),
+    /// Merges what archives hold into one time-sorted timeline (file times, process
+    /// starts, logins, the pod's lifecycle and events) for Timesketch (csv, jsonl) or
+    /// mactime (bodyfile). Needs no cluster.
+    Timeline(TimelineArgs),
+    /// Checks a case directory against its case.json: every archive's size and sha256,
+    /// its .sha256, and the signatures (exit 1 naming what changed).
+    VerifyCase(VerifyCaseArgs),
+    /// Writes the collector image (FROM scratch: the collectors built into cairn, amd64
+    /// and arm64) to a file for `docker load` or `ctr images import`, or pushes it to a
+    /// registry with your Docker credentials, for --via ephemeral and --via node
+    /// (--collector-image names it).
+    #[command(before_help = IMAGE_EXAMPLES)]
+    Image(ImageArgs),
+    /// Prints cairn's version and each collector it would deliver (architecture, size,
+    /// sha256, where it comes from).
+    Version(VersionArgs),
     /// Prints a self-contained one-line command for manual deployment (a sidecar, SSM,
     /// `az aks command invoke`, a CI job): it downloads the collector, checks its
     /// sha256 and runs it with COLLECTOR ARGS, e.g. `-- collect --upload-url -` with the
@@ -111,27 +138,6 @@ pub enum Command {
     /// Prints the patch that gives a workload's pods a collector sidecar (for clusters
     /// where ephemeral containers are not allowed), with how to apply and use it.
     Sidecar(SidecarArgs),
-    /// Lists pods and their containers with a verdict: running (exec not tried), or with
-    /// --probe exec-able or distroless; not running, exec-denied.
-    Pods(PodsArgs),
-    /// Collects evidence from POD[/CONTAINER]... or from the pods -l selects.
-    #[command(before_help = COLLECT_EXAMPLES, after_help = EXIT_CODES)]
-    Collect(CollectArgs),
-    /// Prints cairn's version and each collector it would deliver (architecture, size,
-    /// sha256, where it comes from).
-    Version(VersionArgs),
-    /// Checks a case directory against its case.json: every archive's size and sha256,
-    /// its .sha256, and the signatures (exit 1 naming what changed).
-    VerifyCase(VerifyCaseArgs),
-    /// Merges what archives hold into one time-sorted timeline (file times, process
-    /// starts, logins, the pod's lifecycle and events) for Timesketch (csv, jsonl) or
-    /// mactime (bodyfile). Needs no cluster.
-    Timeline(TimelineArgs),
-    /// Writes a triage report a person reads in a browser: findings first, each linked
-    /// to the evidence it rests on, then the process tree, sockets, mounts, logins,
-    /// drift and the collection's record; one self-contained HTML page per collection,
-    /// and an index for several. Needs no cluster.
-    Report(ReportArgs),
 }
 
 #[derive(clap::Args)]
@@ -173,6 +179,36 @@ pub enum TimelineFormat {
     Csv,
     Jsonl,
     Bodyfile,
+}
+
+/// `cairn image --help` opens with these.
+const IMAGE_EXAMPLES: &str = "Examples:
+  cairn image                                  write cairn-collector-VERSION.image.tar
+  docker load -i cairn-collector-VERSION.image.tar         then use it on this machine
+  cairn image --push registry.example/ir/cairn-collector:VERSION   where nodes pull from";
+
+#[derive(clap::Args)]
+pub struct ImageArgs {
+    /// The file to write (default: cairn-collector-VERSION.image.tar); an existing
+    /// file is refused.
+    #[arg(long, value_name = "FILE", conflicts_with = "push")]
+    pub output: Option<PathBuf>,
+    /// The image's name in the file (default: cairn-collector:VERSION, the name
+    /// --collector-image defaults to).
+    #[arg(long, value_name = "NAME:TAG", conflicts_with = "push")]
+    pub tag: Option<String>,
+    /// Push the image to a registry under this name instead of writing a file, with
+    /// the credentials `docker login` stored (plain HTTP only for a registry on this
+    /// machine).
+    #[arg(long, value_name = "REGISTRY/NAME:TAG")]
+    pub push: Option<String>,
+    /// The collectors to put in the image, as for collect (default: those built into
+    /// cairn).
+    #[arg(long, value_name = "PATH")]
+    pub collector_bin: Vec<PathBuf>,
+    /// Replace an existing file.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(clap::Args)]
@@ -224,7 +260,7 @@ pub struct SidecarArgs {
     /// daemonset, replicaset).
     #[arg(long = "for", value_name = "WORKLOAD")]
     pub workload: String,
-    /// The collector image (scripts/build-image.sh builds it).
+    /// The collector image (`cairn image` writes or pushes it).
     #[arg(long)]
     pub collector_image: Option<String>,
 }
@@ -294,7 +330,7 @@ pub struct CollectArgs {
     #[arg(long, value_enum, default_value = "exec", help_heading = "Route")]
     pub via: Via,
     /// The collector image for --via ephemeral and --via node
-    /// (scripts/build-image.sh builds it; push it where the cluster pulls from; give it
+    /// (`cairn image --push REGISTRY/NAME:TAG` puts it where the cluster pulls from; give it
     /// by digest, NAME@sha256:..., so cairn checks the pod runs exactly that).
     #[arg(long, help_heading = "Route")]
     pub collector_image: Option<String>,

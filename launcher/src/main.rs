@@ -19,6 +19,7 @@ mod dest;
 mod evidence;
 mod examine;
 mod exec;
+mod image;
 mod interrupt;
 mod janitor;
 mod kerror;
@@ -88,6 +89,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::VerifyCase(a) => return examine::verify_case::verify(&a.dir, a.signer.as_deref()),
         Command::Timeline(a) => return commands::timeline::run(a),
         Command::Report(a) => return commands::report::run(a),
+        Command::Image(a) => return commands::image::run(a).await,
         Command::Sidecar(a) => {
             let ns = a.namespace.clone().or(cli.cluster.namespace);
             return commands::sidecar::run(a, ns.as_deref());
@@ -122,6 +124,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         | Command::Version(_)
         | Command::VerifyCase(_)
         | Command::Timeline(_)
+        | Command::Image(_)
         | Command::Report(_) => {
             unreachable!("handled above")
         }

@@ -62,6 +62,7 @@ pub fn make(targets: Vec<Target>, via: Via, o: &RouteOptions) -> Plan {
     });
     let ephemeral: Arc<dyn Route> = Arc::new(Ephemeral {
         image: o.image.clone(),
+        available: Default::default(),
         idle: o.lifetime,
     });
     let node: Arc<dyn Route> = Arc::new(Node {

@@ -3,6 +3,7 @@
 
 pub mod bootstrap;
 pub mod collect;
+pub mod image;
 pub mod pods;
 pub mod report;
 pub mod sidecar;

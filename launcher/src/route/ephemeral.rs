@@ -29,7 +29,7 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::Client;
 use std::time::{Duration, Instant};
 
-/// Where the collector image holds the collector (scripts/build-image.sh).
+/// Where the collector image holds the collector (`cairn image`, scripts/build-image.sh).
 pub const COLLECTOR_PATH: &str = "/cairn-collector";
 /// How long the ephemeral container may take to start (image pull included).
 const START_TIMEOUT: Duration = Duration::from_secs(120);
@@ -47,6 +47,9 @@ pub const NEEDS: &[Need] = &[
 
 pub struct Ephemeral {
     pub image: String,
+    /// Whether the target's node can start the image, asked before the container is
+    /// added (it could never be removed).
+    pub available: crate::image::on_node::Availability,
     /// How long the ephemeral container waits at most: the collection's timeout and a
     /// margin.
     pub idle: Duration,
@@ -123,6 +126,13 @@ async fn start(
 ) -> anyhow::Result<String> {
     let image = &e.image;
     let api: Api<Pod> = Api::namespaced(client.clone(), &t.namespace);
+    if !t.node.is_empty() {
+        bar.phase("checking the node can start the collector image");
+        e.available
+            .check(client, &t.node, image)
+            .await
+            .map_err(anyhow::Error::msg)?;
+    }
     let name = super::unique_name("cairn");
     let patch = serde_json::json!({
         "spec": {"ephemeralContainers": [container(&name, t, e)]}
@@ -162,7 +172,7 @@ async fn start(
                         | "CreateContainerError"
                 ) {
                     bail!(
-                        "the ephemeral container cannot start ({reason}: {}); the node must be able to pull {image}: build it with scripts/build-image.sh and push it to a registry the cluster uses, then pass --collector-image",
+                        "the ephemeral container cannot start ({reason}: {}); the node must be able to pull {image}: `cairn image --push REGISTRY/NAME:TAG` puts it in a registry the cluster uses, then pass that name as --collector-image",
                         w.message.unwrap_or_default()
                     );
                 }
@@ -274,6 +284,7 @@ mod tests {
         };
         let e = Ephemeral {
             image: "img:1".into(),
+            available: Default::default(),
             idle: Duration::from_secs(31 * 60),
         };
         let c = container("cairn-1", &t, &e);

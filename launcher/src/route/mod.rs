@@ -131,7 +131,7 @@ pub fn target_flags(t: &Target) -> Vec<String> {
     f
 }
 
-/// The default collector image: what scripts/build-image.sh tags.
+/// The default collector image: what `cairn image` and scripts/build-image.sh name it.
 pub fn default_image() -> String {
     format!("cairn-collector:{}", env!("CARGO_PKG_VERSION"))
 }

@@ -314,7 +314,7 @@ async fn start(
                 if reason.contains("Err") || reason.contains("BackOff") {
                     Box::new(guard).run().await;
                     bail!(
-                        "the collector pod cannot start ({reason}: {}); the node must be able to pull {} (scripts/build-image.sh, then --collector-image)",
+                        "the collector pod cannot start ({reason}: {}); the node must be able to pull {} (`cairn image --push REGISTRY/NAME:TAG` puts it in a registry the cluster uses; then pass that name as --collector-image)",
                         w.message.unwrap_or_default(),
                         n.image
                     );

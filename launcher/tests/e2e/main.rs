@@ -20,6 +20,7 @@ mod evidence;
 mod exec;
 mod hostile_archives;
 mod hostile_strings;
+mod image;
 mod report;
 mod routes;
 mod timeline;

@@ -149,7 +149,7 @@ impl Images {
 
     /// A pod of the application (`verify -` blocks on its open stdin: it stands in
     /// for the application); returns the container's ID.
-    fn app_pod(&self, pod: &str) -> String {
+    pub fn app_pod(&self, pod: &str) -> String {
         docker::ok(&[
             "run",
             "-d",

@@ -185,7 +185,10 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body>
                 return status(auth::forbidden(user, "get", "nodes", "", name, None));
             }
             match pods::node(name) {
-                Some(n) => respond(200, &n),
+                Some(mut n) => {
+                    n["status"]["images"] = Value::Array(pods::node_images().await);
+                    respond(200, &n)
+                }
                 None => not_found("nodes", name),
             }
         }

@@ -263,6 +263,51 @@ pub fn node(name: &str) -> Option<serde_json::Value> {
     }))
 }
 
+/// The images a node holds, as a kubelet reports them in `status.images` (each with
+/// its names, tag and digest forms): Docker's images here, at most 50 as the kubelet's
+/// default `nodeStatusMaxImages` allows, newest first.
+pub async fn node_images() -> Vec<Value> {
+    let Ok(o) = Command::new("docker")
+        .args([
+            "image",
+            "ls",
+            "--digests",
+            "--format",
+            "{{.Repository}} {{.Tag}} {{.Digest}} {{.ID}}",
+        ])
+        .output()
+        .await
+    else {
+        return Vec::new();
+    };
+    let mut images: Vec<(String, Vec<String>)> = Vec::new();
+    for line in String::from_utf8_lossy(&o.stdout).lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        let [repo, tag, digest, id] = f[..] else {
+            continue;
+        };
+        if repo == "<none>" {
+            continue;
+        }
+        let mut names = Vec::new();
+        if digest != "<none>" {
+            names.push(format!("{repo}@{digest}"));
+        }
+        if tag != "<none>" {
+            names.push(format!("{repo}:{tag}"));
+        }
+        match images.iter_mut().find(|(i, _)| i == id) {
+            Some((_, n)) => n.extend(names),
+            None => images.push((id.to_owned(), names)),
+        }
+    }
+    images
+        .into_iter()
+        .take(50)
+        .map(|(_, names)| json!({"names": names, "sizeBytes": 0}))
+        .collect()
+}
+
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_owned())

