@@ -121,12 +121,25 @@ fn row(
         time: f
             .summary
             .as_ref()
-            .map_or("-".to_owned(), |s| s.started.clone()),
+            .map_or("-".to_owned(), |s| to_the_second(&s.started)),
         status: status.name().to_owned(),
         high: n(Severity::High),
         medium: n(Severity::Medium),
         info: n(Severity::Info),
         top,
+    }
+}
+
+/// An RFC 3339 time without its fraction of a second (`...T10:00:00.123Z` →
+/// `...T10:00:00Z`); anything else as it is.
+fn to_the_second(t: &str) -> String {
+    match (t.split_once('.'), t.ends_with('Z')) {
+        (Some((whole, frac)), true)
+            if frac[..frac.len() - 1].bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            format!("{whole}Z")
+        }
+        _ => t.to_owned(),
     }
 }
 
@@ -137,4 +150,19 @@ fn write_new(path: &Path, text: &str, force: bool) -> anyhow::Result<()> {
         .context("the page (--force replaces a file)")?;
     f.write_all(text.as_bytes())
         .with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_index_gives_times_to_the_second() {
+        let t = super::to_the_second;
+        assert_eq!(t("2026-12-07T16:30:41.452223429Z"), "2026-12-07T16:30:41Z");
+        assert_eq!(t("2026-12-07T16:30:41Z"), "2026-12-07T16:30:41Z");
+        assert_eq!(
+            t("2026-12-07T16:30:41.5+01:00"),
+            "2026-12-07T16:30:41.5+01:00"
+        );
+        assert_eq!(t("-"), "-");
+    }
 }

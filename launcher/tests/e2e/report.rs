@@ -240,6 +240,35 @@ fn a_report_shows_each_finding_linked_to_its_evidence_and_runs_nothing_the_targe
         dom.contains("cairn's own processes, folded: the bootstrap and the collector ("),
         "{dom}"
     );
+    // A long table is folded behind a <details> (no script); the process tree and the
+    // sockets are not. The collection's counts are a sentence, not JSON.
+    let section = |id: &str| -> String {
+        dom.split(&format!("<section id=\"{id}\">"))
+            .nth(1)
+            .and_then(|s| s.split("</section>").next())
+            .unwrap_or_else(|| panic!("no section {id}"))
+            .to_owned()
+    };
+    let mounts = section("mounts");
+    let n: usize = mounts
+        .split("<h2>Mounts (")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(n > 12, "a container has more mounts than that: {mounts}");
+    assert!(
+        mounts.contains(&format!("<details><summary>show the {n} rows</summary>")),
+        "{mounts}"
+    );
+    assert!(!section("processes").contains("<details>"));
+    let record = section("collection");
+    assert!(
+        record.contains(" files (")
+            && record.contains(" read, ")
+            && !record.contains("entries_run"),
+        "{record}"
+    );
     // An existing page is not replaced without --force.
     let again = common::env::command(CAIRN)
         .arg("report")
@@ -479,6 +508,15 @@ fn the_index_says_which_collections_are_complete_cut_short_failed_or_damaged() {
             .to_owned()
     };
     assert_eq!(status_of("clean"), "complete");
+    // A tree collected offline belongs to no pod: its target is "-", not "//main".
+    let clean_row = index
+        .split("<tr class=\"row\">")
+        .find(|r| r.contains("shop_clean_main_"))
+        .unwrap();
+    assert!(
+        clean_row.contains("<td>-</td>") && !clean_row.contains("//"),
+        "{clean_row}"
+    );
     assert_eq!(status_of("cut"), "cut short");
     assert_eq!(status_of("failed"), "failed");
     assert_eq!(status_of("broken"), "damaged");
@@ -490,6 +528,12 @@ fn the_index_says_which_collections_are_complete_cut_short_failed_or_damaged() {
     );
     assert!(
         broken_page.contains("id=\"status\">DAMAGED: the archive could not be read to its end"),
+        "{broken_page}"
+    );
+    // Said again at the end of the page, beside what was read with problems.
+    let footer = broken_page.split("<footer>").nth(1).unwrap_or_default();
+    assert!(
+        footer.contains("DAMAGED: the archive could not be read to its end"),
         "{broken_page}"
     );
     let clean_page = std::fs::read_to_string(

@@ -3,7 +3,7 @@
 //! own record (its counts, cuts, the collector and its footprint, the files read, and
 //! what could not be read).
 
-use super::{esc, row, table_head, MAX_ROWS};
+use super::{esc, row, table_end, table_head, MAX_ROWS};
 use crate::examine::facts::Facts;
 use std::fmt::Write as _;
 
@@ -12,7 +12,7 @@ pub fn section(o: &mut String, f: &Facts) {
     if f.collection.k8s.is_none() {
         return;
     }
-    table_head(
+    let fold = table_head(
         o,
         "kubernetes",
         "Pod events",
@@ -60,7 +60,39 @@ pub fn section(o: &mut String, f: &Facts) {
             ],
         );
     }
-    o.push_str("</table></section>\n");
+    table_end(o, fold);
+}
+
+/// A collection's counts as a sentence: what was read and stored, then what was not
+/// (each only when there is some).
+pub fn counts_text(c: &cairn_protocol::event::Counts) -> String {
+    let size = cairn_protocol::size::format;
+    let mut t = format!(
+        "{} files ({} read, {} stored), {} symlinks, {} special files, {} outputs of {} entries",
+        c.files,
+        size(c.bytes_read),
+        size(c.bytes_stored),
+        c.symlinks,
+        c.special,
+        c.outputs,
+        c.entries_run
+    );
+    let lost = [
+        (c.truncated, "cut at a size limit"),
+        (c.changed, "changed while read"),
+        (c.skipped, "skipped"),
+        (c.denied, "denied"),
+        (c.live_denied, "live-response reads denied"),
+        (c.errors, "errors"),
+        (
+            c.atime_not_preserved,
+            "read without keeping their access time",
+        ),
+    ];
+    for (n, what) in lost.iter().filter(|(n, _)| *n > 0) {
+        let _ = write!(t, "; {n} {what}");
+    }
+    t
 }
 
 /// The collection's own record: what it counted and cut, the collector, the files.
@@ -76,13 +108,11 @@ pub fn record(o: &mut String, f: &Facts) {
     let rows = [
         (
             "counts",
-            s.and_then(|s| serde_json::to_string(&s.counts).ok())
-                .unwrap_or_default(),
+            s.map(|s| counts_text(&s.counts)).unwrap_or_default(),
         ),
         (
             "cut short",
-            s.and_then(|s| serde_json::to_string(&s.seal.cut_short).ok())
-                .unwrap_or_default(),
+            s.map(|s| s.seal.cut_short.join("; ")).unwrap_or_default(),
         ),
         (
             "collector",

@@ -169,6 +169,14 @@ pub fn collection(f: &Facts, findings: &[Finding]) -> String {
     kubernetes::section(&mut o, f);
     kubernetes::record(&mut o, f);
     evidence_table(&mut o, &anchors.list);
+    // Said again at the end, where "Read with problems" lists the damage.
+    let _ = write!(
+        o,
+        "<footer><p class=\"banner {}\">{}: {}</p></footer>",
+        status_class(status.name()),
+        esc(&status.name().to_uppercase()),
+        esc(&why)
+    );
     o.push_str("</body></html>\n");
     o
 }
@@ -244,6 +252,15 @@ fn evidence_table(o: &mut String, list: &[Evidence]) {
     o.push_str("</table></section>");
 }
 
+/// Ends a table [`table_head`] began, and its section.
+pub(super) fn table_end(o: &mut String, fold: Fold) {
+    o.push_str("</table>");
+    if fold.0 {
+        o.push_str("</details>");
+    }
+    o.push_str("</section>\n");
+}
+
 /// One row of text cells, each escaped.
 pub(super) fn row(o: &mut String, cells: &[String]) {
     o.push_str("<tr>");
@@ -253,8 +270,24 @@ pub(super) fn row(o: &mut String, cells: &[String]) {
     o.push_str("</tr>");
 }
 
-/// A table's heading: `title (n)`, and a note when only the first rows are shown.
-pub(super) fn table_head(o: &mut String, id: &str, title: &str, n: usize, columns: &[&str]) {
+/// Tables longer than this are folded (a `<details>` to open: no script), except the
+/// processes and sockets, which a reader reads whole.
+pub const FOLD_ROWS: usize = 12;
+const UNFOLDED: &[&str] = &["processes", "sockets"];
+
+/// Whether a table [`table_head`] began is folded, for [`table_end`].
+#[must_use]
+pub(super) struct Fold(bool);
+
+/// A table's heading: `title (n)`, a note when only the first rows are shown, and the
+/// fold of a long table, which [`table_end`] closes.
+pub(super) fn table_head(
+    o: &mut String,
+    id: &str,
+    title: &str,
+    n: usize,
+    columns: &[&str],
+) -> Fold {
     let _ = write!(o, "<section id=\"{id}\"><h2>{title} ({n})</h2>");
     if n > MAX_ROWS {
         let _ = write!(
@@ -262,11 +295,16 @@ pub(super) fn table_head(o: &mut String, id: &str, title: &str, n: usize, column
             "<p class=\"muted\">The first {MAX_ROWS} are shown; the archive holds all.</p>"
         );
     }
+    let fold = Fold(n > FOLD_ROWS && !UNFOLDED.contains(&id));
+    if fold.0 {
+        let _ = write!(o, "<details><summary>show the {n} rows</summary>");
+    }
     o.push_str("<table><tr>");
     for c in columns {
         let _ = write!(o, "<th>{c}</th>");
     }
     o.push_str("</tr>");
+    fold
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! what was collected (identity), the process tree, sockets, mounts, logins and drift.
 //! Each value goes through `esc`; each table shows at most `MAX_ROWS` rows.
 
-use super::{esc, row, short, table_head, MAX_ROWS};
+use super::{esc, row, short, table_end, table_head, MAX_ROWS};
 use crate::examine::facts::Facts;
 use cairn_archive::records::process::Process;
 use cairn_archive::records::summary::Summary;
@@ -136,9 +136,12 @@ fn namespace_and_pod(f: &Facts) -> (String, String) {
 }
 
 /// `namespace/pod/container`, for the index (the container from the archive's name,
-/// `NS_POD_CONTAINER_UTC`).
+/// `NS_POD_CONTAINER_UTC`), or `-` for a collection of no pod (a host, a tree offline).
 pub fn target_of(f: &Facts) -> String {
     let (namespace, pod) = namespace_and_pod(f);
+    if namespace.is_empty() && pod.is_empty() {
+        return "-".into();
+    }
     let container = f
         .collection
         .name
@@ -263,7 +266,7 @@ pub fn processes(o: &mut String, f: &Facts) {
         };
         children.entry(parent).or_default().push(p);
     }
-    table_head(
+    let fold = table_head(
         o,
         "processes",
         "Process tree",
@@ -312,13 +315,13 @@ pub fn processes(o: &mut String, f: &Facts) {
             esc(&list.join(", "))
         );
     }
-    o.push_str("</table></section>\n");
+    table_end(o, fold);
 }
 
 /// Internet sockets (unix sockets are in the archive).
 pub fn sockets(o: &mut String, f: &Facts) {
     let inet: Vec<_> = f.sockets.iter().filter(|s| !s.is_unix()).collect();
-    table_head(
+    let fold = table_head(
         o,
         "sockets",
         "Sockets",
@@ -351,11 +354,11 @@ pub fn sockets(o: &mut String, f: &Facts) {
             ],
         );
     }
-    o.push_str("</table></section>\n");
+    table_end(o, fold);
 }
 
 pub fn mounts(o: &mut String, f: &Facts) {
-    table_head(
+    let fold = table_head(
         o,
         "mounts",
         "Mounts",
@@ -373,11 +376,11 @@ pub fn mounts(o: &mut String, f: &Facts) {
             ],
         );
     }
-    o.push_str("</table></section>\n");
+    table_end(o, fold);
 }
 
 pub fn logins(o: &mut String, f: &Facts) {
-    table_head(
+    let fold = table_head(
         o,
         "logins",
         "Logins",
@@ -397,11 +400,11 @@ pub fn logins(o: &mut String, f: &Facts) {
             ],
         );
     }
-    o.push_str("</table></section>\n");
+    table_end(o, fold);
 }
 
 pub fn drift(o: &mut String, f: &Facts) {
-    table_head(
+    let fold = table_head(
         o,
         "drift",
         "Changed since the image (drift)",
@@ -424,5 +427,5 @@ pub fn drift(o: &mut String, f: &Facts) {
     if f.drift.is_empty() {
         o.push_str("<tr><td colspan=\"5\" class=\"muted\">None in this archive (drift is computed on the node route, from the image's layers).</td></tr>");
     }
-    o.push_str("</table></section>\n");
+    table_end(o, fold);
 }
