@@ -633,6 +633,12 @@ fn docs_cli_md_holds_every_commands_help() {
             doc.contains(&format!("```text\n{help}```")),
             "docs/cli.md is not current for `cairn-collector {sub} --help`: run scripts/cli-doc.sh"
         );
+        if !sub.is_empty() {
+            assert!(
+                help.starts_with("Examples:\n  cairn-collector"),
+                "`cairn-collector {sub} --help`: {help}"
+            );
+        }
     }
 }
 

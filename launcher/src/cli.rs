@@ -105,6 +105,7 @@ const COLLECT_EXAMPLES: &str = "Examples:
 pub enum Command {
     /// Lists pods and their containers with a verdict: running (exec not tried), or with
     /// --probe exec-able or distroless; not running, exec-denied.
+    #[command(before_help = PODS_EXAMPLES)]
     Pods(PodsArgs),
     /// Collects evidence from POD[/CONTAINER]... or from the pods -l selects.
     #[command(before_help = COLLECT_EXAMPLES, after_help = EXIT_CODES)]
@@ -113,13 +114,16 @@ pub enum Command {
     /// to the evidence it rests on, then the process tree, sockets, mounts, logins,
     /// drift and the collection's record; one self-contained HTML page per collection,
     /// and an index for several. Needs no cluster.
+    #[command(before_help = REPORT_EXAMPLES)]
     Report(ReportArgs),
     /// Merges what archives hold into one time-sorted timeline (file times, process
     /// starts, logins, the pod's lifecycle and events) for Timesketch (csv, jsonl) or
     /// mactime (bodyfile). Needs no cluster.
+    #[command(before_help = TIMELINE_EXAMPLES)]
     Timeline(TimelineArgs),
     /// Checks a case directory against its case.json: every archive's size and sha256,
     /// its .sha256, and the signatures (exit 1 naming what changed).
+    #[command(before_help = VERIFY_CASE_EXAMPLES)]
     VerifyCase(VerifyCaseArgs),
     /// Writes the collector image (FROM scratch: the collectors built into cairn, amd64
     /// and arm64) to a file for `docker load` or `ctr images import`, or pushes it to a
@@ -129,14 +133,17 @@ pub enum Command {
     Image(ImageArgs),
     /// Prints cairn's version and each collector it would deliver (architecture, size,
     /// sha256, where it comes from).
+    #[command(before_help = VERSION_EXAMPLES)]
     Version(VersionArgs),
     /// Prints a self-contained one-line command for manual deployment (a sidecar, SSM,
     /// `az aks command invoke`, a CI job): it downloads the collector, checks its
     /// sha256 and runs it with COLLECTOR ARGS, e.g. `-- collect --upload-url -` with the
     /// presigned URL on the line's stdin (an argument list is visible to the target).
+    #[command(before_help = BOOTSTRAP_EXAMPLES)]
     Bootstrap(BootstrapArgs),
     /// Prints the patch that gives a workload's pods a collector sidecar (for clusters
     /// where ephemeral containers are not allowed), with how to apply and use it.
+    #[command(before_help = SIDECAR_EXAMPLES)]
     Sidecar(SidecarArgs),
 }
 
@@ -180,6 +187,32 @@ pub enum TimelineFormat {
     Jsonl,
     Bodyfile,
 }
+
+/// The other commands' `--help` open with these.
+const PODS_EXAMPLES: &str = "Examples:
+  cairn pods -A                     every namespace: containers and whether they run
+  cairn -n shop pods --probe        also tries a shell in each: exec-able or distroless
+  cairn -n shop pods -l app=web -o json";
+const REPORT_EXAMPLES: &str = "Examples:
+  cairn report ev/                         report/: a page per collection and index.html
+  cairn report ev/shop_web_main_20261207T100000Z.tar.zst   report.html
+  cairn report ev/ --output /cases/42/report --force";
+const TIMELINE_EXAMPLES: &str = "Examples:
+  cairn timeline ev/ --output timeline.csv              import into Timesketch
+  cairn timeline ev/ --format bodyfile --output body.txt && mactime -b body.txt -d";
+const VERIFY_CASE_EXAMPLES: &str = "Examples:
+  cairn verify-case ev/
+  cairn verify-case ev/ --signer ~/.ssh/examiner.pub     the signatures, by your key";
+const VERSION_EXAMPLES: &str = "Examples:
+  cairn version                                    compare with the release's checksums
+  cairn version --collector-bin target/collectors";
+const BOOTSTRAP_EXAMPLES: &str = "Examples:
+  cairn bootstrap --collector-url https://files.example/cairn-collector-{arch} -- collect --output -
+  cairn bootstrap --collector-url URL -- collect --upload-url -   then, where it runs:
+      printf '%s' \"$PRESIGNED_URL\" | LINE                          the URL never in argv";
+const SIDECAR_EXAMPLES: &str = "Examples:
+  cairn -n shop sidecar --for web --collector-image REGISTRY/ir/cairn-collector:0.1.0
+  cairn -n shop sidecar --for statefulset/db > sc.yaml && kubectl -n shop patch statefulset db --patch-file sc.yaml";
 
 /// `cairn image --help` opens with these.
 const IMAGE_EXAMPLES: &str = "Examples:

@@ -44,17 +44,45 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Each command's `--help` opens with its examples.
+const COLLECT_EXAMPLES: &str = "Examples:
+  cairn-collector collect --output evidence.tar.zst               this system or container
+  cairn-collector collect --profile full --output ev.tar.zst      more artifacts
+  cairn-collector collect --root /mnt/disk --output ev.tar.zst    an offline tree
+  cairn-collector collect --node-root / --container web --output ev.tar.zst   from a node's disk
+  printf '%s' \"$URL\" | cairn-collector collect --upload-url -       straight to a bucket";
+const VERIFY_EXAMPLES: &str = "Examples:
+  cairn-collector verify evidence.tar.zst
+  curl -s \"$URL\" | cairn-collector verify -";
+const CONTAINERS_EXAMPLES: &str = "Examples:
+  cairn-collector containers --node-root /              on the node itself
+  cairn-collector containers --node-root /mnt/node -o json   a node's disk mounted read-only";
+const IDLE_EXAMPLES: &str = "Examples:
+  cairn-collector idle --for 31m        the command of an ephemeral container or sidecar
+  cairn-collector idle --stop           ends them once the collection is done";
+const SANDBOX_EXAMPLES: &str = "Examples:
+  cairn-collector sandbox --node-root / --try /etc/shadow
+  cairn-collector sandbox --node-root / -- /bin/ls /var/lib/docker    a program under it";
+const PROFILES_EXAMPLES: &str = "Examples:
+  cairn-collector profiles                                     each profile and what it takes
+  cairn-collector collect --profile full --output ev.tar.zst   then collect with one";
+const ARTIFACTS_EXAMPLES: &str = "Examples:
+  cairn-collector artifacts                            the built-in artifacts
+  cairn-collector artifacts --explain uac/artifacts/live_response/process/ps.yaml";
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Collect artifacts from a root into one tar+zstd archive with manifest and log.
-    #[command(after_help = EXIT_CODES)]
+    #[command(before_help = COLLECT_EXAMPLES, after_help = EXIT_CODES)]
     Collect(Box<CollectArgs>),
     /// Recompute every hash of an archive and check it against its manifest.
+    #[command(before_help = VERIFY_EXAMPLES)]
     Verify {
         /// The archive (`-` for standard input).
         archive: String,
     },
     /// List the containers on a node's disk (Docker and containerd), offline.
+    #[command(before_help = CONTAINERS_EXAMPLES)]
     Containers {
         /// The node's root filesystem: `/` on the node itself, or a copy of its disk
         /// mounted read-only anywhere.
@@ -67,6 +95,7 @@ pub enum Command {
     /// Wait, doing nothing, for up to --for: the command of a collector sidecar or
     /// ephemeral container, into which collections are then exec'd. `--stop` ends the
     /// idle collectors of this container once the collection is done.
+    #[command(before_help = IDLE_EXAMPLES)]
     Idle {
         /// How long to wait at most.
         #[arg(long = "for", default_value = "1h", value_parser = cairn_protocol::duration::parse_arg)]
@@ -81,11 +110,14 @@ pub enum Command {
     /// Show what confines `collect --node-root` on this kernel: apply the same sandbox
     /// (Landlock and seccomp), say what applied, try to read each --try path, then run
     /// PROGRAM under it. For checking a kernel or a node pod before relying on it.
+    #[command(before_help = SANDBOX_EXAMPLES)]
     Sandbox(SandboxArgs),
     /// List built-in profiles.
+    #[command(before_help = PROFILES_EXAMPLES)]
     Profiles,
     /// List built-in artifacts, or explain artifact files: what cairn does with each
     /// entry, and where it does otherwise than UAC on purpose.
+    #[command(before_help = ARTIFACTS_EXAMPLES)]
     Artifacts {
         /// An artifact file (UAC's or cairn's) or a built-in name to explain entry by
         /// entry; repeatable.

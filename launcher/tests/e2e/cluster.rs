@@ -352,7 +352,9 @@ fn docs_cli_md_holds_every_commands_help() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/cli.md")).unwrap();
     let top = common::env::command(CAIRN).arg("--help").output().unwrap();
     let subs = common::env::subcommands(&text(&top.stdout));
-    assert!(subs.len() >= 8, "{subs:?}");
+    assert!(subs.len() >= 9, "{subs:?}");
+    // collect first: the commands in the order a responder needs them.
+    assert_eq!(subs[..3], ["pods", "collect", "report"], "{subs:?}");
     for sub in std::iter::once("").chain(subs.iter().map(String::as_str)) {
         let mut c = common::env::command(CAIRN);
         if !sub.is_empty() {
@@ -369,6 +371,13 @@ fn docs_cli_md_holds_every_commands_help() {
             assert!(
                 help.contains("Exit status:") && help.contains("  4    every target collected"),
                 "{help}"
+            );
+        }
+        // Each command's help opens with its examples; the top-level one ends with them.
+        if !sub.is_empty() {
+            assert!(
+                help.starts_with("Examples:\n  cairn"),
+                "`cairn {sub} --help`: {help}"
             );
         }
     }
