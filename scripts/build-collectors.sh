@@ -7,13 +7,13 @@
 #
 # Needs: rustup targets x86_64-unknown-linux-musl and aarch64-unknown-linux-musl, and the
 # Debian packages musl-tools, gcc-aarch64-linux-gnu and libc6-dev-arm64-cross (the cross
-# compiler only recommends its C headers). --install adds what is missing.
+# compiler only recommends its C headers). --install-deps adds what is missing.
 #
-# Usage: scripts/build-collectors.sh [--install]
+# Usage: scripts/build-collectors.sh [--install-deps]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(musl-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
-if [ "${1:-}" = --install ]; then
+if [ "${1:-}" = --install-deps ]; then
   missing=()
   for p in "${packages[@]}"; do
     [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null)" = "ii " ] || missing+=("$p")
@@ -24,7 +24,7 @@ if [ "${1:-}" = --install ]; then
   rustup target add x86_64-unknown-linux-musl aarch64-unknown-linux-musl >/dev/null
 fi
 fail() {
-  echo "build-collectors.sh: $1: apt-get install --no-install-recommends ${packages[*]} (or run with --install)" >&2
+  echo "build-collectors.sh: $1: apt-get install --no-install-recommends ${packages[*]} (or run with --install-deps)" >&2
   exit 2
 }
 for tool in musl-gcc aarch64-linux-gnu-gcc; do
@@ -37,7 +37,7 @@ echo '#include <stdint.h>' | aarch64-linux-gnu-gcc -x c -fsyntax-only - 2>/dev/n
 mkdir -p target/collectors
 for arch in x86_64 aarch64; do
   rustup target list --installed | grep -qx "$arch-unknown-linux-musl" || {
-    echo "build-collectors.sh: rustup target $arch-unknown-linux-musl is missing: rustup target add $arch-unknown-linux-musl (or run with --install)" >&2
+    echo "build-collectors.sh: rustup target $arch-unknown-linux-musl is missing: rustup target add $arch-unknown-linux-musl (or run with --install-deps)" >&2
     exit 2
   }
 done

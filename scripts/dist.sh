@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# The release: one `cairn` that carries the static collector for x86_64 and aarch64
-# inside it, so a responder downloads one file. Builds both collectors
-# (scripts/build-collectors.sh), then cairn with them built in, and writes dist/:
-# cairn, the two collectors beside it (for --collector-url and the image), and
-# SHA256SUMS. `dist/cairn version` lists the embedded collectors and their sha256.
+# What a release publishes, built from a checkout (Rust and Debian's cross tools;
+# --install-deps adds what is missing, see build-collectors.sh), into dist/:
+#   cairn                          the launcher for Linux x86_64, with the static
+#                                  collectors for x86_64 and aarch64 inside it: the one
+#                                  file a responder downloads (`cairn version` lists them)
+#   cairn-collector-x86_64         the collectors alone, for --collector-url, manual
+#   cairn-collector-aarch64        deployment and `cairn-collector` on a host
+#   cairn-collector-VERSION.image.tar   the collector image, both architectures
+#                                  (`cairn image` writes the same from cairn alone)
+#   SHA256SUMS                     of each, for `sha256sum -c`
 #
-# Usage: scripts/dist.sh [--install]   (--install: see build-collectors.sh)
+# Usage: scripts/dist.sh [--install-deps]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build-collectors.sh "$@"
 CAIRN_EMBED_COLLECTORS=$PWD/target/collectors cargo build --release -q -p cairn
 rm -rf dist && mkdir -p dist
 cp target/release/cairn target/collectors/cairn-collector-x86_64 target/collectors/cairn-collector-aarch64 dist/
-(cd dist && sha256sum cairn cairn-collector-x86_64 cairn-collector-aarch64 >SHA256SUMS)
+version=$(awk -F'"' '/^version/ {print $2; exit}' Cargo.toml)
+image=cairn-collector-$version.image.tar
+dist/cairn image --output "dist/$image" >/dev/null
+(cd dist && sha256sum cairn cairn-collector-x86_64 cairn-collector-aarch64 "$image" >SHA256SUMS)
 dist/cairn version
 ls -l dist

@@ -113,6 +113,14 @@ for arch in x86_64 aarch64; do
   grep -q "collector $arch .*sha256 $sha  cairn-collector-$arch (built into cairn)" "$work/version.txt" ||
     { echo "cairn version does not list the built-in $arch collector" >&2; status=1; }
 done
+# The collector image from that cairn alone: each architecture's config names its
+# collector by sha256 (the image's loading and pushing are launcher e2e tests).
+(cd "$alone" && env -u CAIRN_COLLECTOR_BIN ./cairn image --output image.tar >/dev/null) || status=1
+for arch in x86_64 aarch64; do
+  sha=$(sha256sum "target/collectors/cairn-collector-$arch" | cut -d' ' -f1)
+  tar -xOf "$alone/image.tar" --wildcards 'blobs/sha256/*' | grep -aq "\"io.cairn.collector.sha256\":\"$sha\"" ||
+    { echo "cairn image does not hold the built-in $arch collector" >&2; status=1; }
+done
 rm -rf "$alone"
 log "done: status $status"
 exit "$status"
