@@ -8,6 +8,7 @@
 //! page is kept in `target/report-screenshots/`.
 
 use super::*;
+use std::os::unix::fs::PermissionsExt;
 
 /// Markup a hostile target writes where text is expected.
 const MARKUP: &str =
@@ -445,6 +446,32 @@ fn the_index_says_which_collections_are_complete_cut_short_failed_or_damaged() {
         out
     };
     collect("clean", &[]);
+    // A collector without root, denied a file: partial, not complete.
+    std::fs::write(root.join("etc/shadow"), "root:*:1::::::\n").unwrap();
+    std::fs::set_permissions(root.join("etc/shadow"), PermissionsExt::from_mode(0o600)).unwrap();
+    for d in [t.path(), root.as_path()] {
+        std::fs::set_permissions(d, PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let partial = common::env::command("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            &collector,
+        ])
+        .args(["collect", "--root"])
+        .arg(&root)
+        .arg("--artifacts")
+        .arg(&spec)
+        .args(["--output", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(partial.status.code(), Some(0), "{}", text(&partial.stderr));
+    std::fs::write(
+        ev.join("shop_partial_main_20261207T100000Z.tar.zst"),
+        &partial.stdout,
+    )
+    .unwrap();
     collect("cut", &["--max-total-size", "1K"]);
     let whole = std::fs::read(collect("broken", &[])).unwrap();
     let broken = ev.join("shop_broken_main_20261207T100000Z.tar.zst");
@@ -518,6 +545,7 @@ fn the_index_says_which_collections_are_complete_cut_short_failed_or_damaged() {
         "{clean_row}"
     );
     assert_eq!(status_of("cut"), "cut short");
+    assert_eq!(status_of("partial"), "partial");
     assert_eq!(status_of("failed"), "failed");
     assert_eq!(status_of("broken"), "damaged");
     let broken_page = render(

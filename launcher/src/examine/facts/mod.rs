@@ -128,6 +128,13 @@ impl Facts {
         self.summary.as_ref().map(|s| s.seal.complete)
     }
 
+    /// What the collector was refused: files, and live-response reads.
+    pub fn denied(&self) -> (u64, u64) {
+        self.summary
+            .as_ref()
+            .map_or((0, 0), |s| (s.counts.denied, s.counts.live_denied))
+    }
+
     /// What the collection is, and why, for the page's banner and the index.
     pub fn status(&self) -> (Status, String) {
         if self.collection.archive.is_none() {
@@ -162,7 +169,13 @@ impl Facts {
                 Status::CutShort,
                 "cut short by a limit: valid, but not everything asked for is in it (the collection's record says which)".into(),
             ),
-            Some(true) => (Status::Complete, "complete".into()),
+            Some(true) => match self.denied() {
+                (0, 0) => (Status::Complete, "complete".into()),
+                (files, live) => (
+                    Status::Partial,
+                    format!("complete as asked, but {files} file(s) and {live} live-response read(s) were denied to the collector: it lacked the rights (a collection as root sees them; the collection's log names each)"),
+                ),
+            },
         }
     }
 }
@@ -171,6 +184,8 @@ impl Facts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Complete,
+    /// Complete as asked, but the collector was denied some of it.
+    Partial,
     CutShort,
     Damaged,
     Failed,
@@ -180,6 +195,7 @@ impl Status {
     pub fn name(self) -> &'static str {
         match self {
             Status::Complete => "complete",
+            Status::Partial => "partial",
             Status::CutShort => "cut short",
             Status::Damaged => "damaged",
             Status::Failed => "failed",

@@ -17,7 +17,7 @@ pub struct IndexRow {
     pub route: String,
     /// When the collection started (RFC 3339), or `-`.
     pub time: String,
-    /// complete, cut short, damaged, failed.
+    /// complete, partial, cut short, damaged, failed.
     pub status: String,
     pub high: usize,
     pub medium: usize,

@@ -111,7 +111,7 @@ pub(super) fn head(out: &mut String, title: &str, scripts: &[&str]) {
 pub(super) fn status_class(status: &str) -> &'static str {
     match status {
         "damaged" | "failed" => "st-bad",
-        "cut short" => "st-cut",
+        "cut short" | "partial" => "st-cut",
         _ => "st-ok",
     }
 }
