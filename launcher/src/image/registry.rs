@@ -227,6 +227,8 @@ mod tests {
         let r = parse("127.0.0.1:5000/ir/cairn-collector:1").unwrap();
         assert_eq!(r.resolve_registry(), "127.0.0.1:5000");
         assert_eq!(r.repository(), "ir/cairn-collector");
-        assert!(parse("UPPER/case:1").is_err());
+        for bad in ["", "a b:1", "ir/collector:tag with space", "x@sha256:short"] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
     }
 }
