@@ -32,6 +32,7 @@ packages=(
   shellcheck                          # lints of the shell scripts
   hyperfine                           # bench/
   docker-registry apache2-utils       # cairn image --push: a real registry (distribution), with htpasswd users
+  gdb                                 # reads the collector's process core files (gdb -c)
   python3 python3-venv                # the venv of kubectl and the store emulators; the file-handle probe of the sandbox test
 )
 missing=()

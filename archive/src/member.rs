@@ -43,6 +43,10 @@ pub mod live {
     pub const MAPS: &str = "live_response/processes/maps.jsonl";
     pub const TREE: &str = "live_response/processes/tree.txt";
     pub const EXECUTABLES: &str = "live_response/processes/executables.jsonl";
+    /// Process memory: `<prefix><pid>.core` (ELF core files), and the records.
+    pub const MEMORY: &str = "live_response/memory/";
+    pub const MEMORY_PROCESSES: &str = "live_response/memory/processes.jsonl";
+    pub const MEMORY_REGIONS: &str = "live_response/memory/regions.jsonl";
     /// Copies of running executables: `<prefix><pid>_<name>`.
     pub const EXECUTABLE_COPIES: &str = "live_response/processes/executables/";
     pub const SOCKETS: &str = "live_response/network/sockets.jsonl";

@@ -12,6 +12,7 @@ pub mod case;
 pub mod drift;
 pub mod k8s;
 pub mod manifest;
+pub mod memory;
 pub mod mounts;
 pub mod network;
 pub mod node;

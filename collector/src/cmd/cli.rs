@@ -173,6 +173,25 @@ pub struct CollectArgs {
     /// `!NAME` excludes. Adds to --profile.
     #[arg(long)]
     pub artifacts: Option<String>,
+    /// Also capture process memory (the memory/processes artifact): each process of the
+    /// target but cairn's own, its resident pages as an ELF core file. Needs ptrace
+    /// access (CAP_SYS_PTRACE: the ephemeral and sidecar routes).
+    #[arg(long, help_heading = "Memory")]
+    pub memory: bool,
+    /// The most bytes of memory stored of one process.
+    #[arg(long, default_value = "1G", value_parser = parse_size, value_name = "SIZE", help_heading = "Memory")]
+    pub memory_max_process: u64,
+    /// The most bytes of memory stored of all processes together.
+    #[arg(long, default_value = "4G", value_parser = parse_size, value_name = "SIZE", help_heading = "Memory")]
+    pub memory_max_total: u64,
+    /// Only these processes' memory (comma-separated PIDs as the collector sees them).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "PID,...",
+        help_heading = "Memory"
+    )]
+    pub memory_pids: Vec<i32>,
     /// Where the archive goes: a new file, or `-` for standard output. Not with an
     /// upload. An existing file is refused (it may be evidence) unless --force.
     #[arg(long, value_name = "FILE|-", required_unless_present_any = ["upload_url", "upload_plan", "o_format"], conflicts_with_all = ["upload_url", "upload_plan"])]

@@ -31,7 +31,8 @@ pub fn run(a: CollectArgs) -> Result<i32> {
     }
     let target = target_of(&a)?;
     let catalog = Catalog::builtin()?;
-    let selection = select(&catalog, a.profile.as_deref(), a.artifacts.as_deref())?;
+    let (profile, artifacts) = with_memory(&a);
+    let selection = select(&catalog, profile.as_deref(), artifacts.as_deref())?;
     // A node's disk is confined before its first file is read; another container
     // once its PID is chosen (from procfs only), before its root is read.
     let node_sandbox = a
@@ -53,8 +54,8 @@ pub fn run(a: CollectArgs) -> Result<i32> {
             .node_logs_since
             .map(|t| cairn_archive::text::rfc3339(t, 0)),
         target_pid: root.target_pid(),
-        profile: a.profile.clone(),
-        artifacts: a.artifacts.clone(),
+        profile,
+        artifacts,
         output: a.output.clone(),
         upload: a
             .upload_url
@@ -158,9 +159,31 @@ fn options(a: &CollectArgs) -> Options {
         live: cairn_collector::live::LiveOptions {
             redact: !a.no_redact,
             proc_path: a.proc.clone(),
+            memory: cairn_collector::live::memory::MemoryOptions {
+                max_process: a.memory_max_process,
+                max_total: a.memory_max_total,
+                pids: a.memory_pids.clone(),
+            },
         },
         ..Options::default()
     }
+}
+
+/// The profile and artifacts asked for, with `--memory`'s artifact added (to the
+/// default profile when none is named).
+fn with_memory(a: &CollectArgs) -> (Option<String>, Option<String>) {
+    if !a.memory {
+        return (a.profile.clone(), a.artifacts.clone());
+    }
+    let profile = a
+        .profile
+        .clone()
+        .or_else(|| Some(cairn_collector::spec::builtin::DEFAULT_PROFILE.to_owned()));
+    let artifacts = match &a.artifacts {
+        Some(x) => format!("{x},memory/*"),
+        None => "memory/*".to_owned(),
+    };
+    (profile, Some(artifacts))
 }
 
 /// The final lines on stderr; returns the exit status.

@@ -35,6 +35,29 @@ impl crate::live::Emit for Engine<'_> {
         self.copy_open(artifact, member, source, file, cap)
     }
 
+    fn output_stream(
+        &mut self,
+        artifact: &str,
+        member: &str,
+        size: u64,
+        src: &mut dyn io::Read,
+    ) -> io::Result<crate::live::Copied> {
+        debug_assert!(
+            member.starts_with(cairn_archive::member::LIVE_DIR),
+            "{member}"
+        );
+        let deadline = self.deadline;
+        let stop = move || deadline.is_some_and(|d| std::time::Instant::now() >= d);
+        let copied = self
+            .rec
+            .output_stream(artifact, member.as_bytes(), size, src, &stop)
+            .ok_or_else(|| io::Error::other("the archive could not be written"))?;
+        if !copied.complete {
+            self.expired();
+        }
+        Ok(copied)
+    }
+
     fn log(
         &mut self,
         level: Level,

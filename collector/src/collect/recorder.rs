@@ -144,7 +144,7 @@ impl<'a> Recorder<'a> {
             return;
         }
         match self.archive.append_bytes(path, &generated_header(), data) {
-            Ok(sha) => self.note_output(artifact, path, data.len() as u64, sha),
+            Ok(sha) => self.note_output(artifact, path, data.len() as u64, sha, None),
             Err(e) => self.write_failed(e),
         }
     }
@@ -155,12 +155,63 @@ impl<'a> Recorder<'a> {
             return;
         }
         match self.archive.append_spool(path, &generated_header(), spool) {
-            Ok(sha) => self.note_output(artifact, path, spool.len(), sha),
+            Ok(sha) => self.note_output(artifact, path, spool.len(), sha, None),
             Err(e) => self.write_failed(e),
         }
     }
 
-    fn note_output(&mut self, artifact: &str, path: &[u8], size: u64, sha: String) {
+    /// A generated file of `size` bytes streamed from `src`, noted as an output of
+    /// `artifact`: truncated when `src` ended early, failed or was stopped (zeros fill
+    /// the rest); `None` after a write error (recorded).
+    pub fn output_stream(
+        &mut self,
+        artifact: &str,
+        path: &[u8],
+        size: u64,
+        src: &mut dyn Read,
+        stop: &dyn Fn() -> bool,
+    ) -> Option<crate::live::Copied> {
+        if self.failed.is_some() {
+            return None;
+        }
+        let o = match self
+            .archive
+            .append_stream(path, &generated_header(), size, src, stop)
+        {
+            Ok(o) => o,
+            Err(e) => {
+                self.write_failed(e);
+                return None;
+            }
+        };
+        self.counts.bytes_read += o.read;
+        self.counts.bytes_stored += size;
+        let complete = !(o.short || o.stopped || o.error.is_some());
+        let why = match (&o.error, o.stopped) {
+            _ if complete => None,
+            (Some(e), _) => Some(format!("reading failed ({e}); zeros fill the rest")),
+            (None, true) => Some("the deadline came; zeros fill the rest".to_owned()),
+            (None, false) => Some("the source ended early; zeros fill the rest".to_owned()),
+        };
+        self.note_output(artifact, path, size, o.sha256.clone(), why);
+        let (archive_path, _) = cairn_archive::text::lossless(path);
+        Some(crate::live::Copied {
+            archive_path,
+            sha256: o.sha256,
+            stored: size,
+            complete,
+        })
+    }
+
+    /// Notes an output; with `truncated`, why it is not whole.
+    fn note_output(
+        &mut self,
+        artifact: &str,
+        path: &[u8],
+        size: u64,
+        sha: String,
+        truncated: Option<String>,
+    ) {
         self.counts.outputs += 1;
         let (p, p_hex) = cairn_archive::text::lossless(path);
         self.note(ManifestRecord {
@@ -173,7 +224,12 @@ impl<'a> Recorder<'a> {
             mtime: cairn_archive::text::rfc3339(generated_header().mtime, 0),
             sha256: Some(sha),
             artifact: artifact.to_owned(),
-            status: Some(Status::Complete),
+            status: Some(if truncated.is_some() {
+                Status::Truncated
+            } else {
+                Status::Complete
+            }),
+            reason: truncated,
             ..ManifestRecord::default()
         });
     }

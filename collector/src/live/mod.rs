@@ -7,7 +7,8 @@
 //! [`processes`] (and the process tree), [`executables`] (hashes, and copies of deleted
 //! or suspiciously placed binaries), [`network`] (sockets mapped to their processes,
 //! interfaces, routes, ARP), [`mounts`] (mountinfo, overlay layers, capacity),
-//! [`system`] (host, kernel, modules, container and Kubernetes identity) and [`users`]
+//! [`system`] (host, kernel, modules, container and Kubernetes identity), [`memory`]
+//! (process memory as core files, opt-in) and [`users`]
 //! (decoded utmp/wtmp/btmp/lastlog), and [`drift`] (what a container changed against its
 //! image, on a root rebuilt from a node's disk). [`parse`] holds the byte-level parsers;
 //! /proc is read through [`crate::source::procfs`]. The engine hands each collector an [`Emit`] to
@@ -16,6 +17,7 @@
 pub mod container;
 pub mod drift;
 pub mod executables;
+pub mod memory;
 pub mod mounts;
 pub mod network;
 pub mod parse;
@@ -71,6 +73,11 @@ pub const NATIVE: &[Native] = &[
         run: users::native,
     },
     Native {
+        name: "memory",
+        needs_kernel: true,
+        run: memory::native,
+    },
+    Native {
         name: "drift",
         needs_kernel: false,
         run: drift::native,
@@ -115,6 +122,8 @@ pub struct LiveOptions {
     pub redact: bool,
     /// Where procfs is mounted.
     pub proc_path: std::path::PathBuf,
+    /// What a memory capture may take.
+    pub memory: memory::MemoryOptions,
 }
 
 impl Default for LiveOptions {
@@ -122,6 +131,7 @@ impl Default for LiveOptions {
         LiveOptions {
             redact: true,
             proc_path: "/proc".into(),
+            memory: memory::MemoryOptions::default(),
         }
     }
 }
@@ -171,6 +181,16 @@ pub trait Emit {
         source: &[u8],
         file: &mut std::fs::File,
         cap: u64,
+    ) -> io::Result<Copied>;
+    /// Streams a generated output of exactly `size` bytes from `src` (a process's
+    /// memory as a core file) into the archive as it is read; a source that ends early
+    /// or is stopped by the deadline is padded with zeros and recorded as truncated.
+    fn output_stream(
+        &mut self,
+        artifact: &str,
+        member: &str,
+        size: u64,
+        src: &mut dyn io::Read,
     ) -> io::Result<Copied>;
     /// Writes a collection-log record.
     fn log(

@@ -109,7 +109,7 @@ pub fn scan(proc: &ProcFs, opts: &LiveOptions, emit: &mut dyn Emit) -> Scan {
 
 /// The collector's PID as the scanned procfs numbers it, when that procfs is the
 /// collector's own (`/proc`); another procfs numbers another PID namespace.
-fn self_pid(scan: &Scan) -> Option<i32> {
+pub fn self_pid(scan: &Scan) -> Option<i32> {
     scan.own_procfs.then(|| std::process::id() as i32)
 }
 

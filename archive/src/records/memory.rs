@@ -1,0 +1,58 @@
+//! Process memory (`live_response/memory/`): per process what was captured into its
+//! core file or why not ([`MemoryProcess`], `processes.jsonl`), and per region of its
+//! address space what was stored and what was skipped, with the reason
+//! ([`MemoryRegion`], `regions.jsonl`). Text from `/proc` is escaped
+//! ([`crate::text::escape`]).
+
+use serde::{Deserialize, Serialize};
+
+/// One process whose memory was asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MemoryProcess {
+    pub pid: i32,
+    pub comm: String,
+    /// The core file's member (`live_response/memory/PID.core`), when one was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub core: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Readable regions, and of those how many were stored (whole or in part).
+    pub regions: u64,
+    pub regions_stored: u64,
+    /// Resident bytes found in readable regions, and bytes stored.
+    pub resident_bytes: u64,
+    pub stored_bytes: u64,
+    /// Bytes that were resident when the layout was taken and could not be read when
+    /// their turn came (the mapping changed or vanished): zeros in the core.
+    pub vanished_bytes: u64,
+    /// Why nothing, or not everything, was captured (a denial, a cap, the deadline).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+}
+
+/// One mapping of a process, as `/proc/PID/maps` gave it, and what became of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MemoryRegion {
+    pub pid: i32,
+    /// Hex addresses, as in maps.
+    pub start: String,
+    pub end: String,
+    pub perms: String,
+    pub offset: String,
+    pub dev: String,
+    pub inode: u64,
+    /// The mapped file or pseudo-name (`[heap]`), escaped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Resident pages' bytes (from pagemap), and of them the bytes stored in the core.
+    pub resident_bytes: u64,
+    pub stored_bytes: u64,
+    /// Stored runs of resident pages, as PT_LOAD segments of the core.
+    pub segments: u64,
+    /// Why the region was not stored, or not whole (not readable, a device mapping,
+    /// not resident, a cap).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}

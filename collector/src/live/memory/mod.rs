@@ -1,0 +1,374 @@
+//! Process memory (the `memory/processes` artifact, opt-in: `--memory`): for each
+//! process of the target but cairn's own, every readable mapping's resident pages
+//! ([`resident`]), read from `/proc/PID/mem` straight into an ELF core file in the
+//! archive ([`core`]; `gdb -c`, `readelf -l`), plus what became of each mapping
+//! (`regions.jsonl`) and of each process (`processes.jsonl`).
+//!
+//! Nothing is faulted in: pages that are not resident are not read. Mappings that are
+//! not readable, kernel pages (`[vvar]`, `[vsyscall]`) and device mappings are skipped
+//! and said so. Caps per process and in total, the collection's deadline and a bounded
+//! scan per mapping end a capture early, each cut recorded. Reading another process's
+//! memory needs ptrace access: as root with CAP_SYS_PTRACE (the ephemeral and sidecar
+//! routes), or the same user where the kernel allows it; each refusal is recorded with
+//! what would allow it.
+
+pub mod core;
+pub mod resident;
+
+use super::parse::process::{maps_line, Mapping};
+use super::processes::{Proc, Scan};
+use super::{push_line, Emit, Run};
+use crate::source::procfs::{ProcDir, ProcFs};
+use cairn_archive::member::live::{MEMORY, MEMORY_PROCESSES, MEMORY_REGIONS};
+use cairn_archive::records::memory::{MemoryProcess, MemoryRegion};
+use cairn_archive::text::escape;
+use cairn_protocol::{Level, LogEvent};
+
+/// What a memory capture may take.
+#[derive(Debug, Clone)]
+pub struct MemoryOptions {
+    /// The most bytes stored of one process.
+    pub max_process: u64,
+    /// The most bytes stored of all processes.
+    pub max_total: u64,
+    /// Only these PIDs (as the collector's procfs numbers them); empty: every process.
+    pub pids: Vec<i32>,
+}
+
+impl Default for MemoryOptions {
+    fn default() -> Self {
+        MemoryOptions {
+            max_process: 1 << 30,
+            max_total: 4 << 30,
+            pids: Vec::new(),
+        }
+    }
+}
+
+/// Pages of one mapping scanned at most for residency (64 GiB of address space with
+/// 4 KiB pages): beyond, the mapping is recorded as not scanned.
+const SCAN_PAGES: u64 = 1 << 24;
+
+/// The sentence for a process whose memory was refused.
+pub const NEEDS_PTRACE: &str =
+    "needs CAP_SYS_PTRACE: use --via ephemeral (or run as the process's user where ptrace is allowed)";
+
+/// What was stored so far, for the caps.
+struct Budget {
+    total: u64,
+    max_total: u64,
+    max_process: u64,
+}
+
+pub fn native(run: &mut Run<'_>) {
+    let artifact = run.artifact;
+    let opts = run.options.memory.clone();
+    let Some(proc) = run.proc else { return };
+    let Some((scan, emit)) = run.scan() else {
+        return;
+    };
+    let page = rustix::param::page_size() as u64;
+    let mut budget = Budget {
+        total: 0,
+        max_total: opts.max_total,
+        max_process: opts.max_process,
+    };
+    let skip = ours(proc, scan);
+    let (mut processes, mut regions) = (Vec::new(), Vec::new());
+    for p in &scan.procs {
+        if skip.contains(&p.pid) || (!opts.pids.is_empty() && !opts.pids.contains(&p.pid)) {
+            continue;
+        }
+        if emit.expired() {
+            break;
+        }
+        let rec = capture(
+            proc,
+            p,
+            page,
+            &mut budget,
+            &mut regions,
+            &mut *emit,
+            artifact,
+        );
+        push_line(&mut processes, &rec);
+    }
+    emit.output(artifact, MEMORY_PROCESSES, &processes);
+    emit.output(artifact, MEMORY_REGIONS, &regions);
+}
+
+/// cairn's own processes: the collector, its bootstrap, and any process running the
+/// collector's executable (an ephemeral container's idle collector).
+fn ours(proc: &ProcFs, scan: &Scan) -> std::collections::BTreeSet<i32> {
+    let mut own = super::processes::own(&scan.procs, super::processes::self_pid(scan));
+    if let Ok(me) = proc.identity("self/exe") {
+        for p in &scan.procs {
+            if proc
+                .process(p.pid)
+                .and_then(|d| d.identity("exe"))
+                .is_ok_and(|e| e == me)
+            {
+                own.insert(p.pid);
+            }
+        }
+    }
+    own
+}
+
+/// Captures one process; returns its record.
+fn capture(
+    proc: &ProcFs,
+    p: &Proc,
+    page: u64,
+    budget: &mut Budget,
+    regions: &mut Vec<u8>,
+    emit: &mut dyn Emit,
+    artifact: &str,
+) -> MemoryProcess {
+    let mut rec = MemoryProcess {
+        pid: p.pid,
+        comm: escape(p.comm.as_bytes()),
+        ..MemoryProcess::default()
+    };
+    let opened = proc.process(p.pid).and_then(|d| {
+        let mem = d.open("mem")?;
+        let pagemap = d.open("pagemap")?;
+        Ok((d, mem, pagemap))
+    });
+    let (dir, mem, pagemap) = match opened {
+        Ok(x) => x,
+        Err(e) => {
+            rec.why = Some(refused(&e));
+            emit.log(
+                if denied(&e) { Level::Warn } else { Level::Info },
+                if denied(&e) {
+                    LogEvent::Denied
+                } else {
+                    LogEvent::Unreadable
+                },
+                artifact,
+                None,
+                format!(
+                    "memory of process {} ({}): {}",
+                    p.pid,
+                    rec.comm,
+                    rec.why.as_deref().unwrap_or_default()
+                ),
+            );
+            if denied(&e) {
+                emit.count_denied(1);
+            }
+            return rec;
+        }
+    };
+    let plan = plan(&dir, p.pid, &pagemap, page, budget, &mut rec);
+    for r in &plan.regions {
+        push_line(regions, r);
+    }
+    if plan.segments.is_empty() {
+        rec.why
+            .get_or_insert_with(|| "no resident readable memory".into());
+        return rec;
+    }
+    let info = core::Info {
+        pid: p.pid,
+        ppid: p.ppid,
+        uid: p.uid.unwrap_or(0),
+        gid: 0,
+        fname: p.comm.as_bytes().to_vec(),
+        psargs: p.cmdline.as_bytes().to_vec(),
+    };
+    let layout = core::layout(&info, &plan.files, &plan.segments, page);
+    let member = format!("{MEMORY}{}.core", p.pid);
+    let mut reader = core::CoreReader::new(layout.head, &plan.segments, &mem, page);
+    match emit.output_stream(artifact, &member, layout.total, &mut reader) {
+        Ok(c) => {
+            rec.core = Some(c.archive_path);
+            rec.sha256 = Some(c.sha256);
+        }
+        Err(e) => rec.why = Some(format!("writing the core: {e}")),
+    }
+    rec.vanished_bytes = reader.vanished;
+    rec
+}
+
+/// EPERM or EACCES.
+fn denied(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(1 | 13))
+}
+
+fn refused(e: &std::io::Error) -> String {
+    if denied(e) {
+        format!(
+            "{} ({NEEDS_PTRACE})",
+            super::errno_name(e.raw_os_error().unwrap_or(0))
+        )
+    } else {
+        format!("the process could not be read: {e}")
+    }
+}
+
+/// What one process's core will hold.
+struct Plan {
+    segments: Vec<core::Segment>,
+    files: Vec<core::FileMap>,
+    regions: Vec<MemoryRegion>,
+}
+
+fn plan(
+    dir: &ProcDir,
+    pid: i32,
+    pagemap: &std::fs::File,
+    page: u64,
+    budget: &mut Budget,
+    rec: &mut MemoryProcess,
+) -> Plan {
+    let maps = dir.read("maps", 64 << 20).unwrap_or_default();
+    let rss = resident::rss_by_start(&dir.read("smaps", 256 << 20).unwrap_or_default());
+    let mut out = Plan {
+        segments: Vec::new(),
+        files: Vec::new(),
+        regions: Vec::new(),
+    };
+    for line in maps.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let m = maps_line(line);
+        let (Ok(start), Ok(end)) = (
+            u64::from_str_radix(&m.start, 16),
+            u64::from_str_radix(&m.end, 16),
+        ) else {
+            continue;
+        };
+        let mut r = region(pid, &m);
+        if let Some(path) = m
+            .path
+            .as_ref()
+            .filter(|p| p.starts_with(b"/") && m.inode != 0)
+        {
+            out.files.push(core::FileMap {
+                start,
+                end,
+                page_offset: u64::from_str_radix(&m.offset, 16).unwrap_or(0) / page,
+                name: path.clone(),
+            });
+        }
+        if let Some(why) = unreadable(&m) {
+            r.skipped = Some(why.into());
+        } else if rss.get(&start) == Some(&0) {
+            r.skipped = Some("not resident".into());
+        } else {
+            rec.regions += 1;
+            take(
+                &mut out,
+                &mut r,
+                (start, end),
+                &m,
+                pagemap,
+                page,
+                budget,
+                rec,
+            );
+        }
+        out.regions.push(r);
+    }
+    out
+}
+
+/// The resident runs of one readable mapping, within the caps.
+#[allow(clippy::too_many_arguments)]
+fn take(
+    out: &mut Plan,
+    r: &mut MemoryRegion,
+    (start, end): (u64, u64),
+    m: &Mapping,
+    pagemap: &std::fs::File,
+    page: u64,
+    budget: &mut Budget,
+    rec: &mut MemoryProcess,
+) {
+    let (runs, whole) = match resident::runs(pagemap, start, end, page, SCAN_PAGES) {
+        Ok(x) => x,
+        Err(e) => {
+            r.skipped = Some(format!("pagemap unreadable: {e}"));
+            return;
+        }
+    };
+    if !whole {
+        r.skipped = Some(format!(
+            "only the first {} GiB of address space were scanned for resident pages",
+            (SCAN_PAGES * page) >> 30
+        ));
+    }
+    let flags = perms_flags(&m.perms);
+    for (addr, len) in runs {
+        r.resident_bytes += len;
+        rec.resident_bytes += len;
+        let room = (budget.max_process - rec.stored_bytes.min(budget.max_process))
+            .min(budget.max_total - budget.total.min(budget.max_total));
+        let keep = len.min(room);
+        if keep < len {
+            r.skipped =
+                Some("a cap (--memory-max-process or --memory-max-total) was reached".into());
+        }
+        if keep == 0 {
+            continue;
+        }
+        if out.segments.len() >= core::MAX_SEGMENTS {
+            r.skipped = Some(format!(
+                "the core holds at most {} segments",
+                core::MAX_SEGMENTS
+            ));
+            break;
+        }
+        out.segments.push(core::Segment {
+            vaddr: addr,
+            len: keep,
+            flags,
+        });
+        r.stored_bytes += keep;
+        r.segments += 1;
+        rec.stored_bytes += keep;
+        budget.total += keep;
+    }
+    if r.stored_bytes > 0 {
+        rec.regions_stored += 1;
+    }
+    if rec.why.is_none() {
+        if let Some(s) = r.skipped.as_ref().filter(|s| s.contains("cap")) {
+            rec.why = Some(s.clone());
+        }
+    }
+}
+
+fn region(pid: i32, m: &Mapping) -> MemoryRegion {
+    MemoryRegion {
+        pid,
+        start: m.start.clone(),
+        end: m.end.clone(),
+        perms: m.perms.clone(),
+        offset: m.offset.clone(),
+        dev: m.dev.clone(),
+        inode: m.inode,
+        path: m.path.as_deref().map(escape),
+        ..MemoryRegion::default()
+    }
+}
+
+/// Why a mapping is not read at all, if it is not.
+fn unreadable(m: &Mapping) -> Option<&'static str> {
+    let path = m.path.as_deref().unwrap_or_default();
+    if !m.perms.starts_with('r') {
+        Some("not readable")
+    } else if path.starts_with(b"[vvar") || path == b"[vsyscall]" {
+        Some("a kernel page (reading it fails or has side effects)")
+    } else if path.starts_with(b"/dev/") && m.dev != "00:00" && !path.starts_with(b"/dev/shm/") {
+        Some("a device mapping (reading it may have side effects)")
+    } else {
+        None
+    }
+}
+
+fn perms_flags(perms: &str) -> u32 {
+    let b = perms.as_bytes();
+    let on = |i: usize, c: u8| b.get(i) == Some(&c);
+    (u32::from(on(0, b'r')) << 2) | (u32::from(on(1, b'w')) << 1) | u32::from(on(2, b'x'))
+}

@@ -1,0 +1,199 @@
+//! Process memory (`--memory`): a live process's resident pages as an ELF core file that
+//! the field's own tools open (`readelf -l` lists its segments, `gdb -c` prints a
+//! string planted in its heap), what each mapping became, nothing faulted into the
+//! target, a huge sparse mapping scanned within its bound, and a collector without
+//! ptrace access recording each process as denied with what would allow it.
+
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+const MARKER: &str = "CAIRN-MEMORY-MARKER-7f3a9c";
+
+/// A python process holding MARKER in a heap buffer and a 2^46-byte sparse mapping
+/// (x86_64's user address space is 2^47 bytes: a 2^47-byte mapping cannot exist there)
+/// with one page touched; returns it and the buffer's address.
+fn target() -> (Child, u64) {
+    let script = format!(
+        "import ctypes, mmap, sys, time\n\
+         b = bytearray(b'{MARKER}' + b'\\0' * 64)\n\
+         addr = ctypes.addressof((ctypes.c_char * len(b)).from_buffer(b))\n\
+         huge = mmap.mmap(-1, 1 << 46, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | 0x4000)\n\
+         huge[1 << 20] = 1\n\
+         print(addr, flush=True)\n\
+         time.sleep(600)\n"
+    );
+    let mut child = Command::new("python3")
+        .args(["-c", &script])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no address: {line:?}"));
+    (child, addr)
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+fn lines(a: &Archive, member: &str) -> Vec<serde_json::Value> {
+    a.text(member)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn collect_memory(pid: u32, out: &std::path::Path, as_nobody: bool) -> std::process::Output {
+    let mut c = if as_nobody {
+        let mut c = env::command("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", bin()]);
+        c
+    } else {
+        env::command(bin())
+    };
+    c.args(["collect", "--artifacts", "memory/*", "--memory-pids"])
+        .arg(pid.to_string())
+        .args(["--progress", "none", "--output", "-"]);
+    let o = c.output().unwrap();
+    std::fs::write(out, &o.stdout).unwrap();
+    o
+}
+
+#[test]
+fn a_processs_memory_is_a_core_file_gdb_reads_and_nothing_is_faulted_in() {
+    let (mut child, addr) = target();
+    let pid = child.id();
+    let t = TestDir::new("memory");
+    let out = t.path().join("mem.tar.zst");
+    let before = rss_kb(pid);
+    let started = std::time::Instant::now();
+    let o = collect_memory(pid, &out, false);
+    let took = started.elapsed();
+    let after = rss_kb(pid);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(took.as_secs() < 60, "the capture took {took:?}");
+    assert!(
+        after * 100 <= before * 101,
+        "the target grew from {before} kB to {after} kB"
+    );
+    let a = Archive::read(&out);
+    let procs = lines(&a, "live_response/memory/processes.jsonl");
+    assert_eq!(procs.len(), 1, "{procs:?}");
+    let p = &procs[0];
+    assert_eq!(p["pid"], pid);
+    let member = p["core"].as_str().unwrap_or_else(|| panic!("no core: {p}"));
+    assert_eq!(member, format!("live_response/memory/{pid}.core"));
+    let record = a
+        .manifest()
+        .into_iter()
+        .find(|m| m["path"] == member)
+        .unwrap();
+    assert_eq!(record["sha256"], p["sha256"]);
+    assert_eq!(record["status"], "complete");
+    assert!(p["stored_bytes"].as_u64().unwrap() > 0);
+
+    let core = t.path().join("python.core");
+    std::fs::write(&core, a.get(member).unwrap()).unwrap();
+    let readelf = Command::new("readelf")
+        .arg("-lW")
+        .arg(&core)
+        .output()
+        .unwrap();
+    let segments = String::from_utf8_lossy(&readelf.stdout);
+    assert!(segments.contains("Elf file type is CORE"), "{segments}");
+    assert!(
+        segments.contains("NOTE") && segments.matches("LOAD").count() > 3,
+        "{segments}"
+    );
+    let gdb = Command::new("gdb")
+        .args(["-batch", "-nx", "-c"])
+        .arg(&core)
+        .args(["-ex", &format!("x/s {addr:#x}")])
+        .output()
+        .expect("gdb");
+    let said = String::from_utf8_lossy(&gdb.stdout);
+    assert!(
+        said.contains(MARKER),
+        "gdb did not find the marker at {addr:#x}: {said}\n{}",
+        String::from_utf8_lossy(&gdb.stderr)
+    );
+
+    let regions = lines(&a, "live_response/memory/regions.jsonl");
+    let within = |r: &serde_json::Value| {
+        let h = |k: &str| u64::from_str_radix(r[k].as_str().unwrap(), 16).unwrap();
+        h("start") <= addr && addr < h("end")
+    };
+    let heap = regions.iter().find(|r| within(r)).unwrap();
+    assert!(heap["stored_bytes"].as_u64().unwrap() > 0, "{heap}");
+    // The 2^46-byte mapping: scanned within its bound, and said so.
+    let huge = regions
+        .iter()
+        .find(|r| {
+            let h = |k: &str| u64::from_str_radix(r[k].as_str().unwrap(), 16).unwrap();
+            h("end") - h("start") == 1 << 46
+        })
+        .unwrap_or_else(|| panic!("no 2^46-byte mapping in {regions:?}"));
+    assert!(
+        huge["skipped"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("only the first"),
+        "{huge}"
+    );
+    assert_eq!(huge["stored_bytes"], 4096, "the one page touched");
+    // Mappings that cannot be read are listed, and said why.
+    assert!(regions
+        .iter()
+        .any(|r| r["skipped"] == "not readable" && r["perms"].as_str().unwrap().starts_with('-')));
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+#[test]
+fn without_ptrace_access_each_process_is_recorded_denied_with_what_would_allow_it() {
+    let (mut child, _) = target();
+    let pid = child.id();
+    let t = TestDir::new("memory-denied");
+    let out = t.path().join("denied.tar.zst");
+    let o = collect_memory(pid, &out, true);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let a = Archive::read(&out);
+    let procs = lines(&a, "live_response/memory/processes.jsonl");
+    assert_eq!(procs.len(), 1, "{procs:?}");
+    let why = procs[0]["why"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("needs CAP_SYS_PTRACE: use --via ephemeral"),
+        "{why}"
+    );
+    assert!(procs[0]["core"].is_null());
+    assert!(a.summary()["counts"]["live_denied"].as_u64().unwrap() >= 1);
+    assert!(a.log().iter().any(|l| l["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains(&format!("memory of process {pid}"))));
+    child.kill().unwrap();
+    let _ = child.wait();
+}
