@@ -197,3 +197,46 @@ fn without_ptrace_access_each_process_is_recorded_denied_with_what_would_allow_i
     child.kill().unwrap();
     let _ = child.wait();
 }
+
+/// A process that maps, fills and unmaps memory as fast as it can while it is read:
+/// mappings change and vanish between the layout and the read. The capture neither
+/// hangs nor fails; what vanished is zeros, counted.
+#[test]
+fn memory_that_changes_and_vanishes_while_read_neither_hangs_nor_fails_the_collection() {
+    let script = "import mmap, sys\n\
+                  print('ready', flush=True)\n\
+                  while True:\n\
+                  \x20   ms = [mmap.mmap(-1, 1 << 20) for _ in range(16)]\n\
+                  \x20   for m in ms: m.write(b'x' * (1 << 20))\n\
+                  \x20   for m in ms: m.close()\n";
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    let t = TestDir::new("memory-churn");
+    let out = t.path().join("churn.tar.zst");
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let o = collect_memory(child.id(), &out, false);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(started.elapsed().as_secs() < 60);
+        let a = Archive::read(&out);
+        let procs = lines(&a, "live_response/memory/processes.jsonl");
+        assert_eq!(procs.len(), 1, "{procs:?}");
+        assert!(procs[0]["core"].is_string(), "{}", procs[0]);
+        std::fs::remove_file(&out).unwrap();
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+}

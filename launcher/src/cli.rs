@@ -381,6 +381,12 @@ pub struct CollectArgs {
     /// written since the pod started, into node/ of the archive.
     #[arg(long, help_heading = "Route")]
     pub node_logs: bool,
+    /// Also capture each target's process memory (the collector's --memory: each
+    /// process's resident pages as an ELF core file). It needs CAP_SYS_PTRACE, which
+    /// the ephemeral and sidecar routes hold: with --via auto every target goes through
+    /// an ephemeral container; --via node, which has no live processes, refuses it.
+    #[arg(long, help_heading = "Route")]
+    pub memory: bool,
     /// Write nothing to a target's disk: the exec route runs the collector from memory
     /// only (as root, /dev is a tmpfs that allows execution), and a target where no
     /// memory-backed place allows it is collected through an ephemeral container

@@ -39,5 +39,7 @@ pub const IDLE_FOR: &str = "--for";
 pub const IDLE_STOP: &str = "--stop";
 /// The case a collection belongs to, for its summary.
 pub const CASE: &str = "--case";
+/// `collect`: also capture process memory.
+pub const MEMORY: &str = "--memory";
 /// Who collects, for the summary.
 pub const EXAMINER: &str = "--examiner";

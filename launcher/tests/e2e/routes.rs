@@ -293,6 +293,81 @@ fn a_distroless_container_by_an_ephemeral_container_directly_or_by_auto() {
 }
 
 #[test]
+fn process_memory_through_an_ephemeral_container_and_refused_by_the_node_route() {
+    let Some(bin) = docker::setup() else { return };
+    let img = Images::build(&bin, "mem");
+    let ns = img.ns.clone();
+    img.app_pod("api");
+    let s = ApiServer::start(&[]);
+    let out = s.dir.path().join("out");
+    let collect = |via: &str| {
+        cairn(
+            &s,
+            &[
+                "-n",
+                &ns,
+                "collect",
+                "api",
+                "--via",
+                via,
+                "--memory",
+                "--collector-image",
+                &img.collector,
+                "--output-dir",
+                out.to_str().unwrap(),
+                "-o",
+                "json",
+            ],
+        )
+    };
+    // The node route has no live processes: refused before anything runs.
+    let o = collect("node");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("--memory reads the target's running processes"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!out.exists(), "a refused run left its output directory");
+    // auto: the ephemeral route, whose collector holds CAP_SYS_PTRACE.
+    let o = collect("auto");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let r = &serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()[0];
+    assert_eq!(r["method"], "ephemeral", "{r}");
+    let a = cairn_testkit::archive::Archive::read(Path::new(r["archive"].as_str().unwrap()));
+    let procs: Vec<serde_json::Value> = a
+        .text("live_response/memory/processes.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // The application (the image's /app, running `verify -`), not cairn's own idle
+    // collector or the collection itself.
+    let app = procs
+        .iter()
+        .find(|p| p["comm"] == "app")
+        .unwrap_or_else(|| panic!("no app process in {procs:?}"));
+    assert!(
+        procs.iter().all(|p| p["comm"] != "cairn-collector"),
+        "{procs:?}"
+    );
+    let member = app["core"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no core: {app}"));
+    let core = s.dir.path().join("app.core");
+    std::fs::write(&core, a.get(member).unwrap()).unwrap();
+    let h = Command::new("readelf")
+        .arg("-lW")
+        .arg(&core)
+        .output()
+        .unwrap();
+    let segments = text(&h.stdout);
+    assert!(
+        segments.contains("Elf file type is CORE") && segments.contains("LOAD"),
+        "{segments}"
+    );
+}
+
+#[test]
 fn each_container_of_a_pod_by_its_collector_sidecar_and_the_patch_that_adds_one() {
     let Some(bin) = docker::setup() else { return };
     let img = Images::build(&bin, "sc");

@@ -11,7 +11,7 @@ use crate::dest::Arrived;
 use crate::plan::{self, Job};
 use crate::progress::{Board, TargetBar};
 use crate::results::{self, Outcome};
-use crate::route::{default_image, Env};
+use crate::route::{default_image, Env, Via};
 use crate::session::{self, Context, Failure};
 use crate::targets::{self, Target};
 use crate::{janitor, rbac, route};
@@ -37,7 +37,9 @@ pub struct Selection<'a> {
 
 pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Result<i32> {
     let started_at = cairn_archive::text::now_rfc3339();
-    // A bad key is refused before anything runs.
+    // A route that cannot do what is asked, and a bad key, are refused before anything
+    // runs.
+    route_for(&a)?;
     let signer = a
         .sign_key
         .as_deref()
@@ -122,7 +124,10 @@ async fn plan_jobs(
         node_logs: a.node_logs,
         no_disk_writes: a.no_disk_writes,
     };
-    let plan = plan::make(chosen, a.via, &options);
+    if a.memory && a.via == Via::Exec {
+        eprintln!("cairn: --memory over exec: the collector has the container's rights, usually without CAP_SYS_PTRACE, so processes it may not read are recorded as denied; --via ephemeral captures them");
+    }
+    let plan = plan::make(chosen, route_for(a)?, &options);
     let by_node = |j: &Job| {
         std::iter::once(&j.route)
             .chain(j.fallback.as_ref())
@@ -138,10 +143,26 @@ async fn plan_jobs(
     Ok(plan)
 }
 
+/// The route asked for, as `--memory` needs it: one whose collector may read other
+/// processes' memory, or a sentence saying why none of those asked can.
+fn route_for(a: &CollectArgs) -> anyhow::Result<Via> {
+    if !a.memory {
+        return Ok(a.via);
+    }
+    match a.via {
+        Via::Node => anyhow::bail!("--memory reads the target's running processes, and --via node reads a container offline from the node's disk: use --via ephemeral or --via sidecar, whose collector holds CAP_SYS_PTRACE"),
+        Via::Auto => Ok(Via::Ephemeral),
+        via => Ok(via),
+    }
+}
+
 /// What every collector is given beyond its route's flags: the case goes into every
 /// collector's summary too.
 fn collector_args(a: &CollectArgs) -> Vec<String> {
     let mut extra = a.collector_args.clone();
+    if a.memory {
+        extra.push(flags::MEMORY.to_owned());
+    }
     if let Some(id) = &a.case {
         extra.extend([flags::CASE.to_owned(), id.clone()]);
     }
