@@ -21,6 +21,10 @@ fn target() -> (Child, u64) {
          addr = ctypes.addressof((ctypes.c_char * len(b)).from_buffer(b))\n\
          huge = mmap.mmap(-1, 1 << 46, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | 0x4000)\n\
          huge[1 << 20] = 1\n\
+         import os\n\
+         path = '/tmp/cairn-held-%d' % os.getpid()\n\
+         held = open(path, 'w+b'); held.write(b'DELETED-PAYLOAD-41'); held.flush(); os.unlink(path)\n\
+         mfd = os.memfd_create('payload'); os.write(mfd, b'MEMFD-PAYLOAD-42')\n\
          print(addr, flush=True)\n\
          time.sleep(600)\n"
     );
@@ -159,6 +163,29 @@ fn a_processs_memory_is_a_core_file_gdb_reads_and_nothing_is_faulted_in() {
         "{huge}"
     );
     assert_eq!(huge["stored_bytes"], 4096, "the one page touched");
+    // The deleted file and the memfd it holds open, copied through its descriptors.
+    let held = p["held"]
+        .as_array()
+        .unwrap_or_else(|| panic!("nothing held: {p}"));
+    for (target, payload) in [
+        (" (deleted)", "DELETED-PAYLOAD-41"),
+        ("/memfd:payload", "MEMFD-PAYLOAD-42"),
+    ] {
+        let h = held
+            .iter()
+            .find(|h| h["target"].as_str().unwrap().contains(target))
+            .unwrap_or_else(|| panic!("{target} not in {held:?}"));
+        let copy = h["copy"].as_str().unwrap();
+        assert!(
+            copy.starts_with(&format!("live_response/memory/fds/{pid}_")),
+            "{copy}"
+        );
+        assert_eq!(a.get(copy).unwrap(), payload.as_bytes());
+        assert!(
+            h["fd"].as_i64().unwrap() > 2 && h["complete"] == true,
+            "{h}"
+        );
+    }
     // Mappings that cannot be read are listed, and said why.
     assert!(regions
         .iter()

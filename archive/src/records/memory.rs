@@ -29,6 +29,27 @@ pub struct MemoryProcess {
     /// Why nothing, or not everything, was captured (a denial, a cap, the deadline).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub why: Option<String>,
+    /// Files it holds open that are gone from the filesystem (deleted, memfd).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<HeldFile>,
+}
+
+/// A file a process holds open that is gone from the filesystem, and its copy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HeldFile {
+    pub fd: i32,
+    /// The descriptor's link (`/tmp/x (deleted)`, `/memfd:NAME`), escaped.
+    pub target: String,
+    pub size: u64,
+    /// The copy's member (`live_response/memory/fds/PID_FD_NAME`); the first
+    /// descriptor's copy for a file several hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copy: Option<String>,
+    /// Of the copy, when it is whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    pub complete: bool,
 }
 
 /// One mapping of a process, as `/proc/PID/maps` gave it, and what became of it.

@@ -13,6 +13,7 @@
 //! what would allow it.
 
 pub mod core;
+pub mod held;
 pub mod resident;
 
 use super::parse::process::{maps_line, Mapping};
@@ -60,6 +61,16 @@ struct Budget {
     max_process: u64,
 }
 
+/// What the captures of one collection share.
+struct Shared {
+    page: u64,
+    budget: Budget,
+    /// Held files copied already, by (device, inode).
+    held: std::collections::HashMap<(u64, u64), cairn_archive::records::memory::HeldFile>,
+    /// `regions.jsonl` so far.
+    regions: Vec<u8>,
+}
+
 pub fn native(run: &mut Run<'_>) {
     let artifact = run.artifact;
     let opts = run.options.memory.clone();
@@ -67,14 +78,18 @@ pub fn native(run: &mut Run<'_>) {
     let Some((scan, emit)) = run.scan() else {
         return;
     };
-    let page = rustix::param::page_size() as u64;
-    let mut budget = Budget {
-        total: 0,
-        max_total: opts.max_total,
-        max_process: opts.max_process,
+    let mut shared = Shared {
+        page: rustix::param::page_size() as u64,
+        budget: Budget {
+            total: 0,
+            max_total: opts.max_total,
+            max_process: opts.max_process,
+        },
+        held: Default::default(),
+        regions: Vec::new(),
     };
     let skip = ours(proc, scan);
-    let (mut processes, mut regions) = (Vec::new(), Vec::new());
+    let mut processes = Vec::new();
     for p in &scan.procs {
         if skip.contains(&p.pid) || (!opts.pids.is_empty() && !opts.pids.contains(&p.pid)) {
             continue;
@@ -82,19 +97,11 @@ pub fn native(run: &mut Run<'_>) {
         if emit.expired() {
             break;
         }
-        let rec = capture(
-            proc,
-            p,
-            page,
-            &mut budget,
-            &mut regions,
-            &mut *emit,
-            artifact,
-        );
+        let rec = capture(proc, p, &mut shared, &mut *emit, artifact);
         push_line(&mut processes, &rec);
     }
     emit.output(artifact, MEMORY_PROCESSES, &processes);
-    emit.output(artifact, MEMORY_REGIONS, &regions);
+    emit.output(artifact, MEMORY_REGIONS, &shared.regions);
 }
 
 /// cairn's own processes: the collector, its bootstrap, and any process running the
@@ -119,12 +126,11 @@ fn ours(proc: &ProcFs, scan: &Scan) -> std::collections::BTreeSet<i32> {
 fn capture(
     proc: &ProcFs,
     p: &Proc,
-    page: u64,
-    budget: &mut Budget,
-    regions: &mut Vec<u8>,
+    shared: &mut Shared,
     emit: &mut dyn Emit,
     artifact: &str,
 ) -> MemoryProcess {
+    let page = shared.page;
     let mut rec = MemoryProcess {
         pid: p.pid,
         comm: escape(p.comm.as_bytes()),
@@ -161,9 +167,23 @@ fn capture(
             return rec;
         }
     };
-    let plan = plan(&dir, p.pid, &pagemap, page, budget, &mut rec);
+    let plan = plan(&dir, p.pid, &pagemap, page, &mut shared.budget, &mut rec);
     for r in &plan.regions {
-        push_line(regions, r);
+        push_line(&mut shared.regions, r);
+    }
+    let (held, unread) = held::copy(&dir, p.pid, &mut shared.held, emit, artifact);
+    rec.held = held;
+    if unread > 0 {
+        emit.log(
+            Level::Warn,
+            LogEvent::Unreadable,
+            artifact,
+            None,
+            format!(
+                "process {}: {unread} deleted or memfd file(s) it holds could not be copied",
+                p.pid
+            ),
+        );
     }
     if plan.segments.is_empty() {
         rec.why
