@@ -47,6 +47,8 @@ pub mod live {
     pub const MEMORY: &str = "live_response/memory/";
     pub const MEMORY_PROCESSES: &str = "live_response/memory/processes.jsonl";
     pub const MEMORY_REGIONS: &str = "live_response/memory/regions.jsonl";
+    /// What the responder's YARA rules matched.
+    pub const YARA_HITS: &str = "live_response/yara/hits.jsonl";
     /// Copies of running executables: `<prefix><pid>_<name>`.
     pub const EXECUTABLE_COPIES: &str = "live_response/processes/executables/";
     pub const SOCKETS: &str = "live_response/network/sockets.jsonl";

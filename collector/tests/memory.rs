@@ -267,3 +267,76 @@ fn memory_that_changes_and_vanishes_while_read_neither_hangs_nor_fails_the_colle
     child.kill().unwrap();
     let _ = child.wait();
 }
+
+/// `--yara`: the responder's rules run over each process's memory and executable, hits
+/// in hits.jsonl with where; without --memory nothing is stored; a rule that does not
+/// compile stops the collection before anything is read, naming its file and line.
+#[test]
+fn yara_rules_find_a_marker_in_memory_and_a_string_in_the_executable() {
+    let (mut child, _) = target();
+    let pid = child.id();
+    let t = TestDir::new("memory-yara");
+    let rules = t.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("ir.yar"),
+        format!(
+            "rule planted_marker : memory {{ meta: author = \"ir\" strings: $m = \"{MARKER}\" condition: $m }}\n\
+             rule elf_at_start {{ strings: $e = {{ 7F 45 4C 46 }} condition: $e at 0 }}\n"
+        ),
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let mut c = env::command(bin());
+        c.args(["collect", "--artifacts", "memory/*", "--memory-pids"])
+            .arg(pid.to_string())
+            .arg("--yara")
+            .arg(&rules)
+            .args(extra)
+            .args(["--progress", "none", "--output", "-"]);
+        c.output().unwrap()
+    };
+    let o = run(&[]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = t.path().join("yara.tar.zst");
+    std::fs::write(&out, &o.stdout).unwrap();
+    let a = Archive::read(&out);
+    let hits = lines(&a, "live_response/yara/hits.jsonl");
+    let memory = hits
+        .iter()
+        .find(|h| h["rule"] == "planted_marker")
+        .unwrap_or_else(|| panic!("no memory hit in {hits:?}"));
+    assert_eq!(memory["scanned"], "memory");
+    assert_eq!(memory["pid"], pid);
+    assert_eq!(memory["namespace"], "ir");
+    assert_eq!(memory["tags"], serde_json::json!(["memory"]));
+    assert_eq!(memory["meta"]["author"], "ir");
+    assert!(u64::from_str_radix(memory["address"].as_str().unwrap(), 16).is_ok());
+    let exe = hits
+        .iter()
+        .find(|h| h["rule"] == "elf_at_start" && h["scanned"] == "executable")
+        .unwrap_or_else(|| panic!("no executable hit in {hits:?}"));
+    assert!(exe["path"].as_str().unwrap().contains("python"), "{exe}");
+    assert_eq!(exe["sha256"].as_str().unwrap().len(), 64);
+    // Scanned, not stored: no core without --memory.
+    let procs = lines(&a, "live_response/memory/processes.jsonl");
+    assert!(procs[0]["core"].is_null(), "{}", procs[0]);
+
+    std::fs::write(
+        rules.join("broken.yara"),
+        "rule broken {\n  condition: nope\n}\n",
+    )
+    .unwrap();
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("broken.yara") && err.contains(":2:"), "{err}");
+    assert!(o.stdout.is_empty(), "something was collected");
+    child.kill().unwrap();
+    let _ = child.wait();
+}

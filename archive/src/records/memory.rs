@@ -77,3 +77,34 @@ pub struct MemoryRegion {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
 }
+
+/// A YARA rule that matched (`live_response/yara/hits.jsonl`): where, as a process's
+/// memory (`pid`, `address`, the mapping's `region_start`) or its executable (`path`
+/// and `sha256`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct YaraHit {
+    pub rule: String,
+    pub namespace: String,
+    pub tags: Vec<String>,
+    pub meta: std::collections::BTreeMap<String, String>,
+    /// `memory` or `executable`.
+    pub scanned: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comm: Option<String>,
+    /// Hex address of the first string match, in the process's address space.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region_start: Option<String>,
+    /// The file scanned (escaped) and its sha256.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// The first matching string's identifier (`$a`), when one matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub string: Option<String>,
+}

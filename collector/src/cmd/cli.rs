@@ -184,6 +184,12 @@ pub struct CollectArgs {
     /// The most bytes of memory stored of all processes together.
     #[arg(long, default_value = "4G", value_parser = parse_size, value_name = "SIZE", help_heading = "Memory")]
     pub memory_max_total: u64,
+    /// Run these YARA rules (a file, or a directory of .yar/.yara files, each its own
+    /// namespace) over each process's resident memory and its executable; hits go to
+    /// live_response/yara/hits.jsonl. Rules are compiled before anything is collected.
+    /// Without --memory, memory is scanned, not stored.
+    #[arg(long, value_name = "FILE|DIR", help_heading = "Memory")]
+    pub yara: Option<PathBuf>,
     /// Only these processes' memory (comma-separated PIDs as the collector sees them).
     #[arg(
         long,

@@ -31,6 +31,15 @@ pub fn run(a: CollectArgs) -> Result<i32> {
     }
     let target = target_of(&a)?;
     let catalog = Catalog::builtin()?;
+    // The responder's rules are compiled before anything is read: a broken rule stops
+    // here, naming its file and line.
+    let rules = a
+        .yara
+        .as_deref()
+        .map(cairn_collector::live::memory::yara::compile)
+        .transpose()
+        .map_err(anyhow::Error::msg)?
+        .map(std::sync::Arc::new);
     let (profile, artifacts) = with_memory(&a);
     let selection = select(&catalog, profile.as_deref(), artifacts.as_deref())?;
     // A node's disk is confined before its first file is read; another container
@@ -41,6 +50,7 @@ pub fn run(a: CollectArgs) -> Result<i32> {
         .map(|r| confine(&a, Allowed::node(r)));
     let (root, container) = root_of(&a)?;
     let mut opts = options(&a);
+    opts.live.memory.yara = rules;
     opts.sandbox =
         node_sandbox.or_else(|| root.target_pid().map(|_| confine(&a, Allowed::process())));
     if let Some(node_root) = &a.node_root {
@@ -163,22 +173,25 @@ fn options(a: &CollectArgs) -> Options {
                 max_process: a.memory_max_process,
                 max_total: a.memory_max_total,
                 pids: a.memory_pids.clone(),
+                dump: a.memory || a.yara.is_none(),
+                yara: None,
             },
         },
         ..Options::default()
     }
 }
 
-/// The profile and artifacts asked for, with `--memory`'s artifact added (to the
-/// default profile when none is named).
+/// The profile and artifacts asked for, with the memory artifact added for `--memory`
+/// and `--yara` (to the default profile when none is named).
 fn with_memory(a: &CollectArgs) -> (Option<String>, Option<String>) {
-    if !a.memory {
+    if !a.memory && a.yara.is_none() {
         return (a.profile.clone(), a.artifacts.clone());
     }
-    let profile = a
-        .profile
-        .clone()
-        .or_else(|| Some(cairn_collector::spec::builtin::DEFAULT_PROFILE.to_owned()));
+    let profile = a.profile.clone().or_else(|| {
+        a.artifacts
+            .is_none()
+            .then(|| cairn_collector::spec::builtin::DEFAULT_PROFILE.to_owned())
+    });
     let artifacts = match &a.artifacts {
         Some(x) => format!("{x},memory/*"),
         None => "memory/*".to_owned(),

@@ -15,12 +15,14 @@
 pub mod core;
 pub mod held;
 pub mod resident;
+pub mod scan;
+pub mod yara;
 
 use super::parse::process::{maps_line, Mapping};
 use super::processes::{Proc, Scan};
 use super::{push_line, Emit, Run};
 use crate::source::procfs::{ProcDir, ProcFs};
-use cairn_archive::member::live::{MEMORY, MEMORY_PROCESSES, MEMORY_REGIONS};
+use cairn_archive::member::live::{MEMORY, MEMORY_PROCESSES, MEMORY_REGIONS, YARA_HITS};
 use cairn_archive::records::memory::{MemoryProcess, MemoryRegion};
 use cairn_archive::text::escape;
 use cairn_protocol::{Level, LogEvent};
@@ -34,6 +36,11 @@ pub struct MemoryOptions {
     pub max_total: u64,
     /// Only these PIDs (as the collector's procfs numbers them); empty: every process.
     pub pids: Vec<i32>,
+    /// Write each process's core and copy its held files (`--memory`); without it only
+    /// the YARA rules run.
+    pub dump: bool,
+    /// The responder's rules (`--yara`), run over memory and executables.
+    pub yara: Option<std::sync::Arc<yara::Rules>>,
 }
 
 impl Default for MemoryOptions {
@@ -42,6 +49,8 @@ impl Default for MemoryOptions {
             max_process: 1 << 30,
             max_total: 4 << 30,
             pids: Vec::new(),
+            dump: true,
+            yara: None,
         }
     }
 }
@@ -69,6 +78,11 @@ struct Shared {
     held: std::collections::HashMap<(u64, u64), cairn_archive::records::memory::HeldFile>,
     /// `regions.jsonl` so far.
     regions: Vec<u8>,
+    dump: bool,
+    yara: Option<std::sync::Arc<yara::Rules>>,
+    /// `hits.jsonl` so far, and the executables scanned already by (device, inode).
+    hits: Vec<u8>,
+    exes: std::collections::HashSet<(u64, u64)>,
 }
 
 pub fn native(run: &mut Run<'_>) {
@@ -87,6 +101,10 @@ pub fn native(run: &mut Run<'_>) {
         },
         held: Default::default(),
         regions: Vec::new(),
+        dump: opts.dump,
+        yara: opts.yara.clone(),
+        hits: Vec::new(),
+        exes: Default::default(),
     };
     let skip = ours(proc, scan);
     let mut processes = Vec::new();
@@ -102,6 +120,9 @@ pub fn native(run: &mut Run<'_>) {
     }
     emit.output(artifact, MEMORY_PROCESSES, &processes);
     emit.output(artifact, MEMORY_REGIONS, &shared.regions);
+    if shared.yara.is_some() {
+        emit.output(artifact, YARA_HITS, &shared.hits);
+    }
 }
 
 /// cairn's own processes: the collector, its bootstrap, and any process running the
@@ -171,6 +192,13 @@ fn capture(
     for r in &plan.regions {
         push_line(&mut shared.regions, r);
     }
+    if let Some(rules) = shared.yara.clone() {
+        scan::memory(&rules, p, &mem, &plan.resident, page, &mut shared.hits);
+        scan::executable(&rules, p, &dir, &mut shared.exes, &mut shared.hits);
+    }
+    if !shared.dump {
+        return rec;
+    }
     let (held, unread) = held::copy(&dir, p.pid, &mut shared.held, emit, artifact);
     rec.held = held;
     if unread > 0 {
@@ -231,6 +259,9 @@ fn refused(e: &std::io::Error) -> String {
 /// What one process's core will hold.
 struct Plan {
     segments: Vec<core::Segment>,
+    /// Every resident run of a readable mapping (address, length, the mapping's
+    /// start), stored or not: what the YARA rules scan.
+    resident: Vec<(u64, u64, u64)>,
     files: Vec<core::FileMap>,
     regions: Vec<MemoryRegion>,
 }
@@ -247,6 +278,7 @@ fn plan(
     let rss = resident::rss_by_start(&dir.read("smaps", 256 << 20).unwrap_or_default());
     let mut out = Plan {
         segments: Vec::new(),
+        resident: Vec::new(),
         files: Vec::new(),
         regions: Vec::new(),
     };
@@ -320,6 +352,7 @@ fn take(
     }
     let flags = perms_flags(&m.perms);
     for (addr, len) in runs {
+        out.resident.push((addr, len, start));
         r.resident_bytes += len;
         rec.resident_bytes += len;
         let room = (budget.max_process - rec.stored_bytes.min(budget.max_process))
