@@ -193,7 +193,16 @@ fn capture(
         push_line(&mut shared.regions, r);
     }
     if let Some(rules) = shared.yara.clone() {
-        scan::memory(&rules, p, &mem, &plan.resident, page, &mut shared.hits);
+        let cut = scan::memory(&rules, p, &mem, &plan.resident, page, &mut shared.hits);
+        if cut > 0 {
+            emit.log(
+                Level::Warn,
+                LogEvent::Truncated,
+                artifact,
+                None,
+                format!("YARA over process {}: {cut} window(s) of its memory were cut by the 10 s bound or could not be read; a rule may have missed them", p.pid),
+            );
+        }
         scan::executable(&rules, p, &dir, &mut shared.exes, &mut shared.hits);
     }
     if !shared.dump {

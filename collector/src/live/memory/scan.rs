@@ -17,7 +17,8 @@ use std::os::unix::fs::MetadataExt;
 /// The most bytes of an executable scanned.
 const EXE_CAP: u64 = 256 << 20;
 
-/// Scans each resident run `(address, length, mapping start)` of `p`.
+/// Scans each resident run `(address, length, mapping start)` of `p`; returns how many
+/// windows the time bound cut short or could not be read.
 pub fn memory(
     rules: &Rules,
     p: &Proc,
@@ -25,7 +26,8 @@ pub fn memory(
     runs: &[(u64, u64, u64)],
     page: u64,
     hits: &mut Vec<u8>,
-) {
+) -> u64 {
+    let mut cut = 0;
     let mut buf = Vec::new();
     for &(addr, len, region) in runs {
         for (from, to) in yara::windows(len as usize) {
@@ -38,9 +40,12 @@ pub fn memory(
             buf.resize(to - from, 0);
             let mut r = CoreReader::new(Vec::new(), &seg, mem, page);
             if r.read_exact(&mut buf).is_err() {
+                cut += 1;
                 continue;
             }
-            for (mut hit, offset) in rules.scan(&buf).0 {
+            let (found, whole) = rules.scan(&buf);
+            cut += u64::from(!whole);
+            for (mut hit, offset) in found {
                 hit.scanned = "memory".into();
                 hit.pid = Some(p.pid);
                 hit.comm = Some(escape(p.comm.as_bytes()));
@@ -50,6 +55,7 @@ pub fn memory(
             }
         }
     }
+    cut
 }
 
 /// Scans `p`'s executable, unless a process with the same file was scanned.
