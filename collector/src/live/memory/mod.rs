@@ -165,26 +165,7 @@ fn capture(
     let (dir, mem, pagemap) = match opened {
         Ok(x) => x,
         Err(e) => {
-            rec.why = Some(refused(&e));
-            emit.log(
-                if denied(&e) { Level::Warn } else { Level::Info },
-                if denied(&e) {
-                    LogEvent::Denied
-                } else {
-                    LogEvent::Unreadable
-                },
-                artifact,
-                None,
-                format!(
-                    "memory of process {} ({}): {}",
-                    p.pid,
-                    rec.comm,
-                    rec.why.as_deref().unwrap_or_default()
-                ),
-            );
-            if denied(&e) {
-                emit.count_denied(1);
-            }
+            refusal(&e, &mut rec, emit, artifact);
             return rec;
         }
     };
@@ -227,6 +208,43 @@ fn capture(
             .get_or_insert_with(|| "no resident readable memory".into());
         return rec;
     }
+    write_core(p, &plan, &mem, page, &mut rec, emit, artifact);
+    rec
+}
+
+/// Records and logs why a process's memory could not be opened.
+fn refusal(e: &std::io::Error, rec: &mut MemoryProcess, emit: &mut dyn Emit, artifact: &str) {
+    rec.why = Some(refused(e));
+    let (level, event) = if denied(e) {
+        emit.count_denied(1);
+        (Level::Warn, LogEvent::Denied)
+    } else {
+        (Level::Info, LogEvent::Unreadable)
+    };
+    emit.log(
+        level,
+        event,
+        artifact,
+        None,
+        format!(
+            "memory of process {} ({}): {}",
+            rec.pid,
+            rec.comm,
+            rec.why.as_deref().unwrap_or_default()
+        ),
+    );
+}
+
+/// Streams `p`'s core file into the archive.
+fn write_core(
+    p: &Proc,
+    plan: &Plan,
+    mem: &std::fs::File,
+    page: u64,
+    rec: &mut MemoryProcess,
+    emit: &mut dyn Emit,
+    artifact: &str,
+) {
     let info = core::Info {
         pid: p.pid,
         ppid: p.ppid,
@@ -237,7 +255,7 @@ fn capture(
     };
     let layout = core::layout(&info, &plan.files, &plan.segments, page);
     let member = format!("{MEMORY}{}.core", p.pid);
-    let mut reader = core::CoreReader::new(layout.head, &plan.segments, &mem, page);
+    let mut reader = core::CoreReader::new(layout.head, &plan.segments, mem, page);
     match emit.output_stream(artifact, &member, layout.total, &mut reader) {
         Ok(c) => {
             rec.core = Some(c.archive_path);
@@ -246,7 +264,6 @@ fn capture(
         Err(e) => rec.why = Some(format!("writing the core: {e}")),
     }
     rec.vanished_bytes = reader.vanished;
-    rec
 }
 
 /// EPERM or EACCES.
