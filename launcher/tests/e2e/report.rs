@@ -574,3 +574,66 @@ fn the_index_says_which_collections_are_complete_cut_short_failed_or_damaged() {
         "the banner"
     );
 }
+
+/// What the responder's YARA rules matched in a process's memory is a high finding,
+/// linked to hits.jsonl (the collector run with --yara on a process of this machine).
+#[test]
+fn a_yara_match_in_a_processs_memory_is_a_high_finding() {
+    let collector = std::env::var("CAIRN_MUSL_BIN").unwrap();
+    let marker = "CAIRN-REPORT-YARA-5e1d";
+    let mut child = Command::new("python3")
+        .args([
+            "-c",
+            &format!("import sys, time\nb = bytearray(b'{marker}')\nprint('ready', flush=True)\ntime.sleep(600)\n"),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let rules = t.path().join("ir.yar");
+    std::fs::write(
+        &rules,
+        format!("rule planted : implant {{ strings: $m = \"{marker}\" condition: $m }}\n"),
+    )
+    .unwrap();
+    let archive = t.path().join("host_python_main_20261207T100000Z.tar.zst");
+    let o = common::env::command(&collector)
+        .args(["collect", "--artifacts", "memory/*", "--memory-pids"])
+        .arg(child.id().to_string())
+        .arg("--yara")
+        .arg(&rules)
+        .arg("--output")
+        .arg(&archive)
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let page = t.path().join("page.html");
+    let r = common::env::command(CAIRN)
+        .arg("report")
+        .arg(&archive)
+        .arg("--output")
+        .arg(&page)
+        .output()
+        .unwrap();
+    cairn_testkit::env::succeeded(&r);
+    let html = std::fs::read_to_string(&page).unwrap();
+    let sentence = format!(
+        "YARA rule ir:planted [implant] matched the memory of process {}",
+        child.id()
+    );
+    assert!(html.contains(&sentence), "{html}");
+    assert!(html.contains("live_response/yara/hits.jsonl"));
+    assert!(
+        text(&r.stderr).contains("high ->") && !text(&r.stderr).contains(" 0 high"),
+        "{}",
+        text(&r.stderr)
+    );
+}

@@ -23,6 +23,7 @@ struct Lists {
     history: Budget,
     cron: Budget,
     modes: Budget,
+    memory: Budget,
 }
 
 impl Default for Lists {
@@ -37,6 +38,7 @@ impl Default for Lists {
             history: Budget::sixteenths(2),
             cron: Budget::sixteenths(1),
             modes: Budget::sixteenths(2),
+            memory: Budget::sixteenths(1),
         }
     }
 }
@@ -88,6 +90,7 @@ pub fn read(f: &mut Facts, path: &Path) -> anyhow::Result<()> {
         ("history lines", lists.history),
         ("cron lines", lists.cron),
         ("bodyfile modes", lists.modes),
+        ("memory and YARA records", lists.memory),
     ] {
         if b.over > 0 {
             crate::examine::problem(&mut f.problems, format!(
@@ -143,6 +146,8 @@ fn wanted(name: &str) -> bool {
         live::MOUNTS,
         live::LOGINS,
         live::DRIFT,
+        live::YARA_HITS,
+        live::MEMORY_PROCESSES,
         files::BODYFILE,
         files::LD_SO_PRELOAD,
     ]
@@ -194,6 +199,8 @@ fn member(f: &mut Facts, l: &mut Lists, name: &str, r: &mut Hashing<'_>) -> std:
         live::MOUNTS => list(r, &mut f.mounts, &mut l.mounts, name, p)?,
         live::LOGINS => list(r, &mut f.logins, &mut l.logins, name, p)?,
         live::DRIFT => list(r, &mut f.drift, &mut l.drift, name, p)?,
+        live::YARA_HITS => list(r, &mut f.yara, &mut l.memory, name, p)?,
+        live::MEMORY_PROCESSES => list(r, &mut f.memory, &mut l.memory, name, p)?,
         files::BODYFILE => {
             let modes = &mut f.modes;
             let budget = &mut l.modes;

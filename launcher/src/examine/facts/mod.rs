@@ -92,6 +92,10 @@ pub struct Facts {
     pub mounts: Vec<Mount>,
     pub logins: Vec<Login>,
     pub drift: Vec<Drift>,
+    /// What the responder's YARA rules matched (`--yara`).
+    pub yara: Vec<cairn_archive::records::memory::YaraHit>,
+    /// The processes whose memory was asked for (`--memory`, `--yara`).
+    pub memory: Vec<cairn_archive::records::memory::MemoryProcess>,
     /// The history files read (members), each named once.
     pub history_files: Vec<String>,
     pub history: Vec<HistoryLine>,

@@ -9,6 +9,7 @@
 mod executables;
 mod history;
 mod kubernetes;
+mod memory;
 mod network;
 mod persistence;
 
@@ -73,6 +74,8 @@ pub const RULES: &[(&str, Rule)] = &[
     ("outbound-connection", network::outbound),
     ("listening-socket", network::listening),
     ("shell-socket", network::shell_socket),
+    ("yara-match", memory::yara_match),
+    ("memory-refused", memory::memory_refused),
     ("secret-in-environment", executables::secrets_in_environment),
     ("service-account-power", kubernetes::service_account_power),
 ];
