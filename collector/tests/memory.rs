@@ -340,3 +340,52 @@ fn yara_rules_find_a_marker_in_memory_and_a_string_in_the_executable() {
     child.kill().unwrap();
     let _ = child.wait();
 }
+
+/// `--yara` also scans the files a collection stores, as they stream (no second read):
+/// a hit names the file and the sha256 the manifest gives it.
+#[test]
+fn yara_rules_scan_collected_files_as_they_stream() {
+    let t = TestDir::new("yara-files");
+    let root = t.path().join("root");
+    std::fs::create_dir_all(root.join("tmp")).unwrap();
+    std::fs::write(
+        root.join("tmp/dropper.sh"),
+        "#!/bin/sh\n# EVIL-FILE-MARKER-93\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("tmp/clean.txt"), "nothing to see\n").unwrap();
+    let rules = t.path().join("files.yar");
+    std::fs::write(
+        &rules,
+        "rule dropper { strings: $m = \"EVIL-FILE-MARKER-93\" condition: $m }\n",
+    )
+    .unwrap();
+    let spec = spec_all(t.base(), "/tmp");
+    let out = t.path().join("files.tar.zst");
+    let o = run(&[
+        "collect",
+        "--root",
+        root.to_str().unwrap(),
+        "--artifacts",
+        &spec,
+        "--yara",
+        rules.to_str().unwrap(),
+        "--progress",
+        "none",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let a = Archive::read(&out);
+    let hits = lines(&a, "live_response/yara/hits.jsonl");
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["scanned"], "file");
+    assert_eq!(hits[0]["path"], "/tmp/dropper.sh");
+    let record = a.record("/tmp/dropper.sh");
+    assert_eq!(hits[0]["sha256"], record["sha256"]);
+}

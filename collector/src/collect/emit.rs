@@ -73,6 +73,10 @@ impl crate::live::Emit for Engine<'_> {
         Engine::expired(self)
     }
 
+    fn yara_hits(&mut self, lines: &[u8]) {
+        self.yara_hits.extend_from_slice(lines);
+    }
+
     fn count_denied(&mut self, items: u64) {
         self.rec.counts.live_denied += items;
     }

@@ -52,6 +52,9 @@ pub struct Engine<'a> {
     pub buf: Vec<u8>,
     /// State shared by the native live-response collectors (the process scan).
     pub live: crate::live::Session,
+    /// What the responder's YARA rules matched (`--yara`): in collected files as they
+    /// streamed, in processes' memory and executables; written last as hits.jsonl.
+    pub yara_hits: Vec<u8>,
 }
 
 /// `top/path` with exactly one `/` between.
@@ -157,6 +160,7 @@ pub fn collect(
         top: cairn_archive::member::FILES_DIR,
         buf: vec![0u8; cairn_archive::write::writer::CHUNK],
         live: crate::live::Session::new(opts.live.clone()),
+        yara_hits: Vec::new(),
     };
     begin(&mut engine, selection);
     for set in &selection.sets {
@@ -172,6 +176,14 @@ pub fn collect(
         }
         engine.rec.begin(&b.artifact);
         engine.collect_beside(b);
+    }
+    if opts.live.memory.yara.is_some() {
+        let hits = std::mem::take(&mut engine.yara_hits);
+        engine.rec.output(
+            "yara",
+            cairn_archive::member::live::YARA_HITS.as_bytes(),
+            &hits,
+        );
     }
     if let Some(e) = engine.rec.failed.take() {
         return Err(CollectError::Write(e));

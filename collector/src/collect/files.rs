@@ -212,7 +212,23 @@ impl Engine<'_> {
             return self.collect_unsized(rec, &ap, &at_open, &mut file, cap, notes);
         }
         let size = at_open.size.min(cap);
-        let Some(outcome) = self.stream(&ap, &at_open, size, &mut file) else {
+        let rules = self.opts.live.memory.yara.clone();
+        let outcome = match rules.filter(|_| size <= YARA_FILE_CAP) {
+            // The responder's YARA rules see the bytes as they stream: no second read.
+            Some(rules) => {
+                let mut tee = Tee {
+                    file: &mut file,
+                    seen: Vec::with_capacity(size as usize),
+                };
+                let outcome = self.stream(&ap, &at_open, size, &mut tee);
+                if let Some(o) = outcome.as_ref().filter(|o| !(o.short || o.stopped)) {
+                    self.yara_file(&rules, entry.path, &tee.seen, &o.sha256);
+                }
+                outcome
+            }
+            None => self.stream(&ap, &at_open, size, &mut file),
+        };
+        let Some(outcome) = outcome else {
             return;
         };
         let after = stat_at(&file, b"").ok();
@@ -233,7 +249,7 @@ impl Engine<'_> {
         path: &[u8],
         meta: &Meta,
         size: u64,
-        file: &mut std::fs::File,
+        file: &mut dyn Read,
     ) -> Option<StreamOutcome> {
         let deadline = self.deadline;
         let stop = move || deadline.is_some_and(|d| Instant::now() >= d);
@@ -367,6 +383,41 @@ impl Engine<'_> {
             stored: size,
             complete,
         })
+    }
+}
+
+/// Files up to this size are scanned by `--yara` as they stream.
+const YARA_FILE_CAP: u64 = 64 << 20;
+
+/// A reader that keeps what passes through it.
+struct Tee<'f> {
+    file: &'f mut std::fs::File,
+    seen: Vec<u8>,
+}
+
+impl Read for Tee<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.seen.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl Engine<'_> {
+    /// Runs the YARA rules over a collected file's bytes; hits join hits.jsonl.
+    fn yara_file(
+        &mut self,
+        rules: &crate::live::memory::yara::Rules,
+        path: &[u8],
+        bytes: &[u8],
+        sha256: &str,
+    ) {
+        for (mut hit, _) in rules.scan(bytes).0 {
+            hit.scanned = "file".into();
+            hit.path = Some(cairn_archive::text::escape(path));
+            hit.sha256 = Some(sha256.to_owned());
+            crate::live::push_line(&mut self.yara_hits, &hit);
+        }
     }
 }
 

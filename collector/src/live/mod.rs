@@ -205,6 +205,9 @@ pub trait Emit {
     fn expired(&mut self) -> bool;
     /// Counts `items` refused reads for the summary (the log holds them aggregated).
     fn count_denied(&mut self, items: u64);
+    /// Adds YARA hits (JSON lines) to `live_response/yara/hits.jsonl`, which the
+    /// engine writes once at the end with the hits in collected files.
+    fn yara_hits(&mut self, lines: &[u8]);
 }
 
 /// Denials and failures of one kind, aggregated so a non-root run that is refused

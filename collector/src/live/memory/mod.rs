@@ -22,7 +22,7 @@ use super::parse::process::{maps_line, Mapping};
 use super::processes::{Proc, Scan};
 use super::{push_line, Emit, Run};
 use crate::source::procfs::{ProcDir, ProcFs};
-use cairn_archive::member::live::{MEMORY, MEMORY_PROCESSES, MEMORY_REGIONS, YARA_HITS};
+use cairn_archive::member::live::{MEMORY, MEMORY_PROCESSES, MEMORY_REGIONS};
 use cairn_archive::records::memory::{MemoryProcess, MemoryRegion};
 use cairn_archive::text::escape;
 use cairn_protocol::{Level, LogEvent};
@@ -120,9 +120,7 @@ pub fn native(run: &mut Run<'_>) {
     }
     emit.output(artifact, MEMORY_PROCESSES, &processes);
     emit.output(artifact, MEMORY_REGIONS, &shared.regions);
-    if shared.yara.is_some() {
-        emit.output(artifact, YARA_HITS, &shared.hits);
-    }
+    emit.yara_hits(&shared.hits);
 }
 
 /// cairn's own processes: the collector, its bootstrap, and any process running the

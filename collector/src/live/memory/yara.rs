@@ -1,8 +1,9 @@
 //! The responder's YARA rules (`--yara FILE|DIR`): compiled once, before anything is
 //! collected (a rule that does not compile is an error naming its file, line and
 //! column), then run over each process's resident memory, run by run of resident pages
-//! (whether or not the pages are stored), and over each process's executable, with a
-//! time bound per scan. boreal, a pure-Rust YARA engine, scans the buffers; its own
+//! (whether or not the pages are stored), over each process's executable, and over each
+//! collected file up to 64 MiB as it streams (`collect/files.rs`), with a time bound
+//! per scan. boreal, a pure-Rust YARA engine, scans the buffers; its own
 //! process scanning is not used, since cairn reads only resident pages.
 //!
 //! A run larger than [`WINDOW`] is scanned in windows that overlap by [`OVERLAP`], so a
