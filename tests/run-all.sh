@@ -116,9 +116,12 @@ done
 # The collector image from that cairn alone: each architecture's config names its
 # collector by sha256 (the image's loading and pushing are launcher e2e tests).
 (cd "$alone" && env -u CAIRN_COLLECTOR_BIN ./cairn image --output image.tar >/dev/null) || status=1
+# (Read into a file first: `grep -q` stops at its first match, and tar's SIGPIPE would
+# fail the pipeline under pipefail.)
+tar -xOf "$alone/image.tar" --wildcards 'blobs/sha256/*' >"$alone/blobs" || status=1
 for arch in x86_64 aarch64; do
   sha=$(sha256sum "target/collectors/cairn-collector-$arch" | cut -d' ' -f1)
-  tar -xOf "$alone/image.tar" --wildcards 'blobs/sha256/*' | grep -aq "\"io.cairn.collector.sha256\":\"$sha\"" ||
+  grep -aq "\"io.cairn.collector.sha256\":\"$sha\"" "$alone/blobs" ||
     { echo "cairn image does not hold the built-in $arch collector" >&2; status=1; }
 done
 rm -rf "$alone"
