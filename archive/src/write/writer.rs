@@ -4,6 +4,7 @@
 //! get a PAX `path` record holding the exact bytes, so standard `tar` restores them
 //! byte-exactly and [`crate::read`] reads them back identically.
 
+use super::hash_thread::{HashThread, THREAD_MIN};
 use crate::header::{self, Fields, BLOCK};
 use crate::pax;
 use crate::read::MAX_NAME;
@@ -47,6 +48,40 @@ pub struct StreamOutcome {
 /// filesystem are all of these; the collector records one that is not as skipped.
 pub fn name_fits(name: &[u8]) -> bool {
     !name.is_empty() && name.len() <= MAX_NAME && !name.contains(&0) && !name.ends_with(b"/")
+}
+
+/// Fills `buf` from `src`, or with zeros once the source has ended, failed or been
+/// stopped (each recorded in `outcome`); returns the bytes filled, 0 when the caller
+/// should call again (the state changed, or a read was interrupted).
+fn fill(
+    outcome: &mut StreamOutcome,
+    src: &mut dyn Read,
+    stop: &dyn Fn() -> bool,
+    buf: &mut [u8],
+) -> usize {
+    if outcome.short || outcome.stopped || outcome.error.is_some() {
+        buf.fill(0);
+        return buf.len();
+    }
+    if stop() {
+        outcome.stopped = true;
+        return 0;
+    }
+    match src.read(buf) {
+        Ok(0) => {
+            outcome.short = true;
+            0
+        }
+        Ok(n) => {
+            outcome.read += n as u64;
+            n
+        }
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+        Err(e) => {
+            outcome.error = Some(e.to_string());
+            0
+        }
+    }
 }
 
 /// Writes tar entries into a zstd stream bound for `W`.
@@ -178,7 +213,8 @@ impl<W: Write> ArchiveWriter<W> {
         })
     }
 
-    /// Copies `size` bytes of `src`, zeros once it ends, fails or is stopped.
+    /// Copies `size` bytes of `src`, zeros once it ends, fails or is stopped. A big
+    /// member is hashed on a second thread ([`HashThread`]).
     fn copy(
         &mut self,
         size: u64,
@@ -186,36 +222,15 @@ impl<W: Write> ArchiveWriter<W> {
         stop: &dyn Fn() -> bool,
         buf: &mut [u8],
     ) -> io::Result<(StreamOutcome, Sha256)> {
+        if size >= THREAD_MIN {
+            return std::thread::scope(|s| self.copy_threaded(s, size, src, stop));
+        }
         let mut hasher = Sha256::new();
         let mut outcome = StreamOutcome::default();
         let mut done = 0u64;
         while done < size {
             let want = (size - done).min(buf.len() as u64) as usize;
-            let filling = outcome.short || outcome.stopped || outcome.error.is_some();
-            if !filling && stop() {
-                outcome.stopped = true;
-                continue;
-            }
-            let n = if filling {
-                buf[..want].fill(0);
-                want
-            } else {
-                match src.read(&mut buf[..want]) {
-                    Ok(0) => {
-                        outcome.short = true;
-                        continue;
-                    }
-                    Ok(n) => {
-                        outcome.read += n as u64;
-                        n
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        outcome.error = Some(e.to_string());
-                        continue;
-                    }
-                }
-            };
+            let n = fill(&mut outcome, src, stop, &mut buf[..want]);
             hasher.update(&buf[..n]);
             self.raw(&buf[..n])?;
             done += n as u64;
@@ -223,6 +238,30 @@ impl<W: Write> ArchiveWriter<W> {
         Ok((outcome, hasher))
     }
 
+    fn copy_threaded<'scope>(
+        &mut self,
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        size: u64,
+        src: &mut dyn Read,
+        stop: &dyn Fn() -> bool,
+    ) -> io::Result<(StreamOutcome, Sha256)> {
+        let mut hashing = HashThread::start(scope, CHUNK);
+        let mut outcome = StreamOutcome::default();
+        let mut done = 0u64;
+        while done < size {
+            let want = (size - done).min(CHUNK as u64) as usize;
+            let mut buf = hashing.buffer();
+            let n = fill(&mut outcome, src, stop, &mut buf[..want]);
+            if n == 0 {
+                hashing.keep(buf);
+                continue;
+            }
+            let chunk = hashing.hash(buf, n);
+            self.raw(&chunk)?;
+            done += n as u64;
+        }
+        Ok((outcome, hashing.finish()?))
+    }
     /// Appends an in-memory regular file; returns its sha256.
     pub fn append_bytes(
         &mut self,
@@ -268,5 +307,89 @@ impl<W: Write> ArchiveWriter<W> {
         let mut sink = self.out.finish()?;
         sink.flush()?;
         Ok(sink)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::write::hash_thread::THREAD_MIN;
+
+    /// Reads `data` in uneven pieces, failing with `fail` once `fail_at` bytes are read.
+    struct Uneven<'a> {
+        data: &'a [u8],
+        at: usize,
+        step: usize,
+        fail_at: Option<usize>,
+    }
+
+    impl Read for Uneven<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.fail_at.is_some_and(|f| self.at >= f) {
+                return Err(io::Error::other("gone"));
+            }
+            self.step = self.step % 300_007 + 77_777;
+            let n = buf.len().min(self.step).min(self.data.len() - self.at);
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    /// The member as stored: what the source gave, zeros to the declared size.
+    fn stored(data: &[u8], size: usize) -> Vec<u8> {
+        let mut v = data[..data.len().min(size)].to_vec();
+        v.resize(size, 0);
+        v
+    }
+
+    #[test]
+    fn a_big_member_hashed_on_a_second_thread_has_the_hash_of_its_stored_bytes() {
+        let big = THREAD_MIN as usize + 1_234_567;
+        let data: Vec<u8> = (0..big).map(|i| (i * 7 + i / 4096) as u8).collect();
+        // (bytes the source holds, declared size, fails after, stopped)
+        let cases = [
+            (big, big, None, false),
+            (big - 999_999, big, None, false),
+            (big, big, Some(3 << 20), false),
+            (big, big, None, true),
+            (1000, 1000, None, false),
+        ];
+        for (held, size, fail_at, stop) in cases {
+            let mut w = ArchiveWriter::new(Vec::new(), 1).unwrap();
+            let mut src = Uneven {
+                data: &data[..held],
+                at: 0,
+                step: 1,
+                fail_at,
+            };
+            let calls = std::cell::Cell::new(0);
+            let stopper = || {
+                calls.set(calls.get() + 1);
+                stop && calls.get() > 20
+            };
+            let o = w
+                .append_stream(
+                    b"m",
+                    &EntryHeader::default(),
+                    size as u64,
+                    &mut src,
+                    &stopper,
+                )
+                .unwrap();
+            let read = o.read as usize;
+            let want = stored(&data[..read], size);
+            assert_eq!(
+                o.sha256,
+                hex::encode(Sha256::digest(&want)),
+                "{held} {fail_at:?} {stop}"
+            );
+            assert_eq!(o.short, held < size);
+            assert_eq!(o.error.is_some(), fail_at.is_some());
+            assert_eq!(o.stopped, stop);
+            let z = w.finish().unwrap();
+            let tar = zstd::decode_all(&z[..]).unwrap();
+            assert_eq!(&tar[BLOCK..BLOCK + size], &want[..]);
+        }
     }
 }
