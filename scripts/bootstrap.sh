@@ -12,9 +12,10 @@
 # stdin: the next SIZE bytes of stdin are the collector (exactly SIZE are read, so
 #   stdin can stay open and the archive can come back on stdout). url: downloaded with
 #   curl, wget or busybox wget.
-# plan N: the next N bytes of stdin (after the binary) are an upload plan; the collector
-#   gets them as its stdin (for --upload-plan -) from a shell variable, so the presigned
-#   URLs never touch the disk or a process's arguments.
+# plan N: the next N bytes of stdin (after the binary) are an upload plan and/or YARA
+#   rules; the collector gets them as its stdin (for --upload-plan -, --yara -) from a
+#   shell variable, so presigned URLs and rules never touch the disk or a process's
+#   arguments.
 # watch: the rest of stdin is the session. The caller keeps it open while it is
 #   attached; when it ends (the launcher was cancelled or lost its connection), the
 #   collector is stopped and removed. Container runtimes keep an exec's process running

@@ -117,8 +117,8 @@ pub enum Command {
     #[command(before_help = REPORT_EXAMPLES)]
     Report(ReportArgs),
     /// Merges what archives hold into one time-sorted timeline (file times, process
-    /// starts, logins, the pod's lifecycle and events) for Timesketch (csv, jsonl) or
-    /// mactime (bodyfile). Needs no cluster.
+    /// starts, logins, YARA matches, the pod's lifecycle and events) for Timesketch
+    /// (csv, jsonl) or mactime (bodyfile). Needs no cluster.
     #[command(before_help = TIMELINE_EXAMPLES)]
     Timeline(TimelineArgs),
     /// Checks a case directory against its case.json: every archive's size and sha256,
@@ -387,6 +387,15 @@ pub struct CollectArgs {
     /// an ephemeral container; --via node, which has no live processes, refuses it.
     #[arg(long, help_heading = "Route")]
     pub memory: bool,
+    /// Run these YARA rules in every target (a file, or a directory of .yar/.yara
+    /// files, each its own namespace): over the collected files, each process's
+    /// resident memory and its executable; hits go to live_response/yara/hits.jsonl,
+    /// the report's findings and the timeline. Compiled here first (a broken rule stops
+    /// the run) and sent on the collector's stdin. Memory needs CAP_SYS_PTRACE: with
+    /// --via auto every target goes through an ephemeral container; --via node scans
+    /// the files only.
+    #[arg(long, value_name = "FILE|DIR", help_heading = "Route")]
+    pub yara: Option<std::path::PathBuf>,
     /// Write nothing to a target's disk: the exec route runs the collector from memory
     /// only (as root, /dev is a tmpfs that allows execution), and a target where no
     /// memory-backed place allows it is collected through an ephemeral container

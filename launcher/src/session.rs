@@ -37,6 +37,9 @@ pub struct Context<'a> {
     pub dest: &'a dyn Destination,
     /// Arguments for the collector given after `--`.
     pub extra: &'a [String],
+    /// `--yara`: the rules' document, sent on the collector's stdin after the
+    /// destination's payload.
+    pub yara: Option<&'a str>,
     pub limits: Limits,
     /// `--timeout`: each target's whole collection, from its start.
     pub timeout: Duration,
@@ -147,9 +150,8 @@ pub async fn collect(
 ) -> Result<Collected, Failure> {
     let t0 = Instant::now();
     let opened = cx.dest.open(t, name).await?;
-    let mut place = route
-        .prepare(&cx.env, t, opened.payload.as_deref(), &bar)
-        .await?;
+    let payload = stdin_payload(opened.payload.as_deref(), cx.yara);
+    let mut place = route.prepare(&cx.env, t, payload.as_deref(), &bar).await?;
     place.command.extend(opened.args.iter().cloned());
     place
         .command
@@ -185,6 +187,15 @@ pub async fn collect(
         cut_short: done.cut_short,
         phases: ended.phases,
     })
+}
+
+/// What the collector reads on stdin, in the order it reads it: the destination's
+/// plan or URL (one line or one JSON document), then the YARA rules' document.
+fn stdin_payload(dest: Option<&str>, yara: Option<&str>) -> Option<String> {
+    match (dest, yara) {
+        (Some(d), Some(y)) => Some(format!("{}\n{y}", d.trim_end())),
+        (d, y) => d.or(y).map(str::to_owned),
+    }
 }
 
 /// Runs the command and reads its streams to their end.

@@ -41,5 +41,7 @@ pub const IDLE_STOP: &str = "--stop";
 pub const CASE: &str = "--case";
 /// `collect`: also capture process memory.
 pub const MEMORY: &str = "--memory";
+/// `--yara -`: the responder's rules as one document on stdin ([`crate::yara`]).
+pub const YARA: &str = "--yara";
 /// Who collects, for the summary.
 pub const EXAMINER: &str = "--examiner";

@@ -18,6 +18,7 @@ pub mod flags;
 pub mod log;
 pub mod runtime;
 pub mod size;
+pub mod yara;
 
 pub use event::{Counts, Done, Event, Line, PartReceipt, Placed, UploadReport};
 pub use log::{Level, LogEvent};

@@ -88,7 +88,7 @@ pub struct YaraHit {
     pub namespace: String,
     pub tags: Vec<String>,
     pub meta: std::collections::BTreeMap<String, String>,
-    /// `memory` or `executable`.
+    /// `memory`, `executable` or `file`.
     pub scanned: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<i32>,
@@ -107,4 +107,7 @@ pub struct YaraHit {
     /// The first matching string's identifier (`$a`), when one matched.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub string: Option<String>,
+    /// When the rule matched (RFC 3339, UTC): the time of the hit's timeline event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
 }

@@ -187,7 +187,9 @@ pub struct CollectArgs {
     /// Run these YARA rules (a file, or a directory of .yar/.yara files, each its own
     /// namespace) over each process's resident memory and its executable; hits go to
     /// live_response/yara/hits.jsonl. Rules are compiled before anything is collected.
-    /// Without --memory, memory is scanned, not stored.
+    /// Without --memory, memory is scanned, not stored. `-`: the rules as one JSON
+    /// document on stdin, after the upload plan or URL (what `cairn collect --yara`
+    /// sends; docs/bootstrap.md).
     #[arg(long, value_name = "FILE|DIR", help_heading = "Memory")]
     pub yara: Option<PathBuf>,
     /// Only these processes' memory (comma-separated PIDs as the collector sees them).

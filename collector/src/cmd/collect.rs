@@ -14,7 +14,7 @@ use cairn_collector::sink::{upload, Target};
 use cairn_collector::source::{procfs::ProcFs, Root};
 use cairn_collector::spec::{select, Catalog};
 use cairn_protocol::exit;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub fn run(a: CollectArgs) -> Result<i32> {
     if let Some(f) = &a.o_format {
@@ -36,9 +36,8 @@ pub fn run(a: CollectArgs) -> Result<i32> {
     let rules = a
         .yara
         .as_deref()
-        .map(cairn_collector::live::memory::yara::compile)
-        .transpose()
-        .map_err(anyhow::Error::msg)?
+        .map(compile_rules)
+        .transpose()?
         .map(std::sync::Arc::new);
     let (profile, artifacts) = with_memory(&a);
     let selection = select(&catalog, profile.as_deref(), artifacts.as_deref())?;
@@ -402,4 +401,15 @@ fn default_object_name() -> String {
     let now = cairn_archive::text::now_rfc3339().replace([':', '-'], "");
     let stamp = now.split('.').next().unwrap_or(&now).trim_end_matches('Z');
     format!("cairn-{host}-{stamp}Z.tar.zst")
+}
+
+/// The rules of `--yara`: a file or directory, or `-`, one document on stdin after the
+/// upload plan or URL (read first, by [`target_of`]).
+fn compile_rules(path: &Path) -> anyhow::Result<cairn_collector::live::memory::yara::Rules> {
+    use cairn_collector::live::memory::yara;
+    if path.as_os_str() != "-" {
+        return yara::compile(path).map_err(anyhow::Error::msg);
+    }
+    let set = cairn_protocol::yara::RuleSet::from_reader(&mut std::io::stdin().lock())?;
+    yara::compile_set(&set).map_err(anyhow::Error::msg)
 }

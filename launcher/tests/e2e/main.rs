@@ -25,6 +25,7 @@ mod report;
 mod routes;
 mod timeline;
 mod uploads;
+mod yara;
 use common::docker::{self, Container};
 use common::ApiServer;
 use std::path::{Path, PathBuf};

@@ -636,4 +636,39 @@ fn a_yara_match_in_a_processs_memory_is_a_high_finding() {
         "{}",
         text(&r.stderr)
     );
+    // The hit is an event of the timeline, at the time it was made, with its process.
+    let tl = common::env::command(CAIRN)
+        .arg("timeline")
+        .arg(&archive)
+        .args(["--format", "jsonl"])
+        .output()
+        .unwrap();
+    cairn_testkit::env::succeeded(&tl);
+    let events: Vec<serde_json::Value> = text(&tl.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let hit = events
+        .iter()
+        .find(|e| e["source"] == "yara")
+        .unwrap_or_else(|| panic!("no yara event in {events:?}"));
+    assert_eq!(hit["timestamp_desc"], "YARA Match Time");
+    assert_eq!(hit["pid"], i64::from(child.id()));
+    assert!(
+        hit["message"].as_str().unwrap().starts_with(&sentence),
+        "{hit}"
+    );
+    let started = events
+        .iter()
+        .find(|e| {
+            e["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("cairn collection started")
+        })
+        .unwrap();
+    assert!(
+        hit["datetime"].as_str() >= started["datetime"].as_str(),
+        "{hit} {started}"
+    );
 }

@@ -10,9 +10,11 @@
 //! string up to that long is found across a window's edge; conditions on the whole
 //! object (`filesize`) see one run or window.
 
+use boreal::compiler::CompilerParams;
 use boreal::scanner::ScanParams;
 use boreal::{Compiler, MetadataValue, Scanner};
 use cairn_archive::records::memory::YaraHit;
+use cairn_protocol::yara::{namespace, rule_files, RuleSet};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -38,33 +40,38 @@ impl std::fmt::Debug for Rules {
 }
 
 /// Compiles the rule file `path`, or every `.yar`/`.yara` file in the directory
-/// `path`, each in a namespace named after the file.
+/// `path`, each in a namespace named after the file; includes are followed from the
+/// file's own directory.
 pub fn compile(path: &Path) -> Result<Rules, String> {
-    let files: Vec<PathBuf> = if path.is_dir() {
-        let mut f: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| format!("{}: {e}", path.display()))?
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yar" | "yara")))
-            .collect();
-        f.sort();
-        f
-    } else {
-        vec![path.to_owned()]
-    };
-    if files.is_empty() {
-        return Err(format!("{}: no .yar or .yara file in it", path.display()));
-    }
+    let files = rule_files(path).map_err(|e| e.to_string())?;
     let mut compiler = Compiler::new();
     for f in &files {
-        let ns = f
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
         compiler
-            .add_rules_file_in_namespace(f, ns)
+            .add_rules_file_in_namespace(f, namespace(f))
             .map_err(|e| format!("YARA rules {}: {e}", f.display()))?;
     }
+    Ok(finish(compiler, files))
+}
+
+/// Compiles rules the launcher sent (`--yara -`), includes disabled: the files they
+/// would name are not in the pod.
+pub fn compile_set(set: &RuleSet) -> Result<Rules, String> {
+    let mut compiler = Compiler::new();
+    compiler.set_params(CompilerParams::default().disable_includes(true));
+    for f in &set.files {
+        compiler
+            .add_rules_str_in_namespace(&f.source, &f.name)
+            .map_err(|e| {
+                let at =
+                    boreal::compiler::generate_description(&e.to_diagnostic(), &f.name, &f.source);
+                format!("YARA rules {at}")
+            })?;
+    }
+    let names = set.files.iter().map(|f| PathBuf::from(&f.name)).collect();
+    Ok(finish(compiler, names))
+}
+
+fn finish(compiler: Compiler, files: Vec<PathBuf>) -> Rules {
     let mut scanner = compiler.finalize();
     scanner.set_scan_params(
         ScanParams::default()
@@ -72,7 +79,7 @@ pub fn compile(path: &Path) -> Result<Rules, String> {
             .compute_full_matches(true)
             .string_max_nb_matches(16),
     );
-    Ok(Rules { scanner, files })
+    Rules { scanner, files }
 }
 
 impl Rules {
@@ -84,6 +91,7 @@ impl Rules {
             Err((_, r)) => (r, false),
         };
         let s = &self.scanner;
+        let now = cairn_archive::text::now_rfc3339();
         let hits = result
             .rules
             .iter()
@@ -118,6 +126,7 @@ impl Rules {
                         .collect(),
                     meta,
                     string: first.map(|(n, _)| format!("${n}")),
+                    time: Some(now.clone()),
                     ..YaraHit::default()
                 };
                 (hit, first.map(|(_, o)| o as u64))

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod case;
+mod yara;
 
 /// How long past `--timeout` what cairn makes or hands out may live.
 const LIFETIME_MARGIN: Duration = Duration::from_secs(120);
@@ -40,6 +41,7 @@ pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Res
     // A route that cannot do what is asked, and a bad key, are refused before anything
     // runs.
     route_for(&a)?;
+    let rules = a.yara.as_deref().map(yara::document).transpose()?;
     let signer = a
         .sign_key
         .as_deref()
@@ -64,6 +66,7 @@ pub async fn run(a: CollectArgs, c: &Cluster, sel: Selection<'_>) -> anyhow::Res
         },
         dest: dest.as_ref(),
         extra: &extra,
+        yara: rules.as_deref(),
         limits: session::Limits {
             max_archive: a.max_archive_size,
             idle: a.idle_timeout,
@@ -146,11 +149,11 @@ async fn plan_jobs(
 /// The route asked for, as `--memory` needs it: one whose collector may read other
 /// processes' memory, or a sentence saying why none of those asked can.
 fn route_for(a: &CollectArgs) -> anyhow::Result<Via> {
-    if !a.memory {
+    if !a.memory && a.yara.is_none() {
         return Ok(a.via);
     }
     match a.via {
-        Via::Node => anyhow::bail!("--memory reads the target's running processes, and --via node reads a container offline from the node's disk: use --via ephemeral or --via sidecar, whose collector holds CAP_SYS_PTRACE"),
+        Via::Node if a.memory => anyhow::bail!("--memory reads the target's running processes, and --via node reads a container offline from the node's disk: use --via ephemeral or --via sidecar, whose collector holds CAP_SYS_PTRACE"),
         Via::Auto => Ok(Via::Ephemeral),
         via => Ok(via),
     }
@@ -162,6 +165,9 @@ fn collector_args(a: &CollectArgs) -> Vec<String> {
     let mut extra = a.collector_args.clone();
     if a.memory {
         extra.push(flags::MEMORY.to_owned());
+    }
+    if a.yara.is_some() {
+        extra.extend([flags::YARA.to_owned(), flags::STDIO.to_owned()]);
     }
     if let Some(id) = &a.case {
         extra.extend([flags::CASE.to_owned(), id.clone()]);
@@ -532,5 +538,41 @@ async fn attempt(
             k8s: None,
         }),
         Err(e) => Err((route.method(), e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(extra: &[&str]) -> CollectArgs {
+        let mut argv = vec!["cairn", "collect", "--output-dir", "x"];
+        argv.extend(extra);
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Collect(a) => a,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn memory_and_yara_choose_a_route_whose_collector_reads_processes() {
+        // exec by default, as without them (the exec route records what it may not read).
+        assert_eq!(route_for(&args(&["--memory"])).unwrap(), Via::Exec);
+        assert_eq!(route_for(&args(&["--via", "auto"])).unwrap(), Via::Auto);
+        for m in ["--memory", "--yara=r"] {
+            assert_eq!(
+                route_for(&args(&[m, "--via", "auto"])).unwrap(),
+                Via::Ephemeral
+            );
+        }
+        // The node route scans the files it collects; it has no processes to capture.
+        assert_eq!(
+            route_for(&args(&["--yara", "r", "--via", "node"])).unwrap(),
+            Via::Node
+        );
+        assert!(route_for(&args(&["--memory", "--via", "node"])).is_err());
+        let extra = collector_args(&args(&["--yara", "r"]));
+        assert_eq!(extra, ["--yara", "-"]);
     }
 }

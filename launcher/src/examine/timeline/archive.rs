@@ -1,6 +1,7 @@
 //! The members of a collection's archive that hold times, each parsed as its record
 //! type as it streams past: the bodyfile, processes and their executables' sha256,
-//! logins, drift, the manifest (the sha256 of each collected file) and the summary.
+//! logins, drift, YARA hits, the manifest (the sha256 of each collected file) and the
+//! summary.
 //! Lines that do not parse are counted and said, never fatal.
 
 use super::{micros_of, Event, Source, Timeline};
@@ -9,6 +10,7 @@ use cairn_archive::read::lines::{
     document, lines, records, records_within, weight, Tally, MAX_RECORD_LINE,
 };
 use cairn_archive::records::drift::Drift;
+use cairn_archive::records::memory::YaraHit;
 use cairn_archive::records::process::{Executable, Process};
 use cairn_archive::records::summary::Summary;
 use cairn_archive::records::users::Login;
@@ -71,6 +73,15 @@ pub fn read(path: &Path, target: u32, t: &mut Timeline) -> anyhow::Result<()> {
                 p.tally += records::<Login>(&mut r, |x, _| {
                     if pushed.is_ok() {
                         pushed = login(&x, target, t);
+                    }
+                })?;
+                pushed?;
+            }
+            n if n == live::YARA_HITS.as_bytes() => {
+                let mut pushed = Ok(());
+                p.tally += records::<YaraHit>(&mut r, |x, _| {
+                    if pushed.is_ok() {
+                        pushed = yara_hit(&x, target, t);
                     }
                 })?;
                 pushed?;
@@ -287,6 +298,59 @@ fn login(v: &Login, target: u32, t: &mut Timeline) -> std::io::Result<()> {
         pid: Some(i64::from(v.pid)),
         user: Some(v.user.clone()).filter(|u| !u.is_empty()),
         sha256: None,
+        macb: None,
+    })
+}
+
+/// A match of the responder's YARA rules, at the time it was made: in a process's
+/// memory (its pid, the address) or in a file (its path and sha256).
+fn yara_hit(h: &YaraHit, target: u32, t: &mut Timeline) -> std::io::Result<()> {
+    let Some(micros) = h.time.as_deref().and_then(micros_of) else {
+        return Ok(());
+    };
+    let tags = if h.tags.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", h.tags.join(", "))
+    };
+    let string = h
+        .string
+        .as_deref()
+        .map(|s| format!(" ({s})"))
+        .unwrap_or_default();
+    let at = h
+        .address
+        .as_deref()
+        .map(|a| format!(" at {a}"))
+        .unwrap_or_default();
+    let comm = h
+        .comm
+        .as_deref()
+        .map(|c| format!(" ({c})"))
+        .unwrap_or_default();
+    let what = match (h.pid, h.path.as_deref()) {
+        (Some(pid), _) if h.scanned == "memory" => format!("the memory of process {pid}{comm}{at}"),
+        (Some(pid), Some(path)) => format!("the executable {path} of process {pid}{comm}"),
+        (_, Some(path)) => format!("the file {path}"),
+        _ => "an unnamed input".to_owned(),
+    };
+    let sha = h
+        .sha256
+        .clone()
+        .filter(|s| cairn_protocol::bounded::is_sha256(s));
+    t.push(Event {
+        micros,
+        desc: "YARA Match Time".into(),
+        message: format!(
+            "YARA rule {}:{}{tags} matched {what}{string}",
+            h.namespace, h.rule
+        ),
+        target,
+        source: Source::Yara,
+        path: h.path.clone(),
+        pid: h.pid.map(i64::from),
+        user: None,
+        sha256: sha,
         macb: None,
     })
 }

@@ -1,7 +1,8 @@
 //! `cairn timeline`: one time-sorted timeline of what cairn archives hold. From each
 //! collection's archive ([`archive`]): the bodyfile's file times (MACB, each file
 //! marked when drift says it changed since the image, with the sha256 the manifest
-//! gives), process start times, logins (utmp, wtmp, btmp), and the collection itself;
+//! gives), process start times, logins (utmp, wtmp, btmp), the matches of the
+//! responder's YARA rules (`--yara`), and the collection itself;
 //! from its Kubernetes evidence ([`kubernetes`]): the pod's and its containers'
 //! lifecycle and the pod's events. Written for Timesketch (CSV with one header row, or
 //! JSON lines, with `message`, `datetime` (ISO 8601), `timestamp_desc`) or as a
@@ -28,6 +29,7 @@ pub enum Source {
     Login,
     Kubernetes,
     Collection,
+    Yara,
 }
 
 impl Source {
@@ -38,6 +40,7 @@ impl Source {
             Source::Login => "login",
             Source::Kubernetes => "kubernetes",
             Source::Collection => "collection",
+            Source::Yara => "yara",
         }
     }
 
@@ -47,6 +50,7 @@ impl Source {
             1 => Source::Process,
             2 => Source::Login,
             3 => Source::Kubernetes,
+            5 => Source::Yara,
             _ => Source::Collection,
         }
     }
