@@ -341,6 +341,79 @@ fn yara_rules_find_a_marker_in_memory_and_a_string_in_the_executable() {
     let _ = child.wait();
 }
 
+/// `--memory-on-hit`: every selected process is scanned, and only the one a rule matched
+/// is stored; the other is recorded as scanned, not stored, and costs no budget.
+#[test]
+fn memory_on_hit_stores_only_the_processes_a_rule_matched() {
+    let (mut hit, _) = target();
+    let mut clean = Command::new("sleep").arg("600").spawn().unwrap();
+    let t = TestDir::new("memory-on-hit");
+    let rules = t.path().join("ir.yar");
+    std::fs::write(
+        &rules,
+        format!("rule planted_marker {{ strings: $m = \"{MARKER}\" condition: $m }}\n"),
+    )
+    .unwrap();
+    let o = env::command(bin())
+        .args(["collect", "--artifacts", "memory/*", "--memory-pids"])
+        .arg(format!("{},{}", hit.id(), clean.id()))
+        .arg("--yara")
+        .arg(&rules)
+        .args(["--memory-on-hit", "--progress", "none", "--output", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = t.path().join("on-hit.tar.zst");
+    std::fs::write(&out, &o.stdout).unwrap();
+    let a = Archive::read(&out);
+    let procs = lines(&a, "live_response/memory/processes.jsonl");
+    let of = |pid: u32| {
+        procs
+            .iter()
+            .find(|p| p["pid"] == pid)
+            .unwrap_or_else(|| panic!("no {pid} in {procs:?}"))
+    };
+    let stored = of(hit.id());
+    let core = stored["core"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{stored}"));
+    assert!(a.get(core).is_some_and(|c| c.starts_with(b"\x7fELF")));
+    assert!(stored["stored_bytes"].as_u64().unwrap() > 0);
+    let skipped = of(clean.id());
+    assert!(skipped["core"].is_null(), "{skipped}");
+    assert_eq!(skipped["stored_bytes"], 0);
+    assert!(
+        skipped["why"].as_str().unwrap().contains("--memory-on-hit"),
+        "{skipped}"
+    );
+    let regions = lines(&a, "live_response/memory/regions.jsonl");
+    let of_clean: Vec<_> = regions.iter().filter(|r| r["pid"] == clean.id()).collect();
+    assert!(!of_clean.is_empty());
+    assert!(
+        of_clean.iter().all(|r| r["stored_bytes"] == 0),
+        "{of_clean:?}"
+    );
+    assert!(of_clean
+        .iter()
+        .any(|r| r["resident_bytes"].as_u64() > Some(0)));
+    // Without --yara there is nothing to decide by: refused.
+    let o = env::command(bin())
+        .args(["collect", "--memory-on-hit", "--output", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--yara"));
+    for c in [&mut hit, &mut clean] {
+        c.kill().unwrap();
+        let _ = c.wait();
+    }
+}
+
 /// `--yara` also scans the files a collection stores, as they stream (no second read):
 /// a hit names the file and the sha256 the manifest gives it.
 #[test]

@@ -396,6 +396,10 @@ pub struct CollectArgs {
     /// the files only.
     #[arg(long, value_name = "FILE|DIR", help_heading = "Route")]
     pub yara: Option<std::path::PathBuf>,
+    /// With --yara: capture the memory (as --memory does) only of the processes a rule
+    /// matched; the others are scanned and recorded, not stored.
+    #[arg(long, requires = "yara", help_heading = "Route")]
+    pub memory_on_hit: bool,
     /// Write nothing to a target's disk: the exec route runs the collector from memory
     /// only (as root, /dev is a tmpfs that allows execution), and a target where no
     /// memory-backed place allows it is collected through an ephemeral container

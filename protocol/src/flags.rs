@@ -43,5 +43,7 @@ pub const CASE: &str = "--case";
 pub const MEMORY: &str = "--memory";
 /// `--yara -`: the responder's rules as one document on stdin ([`crate::yara`]).
 pub const YARA: &str = "--yara";
+/// `collect`: with `--yara`, memory only of the processes a rule matched.
+pub const MEMORY_ON_HIT: &str = "--memory-on-hit";
 /// Who collects, for the summary.
 pub const EXAMINER: &str = "--examiner";

@@ -178,6 +178,11 @@ pub struct CollectArgs {
     /// access (CAP_SYS_PTRACE: the ephemeral and sidecar routes).
     #[arg(long, help_heading = "Memory")]
     pub memory: bool,
+    /// With --yara: store the memory (core file, held files) only of the processes a
+    /// rule matched, in their memory or their executable; the others are scanned and
+    /// recorded, not stored. Implies --memory.
+    #[arg(long, requires = "yara", help_heading = "Memory")]
+    pub memory_on_hit: bool,
     /// The most bytes of memory stored of one process.
     #[arg(long, default_value = "1G", value_parser = parse_size, value_name = "SIZE", help_heading = "Memory")]
     pub memory_max_process: u64,

@@ -137,6 +137,7 @@ fn rules_reach_the_collector_after_the_upload_plan_through_exec_and_without_one_
             "auto",
             "--yara",
             rules.to_str().unwrap(),
+            "--memory-on-hit",
             "--collector-image",
             &img.collector,
             "--output-dir",
@@ -165,5 +166,13 @@ fn rules_reach_the_collector_after_the_upload_plan_through_exec_and_without_one_
             .all(|x| x.comm.as_deref() != Some("cairn-collector")),
         "{h:?}"
     );
-    assert!(a.get("live_response/memory/processes.jsonl").is_some());
+    // --memory-on-hit: the application, which a rule matched, is stored as a core.
+    let procs: Vec<cairn_archive::records::memory::MemoryProcess> = a
+        .text("live_response/memory/processes.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let app = procs.iter().find(|p| p.comm == "app").unwrap();
+    let core = app.core.as_deref().unwrap_or_else(|| panic!("{app:?}"));
+    assert!(a.get(core).is_some_and(|c| c.starts_with(b"\x7fELF")));
 }

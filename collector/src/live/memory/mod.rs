@@ -39,6 +39,8 @@ pub struct MemoryOptions {
     /// Write each process's core and copy its held files (`--memory`); without it only
     /// the YARA rules run.
     pub dump: bool,
+    /// Only of the processes a YARA rule matched (`--memory-on-hit`).
+    pub on_hit: bool,
     /// The responder's rules (`--yara`), run over memory and executables.
     pub yara: Option<std::sync::Arc<yara::Rules>>,
 }
@@ -50,6 +52,7 @@ impl Default for MemoryOptions {
             max_total: 4 << 30,
             pids: Vec::new(),
             dump: true,
+            on_hit: false,
             yara: None,
         }
     }
@@ -79,6 +82,7 @@ struct Shared {
     /// `regions.jsonl` so far.
     regions: Vec<u8>,
     dump: bool,
+    on_hit: bool,
     yara: Option<std::sync::Arc<yara::Rules>>,
     /// `hits.jsonl` so far, and the executables scanned already by (device, inode).
     hits: Vec<u8>,
@@ -102,6 +106,7 @@ pub fn native(run: &mut Run<'_>) {
         held: Default::default(),
         regions: Vec::new(),
         dump: opts.dump,
+        on_hit: opts.on_hit && opts.yara.is_some(),
         yara: opts.yara.clone(),
         hits: Vec::new(),
         exes: Default::default(),
@@ -167,10 +172,9 @@ fn capture(
             return rec;
         }
     };
-    let plan = plan(&dir, p.pid, &pagemap, page, &mut shared.budget, &mut rec);
-    for r in &plan.regions {
-        push_line(&mut shared.regions, r);
-    }
+    let budget_before = shared.budget.total;
+    let mut plan = plan(&dir, p.pid, &pagemap, page, &mut shared.budget, &mut rec);
+    let hits_before = shared.hits.len();
     if let Some(rules) = shared.yara.clone() {
         let cut = scan::memory(&rules, p, &mem, &plan.resident, page, &mut shared.hits);
         if cut > 0 {
@@ -184,7 +188,14 @@ fn capture(
         }
         scan::executable(&rules, p, &dir, &mut shared.exes, &mut shared.hits);
     }
-    if !shared.dump {
+    if shared.on_hit && shared.hits.len() == hits_before {
+        shared.budget.total = budget_before;
+        not_hit(&mut plan, &mut rec);
+    }
+    for r in &plan.regions {
+        push_line(&mut shared.regions, r);
+    }
+    if !shared.dump || rec.why.as_deref() == Some(NOT_HIT) {
         return rec;
     }
     let (held, unread) = held::copy(&dir, p.pid, &mut shared.held, emit, artifact);
@@ -208,6 +219,24 @@ fn capture(
     }
     write_core(p, &plan, &mem, page, &mut rec, emit, artifact);
     rec
+}
+
+/// Why a process's memory was scanned and not stored under `--memory-on-hit`.
+pub const NOT_HIT: &str = "no YARA rule matched it (--memory-on-hit): scanned, not stored";
+
+/// Undoes what `plan` chose to store of a process no rule matched.
+fn not_hit(plan: &mut Plan, rec: &mut MemoryProcess) {
+    plan.segments.clear();
+    for r in &mut plan.regions {
+        if r.stored_bytes > 0 {
+            r.skipped.get_or_insert_with(|| NOT_HIT.to_owned());
+        }
+        r.stored_bytes = 0;
+        r.segments = 0;
+    }
+    rec.stored_bytes = 0;
+    rec.regions_stored = 0;
+    rec.why = Some(NOT_HIT.to_owned());
 }
 
 /// Records and logs why a process's memory could not be opened.

@@ -127,7 +127,7 @@ async fn plan_jobs(
         node_logs: a.node_logs,
         no_disk_writes: a.no_disk_writes,
     };
-    if a.memory && a.via == Via::Exec {
+    if (a.memory || a.memory_on_hit) && a.via == Via::Exec {
         eprintln!("cairn: --memory over exec: the collector has the container's rights, usually without CAP_SYS_PTRACE, so processes it may not read are recorded as denied; --via ephemeral captures them");
     }
     let plan = plan::make(chosen, route_for(a)?, &options);
@@ -153,7 +153,7 @@ fn route_for(a: &CollectArgs) -> anyhow::Result<Via> {
         return Ok(a.via);
     }
     match a.via {
-        Via::Node if a.memory => anyhow::bail!("--memory reads the target's running processes, and --via node reads a container offline from the node's disk: use --via ephemeral or --via sidecar, whose collector holds CAP_SYS_PTRACE"),
+        Via::Node if a.memory || a.memory_on_hit => anyhow::bail!("--memory reads the target's running processes, and --via node reads a container offline from the node's disk: use --via ephemeral or --via sidecar, whose collector holds CAP_SYS_PTRACE"),
         Via::Auto => Ok(Via::Ephemeral),
         via => Ok(via),
     }
@@ -168,6 +168,9 @@ fn collector_args(a: &CollectArgs) -> Vec<String> {
     }
     if a.yara.is_some() {
         extra.extend([flags::YARA.to_owned(), flags::STDIO.to_owned()]);
+    }
+    if a.memory_on_hit {
+        extra.push(flags::MEMORY_ON_HIT.to_owned());
     }
     if let Some(id) = &a.case {
         extra.extend([flags::CASE.to_owned(), id.clone()]);
@@ -572,7 +575,16 @@ mod tests {
             Via::Node
         );
         assert!(route_for(&args(&["--memory", "--via", "node"])).is_err());
-        let extra = collector_args(&args(&["--yara", "r"]));
-        assert_eq!(extra, ["--yara", "-"]);
+        assert!(route_for(&args(&["--yara=r", "--memory-on-hit", "--via", "node"])).is_err());
+        assert!(crate::cli::Cli::try_parse_from([
+            "cairn",
+            "collect",
+            "--output-dir",
+            "x",
+            "--memory-on-hit"
+        ])
+        .is_err());
+        let extra = collector_args(&args(&["--yara", "r", "--memory-on-hit"]));
+        assert_eq!(extra, ["--yara", "-", "--memory-on-hit"]);
     }
 }
