@@ -55,6 +55,8 @@ pub struct Engine<'a> {
     /// What the responder's YARA rules matched (`--yara`): in collected files as they
     /// streamed, in processes' memory and executables; written last as hits.jsonl.
     pub yara_hits: Vec<u8>,
+    /// The rules over collected files, on a thread of their own.
+    pub yara_files: Option<super::yara_files::FileScanner>,
 }
 
 /// `top/path` with exactly one `/` between.
@@ -161,6 +163,12 @@ pub fn collect(
         buf: vec![0u8; cairn_archive::write::writer::CHUNK],
         live: crate::live::Session::new(opts.live.clone()),
         yara_hits: Vec::new(),
+        yara_files: opts
+            .live
+            .memory
+            .yara
+            .clone()
+            .map(super::yara_files::FileScanner::start),
     };
     begin(&mut engine, selection);
     for set in &selection.sets {
@@ -178,7 +186,10 @@ pub fn collect(
         engine.collect_beside(b);
     }
     if opts.live.memory.yara.is_some() {
-        let hits = std::mem::take(&mut engine.yara_hits);
+        let mut hits = std::mem::take(&mut engine.yara_hits);
+        if let Some(s) = engine.yara_files.take() {
+            hits.extend(s.finish());
+        }
         engine.rec.output(
             "yara",
             cairn_archive::member::live::YARA_HITS.as_bytes(),

@@ -212,21 +212,24 @@ impl Engine<'_> {
             return self.collect_unsized(rec, &ap, &at_open, &mut file, cap, notes);
         }
         let size = at_open.size.min(cap);
-        let rules = self.opts.live.memory.yara.clone();
-        let outcome = match rules.filter(|_| size <= YARA_FILE_CAP) {
+        let scanner = self.yara_files.as_mut().filter(|_| size <= YARA_FILE_CAP);
+        let outcome = if let Some(s) = scanner {
             // The responder's YARA rules see the bytes as they stream: no second read.
-            Some(rules) => {
-                let mut tee = Tee {
-                    file: &mut file,
-                    seen: Vec::with_capacity(size as usize),
-                };
-                let outcome = self.stream(&ap, &at_open, size, &mut tee);
-                if let Some(o) = outcome.as_ref().filter(|o| !(o.short || o.stopped)) {
-                    self.yara_file(&rules, entry.path, &tee.seen, &o.sha256);
-                }
-                outcome
+            let mut tee = Tee {
+                file: &mut file,
+                seen: s.buffer(size as usize),
+            };
+            let outcome = self.stream(&ap, &at_open, size, &mut tee);
+            let seen = std::mem::take(&mut tee.seen);
+            if let (Some(o), Some(s)) = (
+                outcome.as_ref().filter(|o| !(o.short || o.stopped)),
+                self.yara_files.as_mut(),
+            ) {
+                s.scan(entry.path, &o.sha256, seen);
             }
-            None => self.stream(&ap, &at_open, size, &mut file),
+            outcome
+        } else {
+            self.stream(&ap, &at_open, size, &mut file)
         };
         let Some(outcome) = outcome else {
             return;
@@ -400,24 +403,6 @@ impl Read for Tee<'_> {
         let n = self.file.read(buf)?;
         self.seen.extend_from_slice(&buf[..n]);
         Ok(n)
-    }
-}
-
-impl Engine<'_> {
-    /// Runs the YARA rules over a collected file's bytes; hits join hits.jsonl.
-    fn yara_file(
-        &mut self,
-        rules: &crate::live::memory::yara::Rules,
-        path: &[u8],
-        bytes: &[u8],
-        sha256: &str,
-    ) {
-        for (mut hit, _) in rules.scan(bytes).0 {
-            hit.scanned = "file".into();
-            hit.path = Some(cairn_archive::text::escape(path));
-            hit.sha256 = Some(sha256.to_owned());
-            crate::live::push_line(&mut self.yara_hits, &hit);
-        }
     }
 }
 
