@@ -13,7 +13,7 @@ const MARKER: &str = "CAIRN-MEMORY-MARKER-7f3a9c";
 
 /// A python process holding MARKER in a heap buffer and a 2^46-byte sparse mapping
 /// (x86_64's user address space is 2^47 bytes: a 2^47-byte mapping cannot exist there)
-/// with one page touched; returns it and the buffer's address.
+/// with one page touched, and a second thread; returns it and the buffer's address.
 fn target() -> (Child, u64) {
     let script = format!(
         "import ctypes, mmap, sys, time\n\
@@ -25,6 +25,7 @@ fn target() -> (Child, u64) {
          path = '/tmp/cairn-held-%d' % os.getpid()\n\
          held = open(path, 'w+b'); held.write(b'DELETED-PAYLOAD-41'); held.flush(); os.unlink(path)\n\
          mfd = os.memfd_create('payload'); os.write(mfd, b'MEMFD-PAYLOAD-42')\n\
+         import threading; threading.Thread(target=time.sleep, args=(600,), daemon=True).start()\n\
          print(addr, flush=True)\n\
          time.sleep(600)\n"
     );
@@ -83,6 +84,19 @@ fn a_processs_memory_is_a_core_file_gdb_reads_and_nothing_is_faulted_in() {
     let t = TestDir::new("memory");
     let out = t.path().join("mem.tar.zst");
     let before = rss_kb(pid);
+    // The main thread sleeps in the kernel (once it has printed): its stack pointer and
+    // program counter.
+    let mut syscall = String::new();
+    for _ in 0..100 {
+        syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap();
+        if syscall.split_whitespace().count() == 9 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let f: Vec<&str> = syscall.split_whitespace().collect();
+    assert_eq!(f.len(), 9, "{syscall}");
+    let (sp, pc) = (f[f.len() - 2], f[f.len() - 1]);
     let started = std::time::Instant::now();
     let o = collect_memory(pid, &out, false);
     let took = started.elapsed();
@@ -131,6 +145,7 @@ fn a_processs_memory_is_a_core_file_gdb_reads_and_nothing_is_faulted_in() {
         .args(["-batch", "-nx", "-c"])
         .arg(&core)
         .args(["-ex", &format!("x/s {addr:#x}")])
+        .args(["-ex", "p/x $pc", "-ex", "p/x $sp", "-ex", "info threads"])
         .output()
         .expect("gdb");
     let said = String::from_utf8_lossy(&gdb.stdout);
@@ -139,6 +154,20 @@ fn a_processs_memory_is_a_core_file_gdb_reads_and_nothing_is_faulted_in() {
         "gdb did not find the marker at {addr:#x}: {said}\n{}",
         String::from_utf8_lossy(&gdb.stderr)
     );
+    // The registers known without stopping the process: gdb starts the thread there.
+    assert!(said.contains(&format!("= {pc}\n")), "pc {pc} not in {said}");
+    assert!(said.contains(&format!("= {sp}\n")), "sp {sp} not in {said}");
+    // `info threads`: one row per thread (`* 1    LWP 123 ...`).
+    let rows = said
+        .lines()
+        .filter(|l| {
+            let l = l.trim_start_matches(['*', ' ']);
+            l.starts_with(|c: char| c.is_ascii_digit()) && l.contains(" LWP ")
+        })
+        .count();
+    assert_eq!(rows, 2, "{said}");
+    assert_eq!(p["threads"], 2, "{p}");
+    assert_eq!(p["threads_with_registers"], 2, "{p}");
 
     let regions = lines(&a, "live_response/memory/regions.jsonl");
     let within = |r: &serde_json::Value| {

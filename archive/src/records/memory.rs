@@ -26,6 +26,10 @@ pub struct MemoryProcess {
     /// Bytes that were resident when the layout was taken and could not be read when
     /// their turn came (the mapping changed or vanished): zeros in the core.
     pub vanished_bytes: u64,
+    /// Threads in the core (one `NT_PRSTATUS` each), and of them those whose stack
+    /// pointer and program counter were known (blocked in the kernel when read).
+    pub threads: u64,
+    pub threads_with_registers: u64,
     /// Why nothing, or not everything, was captured (a denial, a cap, the deadline).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub why: Option<String>,

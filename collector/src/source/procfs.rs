@@ -152,6 +152,15 @@ impl ProcDir {
         numeric_entries(open_at(&self.fd, "fd", OFlags::RDONLY | OFlags::DIRECTORY)?)
     }
 
+    /// Thread IDs in `task/`.
+    pub fn tasks(&self) -> io::Result<Vec<i32>> {
+        numeric_entries(open_at(
+            &self.fd,
+            "task",
+            OFlags::RDONLY | OFlags::DIRECTORY,
+        )?)
+    }
+
     /// Namespace links in `ns/` as (name, inode).
     pub fn namespaces(&self) -> io::Result<Vec<(String, u64)>> {
         let dir = open_at(&self.fd, "ns", OFlags::RDONLY | OFlags::DIRECTORY)?;

@@ -7,8 +7,10 @@
 //!
 //! Written by hand: it is a handful of fixed little-endian structures, and no
 //! maintained crate writes core files (`object` writes relocatable objects and
-//! executables). Registers are zero: reading them needs ptrace, which stops the
-//! process; the notes say which process and command the memory is of.
+//! executables). One `NT_PRSTATUS` per thread holds what can be known without stopping
+//! it ([`super::threads`]): for a thread blocked in the kernel its stack pointer,
+//! program counter and system call arguments; the other registers are zero (reading
+//! them needs ptrace, which stops the process).
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -43,6 +45,16 @@ pub struct FileMap {
     pub name: Vec<u8>,
 }
 
+/// What is known of one thread's registers without stopping it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ThreadRegs {
+    pub tid: i32,
+    /// Stack pointer and program counter (blocked in the kernel).
+    pub sp_pc: Option<(u64, u64)>,
+    /// The system call it is in: its number and six arguments.
+    pub syscall: Option<(u64, [u64; 6])>,
+}
+
 /// Which process the memory is of.
 #[derive(Debug, Clone, Default)]
 pub struct Info {
@@ -54,6 +66,8 @@ pub struct Info {
     pub fname: Vec<u8>,
     /// The command line, spaces between arguments, at most 79 bytes kept.
     pub psargs: Vec<u8>,
+    /// Its threads, the main one first (none: one note with zero registers).
+    pub threads: Vec<ThreadRegs>,
 }
 
 /// The core's head (ELF header, program headers, notes) and its whole size.
@@ -70,6 +84,40 @@ fn machine() -> (u16, usize) {
         (183, 34 * 8)
     } else {
         (62, 27 * 8)
+    }
+}
+
+/// Where the registers go in `elf_gregset_t`, by index: the six system call arguments,
+/// the call's number, the stack pointer, the program counter, and fixed ones (index,
+/// value).
+struct GregIndex {
+    args: [usize; 6],
+    nr: usize,
+    sp: usize,
+    pc: usize,
+    fixed: &'static [(usize, u64)],
+}
+
+fn greg_index() -> GregIndex {
+    if cfg!(target_arch = "aarch64") {
+        // x0..x30, sp, pc, pstate; the call's number in x8.
+        GregIndex {
+            args: [0, 1, 2, 3, 4, 5],
+            nr: 8,
+            sp: 31,
+            pc: 32,
+            fixed: &[],
+        }
+    } else {
+        // user_regs_struct: rdi 14, rsi 13, rdx 12, r10 7, r8 9, r9 8, orig_rax 15,
+        // rip 16, cs 17, rsp 19, ss 20 (cs and ss: the 64-bit user segments).
+        GregIndex {
+            args: [14, 13, 12, 7, 9, 8],
+            nr: 15,
+            sp: 19,
+            pc: 16,
+            fixed: &[(17, 0x33), (20, 0x2b)],
+        }
     }
 }
 
@@ -146,8 +194,21 @@ fn note(out: &mut Vec<u8>, kind: u32, desc: &[u8]) {
 
 fn notes(info: &Info, files: &[FileMap], page: u64) -> Vec<u8> {
     let mut out = Vec::new();
-    note(&mut out, NT_PRSTATUS, &prstatus(info));
+    let main = [ThreadRegs {
+        tid: info.pid,
+        ..ThreadRegs::default()
+    }];
+    let threads = if info.threads.is_empty() {
+        &main[..]
+    } else {
+        &info.threads[..]
+    };
+    // gdb takes the first thread's note for the process, and its PRPSINFO after it.
+    note(&mut out, NT_PRSTATUS, &prstatus(info, &threads[0]));
     note(&mut out, NT_PRPSINFO, &prpsinfo(info));
+    for t in &threads[1..] {
+        note(&mut out, NT_PRSTATUS, &prstatus(info, t));
+    }
     let mut d = Vec::new();
     d.extend_from_slice(&(files.len() as u64).to_le_bytes());
     d.extend_from_slice(&page.to_le_bytes());
@@ -164,17 +225,27 @@ fn notes(info: &Info, files: &[FileMap], page: u64) -> Vec<u8> {
     out
 }
 
-/// `struct elf_prstatus` with the process's IDs and zero registers.
-fn prstatus(info: &Info) -> Vec<u8> {
+/// `struct elf_prstatus` of one thread: its ID, the process's, and the registers known.
+fn prstatus(info: &Info, t: &ThreadRegs) -> Vec<u8> {
     let (_, gregs) = machine();
     let mut d = vec![0u8; align(112 + gregs as u64 + 4, 8) as usize];
-    for (at, v) in [
-        (32, info.pid),
-        (36, info.ppid),
-        (40, info.pid),
-        (44, info.pid),
-    ] {
+    for (at, v) in [(32, t.tid), (36, info.ppid), (40, info.pid), (44, info.pid)] {
         d[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
+    let g = greg_index();
+    let mut set = |i: usize, v: u64| d[112 + i * 8..120 + i * 8].copy_from_slice(&v.to_le_bytes());
+    if let Some((sp, pc)) = t.sp_pc {
+        set(g.sp, sp);
+        set(g.pc, pc);
+        for &(i, v) in g.fixed {
+            set(i, v);
+        }
+    }
+    if let Some((nr, args)) = t.syscall {
+        set(g.nr, nr);
+        for (i, a) in g.args.iter().zip(args) {
+            set(*i, a);
+        }
     }
     d
 }

@@ -16,6 +16,7 @@ pub mod core;
 pub mod held;
 pub mod resident;
 pub mod scan;
+pub mod threads;
 pub mod yara;
 
 use super::parse::process::{maps_line, Mapping};
@@ -217,6 +218,9 @@ fn capture(
             .get_or_insert_with(|| "no resident readable memory".into());
         return rec;
     }
+    plan.threads = threads::read(&dir);
+    rec.threads = plan.threads.len() as u64;
+    rec.threads_with_registers = plan.threads.iter().filter(|t| t.sp_pc.is_some()).count() as u64;
     write_core(p, &plan, &mem, page, &mut rec, emit, artifact);
     rec
 }
@@ -279,6 +283,7 @@ fn write_core(
         gid: 0,
         fname: p.comm.as_bytes().to_vec(),
         psargs: p.cmdline.as_bytes().to_vec(),
+        threads: plan.threads.clone(),
     };
     let layout = core::layout(&info, &plan.files, &plan.segments, page);
     let member = format!("{MEMORY}{}.core", p.pid);
@@ -317,6 +322,8 @@ struct Plan {
     resident: Vec<(u64, u64, u64)>,
     files: Vec<core::FileMap>,
     regions: Vec<MemoryRegion>,
+    /// Its threads' registers, as far as they are known without stopping them.
+    threads: Vec<core::ThreadRegs>,
 }
 
 fn plan(
@@ -334,6 +341,7 @@ fn plan(
         resident: Vec::new(),
         files: Vec::new(),
         regions: Vec::new(),
+        threads: Vec::new(),
     };
     for line in maps.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         let m = maps_line(line);
