@@ -56,21 +56,13 @@ pub struct HeldFile {
     pub complete: bool,
 }
 
-/// One mapping of a process, as `/proc/PID/maps` gave it, and what became of it.
+/// One mapping of a process, as `/proc/PID/maps` gave it (the same fields as
+/// `maps.jsonl`), and what became of it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MemoryRegion {
-    pub pid: i32,
-    /// Hex addresses, as in maps.
-    pub start: String,
-    pub end: String,
-    pub perms: String,
-    pub offset: String,
-    pub dev: String,
-    pub inode: u64,
-    /// The mapped file or pseudo-name (`[heap]`), escaped.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
+    #[serde(flatten)]
+    pub map: super::process::MemoryMap,
     /// Resident pages' bytes (from pagemap), and of them the bytes stored in the core.
     pub resident_bytes: u64,
     pub stored_bytes: u64,

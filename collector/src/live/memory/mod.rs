@@ -455,14 +455,7 @@ fn take(
 
 fn region(pid: i32, m: &Mapping) -> MemoryRegion {
     MemoryRegion {
-        pid,
-        start: m.start.clone(),
-        end: m.end.clone(),
-        perms: m.perms.clone(),
-        offset: m.offset.clone(),
-        dev: m.dev.clone(),
-        inode: m.inode,
-        path: m.path.as_deref().map(escape),
+        map: m.record(pid),
         ..MemoryRegion::default()
     }
 }

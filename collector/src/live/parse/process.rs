@@ -113,6 +113,23 @@ pub struct Mapping {
     pub path: Option<Vec<u8>>,
 }
 
+impl Mapping {
+    /// The archive's record of this mapping of `pid` (`maps.jsonl`, and the head of
+    /// each line of the memory capture's `regions.jsonl`), its path escaped.
+    pub fn record(&self, pid: i32) -> cairn_archive::records::process::MemoryMap {
+        cairn_archive::records::process::MemoryMap {
+            pid,
+            start: self.start.clone(),
+            end: self.end.clone(),
+            perms: self.perms.clone(),
+            offset: self.offset.clone(),
+            dev: self.dev.clone(),
+            inode: self.inode,
+            path: self.path.as_deref().map(cairn_archive::text::escape),
+        }
+    }
+}
+
 /// Parses one maps line; the path is everything after the fifth field.
 pub fn maps_line(line: &[u8]) -> Mapping {
     let (f, rest) = leading_fields(line, 5);

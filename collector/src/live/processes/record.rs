@@ -5,7 +5,7 @@
 use super::{Proc, Scan};
 use crate::live::{parse, redact, Denials, LiveOptions};
 use crate::source::procfs::{self, ProcDir};
-use cairn_archive::records::process::{Capabilities, Fd, Ids, MemoryMap, Process, Stat};
+use cairn_archive::records::process::{Capabilities, Fd, Ids, Process, Stat};
 use cairn_archive::text::escape;
 use cairn_archive::write::Spool;
 use std::collections::{BTreeMap, HashMap};
@@ -332,17 +332,7 @@ pub(super) fn maps(r: &mut Reader<'_>, out: &mut Spool) -> u64 {
         for line in maps.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             let m = parse::maps_line(line);
             count += 1;
-            let line = MemoryMap {
-                pid: r.dir.pid,
-                start: m.start,
-                end: m.end,
-                perms: m.perms,
-                offset: m.offset,
-                dev: m.dev,
-                inode: m.inode,
-                path: m.path.as_deref().map(escape),
-            };
-            push_line(out, &line);
+            push_line(out, &m.record(r.dir.pid));
         }
     }
     count
