@@ -3,7 +3,8 @@
 //! CSI, bidi overrides, CR LF) in a process's command line, a file name, its shell
 //! history and a pod event; a forged copy of each archive and of case.json then carries
 //! it in every string the collector writes (sha256 values replaced by a formula), in a
-//! member's name and in a forged bodyfile line. `cairn timeline` (csv, jsonl, bodyfile,
+//! member's name and in a forged bodyfile line; a YARA rule's hit on the planted file
+//! carries it too. `cairn timeline` (csv, jsonl, bodyfile,
 //! to the terminal), `cairn report`, `cairn verify-case` and `cairn-collector verify`
 //! read both: no output holds a control, C1 or bidi character, no CSV cell starts a
 //! formula, a sha256 cell is 64 hex digits or empty, JSON lines parse back to the
@@ -37,6 +38,14 @@ fn every_output_escapes_what_the_target_wrote_and_what_a_forger_wrote() {
     std::fs::write(store.path().join("event.json"), event.to_string()).unwrap();
     let s = ApiServer::start(&["--objects", store.path().to_str().unwrap()]);
     let out = s.dir.path().join("out");
+    // A YARA rule that matches the planted file: its hit (the file's hostile name) is in
+    // hits.jsonl, the report's findings and the timeline.
+    let rules = s.dir.path().join("ir.yar");
+    std::fs::write(
+        &rules,
+        "rule planted { strings: $a = \"HYPERLINK\" condition: $a }\n",
+    )
+    .unwrap();
     let o = cairn(
         &s,
         &[
@@ -44,6 +53,8 @@ fn every_output_escapes_what_the_target_wrote_and_what_a_forger_wrote() {
             &ns,
             "collect",
             "web",
+            "--yara",
+            rules.to_str().unwrap(),
             "--output-dir",
             out.to_str().unwrap(),
         ],
@@ -138,11 +149,16 @@ fn check_timelines(dir: &Path, honest: bool) {
         "the payload is not in the JSON lines"
     );
     let mut payloads = 0;
+    let mut yara = 0;
     for line in jsonl.lines() {
         let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
-        payloads += usize::from(v.to_string().contains("\\u001b]2;owned"));
+        let has = v.to_string().contains("\\u001b]2;owned");
+        payloads += usize::from(has);
+        // The collector escaped the file's name itself: shown, not raw, either way.
+        yara += usize::from(v["source"] == "yara" && v.to_string().contains("]2;owned"));
     }
     assert!(payloads > 0, "no JSON line reads back to the payload");
+    assert!(yara > 0, "no YARA event names the planted file");
     let body = tl("bodyfile");
     assert!(
         body.contains(SHOWN_TERMINAL),
