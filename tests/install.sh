@@ -18,7 +18,7 @@ log() { printf '\n== %s (at %ss)\n' "$*" "$SECONDS" >&2; }
 # the C library headers it needs to compile anything).
 packages=(
   docker.io containerd runc iptables  # real containers (collector and launcher e2e suites)
-  musl-tools                          # the static x86_64 collector, stand-in collectors
+  musl-tools                          # the static x86_64 collector, stand-in collectors, the memory tests' planter
   gcc-aarch64-linux-gnu               # the aarch64 collector: cross C compiler and linker
   libc6-dev-arm64-cross               # ... and the C headers and libraries ring and zstd-sys compile against
   qemu-user-static binfmt-support     # aarch64 binaries and containers run on x86_64

@@ -21,6 +21,7 @@ mod exec;
 mod hostile_archives;
 mod hostile_strings;
 mod image;
+mod memory;
 mod report;
 mod routes;
 mod timeline;
