@@ -4,7 +4,8 @@
 //! S3, GCS, Azure), [`routes`] (distroless containers: ephemeral container, sidecar,
 //! node), [`cluster`] (credential plugins, in-cluster config, `kubectl cairn`),
 //! [`delivery`] (the collector per architecture, refused when unfit, and what lands
-//! on the target).
+//! on the target), [`memory`] (fileless processes captured, scanned and recovered),
+//! [`yara`] (the responder's rules sent into pods).
 //! Archives are verified, named after their target, and nothing is left behind in the
 //! containers.
 
