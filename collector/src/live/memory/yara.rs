@@ -179,6 +179,30 @@ mod tests {
     }
 
     #[test]
+    fn the_modules_rule_sets_import_are_there() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("m.yar"),
+            "import \"elf\"\nimport \"hash\"\nimport \"pe\"\nimport \"math\"\n\
+             rule an_elf { condition: elf.type == elf.ET_DYN or elf.type == elf.ET_EXEC }\n\
+             rule abc { condition: hash.md5(0, filesize) == \"900150983cd24fb0d6963f7d28e17f72\" }\n\
+             rule a_pe { condition: pe.is_pe }\n\
+             rule flat { condition: math.entropy(0, filesize) < 1.0 }\n",
+        )
+        .unwrap();
+        let rules = compile(d.path()).unwrap();
+        let names = |b: &[u8]| -> Vec<String> {
+            let mut v: Vec<String> = rules.scan(b).0.into_iter().map(|(h, _)| h.rule).collect();
+            v.sort();
+            v
+        };
+        let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        assert!(names(&exe).contains(&"an_elf".to_owned()));
+        assert_eq!(names(b"abc"), ["abc"]);
+        assert_eq!(names(b"aaaa"), ["flat"]);
+    }
+
+    #[test]
     fn windows_cover_a_run_and_overlap() {
         assert_eq!(windows(10), [(0, 10)]);
         let w = windows(WINDOW * 2);

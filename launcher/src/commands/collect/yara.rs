@@ -38,10 +38,17 @@ mod tests {
             "rule planted { strings: $a = \"MARKER\" condition: $a }\n",
         )
         .unwrap();
+        // The modules the collector has, the launcher's check has too.
+        std::fs::write(
+            d.path().join("mods.yar"),
+            "import \"pe\"\nimport \"elf\"\nimport \"hash\"\nrule w { condition: pe.is_pe and hash.md5(0, 1) == \"\" }\n",
+        )
+        .unwrap();
         let doc = document(d.path()).unwrap();
         let back = RuleSet::from_reader(&mut doc.as_bytes()).unwrap();
         assert_eq!(back.files[0].name, "ir");
         assert!(back.files[0].source.contains("MARKER"));
+        assert_eq!(back.files[1].name, "mods");
         std::fs::write(d.path().join("bad.yar"), "rule x {\n condition: nope }\n").unwrap();
         let e = document(d.path()).unwrap_err().to_string();
         assert!(e.contains("bad:2:"), "{e}");
