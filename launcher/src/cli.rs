@@ -409,6 +409,10 @@ pub struct CollectArgs {
     /// Targets collected at once.
     #[arg(long, default_value_t = 4, help_heading = "Limits")]
     pub concurrency: usize,
+    /// Targets collected at once on one node (each exec and ephemeral container goes
+    /// through its kubelet), nodes taking turns; by default only --concurrency caps.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Limits")]
+    pub per_node: Option<u64>,
     /// Time allowed per target (e.g. 90s, 30m, 1h30m); on expiry the exec stream
     /// closes, the collector's output breaks and the bootstrap removes it.
     #[arg(long, default_value = "30m", value_parser = duration::parse_arg, help_heading = "Limits")]

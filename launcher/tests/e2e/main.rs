@@ -5,7 +5,8 @@
 //! node), [`cluster`] (credential plugins, in-cluster config, `kubectl cairn`),
 //! [`delivery`] (the collector per architecture, refused when unfit, and what lands
 //! on the target), [`memory`] (fileless processes captured, scanned and recovered),
-//! [`yara`] (the responder's rules sent into pods).
+//! [`yara`] (the responder's rules sent into pods), [`fleet`] (simulated pods, many
+//! at once).
 //! Archives are verified, named after their target, and nothing is left behind in the
 //! containers.
 
@@ -19,6 +20,7 @@ mod cluster;
 mod delivery;
 mod evidence;
 mod exec;
+mod fleet;
 mod hostile_archives;
 mod hostile_strings;
 mod image;

@@ -87,6 +87,7 @@ where
         })
         .collect();
     tracing::info!(protocol = req.protocol, container = %req.container_id, command = %shown.join(" "), "exec");
+    let _simulated = crate::sim::started(&req.container_id);
     let (mut sink, stream) = ws.split();
     let mut child = match spawn(&req) {
         Ok(c) => c,
@@ -172,12 +173,18 @@ where
 
 /// `docker exec` of the command in the container.
 fn spawn(req: &ExecRequest) -> std::io::Result<tokio::process::Child> {
-    let mut cmd = Command::new("docker");
-    cmd.arg("exec");
-    if req.stdin {
-        cmd.arg("-i");
-    }
-    cmd.arg(&req.container_id).args(&req.command);
+    let mut cmd = match crate::sim::for_container(&req.container_id) {
+        Some(sim) => crate::sim::replay_command(sim),
+        None => {
+            let mut cmd = Command::new("docker");
+            cmd.arg("exec");
+            if req.stdin {
+                cmd.arg("-i");
+            }
+            cmd.arg(&req.container_id).args(&req.command);
+            cmd
+        }
+    };
     cmd.stdin(if req.stdin {
         Stdio::piped()
     } else {

@@ -4,7 +4,9 @@
 //! v5.channel.k8s.io and v4.channel.k8s.io. It serves TLS with a CA generated at start
 //! and writes a kubeconfig (an allowed, a denied and a limited user) for kubectl, kube-rs
 //! and cairn. `pods/log` comes from `docker logs`; other objects (service accounts,
-//! RBAC, network policies, owners, events) from a directory the test fills.
+//! RBAC, network policies, owners, events) from a directory the test fills. Simulated
+//! pods (`--sim-pods`, [`sim`]) replay a canned collector session without Docker, for
+//! measuring the launcher at scale.
 //! See tests/README.md.
 #![forbid(unsafe_code)]
 
@@ -18,6 +20,7 @@ mod objects;
 mod pods;
 mod proto;
 mod run_args;
+mod sim;
 mod tls;
 mod watch;
 
@@ -67,6 +70,19 @@ struct Args {
     /// (`/var/log/pods=DIR`).
     #[arg(long, value_name = "FROM=TO", value_parser = host_path_map)]
     host_path_map: Vec<(String, String)>,
+    /// Also serve this many simulated pods (namespace `sim`, label `app=sim`) whose exec
+    /// replays --sim-session instead of running anything (src/sim.rs).
+    #[arg(long, default_value_t = 0, requires = "sim_session")]
+    sim_pods: usize,
+    /// The nodes the simulated pods are spread over (`sim-node-00`...).
+    #[arg(long, default_value_t = 1)]
+    sim_nodes: usize,
+    /// The collector session each simulated exec replays: DIR/stdout and DIR/stderr.
+    #[arg(long, value_name = "DIR")]
+    sim_session: Option<PathBuf>,
+    /// How long each simulated collection takes before its output, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    sim_delay_ms: u64,
 }
 
 fn host_path_map(s: &str) -> Result<(String, String), String> {
@@ -187,6 +203,14 @@ async fn main() -> anyhow::Result<()> {
         if args.v4_only { " (exec: v4 only)" } else { "" },
         args.kubeconfig_out.display()
     );
+    if let Some(session) = args.sim_session.clone() {
+        sim::init(sim::Sim {
+            pods: args.sim_pods,
+            nodes: args.sim_nodes,
+            session,
+            delay: std::time::Duration::from_millis(args.sim_delay_ms),
+        });
+    }
     let state = Arc::new(State {
         tokens,
         v4_only: args.v4_only,

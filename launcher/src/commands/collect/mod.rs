@@ -16,11 +16,11 @@ use crate::session::{self, Context, Failure};
 use crate::targets::{self, Target};
 use crate::{janitor, rbac, route};
 use cairn_protocol::{exit, flags};
-use futures_util::StreamExt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod case;
+mod schedule;
 mod yara;
 
 /// How long past `--timeout` what cairn makes or hands out may live.
@@ -202,7 +202,8 @@ async fn collect_all(
             o.error.as_deref().unwrap_or_default()
         ));
     }
-    let (mut done, interrupted) = run_jobs(cx, plan.jobs, &board, a.timeout, a.concurrency).await;
+    let caps = (a.concurrency, a.per_node.map(|n| n as usize));
+    let (mut done, interrupted) = run_jobs(cx, plan.jobs, &board, a.timeout, caps).await;
     let why = interrupted.map(|s| format!("cancelled ({s})"));
     board.finish(why.as_deref().unwrap_or("stopped"));
     // What cut-off collections left (pods, ephemeral containers, open uploads) is
@@ -308,7 +309,7 @@ async fn run_jobs(
     jobs: Vec<Job>,
     board: &Board,
     timeout: Duration,
-    concurrency: usize,
+    (concurrency, per_node): (usize, Option<usize>),
 ) -> (Vec<Outcome>, Option<&'static str>) {
     let pending: Vec<(Target, &'static str)> = jobs
         .iter()
@@ -318,15 +319,18 @@ async fn run_jobs(
     // Each started target's archive name, start and route, for what a cancelled one
     // left and how long it ran.
     let names = Mutex::new(Started::new());
-    let work = futures_util::stream::iter(jobs)
-        .map(|job| run_job(cx, job, board, timeout, &names))
-        .buffer_unordered(concurrency.max(1))
-        .for_each(|o| {
+    let work = schedule::run_capped(
+        jobs,
+        |j| Some(j.target.node.clone()).filter(|n| !n.is_empty()),
+        concurrency,
+        per_node,
+        |job| run_job(cx, job, board, timeout, &names),
+        |o| {
             if let Ok(mut f) = finished.lock() {
                 f.push(o);
             }
-            async {}
-        });
+        },
+    );
     // A signal cancels what is running: dropping an exec stream closes it in the pod,
     // the collector's output breaks and the bootstrap removes it.
     let interrupted = tokio::select! {

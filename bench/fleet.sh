@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Fleet benchmark: the launcher's own cost per target, apart from the containers'. The
+# test API server serves PODS simulated pods on NODES simulated nodes (src/sim.rs in
+# tests/apiserver) whose exec replays one real collector session (an archive of a small
+# tree and its progress lines) instead of running anything. `cairn collect` takes them
+# all over exec into --output-dir (--concurrency 50, the collector named by URL so
+# that stdin carries no binary, no Kubernetes evidence), RUNS times; against the obvious
+# alternative in the same run: `kubectl exec` once per pod, 50 at once (xargs -P 50),
+# each writing its archive to a file. Prints medians of the wall time, the CPU seconds
+# per target (user + system, the tools' own and their children's) and the peak RSS.
+# Goals (issue 29): cairn's CPU <= 0.01 s per target; its RSS bounded (<= 64 MiB at 500).
+# Needs kubectl (tests/run-all.sh installs it); no Docker. Usage:
+#   bench/fleet.sh [RUNS] [PODS] [NODES]     (defaults 3 500 50)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-3} pods=${2:-500} nodes=${3:-50}
+top=$PWD
+cargo build -q --release -p cairn -p cairn-test-apiserver
+cargo build -q --release -p cairn-collector --target x86_64-unknown-linux-musl
+collector=$top/target/x86_64-unknown-linux-musl/release/cairn-collector
+kubectl=${CAIRN_KUBECTL:-$top/tests/.work/py/bin/kubectl}
+[ -x "$kubectl" ] || kubectl=$(command -v kubectl)
+work=$(mktemp -d)
+cleanup() {
+  if [ -n "${server:-}" ]; then kill "$server" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The session every simulated pod replays: a real collection of a small tree.
+mkdir -p "$work/tree/etc" "$work/session"
+for i in $(seq 200); do head -c $((RANDOM % 2000 + 100)) /dev/urandom >"$work/tree/etc/f$i"; done
+printf 'artifacts:\n  - description: the tree\n    collector: file\n    path: /etc\n' >"$work/spec.yaml"
+"$collector" collect --root "$work/tree" --artifacts "$work/spec.yaml" --progress json \
+  --output - >"$work/session/stdout" 2>"$work/session/stderr"
+
+"$top/target/release/cairn-test-apiserver" --kubeconfig-out "$work/kc" --sim-pods "$pods" \
+  --sim-nodes "$nodes" --sim-session "$work/session" 2>"$work/server.log" &
+server=$!
+for _ in $(seq 100); do [ -f "$work/kc" ] && break; sleep 0.1; done
+
+for i in $(seq "$runs"); do
+  /usr/bin/time -a -o "$work/cairn.time" -f "%e %U %S %M" "$top/target/release/cairn" \
+    --kubeconfig "$work/kc" -n sim collect -l app=sim --concurrency 50 --progress none \
+    --collector-bin "$collector" --collector-url "http://127.0.0.1:9/cairn-collector" \
+    --no-k8s-evidence --output-dir "$work/out$i" -o json >"$work/cairn$i.json" 2>>"$work/cairn.log"
+  mkdir -p "$work/kout$i"
+  seq 0 $((pods - 1)) | awk '{printf "sim-%05d\n", $1}' >"$work/names"
+  /usr/bin/time -a -o "$work/kubectl.time" -f "%e %U %S %M" xargs -P 50 -I{} \
+    sh -c "'$kubectl' --kubeconfig '$work/kc' -n sim exec {} -- collect >'$work/kout$i/{}.tar.zst' 2>/dev/null" \
+    <"$work/names"
+  rm -rf "$work/out$i" "$work/kout$i"
+done
+python3 - "$work" "$pods" "$nodes" <<'PY'
+import json, statistics as st, sys
+w, pods, nodes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def load(n):
+    rows = [[float(x) for x in l.split()] for l in open(f"{w}/{n}.time") if l[:1].isdigit()]
+    wall = st.median(r[0] for r in rows)
+    cpu = st.median((r[1] + r[2]) / pods for r in rows)
+    rss = st.median(r[3] for r in rows) / 1024
+    return wall, cpu, rss, len(rows)
+ok = sum(1 for r in json.load(open(f"{w}/cairn1.json")) if r.get("status") == "ok")
+c, k = load("cairn"), load("kubectl")
+print(f"{pods} simulated targets on {nodes} nodes, medians of {c[3]} runs; cairn collected {ok} of {pods}")
+print(f"  cairn collect:              {c[0]:.2f} s wall, {c[1] * 1000:.1f} ms CPU per target (goal <= 10), peak RSS {c[2]:.1f} MiB (goal <= 64)")
+print(f"  kubectl exec, once per pod: {k[0]:.2f} s wall, {k[1] * 1000:.1f} ms CPU per target")
+print(f"  cairn / kubectl: wall {c[0] / k[0]:.2f}x, CPU {c[1] / k[1]:.2f}x")
+PY

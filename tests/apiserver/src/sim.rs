@@ -1,0 +1,129 @@
+//! Simulated pods, for measuring the launcher apart from the containers
+//! (`--sim-pods N --sim-nodes M --sim-session DIR`): N pods in the namespace `sim`,
+//! labelled `app=sim`, spread over M nodes (`sim-node-00`...), each with one running
+//! container whose exec does not start anything in Docker but replays a canned
+//! collector session: DIR/stdout (an archive, as `collect --output -` wrote it) and
+//! DIR/stderr (its `--progress json` lines), then ends with status 0. What the launcher
+//! sends on stdin is read and dropped. The cost of a target is then the launcher's own
+//! (and this server's), not a container's.
+
+use crate::pods::{Container, Pod};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// The namespace of the simulated pods, and the prefix of their containers' IDs.
+pub const NAMESPACE: &str = "sim";
+const ID_PREFIX: &str = "5e5e";
+
+/// What `--sim-*` asked for.
+#[derive(Debug, Clone)]
+pub struct Sim {
+    pub pods: usize,
+    pub nodes: usize,
+    pub session: PathBuf,
+    /// How long each simulated collection takes before its output.
+    pub delay: std::time::Duration,
+}
+
+static SIM: OnceLock<Sim> = OnceLock::new();
+
+/// Sets the simulation up, once, at start.
+pub fn init(sim: Sim) {
+    let _ = SIM.set(sim);
+}
+
+fn get() -> Option<&'static Sim> {
+    SIM.get().filter(|s| s.pods > 0)
+}
+
+/// Whether there are simulated pods (Docker then need not be running).
+pub fn on() -> bool {
+    get().is_some()
+}
+
+/// The simulated pods.
+pub fn pods() -> Vec<Pod> {
+    let Some(sim) = get() else {
+        return Vec::new();
+    };
+    (0..sim.pods)
+        .map(|i| Pod {
+            namespace: NAMESPACE.into(),
+            name: format!("sim-{i:05}"),
+            labels: BTreeMap::from([("app".to_owned(), "sim".to_owned())]),
+            containers: vec![Container {
+                id: format!("{ID_PREFIX}{i:060}"),
+                name: "main".into(),
+                image: "cairn-sim:1".into(),
+                user: String::new(),
+                running: true,
+                started: "2026-12-07T10:00:00Z".into(),
+                created: "2026-12-07T10:00:00Z".into(),
+                ephemeral_target: None,
+                ephemeral_spec: None,
+                exit_code: 0,
+                restarts: 0,
+            }],
+            node: node_name(i % sim.nodes.max(1)),
+            service_account: "default".into(),
+            owner: None,
+        })
+        .collect()
+}
+
+fn node_name(i: usize) -> String {
+    format!("sim-node-{i:02}")
+}
+
+/// Whether `name` is a simulated node.
+pub fn is_node(name: &str) -> bool {
+    get().is_some_and(|s| (0..s.nodes.max(1)).any(|i| node_name(i) == name))
+}
+
+/// The simulation, for an exec into `container_id`, if it is simulated.
+pub fn for_container(container_id: &str) -> Option<&'static Sim> {
+    get().filter(|_| container_id.starts_with(ID_PREFIX))
+}
+
+/// The replay: a shell that waits the delay, sends the canned stderr and stdout (each
+/// whole), drops its stdin, and ends with status 0.
+pub fn replay_command(sim: &Sim) -> tokio::process::Command {
+    let mut c = tokio::process::Command::new("sh");
+    c.args([
+        "-c",
+        "cat >/dev/null 2>&1 & sleep \"$2\"; cat \"$1/stderr\" >&2; cat \"$1/stdout\"",
+        "cairn-sim",
+    ])
+    .arg(&sim.session)
+    .arg(format!("{:.3}", sim.delay.as_secs_f64()));
+    c
+}
+
+/// Simulated execs running, by node.
+static RUNNING: std::sync::Mutex<BTreeMap<String, usize>> = std::sync::Mutex::new(BTreeMap::new());
+
+/// A simulated exec while it runs: counted on its node (and logged, `sim exec started
+/// node=N running=K`, so a test can check how many a client ran at once on one node).
+pub struct Running(String);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut r = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = r.get_mut(&self.0) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+/// Counts an exec into `container_id` on its node, if it is simulated.
+pub fn started(container_id: &str) -> Option<Running> {
+    let sim = for_container(container_id)?;
+    let index: usize = container_id[ID_PREFIX.len()..].parse().ok()?;
+    let node = node_name(index % sim.nodes.max(1));
+    let mut r = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+    let n = r.entry(node.clone()).or_default();
+    *n += 1;
+    tracing::info!(node = %node, running = *n, "sim exec started");
+    Some(Running(node))
+}
