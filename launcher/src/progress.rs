@@ -28,7 +28,9 @@ pub struct Board {
     mode: Mode,
     multi: MultiProgress,
     total: ProgressBar,
-    /// Every target's bar, to end those still running when the run ends.
+    /// The targets' bars not finished yet, to end those still running when the run
+    /// ends (finished ones are let go as new ones come, so a run of many targets holds
+    /// about as many as run at once).
     bars: std::sync::Mutex<Vec<ProgressBar>>,
     /// Set while bars are drawn on a terminal.
     quiet: std::sync::Mutex<Option<QuietControlKeys>>,
@@ -92,6 +94,7 @@ impl Board {
         }
         bar.set_message("opening the exec stream");
         if let Ok(mut bars) = self.bars.lock() {
+            bars.retain(|b| !b.is_finished());
             bars.push(bar.clone());
         }
         TargetBar {

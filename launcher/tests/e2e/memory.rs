@@ -11,8 +11,10 @@ use super::*;
 use cairn_archive::records::memory::{MemoryProcess, YaraHit};
 use cairn_archive::records::process::Executable;
 
-/// The planter, built static with Debian's musl-gcc, in a FROM-scratch image.
-fn planter_image() -> &'static str {
+/// The planter, built static with Debian's musl-gcc, alone in an image (`docker
+/// import` of a one-file tree: no builder cache, which concurrent builds and removals
+/// by other tests once left pointing at an image that was gone).
+fn planter_image() -> String {
     let t = tempfile::tempdir().unwrap();
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/fixtures/planter.c");
     let o = Command::new("musl-gcc")
@@ -22,20 +24,34 @@ fn planter_image() -> &'static str {
         .output()
         .expect("musl-gcc (Debian's musl-tools)");
     cairn_testkit::env::succeeded(&o);
-    std::fs::write(
-        t.path().join("Dockerfile"),
-        "FROM scratch\nCOPY planter /planter\nENTRYPOINT [\"/planter\"]\n",
-    )
-    .unwrap();
-    let tag = "cairn-e2e-planter:1";
-    let o = Command::new("docker")
-        .args(["build", "-q", "-t", tag])
+    let tar = t.path().join("planter.tar");
+    let o = Command::new("tar")
+        .arg("-C")
         .arg(t.path())
-        .env("DOCKER_BUILDKIT", "0")
+        .args(["--numeric-owner", "-cf"])
+        .arg(&tar)
+        .arg("planter")
+        .output()
+        .unwrap();
+    cairn_testkit::env::succeeded(&o);
+    let tag = format!("cairn-e2e-planter:{}", std::process::id());
+    let o = Command::new("docker")
+        .args(["import", "-c", "ENTRYPOINT [\"/planter\"]"])
+        .arg(&tar)
+        .arg(&tag)
         .output()
         .unwrap();
     cairn_testkit::env::succeeded(&o);
     tag
+}
+
+/// An image removed once its test ends (after its containers, declared later).
+struct Image(String);
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        let _ = docker::docker(&["rmi", "-f", &self.0]);
+    }
 }
 
 fn records<T: serde::de::DeserializeOwned>(a: &cairn_testkit::archive::Archive, m: &str) -> Vec<T> {
@@ -50,7 +66,8 @@ fn fileless_processes_are_captured_scanned_and_their_executables_recovered() {
     let Some(bin) = docker::setup() else { return };
     let img = Images::build(&bin, "fl");
     let ns = img.ns.clone();
-    let planter = pod(&ns, "implant", planter_image(), &[]);
+    let image = Image(planter_image());
+    let planter = pod(&ns, "implant", &image.0, &[]);
     // The three processes are up once the memfd one runs.
     for _ in 0..100 {
         let top = docker::ok(&["top", &planter.0, "-o", "pid,args"]);
