@@ -79,10 +79,19 @@ fake_gcs() {
   [ -x "$b" ] && "$b" -help 2>&1 | grep -q -- -backend
 }
 kubectl_client() { "$work/py/bin/kubectl" version --client; }
+# A fresh clone's build and test run fill about 7 GiB (target/, images, archives); a full
+# disk fails the linker with a bus error half an hour in, so say it here.
+disk_space() {
+  local free
+  free=$(df -Pk "$PWD" | awk 'NR == 2 { print int($4 / 1048576) }')
+  echo "$free GiB free under $PWD" && [ "$free" -ge 10 ]
+}
 python_ctypes() { python3 -m venv --help >/dev/null && python3 -c 'import ctypes; ctypes.CDLL(None).name_to_handle_at'; }
 export -f python_ctypes gnu_time aarch64_cc aarch64_libc aarch64_qemu aarch64_binfmt aarch64_busybox musl busybox chromium_dom \
-  mactime_body sshsig zstd_round shellcheck_run containers s3s azurite fake_gcs kubectl_client
+  mactime_body sshsig zstd_round shellcheck_run containers s3s azurite fake_gcs kubectl_client disk_space
 
+check "10 GiB of free disk space for the build and the tests (remove old clones' target/ directories)" \
+  "free disk space" disk_space
 check "$(pkg gcc-aarch64-linux-gnu)" "the aarch64 cross C compiler" aarch64_cc
 check "$(pkg libc6-dev-arm64-cross)" "compiling and linking C for aarch64 (<stdint.h>, static libc)" aarch64_libc
 check "$(pkg qemu-user-static)" "running a static aarch64 binary under qemu-aarch64-static" aarch64_qemu "$tmp/hello-aarch64"

