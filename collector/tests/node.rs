@@ -896,3 +896,103 @@ d = os.open(os.path.dirname(sys.argv[1]), os.O_RDONLY)
 r = libc.open_by_handle_at(d, handle, os.O_RDONLY)
 print("open_by_handle_at", "ok" if r >= 0 else os.strerror(ctypes.get_errno()), flush=True)
 "#;
+
+/// Drift of the container `id` alone, with `extra` arguments: the run's output and the
+/// drift lines.
+fn drift_only(id: &str, dir: &Path, extra: &[&str]) -> (std::process::Output, Vec<Value>) {
+    let out = dir.join(format!("drift-{}.tar.zst", extra.len()));
+    let mut args = vec![
+        "collect",
+        "--node-root",
+        "/",
+        "--container",
+        id,
+        "--artifacts",
+        "live/drift",
+        "--output",
+        out.to_str().unwrap(),
+        "--progress",
+        "none",
+    ];
+    args.extend(extra);
+    let o = run(&args);
+    verify_ok(&out);
+    let lines = Archive::read(&out)
+        .text("live_response/drift/drift.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (o, lines)
+}
+
+/// The container wrote its upper layer, so drift is bounded against it: a sparse file
+/// of terabytes gets no sha256 (saying why) and a capped copy, fast; a layer whose
+/// files would take minutes to hash is compared until --timeout, the changes found by
+/// then kept and the stop said.
+#[test]
+fn drift_is_bounded_by_its_hash_cap_and_the_deadline() {
+    let Some(_) = docker::setup() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let start = |script: &str| {
+        let id = docker::ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            docker::busybox_image(),
+            "sleep",
+            "3600",
+        ]);
+        docker::ok(&["exec", &id, "sh", "-c", script]);
+        id
+    };
+    let huge = Container(start(
+        "dd if=/dev/zero of=/tmp/huge bs=1 count=0 seek=4096G 2>/dev/null; echo implant > /tmp/dropped.sh",
+    ));
+    let t0 = std::time::Instant::now();
+    let (o, lines) = drift_only(&huge.0, dir.path(), &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(t0.elapsed().as_secs() < 60, "{:?}", t0.elapsed());
+    let line = |path: &str| {
+        lines
+            .iter()
+            .find(|l| l["path"] == path)
+            .unwrap_or_else(|| panic!("no drift line for {path}: {lines:?}"))
+            .clone()
+    };
+    let h = line("/tmp/huge");
+    assert_eq!(
+        (&h["change"], &h["size"]),
+        (&"added".into(), &(4u64 << 40).into()),
+        "{h}"
+    );
+    assert!(h["sha256"].is_null(), "{h}");
+    assert!(
+        h["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not hashed: 4398046511104 bytes"),
+        "{h}"
+    );
+    assert_eq!(h["complete"], false, "{h}");
+    assert!(line("/tmp/dropped.sh")["sha256"].is_string());
+
+    // 60 files at the hash cap: a minute of hashing at least, cut at 3 s.
+    let many = Container(start(
+        "mkdir /tmp/many; for i in $(seq 60); do dd if=/dev/zero of=/tmp/many/f$i bs=1 count=0 seek=1G 2>/dev/null; done",
+    ));
+    let t0 = std::time::Instant::now();
+    let (o, lines) = drift_only(&many.0, dir.path(), &["--timeout", "3s"]);
+    let took = t0.elapsed();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(took.as_secs() < 20, "{took:?}\n{err}");
+    let files = lines.iter().filter(|l| l["kind"] == "file").count();
+    assert!(files < 60, "{files} files compared in {took:?}");
+    let a = Archive::read(&dir.path().join("drift-2.tar.zst"));
+    assert!(
+        a.text("collection.log")
+            .contains("the deadline stopped the comparison with the image"),
+        "{}",
+        a.text("collection.log")
+    );
+}

@@ -21,6 +21,11 @@
 //! Added, modified and marker regular files are also copied into the archive under
 //! `live_response/drift/files/`, up to the size cap. Lines go to
 //! `live_response/drift/drift.jsonl`, counts to `live_response/drift/summary.json`.
+//!
+//! The container wrote the upper layer, so it is hostile: a file is hashed only up to
+//! [`HASH_CAP`] (a larger one, a sparse file of terabytes say, gets no sha256 and says
+//! so; an upper and a lower copy too large to hash are compared by size and mtime), and
+//! the walk stops at the collection's deadline, the changes found by then kept.
 
 use super::Emit;
 use crate::source::layers::{is_opaque, is_whiteout, user_overlay_xattrs, WH_OPAQUE, WH_PREFIX};
@@ -68,10 +73,22 @@ impl Change {
     }
 }
 
-/// sha256 of a regular file, read whole (drift files are the container's own).
-fn hash_at(dir: BorrowedFd<'_>, name: &[u8]) -> std::io::Result<String> {
-    let f = open_regular(dir, name)?;
-    cairn_archive::hash::sha256_all(&mut std::fs::File::from(f))
+/// The most of one file drift hashes: the collection's default `--max-file-size`.
+pub const HASH_CAP: u64 = 1 << 30;
+
+/// sha256 of a regular file read whole; `None` when it cannot be read or holds more
+/// than [`HASH_CAP`] bytes.
+fn hash_at(dir: BorrowedFd<'_>, name: &[u8]) -> Option<String> {
+    let f = open_regular(dir, name).ok()?;
+    let mut buf = vec![0u8; 256 << 10];
+    let h = cairn_archive::hash::sha256_of(&mut std::fs::File::from(f), HASH_CAP, &mut buf).ok()?;
+    (!h.over_limit).then_some(h.sha256)
+}
+
+/// What a change says of a file too large to hash.
+fn unhashed(size: u64) -> Option<String> {
+    (size > HASH_CAP)
+        .then(|| format!("not hashed: {size} bytes, over the {HASH_CAP}-byte drift hash cap"))
 }
 
 /// What lies below: the merged view of the lower layers.
@@ -90,7 +107,7 @@ impl Below {
         };
         let m = stat_at(r.dir(), r.name()).ok()?;
         let h = (want_hash && m.kind() == Kind::File)
-            .then(|| hash_at(r.dir(), r.name()).ok())
+            .then(|| hash_at(r.dir(), r.name()))
             .flatten();
         Some((m, h))
     }
@@ -105,6 +122,9 @@ impl Below {
 
 struct Finder<'a> {
     below: &'a Below,
+    /// True once the collection's deadline has come: the walk stops.
+    stop: &'a mut dyn FnMut() -> bool,
+    stopped: bool,
     changes: Vec<Change>,
     errors: Vec<PathError>,
     /// Names present above, per directory, to find what opaque directories hid.
@@ -151,7 +171,7 @@ impl Finder<'_> {
         }
         for detail in said {
             let sha = (e.meta.kind() == Kind::File)
-                .then(|| hash_at(e.dir, e.name).ok())
+                .then(|| hash_at(e.dir, e.name))
                 .flatten();
             self.changes.push(Change {
                 sha256: sha,
@@ -178,7 +198,7 @@ impl Finder<'_> {
     /// `e` also exists below, as `m` (with its sha256 when a file): what differs.
     fn compare(&mut self, e: &Entry<'_>, m: &Meta, lower_sha: Option<String>) {
         let content_differs = match e.meta.kind() {
-            Kind::File => self.file_differs(e, lower_sha),
+            Kind::File => self.file_differs(e, m, lower_sha),
             Kind::Symlink => self.symlink_differs(e),
             _ => false,
         };
@@ -206,16 +226,28 @@ impl Finder<'_> {
         }
     }
 
-    /// A file whose content differs from the layer below (or cannot be read).
-    fn file_differs(&mut self, e: &Entry<'_>, lower_sha: Option<String>) -> bool {
-        let mine = hash_at(e.dir, e.name).ok();
-        if mine == lower_sha && mine.is_some() {
+    /// A file whose content differs from the layer below `m` (or cannot be read);
+    /// two copies too large to hash differ when their sizes or mtimes do.
+    fn file_differs(&mut self, e: &Entry<'_>, m: &Meta, lower_sha: Option<String>) -> bool {
+        let too_large = e.meta.size > HASH_CAP && m.size > HASH_CAP;
+        let mine = if too_large {
+            None
+        } else {
+            hash_at(e.dir, e.name)
+        };
+        let same = if too_large {
+            e.meta.size == m.size && e.meta.mtime == m.mtime
+        } else {
+            mine == lower_sha && mine.is_some()
+        };
+        if same {
             return false;
         }
         self.changes.push(Change {
             sha256: mine,
             lower_sha256: lower_sha,
             size: Some(e.meta.size),
+            detail: unhashed(e.meta.size),
             ..Finder::change(e, "modified")
         });
         true
@@ -253,6 +285,10 @@ impl Visitor for Finder<'_> {
         if e.depth == 0 {
             return Flow::Descend;
         }
+        if (self.stop)() {
+            self.stopped = true;
+            return Flow::Stop;
+        }
         if is_whiteout(e.meta) {
             self.deleted(e.path.to_vec());
             return Flow::Prune;
@@ -261,13 +297,14 @@ impl Visitor for Finder<'_> {
         let kind = e.meta.kind();
         let sha = || {
             (kind == Kind::File)
-                .then(|| hash_at(e.dir, e.name).ok())
+                .then(|| hash_at(e.dir, e.name))
                 .flatten()
         };
         match self.below.get(e.path, kind == Kind::File) {
             None => self.changes.push(Change {
                 sha256: sha(),
                 size: Some(e.meta.size),
+                detail: unhashed(e.meta.size).filter(|_| kind == Kind::File),
                 ..Finder::change(e, "added")
             }),
             Some((m, lower_sha)) if m.kind() != kind => self.changes.push(Change {
@@ -288,9 +325,17 @@ impl Visitor for Finder<'_> {
     }
 }
 
-/// Finds the changes of `root`'s upper layer against the layers below. `None` when
-/// `root` is not a merged view of layers.
-pub fn find(root: &Root) -> Option<(Vec<Change>, Vec<PathError>)> {
+/// What [`find`] found: the changes, the paths it could not examine, and whether the
+/// deadline stopped it first.
+pub struct Found {
+    pub changes: Vec<Change>,
+    pub errors: Vec<PathError>,
+    pub stopped: bool,
+}
+
+/// Finds the changes of `root`'s upper layer against the layers below, until `stop`
+/// says the deadline came. `None` when `root` is not a merged view of layers.
+pub fn find(root: &Root, stop: &mut dyn FnMut() -> bool) -> Option<Found> {
     let paths = root.layer_paths();
     let upper = paths.first()?;
     let below = Below {
@@ -302,6 +347,8 @@ pub fn find(root: &Root) -> Option<(Vec<Change>, Vec<PathError>)> {
     };
     let mut f = Finder {
         below: &below,
+        stop,
+        stopped: false,
         changes: Vec::new(),
         errors: Vec::new(),
         opaque_dirs: Vec::new(),
@@ -353,12 +400,22 @@ pub fn find(root: &Root) -> Option<(Vec<Change>, Vec<PathError>)> {
     }
     f.changes
         .sort_by(|a, b| a.path.cmp(&b.path).then(a.change.cmp(b.change)));
-    Some((f.changes, f.errors))
+    Some(Found {
+        changes: f.changes,
+        errors: f.errors,
+        stopped: f.stopped,
+    })
 }
 
 /// The native collector.
 pub fn run(root: &Root, cap: u64, artifact: &str, emit: &mut dyn Emit) {
-    let Some((changes, errors)) = find(root) else {
+    let found = find(root, &mut || emit.expired());
+    let Some(Found {
+        changes,
+        errors,
+        stopped,
+    }) = found
+    else {
         emit.log(
             Level::Info,
             LogEvent::NotRun,
@@ -375,6 +432,15 @@ pub fn run(root: &Root, cap: u64, artifact: &str, emit: &mut dyn Emit) {
             artifact,
             Some(path),
             e.clone(),
+        );
+    }
+    if stopped {
+        emit.log(
+            Level::Warn,
+            LogEvent::Timeout,
+            artifact,
+            None,
+            format!("the deadline stopped the comparison with the image: the {} change(s) found by then are listed, the rest of the upper layer was not examined", changes.len()),
         );
     }
     let mut lines = Vec::new();
