@@ -406,6 +406,11 @@ pub struct CollectArgs {
     /// instead, which writes nothing into the target.
     #[arg(long, help_heading = "Route")]
     pub no_disk_writes: bool,
+    /// With --via node: a collector pod for each target, rather than one per node shared
+    /// by that node's targets, so that no collection shares a pod's CPU and memory
+    /// limits with another; each target then waits for a pod to start.
+    #[arg(long, help_heading = "Route")]
+    pub pod_per_target: bool,
     /// Targets collected at once.
     #[arg(long, default_value_t = 4, help_heading = "Limits")]
     pub concurrency: usize,

@@ -25,6 +25,11 @@ pub struct RouteOptions {
     /// Nothing may be written to a target's disk (`--no-disk-writes`): exec in memory
     /// only, else an ephemeral container.
     pub no_disk_writes: bool,
+    /// Targets collected at once (`--concurrency`), and on one node (`--per-node`).
+    pub concurrency: usize,
+    pub per_node: Option<usize>,
+    /// `--pod-per-target`: the node route starts a pod for each target.
+    pub pod_per_target: bool,
 }
 
 /// One target and how to reach it.
@@ -65,13 +70,7 @@ pub fn make(targets: Vec<Target>, via: Via, o: &RouteOptions) -> Plan {
         available: Default::default(),
         idle: o.lifetime,
     });
-    let node: Arc<dyn Route> = Arc::new(Node {
-        image: o.image.clone(),
-        namespace: o.collector_namespace.clone(),
-        deadline: o.lifetime,
-        seccomp: o.seccomp.clone(),
-        node_logs: o.node_logs,
-    });
+    let node: Arc<dyn Route> = Arc::new(node_route(&targets, via, o));
     let mut plan = Plan {
         jobs: Vec::new(),
         refused: Vec::new(),
@@ -105,6 +104,35 @@ pub fn make(targets: Vec<Target>, via: Via, o: &RouteOptions) -> Plan {
     plan
 }
 
+/// The node route for `targets`: each pod expects the targets of its node, and lives as
+/// long as they may take, waiting their turn behind the other nodes' included.
+fn node_route(targets: &[Target], via: Via, o: &RouteOptions) -> Node {
+    let at_once = o.concurrency.min(o.per_node.unwrap_or(usize::MAX)).max(1);
+    let rounds = if o.pod_per_target {
+        1
+    } else {
+        targets.len().div_ceil(o.concurrency.max(1)).max(1)
+    };
+    let node = Node {
+        image: o.image.clone(),
+        namespace: o.collector_namespace.clone(),
+        deadline: o
+            .lifetime
+            .saturating_mul(u32::try_from(rounds).unwrap_or(u32::MAX)),
+        seccomp: o.seccomp.clone(),
+        node_logs: o.node_logs,
+        at_once,
+        pod_per_target: o.pod_per_target,
+        pool: Default::default(),
+    };
+    if via == Via::Node {
+        for t in targets {
+            node.pool.expect(&node.key(t));
+        }
+    }
+    node
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +161,9 @@ mod tests {
             seccomp: None,
             node_logs: false,
             no_disk_writes: false,
+            concurrency: 4,
+            per_node: None,
+            pod_per_target: false,
         }
     }
 

@@ -56,18 +56,23 @@ fn refusals(pod: &Value) -> Vec<String> {
 type Deviation = Box<dyn Fn(&mut Value)>;
 
 fn cairns_pod(runtime: &str, seccomp: Option<&str>) -> Value {
-    let t = crate::targets::Target {
-        node: "node-1".into(),
-        ..crate::targets::Target::running("shop", "web", "app")
-    };
     let n = super::node::Node {
         image: super::default_image(),
         namespace: "cairn-system".into(),
         deadline: std::time::Duration::from_secs(600),
         seccomp: seccomp.map(str::to_owned),
         node_logs: true,
+        at_once: 4,
+        pod_per_target: false,
+        pool: Default::default(),
     };
-    super::node::manifest("cairn-node-1", &t, runtime, &n)
+    let spot = super::node::Spot {
+        node: "node-1",
+        runtime,
+        targets: 8,
+        at_once: 4,
+    };
+    super::node::manifest("cairn-node-1", &spot, &n)
 }
 
 #[test]

@@ -27,6 +27,7 @@ mod image;
 mod memory;
 mod report;
 mod routes;
+mod sweep;
 mod timeline;
 mod uploads;
 mod yara;

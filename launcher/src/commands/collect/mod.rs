@@ -126,6 +126,9 @@ async fn plan_jobs(
         seccomp: a.seccomp_profile.clone(),
         node_logs: a.node_logs,
         no_disk_writes: a.no_disk_writes,
+        concurrency: a.concurrency,
+        per_node: a.per_node.map(|n| n as usize),
+        pod_per_target: a.pod_per_target,
     };
     if (a.memory || a.memory_on_hit) && a.via == Via::Exec {
         eprintln!("cairn: --memory over exec: the collector has the container's rights, usually without CAP_SYS_PTRACE, so processes it may not read are recorded as denied; --via ephemeral captures them");

@@ -9,6 +9,13 @@
 //! runtime's own logs since the pod started, nothing else). The pod is deleted
 //! afterwards, also when the collection is cut off.
 //!
+//! One pod per node serves every target collected on that node (a sweep: `-A` or a
+//! selector over many pods), each target's collection a separate exec into it with
+//! its own destination payload on its own stdin, as many at once as `--per-node` and
+//! `--concurrency` allow, the pod's CPU and memory limits scaled to that number
+//! ([`pool`]); `--pod-per-target` gives each target a pod of its own instead, so that
+//! no collection shares a pod's limits with another.
+//!
 //! The pod is a path to the node's disk, so it is kept from everyone but the responder:
 //! - it runs in a namespace of its own (`--collector-namespace`, `cairn-system` by
 //!   default), never the target's, where the target's users cannot exec into it, under
@@ -26,19 +33,20 @@
 //!   refuses `open_by_handle_at`), CPU and memory limits, and `activeDeadlineSeconds`:
 //!   the kubelet ends it shortly after `--timeout` whatever happens to cairn.
 
-use super::{Cleanup, Env, Place, Route};
-use crate::kerror::Said;
+mod pod;
+pub mod pool;
+
+pub use pod::Spot;
+#[cfg(test)]
+pub use pod::{is_ours, manifest};
+
+use super::{Env, Place, Route};
 use crate::progress::TargetBar;
 use crate::rbac::Need;
 use crate::targets::Target;
-use anyhow::{bail, Context};
 use cairn_protocol::flags;
-use cairn_protocol::runtime::Runtime;
 use futures_util::future::BoxFuture;
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DeleteParams, PostParams};
-use kube::Client;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Where the node's directories are mounted in the collector pod.
 pub const NODE_ROOT: &str = "/node";
@@ -52,7 +60,6 @@ pub const NODE_ROOT: &str = "/node";
 const NODE_LOGS: &str = "/var/log";
 /// The collector pod's container.
 pub const CONTAINER: &str = "collector";
-const START_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What this route needs in the collector namespace: a short-lived pod, checked, exec'd
 /// into, deleted.
@@ -82,13 +89,37 @@ pub struct Node {
     pub image: String,
     /// Where collector pods run.
     pub namespace: String,
-    /// How long a collector pod may live: the collection's timeout and a margin.
+    /// How long a collector pod may live: the time its targets may take in all, and a
+    /// margin (the kubelet ends it then whatever happens to cairn).
     pub deadline: Duration,
     /// A Localhost seccomp profile (path relative to the kubelet's seccomp directory),
     /// else RuntimeDefault.
     pub seccomp: Option<String>,
     /// `--node-logs`: the kubelet's and the runtime's own logs since the pod started.
     pub node_logs: bool,
+    /// Collections at once in one pod (the smaller of `--per-node` and `--concurrency`).
+    pub at_once: usize,
+    /// `--pod-per-target`: a pod for each target rather than one per node.
+    pub pod_per_target: bool,
+    /// The run's collector pods.
+    pub pool: pool::Pool,
+}
+
+impl Node {
+    /// The pod that collects `t`: its node and runtime (and the target itself with
+    /// `--pod-per-target`).
+    pub fn key(&self, t: &Target) -> String {
+        let runtime = t
+            .container_id
+            .as_deref()
+            .and_then(|id| pod::runtime_and_id(id).ok())
+            .map_or("", |(r, _)| r);
+        if self.pod_per_target {
+            format!("{}\0{runtime}\0{}", t.node, t.name())
+        } else {
+            format!("{}\0{runtime}", t.node)
+        }
+    }
 }
 
 impl Route for Node {
@@ -117,25 +148,60 @@ impl Route for Node {
         bar: &'a TargetBar,
     ) -> BoxFuture<'a, anyhow::Result<Place>> {
         Box::pin(async move {
-            bar.phase("starting a collector pod on the node");
-            let (guard, id) = start(env.client, t, self, bar).await?;
+            let status_id = t.container_id.as_deref().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{} has no container ID in its status (not started?)",
+                    t.name()
+                )
+            })?;
+            let (runtime, id) =
+                pod::runtime_and_id(status_id).map_err(|e| anyhow::anyhow!("{}: {e}", t.name()))?;
+            bar.phase(&format!("joining the collector pod on node {}", t.node));
+            let lease = self
+                .pool
+                .lease(&self.key(t), |targets| async move {
+                    bar.phase("starting a collector pod on the node");
+                    let spot = Spot {
+                        node: &t.node,
+                        runtime,
+                        targets,
+                        at_once: if self.pod_per_target { 1 } else { self.at_once },
+                    };
+                    pod::start(env.client, &spot, self, bar)
+                        .await
+                        .map_err(|e| format!("{e:#}"))
+                })
+                .await
+                .map_err(anyhow::Error::msg)?;
+            let Some(p) = lease.pod() else {
+                anyhow::bail!("no collector pod on node {}", t.node);
+            };
+            // Another target's collection may have ended it: checked again before exec.
+            if !pod::running(env.client, self, &p.name, &p.uid).await? {
+                anyhow::bail!(
+                    "the collector pod {} on node {} no longer runs",
+                    p.name,
+                    t.node
+                );
+            }
+            let name = p.name.clone();
             let mut route_flags = vec![
                 flags::NODE_ROOT.to_owned(),
                 NODE_ROOT.to_owned(),
                 flags::CONTAINER.to_owned(),
-                id,
+                id.to_owned(),
             ];
             if self.node_logs {
                 route_flags.extend([flags::NODE_LOGS_SINCE.to_owned(), logs_since(t)]);
             }
             Ok(Place {
                 namespace: self.namespace.clone(),
-                pod: guard.name.clone(),
+                pod: name,
                 container: CONTAINER.to_owned(),
                 command: super::image_command(route_flags),
                 stdin: super::line_payload(payload),
                 phase: "collector started".into(),
-                cleanup: Some(Box::new(guard)),
+                cleanup: Some(Box::new(lease)),
             })
         })
     }
@@ -153,269 +219,16 @@ fn logs_since(t: &Target) -> String {
         .unwrap_or_default()
 }
 
-/// The runtime and ID of a container ID as pod status gives it (`docker://ID`).
-pub fn runtime_of(status_id: &str) -> Option<(&str, &str)> {
-    Runtime::of_container_id(status_id).map(|(r, id)| (r.name(), id))
-}
-
-/// The collector pod's manifest.
-pub fn manifest(name: &str, t: &Target, runtime: &str, n: &Node) -> serde_json::Value {
-    let r = Runtime::ALL
-        .iter()
-        .find(|r| r.name() == runtime)
-        .copied()
-        .unwrap_or(Runtime::Containerd);
-    let dir = (r.name(), r.state_dir());
-    let seccomp = match &n.seccomp {
-        Some(p) => serde_json::json!({"type": "Localhost", "localhostProfile": p}),
-        None => serde_json::json!({"type": "RuntimeDefault"}),
-    };
-    let deadline = n.deadline.as_secs().max(60);
-    serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": name,
-            "namespace": n.namespace,
-            "labels": {
-                "app.kubernetes.io/name": "cairn-node-collector",
-                "app.kubernetes.io/managed-by": "cairn",
-            },
-            "annotations": {"cairn.io/target": t.name()},
-        },
-        "spec": {
-            "nodeName": t.node,
-            "restartPolicy": "Never",
-            "activeDeadlineSeconds": deadline,
-            "automountServiceAccountToken": false,
-            "enableServiceLinks": false,
-            "tolerations": [{"operator": "Exists"}],
-            "securityContext": {"seccompProfile": seccomp},
-            "containers": [{
-                "name": CONTAINER,
-                "image": n.image,
-                "imagePullPolicy": "IfNotPresent",
-                "command": [
-                    super::ephemeral::COLLECTOR_PATH,
-                    flags::IDLE,
-                    flags::IDLE_FOR,
-                    format!("{deadline}s"),
-                ],
-                "securityContext": {
-                    "runAsUser": 0,
-                    "privileged": false,
-                    "readOnlyRootFilesystem": true,
-                    "allowPrivilegeEscalation": false,
-                    "capabilities": {"drop": ["ALL"], "add": ["DAC_READ_SEARCH"]},
-                    "seccompProfile": seccomp,
-                },
-                "resources": {
-                    "requests": {"cpu": "100m", "memory": "64Mi"},
-                    "limits": {"cpu": "1", "memory": "512Mi"},
-                },
-                "volumeMounts": [{
-                    "name": dir.0,
-                    "mountPath": format!("{NODE_ROOT}{}", dir.1),
-                    "readOnly": true,
-                    "recursiveReadOnly": "Enabled",
-                }, {
-                    "name": "node-logs",
-                    "mountPath": format!("{NODE_ROOT}{NODE_LOGS}"),
-                    "readOnly": true,
-                    "recursiveReadOnly": "Enabled",
-                }],
-            }],
-            "volumes": [
-                {"name": dir.0, "hostPath": {"path": dir.1, "type": "Directory"}},
-                {"name": "node-logs", "hostPath": {"path": NODE_LOGS, "type": "Directory"}},
-            ],
-        },
-    })
-}
-
-/// Creates the collector pod on the target's node and waits until it runs, is the pod
-/// created and runs the image asked for; returns the guard that deletes it and the
-/// container ID to collect.
-async fn start(
-    client: &Client,
-    t: &Target,
-    n: &Node,
-    bar: &TargetBar,
-) -> anyhow::Result<(Guard, String)> {
-    let status_id = t.container_id.as_deref().with_context(|| {
-        format!(
-            "{} has no container ID in its status (not started?)",
-            t.name()
-        )
-    })?;
-    let (runtime, id) = runtime_of(status_id).with_context(|| {
-        format!(
-            "{}: runtime of {status_id} is not one cairn reads offline ({})",
-            t.name(),
-            Runtime::ALL
-                .iter()
-                .map(|r| r.name())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    })?;
-    if t.node.is_empty() {
-        bail!("{} is not scheduled on a node", t.name());
-    }
-    let api: Api<Pod> = Api::namespaced(client.clone(), &n.namespace);
-    let name = super::unique_name("cairn-node");
-    let pod: Pod = serde_json::from_value(manifest(&name, t, runtime, n))?;
-    let created = match api.create(&PostParams::default(), &pod).await {
-        Ok(p) => p,
-        Err(e) if crate::kerror::not_found(&e) => bail!(
-            "namespace {0} does not exist, and --via node creates its collector pods there: kubectl create namespace {0} (deploy/rbac.yaml creates it with the rights cairn needs in it)",
-            n.namespace
-        ),
-        Err(e) => {
-            return Err(e).said(|| {
-                format!(
-                    "creating the collector pod on node {} in namespace {}",
-                    t.node, n.namespace
-                )
-            })
-        }
-    };
-    let uid = created.metadata.uid.clone().unwrap_or_default();
-    // From here on the pod is deleted whatever happens.
-    let guard = Guard {
-        client: Some(client.clone()),
-        namespace: n.namespace.clone(),
-        name: name.clone(),
-    };
-    bar.phase(&format!("waiting for pod {name} on node {}", t.node));
-    let deadline = Instant::now() + START_TIMEOUT;
-    loop {
-        let p = api
-            .get(&name)
-            .await
-            .said(|| format!("reading the collector pod {}/{name}", n.namespace))?;
-        if let Err(why) = is_ours(&p, &uid, &n.image) {
-            Box::new(guard).run().await;
-            bail!("the collector pod {}/{name} is not the one cairn created: {why}; not exec'ing into it", n.namespace);
-        }
-        let state = p
-            .status
-            .and_then(|s| s.container_statuses)
-            .unwrap_or_default()
-            .into_iter()
-            .find(|s| s.name == CONTAINER)
-            .and_then(|s| s.state);
-        if let Some(s) = state {
-            if s.running.is_some() {
-                return Ok((guard, id.to_owned()));
-            }
-            if let Some(w) = s.waiting {
-                let reason = w.reason.unwrap_or_default();
-                if reason.contains("Err") || reason.contains("BackOff") {
-                    Box::new(guard).run().await;
-                    bail!(
-                        "the collector pod cannot start ({reason}: {}); the node must be able to pull {} (`cairn image --push REGISTRY/NAME:TAG` puts it in a registry the cluster uses; then pass that name as --collector-image)",
-                        w.message.unwrap_or_default(),
-                        n.image
-                    );
-                }
-            }
-        }
-        if Instant::now() > deadline {
-            Box::new(guard).run().await;
-            bail!(
-                "the collector pod {name} did not start within {} s",
-                START_TIMEOUT.as_secs()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// Whether `p` is the pod cairn created (same UID) running the image it asked for (its
-/// digest, when the image reference gives one); why not otherwise.
-pub fn is_ours(p: &Pod, uid: &str, image: &str) -> Result<(), String> {
-    let have = p.metadata.uid.as_deref().unwrap_or_default();
-    if uid.is_empty() || have != uid {
-        return Err(format!("its UID is {have:?}, cairn created {uid:?}"));
-    }
-    let spec_image = p
-        .spec
-        .as_ref()
-        .and_then(|s| s.containers.iter().find(|c| c.name == CONTAINER))
-        .and_then(|c| c.image.clone())
-        .unwrap_or_default();
-    if spec_image != image {
-        return Err(format!("it runs {spec_image:?}, cairn asked for {image:?}"));
-    }
-    if let Some((_, digest)) = image.split_once('@') {
-        let running = p
-            .status
-            .as_ref()
-            .and_then(|s| s.container_statuses.as_ref())
-            .and_then(|c| c.iter().find(|c| c.name == CONTAINER))
-            .map(|c| c.image_id.clone());
-        if let Some(id) = running.filter(|i| !i.is_empty()) {
-            if !id.ends_with(digest) {
-                return Err(format!("its image is {id}, not {digest}"));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Deletes the collector pod: when run, and when dropped unrun, also when the
-/// collection is cut off (timeout, Ctrl-C): a pod with the node's runtime directories
-/// must not linger.
-struct Guard {
-    /// `None` once the deletion has been started.
-    client: Option<Client>,
-    namespace: String,
-    name: String,
-}
-
-impl Guard {
-    fn delete(client: Client, namespace: String, name: String) -> BoxFuture<'static, ()> {
-        Box::pin(async move {
-            let api: Api<Pod> = Api::namespaced(client, &namespace);
-            let _ = tokio::time::timeout(
-                Duration::from_secs(30),
-                api.delete(&name, &DeleteParams::default().grace_period(0)),
-            )
-            .await;
-        })
-    }
-}
-
-impl Cleanup for Guard {
-    fn run(mut self: Box<Self>) -> BoxFuture<'static, ()> {
-        match self.client.take() {
-            Some(c) => Guard::delete(c, self.namespace.clone(), self.name.clone()),
-            None => Box::pin(async {}),
-        }
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Some(c) = self.client.take() {
-            crate::janitor::spawn(Guard::delete(c, self.namespace.clone(), self.name.clone()));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use k8s_openapi::api::core::v1::Pod;
 
     #[test]
     fn the_runtime_decides_what_is_mounted() {
-        assert_eq!(super::runtime_of("docker://abc"), Some(("docker", "abc")));
-        assert_eq!(
-            super::runtime_of("containerd://abc"),
-            Some(("containerd", "abc"))
-        );
-        assert_eq!(super::runtime_of("cri-o://abc"), None);
+        let of = |id| super::pod::runtime_and_id(id).ok();
+        assert_eq!(of("docker://abc"), Some(("docker", "abc")));
+        assert_eq!(of("containerd://abc"), Some(("containerd", "abc")));
+        assert_eq!(of("cri-o://abc"), None);
         let t = crate::targets::Target {
             node: "node-1".into(),
             ..crate::targets::Target::running("shop", "web", "app")
@@ -426,8 +239,17 @@ mod tests {
             deadline: std::time::Duration::from_secs(1860),
             seccomp: None,
             node_logs: false,
+            at_once: 4,
+            pod_per_target: false,
+            pool: Default::default(),
         };
-        let m = super::manifest("cairn-node-1", &t, "containerd", &n);
+        let spot = |runtime, targets| super::Spot {
+            node: "node-1",
+            runtime,
+            targets,
+            at_once: 4,
+        };
+        let m = super::manifest("cairn-node-1", &spot("containerd", 1), &n);
         assert_eq!(m["metadata"]["namespace"], "cairn-system");
         assert_eq!(m["spec"]["nodeName"], "node-1");
         assert_eq!(m["spec"]["activeDeadlineSeconds"], 1860);
@@ -445,6 +267,15 @@ mod tests {
             "RuntimeDefault"
         );
         assert_eq!(c["resources"]["limits"]["memory"], "512Mi");
+        assert_eq!(c["resources"]["limits"]["cpu"], "1");
+        // A pod for 10 targets, 4 at once: limits for 4 collections.
+        let shared = super::manifest("x", &spot("containerd", 10), &n);
+        let limits = &shared["spec"]["containers"][0]["resources"]["limits"];
+        assert_eq!(
+            (&limits["cpu"], &limits["memory"]),
+            (&"4".into(), &"2048Mi".into())
+        );
+        assert_eq!(shared["metadata"]["annotations"]["cairn.io/targets"], "10");
         assert_eq!(
             c["securityContext"]["capabilities"]["add"],
             serde_json::json!(["DAC_READ_SEARCH"])
@@ -454,7 +285,7 @@ mod tests {
             seccomp: Some("profiles/cairn-node.json".into()),
             ..n
         };
-        let m = super::manifest("x", &t, "docker", &n);
+        let m = super::manifest("x", &spot("docker", 1), &n);
         assert_eq!(
             m["spec"]["securityContext"]["seccompProfile"],
             serde_json::json!({"type": "Localhost", "localhostProfile": "profiles/cairn-node.json"})
@@ -482,7 +313,8 @@ mod tests {
         let ago = time::OffsetDateTime::now_utc() - since;
         assert!(ago > time::Duration::hours(23) && ago < time::Duration::hours(25));
         // The pod must be the one created, with the image asked for.
-        let mut pod: Pod = serde_json::from_value(super::manifest("x", &t, "docker", &n)).unwrap();
+        let mut pod: Pod =
+            serde_json::from_value(super::manifest("x", &spot("docker", 1), &n)).unwrap();
         pod.metadata.uid = Some("u1".into());
         assert!(super::is_ours(&pod, "u1", "img:1").is_ok());
         assert!(super::is_ours(&pod, "u2", "img:1").is_err());
