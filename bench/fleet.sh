@@ -6,7 +6,8 @@
 # all over exec into --output-dir (--concurrency 50, the collector named by URL so
 # that stdin carries no binary, no Kubernetes evidence), RUNS times; against the obvious
 # alternative in the same run: `kubectl exec` once per pod, 50 at once (xargs -P 50),
-# each writing its archive to a file. Prints medians of the wall time, the CPU seconds
+# each writing its archive to a file. Also the node sweep: `--via node` starts one
+# simulated collector pod per node and execs each target into its node's pod. Prints medians of the wall time, the CPU seconds
 # per target (user + system, the tools' own and their children's) and the peak RSS.
 # Goals (issue 29): cairn's CPU <= 0.01 s per target; its RSS bounded (<= 64 MiB at 500).
 # Needs kubectl (tests/run-all.sh installs it); no Docker. Usage:
@@ -44,12 +45,16 @@ for i in $(seq "$runs"); do
     --kubeconfig "$work/kc" -n sim collect -l app=sim --concurrency 50 --progress none \
     --collector-bin "$collector" --collector-url "http://127.0.0.1:9/cairn-collector" \
     --no-k8s-evidence --output-dir "$work/out$i" -o json >"$work/cairn$i.json" 2>>"$work/cairn.log"
+  /usr/bin/time -a -o "$work/sweep.time" -f "%e %U %S %M" "$top/target/release/cairn" \
+    --kubeconfig "$work/kc" -n sim collect -l app=sim --via node --concurrency 50 --progress none \
+    --collector-bin "$collector" --no-k8s-evidence --output-dir "$work/sout$i" -o json \
+    >"$work/sweep$i.json" 2>>"$work/cairn.log"
   mkdir -p "$work/kout$i"
   seq 0 $((pods - 1)) | awk '{printf "sim-%05d\n", $1}' >"$work/names"
   /usr/bin/time -a -o "$work/kubectl.time" -f "%e %U %S %M" xargs -P 50 -I{} \
     sh -c "'$kubectl' --kubeconfig '$work/kc' -n sim exec {} -- collect >'$work/kout$i/{}.tar.zst' 2>/dev/null" \
     <"$work/names"
-  rm -rf "$work/out$i" "$work/kout$i"
+  rm -rf "$work/out$i" "$work/sout$i" "$work/kout$i"
 done
 python3 - "$work" "$pods" "$nodes" <<'PY'
 import json, statistics as st, sys
@@ -60,10 +65,12 @@ def load(n):
     cpu = st.median((r[1] + r[2]) / pods for r in rows)
     rss = st.median(r[3] for r in rows) / 1024
     return wall, cpu, rss, len(rows)
-ok = sum(1 for r in json.load(open(f"{w}/cairn1.json")) if r.get("status") == "ok")
-c, k = load("cairn"), load("kubectl")
-print(f"{pods} simulated targets on {nodes} nodes, medians of {c[3]} runs; cairn collected {ok} of {pods}")
-print(f"  cairn collect:              {c[0]:.2f} s wall, {c[1] * 1000:.1f} ms CPU per target (goal <= 10), peak RSS {c[2]:.1f} MiB (goal <= 64)")
+def ok(n):
+    return sum(1 for r in json.load(open(f"{w}/{n}1.json")) if r.get("status") == "ok")
+c, s, k = load("cairn"), load("sweep"), load("kubectl")
+print(f"{pods} simulated targets on {nodes} nodes, medians of {c[3]} runs; cairn collected {ok('cairn')} of {pods} over exec, {ok('sweep')} in the node sweep")
+print(f"  cairn collect (exec):       {c[0]:.2f} s wall, {c[1] * 1000:.1f} ms CPU per target (goal <= 10), peak RSS {c[2]:.1f} MiB (goal <= 64)")
+print(f"  cairn collect --via node:   {s[0]:.2f} s wall, {s[1] * 1000:.1f} ms CPU per target (goal <= 10), peak RSS {s[2]:.1f} MiB (goal <= 64), {nodes} collector pods")
 print(f"  kubectl exec, once per pod: {k[0]:.2f} s wall, {k[1] * 1000:.1f} ms CPU per target")
 print(f"  cairn / kubectl: wall {c[0] / k[0]:.2f}x, CPU {c[1] / k[1]:.2f}x")
 PY

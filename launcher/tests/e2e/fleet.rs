@@ -1,7 +1,8 @@
 //! Many targets without containers: the test API server's simulated pods
 //! (`--sim-pods`) each replay one real collector session, so the launcher's scheduling
 //! is seen apart from Docker: every target is collected and verified, and `--per-node`
-//! caps what runs at once on one node while the nodes take turns.
+//! caps what runs at once on one node while the nodes take turns, also in a node sweep
+//! (one collector pod per node).
 
 use super::*;
 
@@ -98,12 +99,29 @@ fn every_simulated_target_is_collected_and_per_node_caps_each_nodes_share() {
         assert_eq!(ok, 12, "{report}");
         // Each archive verifies and has its .sha256 (`archives` checks both).
         assert_eq!(archives(&out).len(), 12);
-        most_on_a_node(&s)
+        let (execs, most) = most_on_a_node(&s);
+        (execs, most, s.log())
     };
     // Six at once over three nodes: two per node at most, one with --per-node 1.
-    let (execs, most) = run(&["--per-node", "1"]);
+    let (execs, most, _) = run(&["--per-node", "1"]);
     assert_eq!((execs, most), (12, 1));
-    let (execs, most) = run(&[]);
+    let (execs, most, _) = run(&[]);
     assert_eq!(execs, 12);
     assert!(most >= 2, "without --per-node a node ran {most} at once");
+    // A node sweep: one collector pod per node, each exec'd into for its node's four
+    // targets, two at a time, and each deleted.
+    let (execs, most, log) = run(&["--via", "node", "--per-node", "2"]);
+    assert_eq!((execs, most), (12, 2));
+    let made: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("sim pod created"))
+        .collect();
+    assert_eq!(made.len(), 3, "{made:?}");
+    for node in ["sim-node-00", "sim-node-01", "sim-node-02"] {
+        assert!(
+            made.iter().any(|l| l.contains(&format!("node={node}"))),
+            "{made:?}"
+        );
+    }
+    assert_eq!(log.matches("sim pod deleted").count(), 3, "{log}");
 }

@@ -24,6 +24,9 @@ pub async fn create(
     pod: &Value,
     host_paths: &[(String, String)],
 ) -> Result<String, Refusal> {
+    if let Some(simulated) = crate::sim::create(ns, pod) {
+        return simulated;
+    }
     let name = pod["metadata"]["name"]
         .as_str()
         .filter(|n| !n.is_empty())
@@ -131,6 +134,9 @@ pub async fn create(
 
 /// Removes every container of pod `ns/name`; returns how many.
 pub async fn delete(ns: &str, name: &str) -> usize {
+    if let Some(n) = crate::sim::delete(ns, name) {
+        return n;
+    }
     let Ok(o) = Command::new("docker")
         .args([
             "ps",

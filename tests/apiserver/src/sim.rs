@@ -6,6 +6,10 @@
 //! DIR/stderr (its `--progress json` lines), then ends with status 0. What the launcher
 //! sends on stdin is read and dropped. The cost of a target is then the launcher's own
 //! (and this server's), not a container's.
+//!
+//! A pod created on a simulated node (the node route's collector pod) is simulated too:
+//! kept in memory, listed as running at once, its exec the same replay, deleted from
+//! memory; so a node sweep is measured the same way.
 
 use crate::pods::{Container, Pod};
 use std::collections::BTreeMap;
@@ -42,12 +46,92 @@ pub fn on() -> bool {
     get().is_some()
 }
 
-/// The simulated pods.
+/// Pods created on simulated nodes, by namespace and name.
+static CREATED: std::sync::Mutex<BTreeMap<(String, String), Pod>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+fn created() -> std::sync::MutexGuard<'static, BTreeMap<(String, String), Pod>> {
+    CREATED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Creates `pod` in `ns` when it is to run on a simulated node: `None` when it is not
+/// (Docker runs it), else its name or why it was refused.
+pub fn create(ns: &str, pod: &serde_json::Value) -> Option<Result<String, crate::create::Refusal>> {
+    let node = pod["spec"]["nodeName"].as_str().filter(|n| is_node(n))?;
+    let Some(name) = pod["metadata"]["name"].as_str().filter(|n| !n.is_empty()) else {
+        return Some(Err((
+            422,
+            "Invalid",
+            "metadata.name: Required value".into(),
+        )));
+    };
+    let mut all = created();
+    let key = (ns.to_owned(), name.to_owned());
+    if all.contains_key(&key) {
+        return Some(Err((
+            409,
+            "AlreadyExists",
+            format!("pods \"{name}\" already exists"),
+        )));
+    }
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let containers = pod["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| Container {
+            id: format!(
+                "{ID_PREFIX}c{:059}",
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ),
+            name: c["name"].as_str().unwrap_or_default().to_owned(),
+            image: c["image"].as_str().unwrap_or_default().to_owned(),
+            user: String::new(),
+            running: true,
+            started: "2026-12-07T10:00:00Z".into(),
+            created: "2026-12-07T10:00:00Z".into(),
+            ephemeral_target: None,
+            ephemeral_spec: None,
+            exit_code: 0,
+            restarts: 0,
+        })
+        .collect();
+    let labels = pod["metadata"]["labels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+        .collect();
+    all.insert(
+        key,
+        Pod {
+            namespace: ns.to_owned(),
+            name: name.to_owned(),
+            labels,
+            containers,
+            node: node.to_owned(),
+            service_account: "default".into(),
+            owner: None,
+        },
+    );
+    tracing::info!(pod = %name, namespace = %ns, node = %node, "sim pod created");
+    Some(Ok(name.to_owned()))
+}
+
+/// Deletes the simulated pod `ns/name`: `None` when there is none.
+pub fn delete(ns: &str, name: &str) -> Option<usize> {
+    let p = created().remove(&(ns.to_owned(), name.to_owned()))?;
+    tracing::info!(pod = %name, namespace = %ns, "sim pod deleted");
+    Some(p.containers.len())
+}
+
+/// The simulated pods, those created on simulated nodes included.
 pub fn pods() -> Vec<Pod> {
     let Some(sim) = get() else {
         return Vec::new();
     };
-    (0..sim.pods)
+    let mut made: Vec<Pod> = created().values().cloned().collect();
+    let mut all: Vec<Pod> = (0..sim.pods)
         .map(|i| Pod {
             namespace: NAMESPACE.into(),
             name: format!("sim-{i:05}"),
@@ -69,7 +153,9 @@ pub fn pods() -> Vec<Pod> {
             service_account: "default".into(),
             owner: None,
         })
-        .collect()
+        .collect();
+    all.append(&mut made);
+    all
 }
 
 fn node_name(i: usize) -> String {
@@ -119,8 +205,15 @@ impl Drop for Running {
 /// Counts an exec into `container_id` on its node, if it is simulated.
 pub fn started(container_id: &str) -> Option<Running> {
     let sim = for_container(container_id)?;
-    let index: usize = container_id[ID_PREFIX.len()..].parse().ok()?;
-    let node = node_name(index % sim.nodes.max(1));
+    let node = match container_id[ID_PREFIX.len()..].parse::<usize>() {
+        Ok(index) => node_name(index % sim.nodes.max(1)),
+        // A pod created on a simulated node (a node route's collector pod).
+        Err(_) => created()
+            .values()
+            .find(|p| p.containers.iter().any(|c| c.id == container_id))?
+            .node
+            .clone(),
+    };
     let mut r = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
     let n = r.entry(node.clone()).or_default();
     *n += 1;
