@@ -1,14 +1,21 @@
 //! What the responder sees while a collection runs. On a terminal: one bar per target,
 //! fed by the collector's JSON progress (artifacts done of the profile's, files, bytes
-//! read and written), and a total bar of targets finished. Elsewhere (a pipe, a CI log):
-//! one line when a target starts and one when it ends, so logs stay readable.
+//! read and written), and a total bar of targets finished; a sweep of more targets than
+//! [`BY_NODE_ABOVE`] gets one bar per node instead (its targets done of its own, how
+//! many run, the last word of one of them), which a screen holds. Elsewhere (a pipe, a
+//! CI log): one line when a target starts and one when it ends, so logs stay readable.
 
 use cairn_protocol::escape::terminal;
 use cairn_protocol::Event;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// Above this many targets, bars are drawn per node rather than per target.
+pub const BY_NODE_ABOVE: usize = 8;
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -34,9 +41,59 @@ pub struct Board {
     bars: std::sync::Mutex<Vec<ProgressBar>>,
     /// Set while bars are drawn on a terminal.
     quiet: std::sync::Mutex<Option<QuietControlKeys>>,
+    /// The nodes' bars, in a sweep of many targets.
+    nodes: BTreeMap<String, Arc<NodeBar>>,
+}
+
+/// One node's bar: its targets done of its own, and how many run.
+struct NodeBar {
+    bar: ProgressBar,
+    running: AtomicU64,
+    failed: AtomicU64,
 }
 
 impl Board {
+    /// A board for targets on `nodes` (one entry per target: its node): bars per node
+    /// when there are more than [`BY_NODE_ABOVE`] targets.
+    pub fn for_targets(mode: Mode, nodes: &[String]) -> Board {
+        let mut board = Board::new(mode, nodes.len() as u64);
+        if nodes.len() > BY_NODE_ABOVE {
+            let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+            for n in nodes {
+                *counts.entry(n.as_str()).or_default() += 1;
+            }
+            for (node, n) in counts {
+                let bar =
+                    board.bar_above_total(n, "{prefix:>12.bold} [{bar:20}] {pos}/{len} {wide_msg}");
+                let name = if node.is_empty() { "(no node)" } else { node };
+                bar.set_prefix(terminal(name).into_owned());
+                let nb = NodeBar {
+                    bar,
+                    running: AtomicU64::new(0),
+                    failed: AtomicU64::new(0),
+                };
+                board.nodes.insert(node.to_owned(), Arc::new(nb));
+            }
+        }
+        board
+    }
+
+    /// A bar of `len` above the total, drawn only on a terminal.
+    fn bar_above_total(&self, len: u64, template: &str) -> ProgressBar {
+        if self.mode != Mode::Bars {
+            let b = ProgressBar::hidden();
+            b.set_length(len);
+            return b;
+        }
+        let b = self.multi.insert_before(&self.total, ProgressBar::new(len));
+        b.set_style(
+            ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        b
+    }
+
     pub fn new(mode: Mode, targets: u64) -> Board {
         let mode = match mode {
             Mode::Auto if std::io::stderr().is_terminal() => Mode::Bars,
@@ -67,12 +124,18 @@ impl Board {
             total,
             bars: std::sync::Mutex::new(Vec::new()),
             quiet: std::sync::Mutex::new(quiet),
+            nodes: BTreeMap::new(),
         }
     }
 
-    /// A bar for one target, placed above the total.
-    pub fn target(&self, name: &str) -> TargetBar {
-        let bar = if self.mode == Mode::Bars {
+    /// A bar for one target on `node`: its own above the total, or, with bars per
+    /// node, a hidden one whose words its node's bar shows.
+    pub fn target_on(&self, name: &str, node: &str) -> TargetBar {
+        let node = self.nodes.get(node).cloned();
+        if let Some(n) = &node {
+            n.running.fetch_add(1, Ordering::Relaxed);
+        }
+        let bar = if self.mode == Mode::Bars && node.is_none() {
             let b = self
                 .multi
                 .insert_before(&self.total, ProgressBar::new_spinner());
@@ -103,6 +166,7 @@ impl Board {
             lines: self.mode == Mode::Lines,
             total: self.total.clone(),
             artifacts: AtomicU64::new(0),
+            node,
         }
     }
 
@@ -125,7 +189,8 @@ impl Board {
     /// by a task being torn down would redraw over the report below it.
     pub fn finish(&self, why: &str) {
         if let Ok(bars) = self.bars.lock() {
-            for b in bars.iter().filter(|b| !b.is_finished()) {
+            let nodes = self.nodes.values().map(|n| &n.bar);
+            for b in bars.iter().chain(nodes).filter(|b| !b.is_finished()) {
                 b.abandon_with_message(why.to_owned());
             }
         }
@@ -179,12 +244,28 @@ pub struct TargetBar {
     total: ProgressBar,
     /// Artifacts begun so far.
     artifacts: AtomicU64,
+    /// The bar of the target's node, when bars are per node.
+    node: Option<Arc<NodeBar>>,
 }
 
 impl TargetBar {
     /// A phase of the launcher's own work (delivery, waiting for the archive).
     pub fn phase(&self, what: &str) {
         self.bar.set_message(terminal(what).into_owned());
+        self.tell_node();
+    }
+
+    /// The node's bar shows how many of its targets run and this one's last word.
+    fn tell_node(&self) {
+        if let Some(n) = &self.node {
+            n.bar.set_message(format!(
+                "{} running{}; {}: {}",
+                n.running.load(Ordering::Relaxed),
+                failed(n.failed.load(Ordering::Relaxed)),
+                terminal(&self.name),
+                self.bar.message()
+            ));
+        }
     }
 
     /// One of the collector's progress events.
@@ -220,6 +301,7 @@ impl TargetBar {
             }
             _ => {}
         }
+        self.tell_node();
     }
 
     /// The target has ended, well or not.
@@ -236,6 +318,28 @@ impl TargetBar {
         if self.lines {
             eprintln!("cairn: {} {end}", terminal(&self.name));
         }
+        if let Some(n) = &self.node {
+            let running = n.running.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
+            let failures = n.failed.load(Ordering::Relaxed) + u64::from(error.is_some());
+            n.failed.store(failures, Ordering::Relaxed);
+            n.bar.inc(1);
+            if n.bar.length().is_some_and(|l| n.bar.position() >= l) {
+                n.bar
+                    .finish_with_message(format!("done{}", failed(failures)));
+            } else {
+                n.bar
+                    .set_message(format!("{running} running{}", failed(failures)));
+            }
+        }
+    }
+}
+
+/// ", N failed" when some did.
+fn failed(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(", {n} failed")
     }
 }
 
@@ -267,6 +371,7 @@ mod tests {
             lines: false,
             total: board.total.clone(),
             artifacts: AtomicU64::new(0),
+            node: None,
         };
         let ev = |v: serde_json::Value| match cairn_protocol::Line::parse(v.to_string().as_bytes())
         {
@@ -295,5 +400,38 @@ mod tests {
         assert_eq!(board.total.position(), 1);
         t.finish(0, 0.0, Some("no shell\nmore"));
         assert_eq!(t.bar.message(), "failed: no shell");
+    }
+
+    #[test]
+    fn a_sweep_of_many_targets_has_a_bar_per_node() {
+        let nodes: Vec<String> = (0..10).map(|i| format!("n{}", i % 2)).collect();
+        let board = Board::for_targets(Mode::None, &nodes);
+        assert_eq!(board.nodes.len(), 2);
+        let n0 = board.nodes["n0"].clone();
+        assert_eq!(n0.bar.length(), Some(5));
+        let a = board.target_on("ns/a/c", "n0");
+        let b = board.target_on("ns/b/c", "n0");
+        a.phase("starting a collector pod on the node");
+        assert_eq!(
+            n0.bar.message(),
+            "2 running; ns/a/c: starting a collector pod on the node"
+        );
+        a.finish(10, 1.0, None);
+        b.finish(0, 1.0, Some("exec refused"));
+        assert_eq!(
+            (n0.bar.position(), n0.bar.message()),
+            (2, "0 running, 1 failed".into())
+        );
+        for p in ["c", "d", "e"] {
+            board
+                .target_on(&format!("ns/{p}/c"), "n0")
+                .finish(1, 1.0, None);
+        }
+        assert!(n0.bar.is_finished());
+        assert_eq!(n0.bar.message(), "done, 1 failed");
+        assert_eq!(board.total.position(), 5);
+        // Few targets keep a bar each.
+        let few = Board::for_targets(Mode::None, &nodes[..BY_NODE_ABOVE]);
+        assert!(few.nodes.is_empty());
     }
 }

@@ -544,7 +544,7 @@ mod tests {
     #[tokio::test]
     async fn one_endless_line_is_capped_and_the_lines_after_it_still_count() {
         let board = crate::progress::Board::new(crate::progress::Mode::None, 1);
-        let bar = Arc::new(board.target("ns/p/c"));
+        let bar = Arc::new(board.target_on("ns/p/c", ""));
         let mut input = vec![b'x'; 3 * MAX_LINE];
         input.extend_from_slice(b"\n\xff\xfe not utf-8\n");
         input.extend_from_slice(

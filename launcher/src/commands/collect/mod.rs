@@ -191,7 +191,8 @@ async fn collect_all(
     a: &CollectArgs,
     plan: plan::Plan,
 ) -> (Vec<Outcome>, Option<&'static str>) {
-    let board = Board::new(a.progress, plan.jobs.len() as u64);
+    let nodes: Vec<String> = plan.jobs.iter().map(|j| j.target.node.clone()).collect();
+    let board = Board::for_targets(a.progress, &nodes);
     let now = Instant::now();
     let mut outcomes: Vec<Outcome> = plan
         .refused
@@ -415,7 +416,7 @@ async fn run_job(
     names: &Mutex<Started>,
 ) -> Outcome {
     let t = &job.target;
-    let bar = Arc::new(board.target(&t.name()));
+    let bar = Arc::new(board.target_on(&t.name(), &t.node));
     let started = Instant::now();
     let name = results::archive_name(t, time::OffsetDateTime::now_utc());
     if let Ok(mut n) = names.lock() {
