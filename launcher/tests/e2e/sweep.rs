@@ -154,3 +154,101 @@ fn a_sweep_collects_every_container_of_a_node_from_one_pod_each_outcome_its_own(
     ]);
     assert_eq!(left, "", "the collector pod was left behind");
 }
+
+/// A sweep straight into a store: each collector in the one node pod uploads its own
+/// archive with its own per-object plan, the launcher checks each object, and the case
+/// record beside them lists every target and checks with `cairn verify-case`.
+#[test]
+fn a_sweep_into_s3_uploads_each_archive_from_the_one_node_pod() {
+    use crate::uploads::{open_uploads, s3_env, sha256_hex};
+    let Some(bin) = docker::setup() else { return };
+    let Some(s3) = common::stores::Server::s3() else {
+        return;
+    };
+    let img = Images::build(&bin, "sweep-s3");
+    let ns = img.ns.clone();
+    let _pods: Vec<Container> = (0..3)
+        .map(|i| {
+            pod(
+                &ns,
+                &format!("web-{i}"),
+                docker::busybox_image(),
+                &["--network", "none", "--label", "app=web"],
+            )
+        })
+        .collect();
+    let s = ApiServer::start(&[]);
+    let gw = docker::bridge_gateway();
+    let port = common::relay(s3.port);
+    let mut c = common::env::command(CAIRN);
+    c.arg("--kubeconfig")
+        .arg(&s.kubeconfig)
+        .args(["-n", &ns, "collect", "-l", "app=web", "--via", "node"])
+        .args(["--collector-image", &img.collector, "--per-node", "3"])
+        .args(["--s3", "s3://evidence/sweep", "-o", "json"])
+        .env("CAIRN_COLLECTOR_BIN", &bin);
+    for (k, v) in s3_env(format!("http://{gw}:{port}")) {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert!(o.status.success(), "{out}\n{err}");
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report.as_array().unwrap().len(), 3, "{report}");
+    let t = tempfile::tempdir().unwrap();
+    for r in report.as_array().unwrap() {
+        assert_eq!(
+            (&r["status"], &r["method"]),
+            (&"ok".into(), &"node".into()),
+            "{r}"
+        );
+        let key = r["archive"]
+            .as_str()
+            .unwrap()
+            .strip_prefix("s3://evidence/")
+            .unwrap();
+        let bytes = s3.get(key);
+        assert_eq!(
+            Some(sha256_hex(&bytes).as_str()),
+            r["sha256"].as_str(),
+            "{r}"
+        );
+        assert_eq!(
+            r["verified"]["bytes"].as_u64(),
+            Some(bytes.len() as u64),
+            "{r}"
+        );
+        let p = t.path().join("a.tar.zst");
+        std::fs::write(&p, &bytes).unwrap();
+        verify_ok(&p);
+    }
+    assert!(open_uploads(&s3).is_empty(), "{:?}", open_uploads(&s3));
+    assert_eq!(collector_pods(&s).len(), 1);
+    // Each pod got a plan for its own object only.
+    let saw = text(&s.what_pods_saw());
+    assert_eq!(
+        saw.matches("{\"kind\":\"s3-multipart\"").count(),
+        3,
+        "{saw}"
+    );
+    // The case record lists the three, and the prefix checks.
+    let prefix = s3.dir.path().join("evidence/sweep");
+    let record = std::fs::read_dir(&prefix)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            n.starts_with("case-") && n.ends_with(".json")
+        })
+        .expect("the case record");
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(record).unwrap()).unwrap();
+    assert_eq!(record["targets"].as_array().unwrap().len(), 3, "{record}");
+    let v = common::env::command(CAIRN)
+        .arg("verify-case")
+        .arg(&prefix)
+        .output()
+        .unwrap();
+    cairn_testkit::env::succeeded(&v);
+}

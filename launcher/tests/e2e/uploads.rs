@@ -26,7 +26,7 @@ fn collect_json(s: &ApiServer, ns: &str, args: &[&str], env: &[(&str, String)]) 
     c.output().unwrap()
 }
 
-fn s3_env(endpoint: String) -> Vec<(&'static str, String)> {
+pub fn s3_env(endpoint: String) -> Vec<(&'static str, String)> {
     vec![
         ("AWS_ACCESS_KEY_ID", common::stores::AK.to_owned()),
         ("AWS_SECRET_ACCESS_KEY", common::stores::SK.to_owned()),
@@ -36,7 +36,7 @@ fn s3_env(endpoint: String) -> Vec<(&'static str, String)> {
 }
 
 /// The multipart uploads s3s-fs holds open (its `.upload-ID.json` files).
-fn open_uploads(s3: &common::stores::Server) -> Vec<String> {
+pub fn open_uploads(s3: &common::stores::Server) -> Vec<String> {
     std::fs::read_dir(s3.dir.path())
         .unwrap()
         .flatten()
@@ -45,7 +45,7 @@ fn open_uploads(s3: &common::stores::Server) -> Vec<String> {
         .collect()
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes))
 }
 

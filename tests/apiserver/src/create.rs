@@ -3,7 +3,8 @@
 //! listed like any other), with each `hostPath` volume bind-mounted where its
 //! `volumeMount` says (read-only when asked; `--host-path-map` moves a node directory
 //! the test bed lacks) and the securityContext's user and
-//! capabilities. `nodeName` is accepted: this test bed is one node. `DELETE
+//! capabilities, on Docker's bridge network as a kubelet puts pods on the pod network.
+//! `nodeName` is accepted: this test bed is one node. `DELETE
 //! .../pods/NAME` removes the pod's containers.
 
 use crate::pods;
@@ -70,8 +71,8 @@ pub async fn create(
         let mut args: Vec<String> = vec![
             "run".into(),
             "-d".into(),
-            "--network".into(),
-            "none".into(),
+            // The pod network a kubelet gives every pod: Docker's bridge, from which a
+            // store on this host is reached at the bridge's gateway.
             "--label".into(),
             format!("{}={ns}", pods::NS_LABEL),
             "--label".into(),
