@@ -37,8 +37,7 @@ pub async fn run(
     scope: Option<&str>,
     selector: Option<&str>,
 ) -> anyhow::Result<i32> {
-    let pods = targets::list(&c.client, scope, selector, a.include_system).await?;
-    let mut all: Vec<Target> = pods.iter().flat_map(targets::containers).collect();
+    let mut all = targets::list(&c.client, scope, selector, a.include_system).await?;
     // Exec-able only for a user who may exec there: asked once per namespace.
     let mut denied = std::collections::BTreeSet::new();
     let namespaces: std::collections::BTreeSet<String> =

@@ -125,3 +125,36 @@ fn every_simulated_target_is_collected_and_per_node_caps_each_nodes_share() {
     }
     assert_eq!(log.matches("sim pod deleted").count(), 3, "{log}");
 }
+
+/// A cluster of more pods than one page: the launcher reads the list a page at a time
+/// (`limit`, `continue`), and every pod is there once.
+#[test]
+fn a_list_of_many_pods_is_read_page_by_page_and_loses_none() {
+    let t = tempfile::tempdir().unwrap();
+    session(t.path());
+    let s = ApiServer::start(&[
+        "--sim-pods",
+        "1234",
+        "--sim-nodes",
+        "5",
+        "--sim-session",
+        t.path().join("session").to_str().unwrap(),
+    ]);
+    let o = cairn(&s, &["-n", "sim", "pods", "-l", "app=sim", "-o", "json"]);
+    cairn_testkit::env::succeeded(&o);
+    let listed: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let names: std::collections::BTreeSet<&str> =
+        listed.iter().filter_map(|p| p["pod"].as_str()).collect();
+    assert_eq!((listed.len(), names.len()), (1234, 1234));
+    let pages: Vec<String> = s
+        .log()
+        .lines()
+        .filter(|l| l.contains("pods listed"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    assert!(
+        pages[2].contains("from=1000") && pages[2].contains("items=234"),
+        "{pages:?}"
+    );
+}

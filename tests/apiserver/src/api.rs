@@ -517,13 +517,34 @@ async fn list(req: &Request<Incoming>, user: &str, ns: Option<&str>) -> Response
         t["apiVersion"] = json!("meta.k8s.io/v1");
         return respond(200, &t);
     }
+    // Pages, as API servers give them: `limit` items from the offset `continue` names,
+    // and the token of the next page while there is one.
+    let from: usize = q.get("continue").and_then(|c| c.parse().ok()).unwrap_or(0);
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0)
+        .unwrap_or(usize::MAX);
+    let page: Vec<Value> = pods
+        .iter()
+        .skip(from)
+        .take(limit)
+        .map(pods::Pod::to_json)
+        .collect();
+    let next = from.saturating_add(page.len());
+    tracing::info!(from, items = page.len(), of = pods.len(), "pods listed");
+    let mut metadata = json!({"resourceVersion": "1"});
+    if next < pods.len() {
+        metadata["continue"] = json!(next.to_string());
+        metadata["remainingItemCount"] = json!(pods.len() - next);
+    }
     respond(
         200,
         &json!({
             "kind": "PodList",
             "apiVersion": "v1",
-            "metadata": {"resourceVersion": "1"},
-            "items": pods.iter().map(pods::Pod::to_json).collect::<Vec<_>>(),
+            "metadata": metadata,
+            "items": page,
         }),
     )
 }

@@ -41,7 +41,8 @@ fn get() -> Option<&'static Sim> {
     SIM.get().filter(|s| s.pods > 0)
 }
 
-/// Whether there are simulated pods (Docker then need not be running).
+/// Whether there are simulated pods: then they are the only pods, and Docker is not
+/// asked.
 pub fn on() -> bool {
     get().is_some()
 }

@@ -255,8 +255,7 @@ async fn choose(a: &CollectArgs, c: &Cluster, sel: &Selection<'_>) -> anyhow::Re
         chosen.push(targets::resolve(&c.client, ns, t, a.container.as_deref()).await?);
     }
     if let Some(s) = sel.selector {
-        let pods = targets::list(&c.client, sel.scope, Some(s), a.include_system).await?;
-        let found: Vec<Target> = pods.iter().flat_map(targets::containers).collect();
+        let found = targets::list(&c.client, sel.scope, Some(s), a.include_system).await?;
         if found.is_empty() {
             let scope = match sel.scope {
                 Some(ns) => format!("namespace {ns}"),
