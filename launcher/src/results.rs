@@ -98,14 +98,31 @@ impl Outcome {
     }
 }
 
+/// The outcomes as one pretty JSON array, written an outcome at a time: a run of
+/// thousands of targets never holds the whole document (as serde_json's own pretty
+/// printer writes an array: two spaces more per level).
+fn print_json(out: &mut dyn std::io::Write, outcomes: &[Outcome]) -> std::io::Result<()> {
+    if outcomes.is_empty() {
+        return writeln!(out, "[]");
+    }
+    writeln!(out, "[")?;
+    for (i, o) in outcomes.iter().enumerate() {
+        let one = cairn_protocol::escape::json::to_string_pretty(&o.to_json())?;
+        let sep = if i + 1 < outcomes.len() { "," } else { "" };
+        let mut lines = one.lines().peekable();
+        while let Some(l) = lines.next() {
+            let end = if lines.peek().is_none() { sep } else { "" };
+            writeln!(out, "  {l}{end}")?;
+        }
+    }
+    writeln!(out, "]")
+}
+
 /// Prints the outcomes as a table or JSON (`output`).
 pub fn print(outcomes: &[Outcome], output: crate::cli::Format) {
     if output == crate::cli::Format::Json {
-        let v: Vec<_> = outcomes.iter().map(Outcome::to_json).collect();
-        println!(
-            "{}",
-            cairn_protocol::escape::json::to_string_pretty(&v).unwrap_or_default()
-        );
+        let mut out = std::io::stdout().lock();
+        let _ = print_json(&mut out, outcomes);
         return;
     }
     println!(
@@ -200,5 +217,29 @@ mod tests {
             archive_name(&t, now),
             "shop_web-7d9f_app_x_20261123T183005Z.tar.zst"
         );
+    }
+
+    #[test]
+    fn the_json_written_an_outcome_at_a_time_is_the_array_serde_would_print() {
+        let now = Instant::now();
+        let outcomes: Vec<Outcome> = ["a", "b\u{1b}[2J", "c"]
+            .iter()
+            .map(|p| {
+                Outcome::failed(
+                    &Target::running("ns", p, "c"),
+                    "exec",
+                    now,
+                    format!("no {p}"),
+                )
+            })
+            .collect();
+        let mut streamed = Vec::new();
+        print_json(&mut streamed, &outcomes).unwrap();
+        let whole: Vec<_> = outcomes.iter().map(Outcome::to_json).collect();
+        let expected = cairn_protocol::escape::json::to_string_pretty(&whole).unwrap() + "\n";
+        assert_eq!(String::from_utf8(streamed).unwrap(), expected);
+        let mut none = Vec::new();
+        print_json(&mut none, &[]).unwrap();
+        assert_eq!(none, b"[]\n");
     }
 }
