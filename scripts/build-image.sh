@@ -13,13 +13,18 @@
 #   - --save FILE: this machine's image as a docker-archive tarball (`docker load`).
 # The launcher's --collector-image names it for ephemeral containers and node jobs.
 #
+# With --launcher, it builds instead the image deploy/sweep-job.yaml runs: FROM scratch,
+# holding a static cairn (/cairn, the entrypoint, scripts/build-launcher.sh builds one
+# with both collectors inside), run as user 65532; tagged cairn:VERSION unless --tag.
+#
 # Usage: scripts/build-image.sh [--bin PATH]... [--tag NAME:TAG] [--oci FILE] [--containerd] [--save FILE]
+#        scripts/build-image.sh --launcher PATH [--tag NAME:TAG] [--save FILE]
 #   --bin         a static collector, once per architecture (default: both, from
 #                 scripts/build-collectors.sh, built if missing)
 #   --tag         image name (default cairn-collector:VERSION)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bins=() tag="" to_containerd=0 save="" oci=""
+bins=() tag="" to_containerd=0 save="" oci="" launcher=""
 while [ $# -gt 0 ]; do
   case $1 in
     --bin) bins+=("$2"); shift 2 ;;
@@ -27,10 +32,11 @@ while [ $# -gt 0 ]; do
     --containerd) to_containerd=1; shift ;;
     --save) save=$2; shift 2 ;;
     --oci) oci=$2; shift 2 ;;
+    --launcher) launcher=$2; shift 2 ;;
     *) echo "build-image.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
-if [ ${#bins[@]} -eq 0 ]; then
+if [ -z "$launcher" ] && [ ${#bins[@]} -eq 0 ]; then
   if [ ! -x target/collectors/cairn-collector-x86_64 ] || [ ! -x target/collectors/cairn-collector-aarch64 ]; then
     bash scripts/build-collectors.sh >/dev/null
   fi
@@ -52,11 +58,45 @@ arch_of() {
   esac
 }
 
+version=$(awk -F'"' '/^version/ {print $2; exit}' Cargo.toml)
+
+# The launcher image: one architecture (the binary's), Docker only.
+if [ -n "$launcher" ]; then
+  if [ ${#bins[@]} -gt 0 ] || [ -n "$oci" ] || [ "$to_containerd" = 1 ]; then
+    echo "build-image.sh: --launcher builds the launcher image alone (with --tag and --save only)" >&2
+    exit 2
+  fi
+  arch=$(arch_of "$launcher")
+  tag=${tag:-cairn:$version}
+  ctx=$(mktemp -d)
+  trap 'rm -rf "$ctx"' EXIT
+  cp "$launcher" "$ctx/cairn"
+  sha=$(sha256sum "$ctx/cairn" | cut -d' ' -f1)
+  cat >"$ctx/Dockerfile" <<DOCKERFILE
+FROM scratch
+COPY cairn /cairn
+USER 65532:65532
+LABEL org.opencontainers.image.title="cairn" \\
+      org.opencontainers.image.version="$version" \\
+      io.cairn.launcher.sha256="$sha"
+ENTRYPOINT ["/cairn"]
+DOCKERFILE
+  if ! DOCKER_BUILDKIT=0 docker build -q --platform "linux/$arch" -t "$tag" "$ctx" >/dev/null 2>"$ctx/build.log"; then
+    cat "$ctx/build.log" >&2
+    exit 1
+  fi
+  echo "built $tag ($arch, cairn sha256 $sha)"
+  if [ -n "$save" ]; then
+    docker save -o "$save" "$tag"
+    echo "saved $save (docker-archive, $arch)"
+  fi
+  exit 0
+fi
+
 archs=()
 for b in "${bins[@]}"; do archs+=("$(arch_of "$b")"); done
 native=$(docker info -f '{{.Architecture}}' 2>/dev/null || uname -m)
 case $native in x86_64) native=amd64 ;; aarch64) native=arm64 ;; esac
-version=$(awk -F'"' '/^version/ {print $2; exit}' Cargo.toml)
 tag=${tag:-cairn-collector:$version}
 ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT

@@ -80,7 +80,7 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 shellcheck -s sh scripts/bootstrap.sh
 bash scripts/limits.sh
-shellcheck tests/run-all.sh tests/install.sh tests/preflight.sh scripts/limits.sh scripts/build-image.sh scripts/build-collectors.sh scripts/dist.sh scripts/cli-doc.sh bench/*.sh collector/fuzz/seed.sh archive/fuzz/run.sh
+shellcheck tests/run-all.sh tests/install.sh tests/preflight.sh scripts/limits.sh scripts/build-image.sh scripts/build-collectors.sh scripts/build-launcher.sh scripts/dist.sh scripts/cli-doc.sh bench/*.sh collector/fuzz/seed.sh archive/fuzz/run.sh
 
 log "static collectors (musl, x86_64 and aarch64)"
 bash scripts/build-collectors.sh

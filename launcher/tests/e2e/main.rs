@@ -6,7 +6,8 @@
 //! [`delivery`] (the collector per architecture, refused when unfit, and what lands
 //! on the target), [`memory`] (fileless processes captured, scanned and recovered),
 //! [`yara`] (the responder's rules sent into pods), [`fleet`] (simulated pods, many
-//! at once).
+//! at once), [`sweep`] (a node's containers from one pod), [`in_cluster`] (the sweep
+//! Job of deploy/).
 //! Archives are verified, named after their target, and nothing is left behind in the
 //! containers.
 
@@ -24,6 +25,7 @@ mod fleet;
 mod hostile_archives;
 mod hostile_strings;
 mod image;
+mod in_cluster;
 mod memory;
 mod report;
 mod routes;

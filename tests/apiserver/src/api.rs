@@ -194,10 +194,10 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body>
         }
         ("POST", ["api", "v1", "namespaces", ns, "pods"]) => {
             let ns = ns.to_string();
-            create_pod(req, user, &ns, &state.host_paths).await
+            create_pod(req, user, &ns, &state).await
         }
         ("DELETE", ["api", "v1", "namespaces", ns, "pods", name]) => {
-            delete_pod(user, ns, name).await
+            delete_pod(user, ns, name, &state).await
         }
         ("GET", ["api", "v1", "pods"]) => list(&req, user, None).await,
         ("GET", ["api", "v1", "namespaces", ns, "pods"]) => list(&req, user, Some(ns)).await,
@@ -329,7 +329,7 @@ async fn create_pod(
     req: Request<Incoming>,
     user: &str,
     ns: &str,
-    host_paths: &[(String, String)],
+    state: &crate::State,
 ) -> Response<Body> {
     if !auth::allowed(user, "create", "pods", "") {
         return status(auth::forbidden(user, "create", "pods", "", "", Some(ns)));
@@ -338,7 +338,7 @@ async fn create_pod(
         Ok(v) => v,
         Err(refusal) => return refusal,
     };
-    match crate::create::create(ns, &pod, host_paths).await {
+    match crate::create::create(ns, &pod, state).await {
         Ok(name) => match find(ns, &name).await {
             Ok(Some(p)) => respond(201, &p.to_json()),
             _ => respond(201, &pod),
@@ -353,12 +353,12 @@ async fn create_pod(
 }
 
 /// Deletes a pod's containers.
-async fn delete_pod(user: &str, ns: &str, name: &str) -> Response<Body> {
+async fn delete_pod(user: &str, ns: &str, name: &str, state: &crate::State) -> Response<Body> {
     if !auth::allowed(user, "delete", "pods", "") {
         return status(auth::forbidden(user, "delete", "pods", "", name, Some(ns)));
     }
     let found = find(ns, name).await.ok().flatten();
-    if crate::create::delete(ns, name).await == 0 {
+    if crate::create::delete(ns, name, state).await == 0 {
         return not_found("pods", name);
     }
     match found {

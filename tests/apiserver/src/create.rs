@@ -7,6 +7,7 @@
 //! `nodeName` is accepted: this test bed is one node. `DELETE
 //! .../pods/NAME` removes the pod's containers.
 
+use crate::kubelet;
 use crate::pods;
 use crate::run_args;
 use serde_json::Value;
@@ -20,11 +21,7 @@ fn invalid(m: String) -> Refusal {
 }
 
 /// Starts the containers of `pod` (a Pod object) in namespace `ns`; returns its name.
-pub async fn create(
-    ns: &str,
-    pod: &Value,
-    host_paths: &[(String, String)],
-) -> Result<String, Refusal> {
+pub async fn create(ns: &str, pod: &Value, state: &crate::State) -> Result<String, Refusal> {
     if let Some(simulated) = crate::sim::create(ns, pod) {
         return simulated;
     }
@@ -46,17 +43,6 @@ pub async fn create(
         ));
     }
     let spec = &pod["spec"];
-    let volumes: Vec<(String, String)> = spec["volumes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| {
-            Some((
-                v["name"].as_str()?.to_owned(),
-                v["hostPath"]["path"].as_str()?.to_owned(),
-            ))
-        })
-        .collect();
     let containers = spec["containers"]
         .as_array()
         .filter(|c| !c.is_empty())
@@ -86,30 +72,7 @@ pub async fn create(
                 format!("{k}={}", v.as_str().unwrap_or_default()),
             ]);
         }
-        for m in c["volumeMounts"].as_array().into_iter().flatten() {
-            let vname = m["name"].as_str().unwrap_or_default();
-            let Some((_, host)) = volumes.iter().find(|(n, _)| n == vname) else {
-                return Err(invalid(format!(
-                    "volumeMounts: volume {vname:?} is not a hostPath volume of the pod"
-                )));
-            };
-            let path = m["mountPath"].as_str().unwrap_or_default();
-            if !path.starts_with('/') || host.contains(':') || path.contains(':') {
-                return Err(invalid(format!(
-                    "volumeMounts: bad paths {host:?} -> {path:?}"
-                )));
-            }
-            let ro = if m["readOnly"] == true { ":ro" } else { "" };
-            let host = host_paths
-                .iter()
-                .find_map(|(from, to)| {
-                    let rest = host.strip_prefix(from.as_str())?;
-                    (rest.is_empty() || rest.starts_with('/')).then(|| format!("{to}{rest}"))
-                })
-                .unwrap_or_else(|| host.clone());
-            args.extend(["-v".into(), format!("{host}:{path}{ro}")]);
-        }
-        args.extend(run_args::security(&c["securityContext"]).map_err(invalid)?);
+        args.extend(kubelet::run_args(state, ns, pod, c).map_err(invalid)?);
         args.extend(run_args::image_and_command(c, image));
         let o = Command::new("docker")
             .args(&args)
@@ -117,7 +80,7 @@ pub async fn create(
             .await
             .map_err(|e| (500, "InternalError", format!("docker: {e}")))?;
         if !o.status.success() {
-            delete(ns, &name).await;
+            delete(ns, &name, state).await;
             return Err((
                 500,
                 "InternalError",
@@ -134,7 +97,8 @@ pub async fn create(
 }
 
 /// Removes every container of pod `ns/name`; returns how many.
-pub async fn delete(ns: &str, name: &str) -> usize {
+pub async fn delete(ns: &str, name: &str, state: &crate::State) -> usize {
+    kubelet::forget(state.in_cluster.as_ref(), ns, name);
     if let Some(n) = crate::sim::delete(ns, name) {
         return n;
     }

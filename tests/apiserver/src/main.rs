@@ -15,6 +15,7 @@ mod auth;
 mod create;
 mod ephemeral;
 mod exec;
+mod kubelet;
 mod logs;
 mod objects;
 mod pods;
@@ -55,6 +56,13 @@ struct Args {
     /// `ca.crt` and `namespace` (`default`), for in-cluster clients.
     #[arg(long)]
     service_account_out: Option<PathBuf>,
+    /// The address created pods reach this server at (the Docker bridge's gateway; give
+    /// it to --tls-san too and listen beyond the loopback). With it, each created pod is
+    /// given what a kubelet gives an in-cluster client: a service-account token (the
+    /// allowed user's), the CA and its namespace at
+    /// /var/run/secrets/kubernetes.io/serviceaccount, and KUBERNETES_SERVICE_HOST/PORT.
+    #[arg(long, value_name = "IP")]
+    pod_api_host: Option<String>,
     /// Record what each exec's command sees: DIR/exec-N.argv (its arguments, one per
     /// line) and DIR/exec-N.stdin (every byte it was sent on stdin), so that a test
     /// can check what reached a pod.
@@ -100,6 +108,8 @@ pub struct State {
     pub objects: Option<PathBuf>,
     /// `--host-path-map`.
     pub host_paths: Vec<(String, String)>,
+    /// `--pod-api-host`: what created pods are given to reach this server.
+    pub in_cluster: Option<kubelet::InCluster>,
 }
 
 fn kubeconfig(server: &str, ca_pem: &str, t: &auth::Tokens) -> String {
@@ -211,6 +221,7 @@ async fn main() -> anyhow::Result<()> {
             delay: std::time::Duration::from_millis(args.sim_delay_ms),
         });
     }
+    let tokens_allowed = tokens.allowed.clone();
     let state = Arc::new(State {
         tokens,
         v4_only: args.v4_only,
@@ -219,6 +230,13 @@ async fn main() -> anyhow::Result<()> {
             .map(|d| (d, std::sync::atomic::AtomicU64::new(0))),
         objects: args.objects,
         host_paths: args.host_path_map,
+        in_cluster: args.pod_api_host.map(|host| kubelet::InCluster {
+            host,
+            port: addr.port(),
+            ca_pem: tls.ca_pem.clone(),
+            token: tokens_allowed.clone(),
+            dir: std::env::temp_dir().join(format!("cairn-test-apiserver-{}", std::process::id())),
+        }),
     });
     loop {
         let (tcp, _) = tokio::select! {
