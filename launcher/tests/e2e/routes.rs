@@ -169,6 +169,28 @@ impl Images {
     }
 }
 
+impl Images {
+    /// The collector image for both architectures: this machine's under its tag, and
+    /// each under TAG-amd64 and TAG-arm64, the variant the test API server's arm64 node
+    /// runs (as a kubelet pulls its architecture's from a multi-architecture image).
+    pub fn with_arm64(self, x86: &Path, arm: &Path) -> Images {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-image.sh");
+        let o = Command::new("bash")
+            .arg(&script)
+            .args([
+                "--bin",
+                x86.to_str().unwrap(),
+                "--bin",
+                arm.to_str().unwrap(),
+            ])
+            .args(["--tag", &self.collector])
+            .output()
+            .unwrap();
+        cairn_testkit::env::succeeded(&o);
+        self
+    }
+}
+
 impl Drop for Images {
     fn drop(&mut self) {
         let ids = docker::docker(&[
@@ -181,6 +203,9 @@ impl Drop for Images {
             let _ = docker::docker(&["rm", "-f", id]);
         }
         let _ = docker::docker(&["rmi", "-f", &self.collector]);
+        for arch in ["amd64", "arm64"] {
+            let _ = docker::docker(&["rmi", "-f", &format!("{}-{arch}", self.collector)]);
+        }
     }
 }
 

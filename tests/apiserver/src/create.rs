@@ -4,7 +4,8 @@
 //! `volumeMount` says (read-only when asked; `--host-path-map` moves a node directory
 //! the test bed lacks) and the securityContext's user and
 //! capabilities, on Docker's bridge network as a kubelet puts pods on the pod network.
-//! `nodeName` is accepted: this test bed is one node. `DELETE
+//! `nodeName` picks the image's variant for that node's architecture (the machine, or
+//! its arm64 twin). `DELETE
 //! .../pods/NAME` removes the pod's containers.
 
 use crate::kubelet;
@@ -73,7 +74,9 @@ pub async fn create(ns: &str, pod: &Value, state: &crate::State) -> Result<Strin
             ]);
         }
         args.extend(kubelet::run_args(state, ns, pod, c).map_err(invalid)?);
-        args.extend(run_args::image_and_command(c, image));
+        let (image, platform) = kubelet::resolve(image, spec["nodeName"].as_str()).await;
+        args.extend(platform);
+        args.extend(run_args::image_and_command(c, &image));
         let o = Command::new("docker")
             .args(&args)
             .output()

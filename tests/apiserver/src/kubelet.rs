@@ -12,6 +12,37 @@ use base64::Engine;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
+/// The image a kubelet on node `node` runs for `image`, and the `docker run` arguments
+/// that go with it. A kubelet pulls the variant of a multi-architecture image that
+/// matches its node; Docker's store holds one architecture per tag, so the tag
+/// scripts/build-image.sh gives each architecture (`TAG-arm64`) stands for that variant
+/// on the arm64 twin, which runs it through qemu binfmt. The pod still names `image`
+/// (a label keeps it for the pod's listing).
+pub async fn resolve(image: &str, node: Option<&str>) -> (String, Vec<String>) {
+    let arch = node.and_then(crate::pods::node).and_then(|n| {
+        n["metadata"]["labels"]["kubernetes.io/arch"]
+            .as_str()
+            .map(str::to_owned)
+    });
+    let Some(arch) = arch.filter(|a| a != "amd64") else {
+        return (image.to_owned(), Vec::new());
+    };
+    let variant = format!("{image}-{arch}");
+    let found = tokio::process::Command::new("docker")
+        .args(["image", "inspect", "-f", "{{.Architecture}}", &variant])
+        .output()
+        .await
+        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == arch);
+    let chosen = if found { variant } else { image.to_owned() };
+    let args = vec![
+        "--platform".into(),
+        format!("linux/{arch}"),
+        "--label".into(),
+        format!("{}={image}", crate::pods::ASKED_IMAGE_LABEL),
+    ];
+    (chosen, args)
+}
+
 /// Where created pods reach this server, and what they are given to trust and prove.
 pub struct InCluster {
     pub host: String,

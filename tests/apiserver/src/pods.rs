@@ -12,6 +12,8 @@ use tokio::process::Command;
 
 pub const NS_LABEL: &str = "io.kubernetes.pod.namespace";
 pub const POD_LABEL: &str = "io.kubernetes.pod.name";
+/// The image a created pod's spec names, when it runs a variant of it.
+pub const ASKED_IMAGE_LABEL: &str = "cairn.test/image";
 pub const CONTAINER_LABEL: &str = "io.kubernetes.container.name";
 /// The ephemeral container's spec as the client sent it, to show it back.
 pub const EPHEMERAL_SPEC_LABEL: &str = "cairn.test/ephemeral-spec";
@@ -150,7 +152,12 @@ pub async fn all() -> anyhow::Result<Vec<Pod>> {
         entry.containers.push(Container {
             id: c["Id"].as_str().unwrap_or_default().to_owned(),
             name: cname.clone(),
-            image: c["Config"]["Image"].as_str().unwrap_or_default().to_owned(),
+            // The image the pod asked for, when its node ran another architecture's
+            // variant of it (src/kubelet.rs).
+            image: labels
+                .get(ASKED_IMAGE_LABEL)
+                .cloned()
+                .unwrap_or_else(|| c["Config"]["Image"].as_str().unwrap_or_default().to_owned()),
             user: c["Config"]["User"].as_str().unwrap_or_default().to_owned(),
             running: c["State"]["Running"].as_bool().unwrap_or(false),
             started: c["State"]["StartedAt"]
