@@ -174,7 +174,7 @@ where
 /// `docker exec` of the command in the container.
 fn spawn(req: &ExecRequest) -> std::io::Result<tokio::process::Child> {
     let mut cmd = match crate::sim::for_container(&req.container_id) {
-        Some(sim) => crate::sim::replay_command(sim),
+        Some(sim) => crate::sim::replay_command(sim, &req.command),
         None => {
             let mut cmd = Command::new("docker");
             cmd.arg("exec");

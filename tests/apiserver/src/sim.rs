@@ -3,9 +3,10 @@
 //! labelled `app=sim`, spread over M nodes (`sim-node-00`...), each with one running
 //! container whose exec does not start anything in Docker but replays a canned
 //! collector session: DIR/stdout (an archive, as `collect --output -` wrote it) and
-//! DIR/stderr (its `--progress json` lines), then ends with status 0. What the launcher
-//! sends on stdin is read and dropped. The cost of a target is then the launcher's own
-//! (and this server's), not a container's.
+//! DIR/stderr (its `--progress json` lines), then ends with status 0. When the exec asks
+//! for an upload, the archive is uploaded through the plan sent on stdin instead
+//! (src/bin/cairn-sim-collector.rs); otherwise stdin is read and dropped. The cost of a
+//! target is then the launcher's own (and this server's), not a container's.
 //!
 //! A pod created on a simulated node (the node route's collector pod) is simulated too:
 //! kept in memory, listed as running at once, its exec the same replay, deleted from
@@ -173,17 +174,17 @@ pub fn for_container(container_id: &str) -> Option<&'static Sim> {
     get().filter(|_| container_id.starts_with(ID_PREFIX))
 }
 
-/// The replay: a shell that waits the delay, sends the canned stderr and stdout (each
-/// whole), drops its stdin, and ends with status 0.
-pub fn replay_command(sim: &Sim) -> tokio::process::Command {
-    let mut c = tokio::process::Command::new("sh");
-    c.args([
-        "-c",
-        "cat >/dev/null 2>&1 & sleep \"$2\"; cat \"$1/stderr\" >&2; cat \"$1/stdout\"",
-        "cairn-sim",
-    ])
-    .arg(&sim.session)
-    .arg(format!("{:.3}", sim.delay.as_secs_f64()));
+/// The replay: `cairn-sim-collector` (beside this server's binary) waits the delay and
+/// sends the canned stderr and stdout, or uploads the archive through the plan on stdin
+/// when `command` (the exec's) asks for an upload; it ends with status 0.
+pub fn replay_command(sim: &Sim, command: &[String]) -> tokio::process::Command {
+    let exe = std::env::current_exe()
+        .map(|e| e.with_file_name("cairn-sim-collector"))
+        .unwrap_or_else(|_| "cairn-sim-collector".into());
+    let mut c = tokio::process::Command::new(exe);
+    c.arg(&sim.session)
+        .arg(format!("{:.3}", sim.delay.as_secs_f64()))
+        .args(command);
     c
 }
 
