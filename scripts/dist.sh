@@ -8,6 +8,9 @@
 #   cairn-collector-aarch64        deployment and `cairn-collector` on a host
 #   cairn-collector-VERSION.image.tar   the collector image, both architectures
 #                                  (`cairn image` writes the same from cairn alone)
+#   cairn-static-x86_64            cairn again, static (musl): what the in-cluster
+#                                  sweep's image holds (scripts/build-image.sh
+#                                  --launcher, deploy/sweep-job.yaml)
 #   SHA256SUMS                     of each, for `sha256sum -c`
 #
 # Usage: scripts/dist.sh [--install-deps]
@@ -15,11 +18,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build-collectors.sh "$@"
 CAIRN_EMBED_COLLECTORS=$PWD/target/collectors cargo build --release -q -p cairn
+bash scripts/build-launcher.sh
 rm -rf dist && mkdir -p dist
 cp target/release/cairn target/collectors/cairn-collector-x86_64 target/collectors/cairn-collector-aarch64 dist/
+cp target/launcher/cairn-x86_64 dist/cairn-static-x86_64
 version=$(awk -F'"' '/^version/ {print $2; exit}' Cargo.toml)
 image=cairn-collector-$version.image.tar
 dist/cairn image --output "dist/$image" >/dev/null
-(cd dist && sha256sum cairn cairn-collector-x86_64 cairn-collector-aarch64 "$image" >SHA256SUMS)
+(cd dist && sha256sum cairn cairn-static-x86_64 cairn-collector-x86_64 cairn-collector-aarch64 "$image" >SHA256SUMS)
 dist/cairn version
 ls -l dist

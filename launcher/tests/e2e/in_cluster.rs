@@ -255,14 +255,6 @@ fn the_sweep_job_runs_in_the_cluster_with_its_service_account_into_the_store() {
         .filter(|n| n.ends_with(".tar.zst") && !n.contains(".k8s."))
         .collect();
     assert_eq!(archives.len(), 3, "{names:?}");
-    let t = tempfile::tempdir().unwrap();
-    for a in &archives {
-        let bytes = s3.get(&format!("sweep/{a}"));
-        let p = t.path().join("a.tar.zst");
-        std::fs::write(&p, &bytes).unwrap();
-        verify_ok(&p);
-        assert_eq!(sha256_hex(&bytes).len(), 64);
-    }
     assert!(open_uploads(&s3).is_empty(), "{:?}", open_uploads(&s3));
     let record = names
         .iter()
@@ -271,6 +263,31 @@ fn the_sweep_job_runs_in_the_cluster_with_its_service_account_into_the_store() {
     let record: Value =
         serde_json::from_slice(&std::fs::read(prefix.join(record)).unwrap()).unwrap();
     assert_eq!(record["targets"].as_array().unwrap().len(), 3, "{record}");
+    // The launcher acted as the pod's service account, no kubeconfig.
+    assert_eq!(
+        record["acted_as"]["kubeconfig"], "this pod's service account",
+        "{record}"
+    );
+    // Each object is the archive the record names, by its sha256, and verifies.
+    let t = tempfile::tempdir().unwrap();
+    for a in &archives {
+        let bytes = s3.get(&format!("sweep/{a}"));
+        let listed = record["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|t| t["files"].as_array().unwrap())
+            .find(|f| {
+                f["object"]
+                    .as_str()
+                    .is_some_and(|o| o.ends_with(a.as_str()))
+            })
+            .unwrap_or_else(|| panic!("{a} is not in the case record: {record}"));
+        assert_eq!(listed["sha256"], sha256_hex(&bytes).as_str(), "{a}");
+        let p = t.path().join("a.tar.zst");
+        std::fs::write(&p, &bytes).unwrap();
+        verify_ok(&p);
+    }
     let v = common::env::command(CAIRN)
         .arg("verify-case")
         .arg(&prefix)

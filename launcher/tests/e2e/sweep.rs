@@ -162,11 +162,9 @@ fn a_sweep_collects_every_container_of_a_node_from_one_pod_each_outcome_its_own(
     let limits = &pods[0]["containers"][0]["resources"]["limits"];
     assert_eq!(limits["cpu"], "3", "{limits}");
     assert_eq!(limits["memory"], "1536Mi", "{limits}");
-    assert_eq!(
-        deleted_collector_pods(&s),
-        1,
-        "the collector pod was left behind"
-    );
+    assert_eq!(deleted_collector_pods(&s), 1, "{}", s.log());
+    let left = crate::routes::collector_pods_left(&s);
+    assert!(left.is_empty(), "collector pods left behind: {left:?}");
 }
 
 /// A sweep of two nodes, this machine (x86_64) and its arm64 twin (through qemu),
@@ -341,4 +339,6 @@ fn a_sweep_of_two_nodes_into_s3_keeps_each_targets_outcome_its_own() {
     cairn_testkit::env::succeeded(&v);
     // Both pods are gone, deleted by the last target of each.
     assert_eq!(deleted_collector_pods(&s), 2, "{}", s.log());
+    let left = crate::routes::collector_pods_left(&s);
+    assert!(left.is_empty(), "collector pods left behind: {left:?}");
 }
